@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Table-driven device state save/load (see vmstate.h). Loads go to a scratch copy first so
+ * that a refused state leaves the device untouched.
+ */
+#include "snapshots/vmstate.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t fields_size(const struct vmstate *vms, unsigned version)
+{
+    size_t n = 0;
+    for (const struct vmstate_field *f = vms->fields; f->name; f++) {
+        if (f->version_min <= version) {
+            n += f->size * f->count;
+        }
+    }
+    return n;
+}
+
+/* Bytes of the device struct the table covers (for the scratch copy). */
+static size_t struct_extent(const struct vmstate *vms)
+{
+    size_t end = 0;
+    for (const struct vmstate_field *f = vms->fields; f->name; f++) {
+        size_t e = f->offset + f->size * f->count;
+        if (e > end) {
+            end = e;
+        }
+    }
+    return end;
+}
+
+size_t vmstate_size(const struct vmstate *vms)
+{
+    return 8 + fields_size(vms, vms->version);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+long vmstate_save(const struct vmstate *vms, const void *opaque, void *buf, size_t len)
+{
+    size_t need = vmstate_size(vms);
+    if (len < need) {
+        return -ENOSPC;
+    }
+    uint8_t *out = buf;
+    put_u32(out, vms->version);
+    put_u32(out + 4, (uint32_t)(need - 8));
+    size_t pos = 8;
+    for (const struct vmstate_field *f = vms->fields; f->name; f++) {
+        if (f->version_min > vms->version) {
+            continue;
+        }
+        size_t n = f->size * f->count;
+        memcpy(out + pos, (const uint8_t *)opaque + f->offset, n);
+        pos += n;
+    }
+    return (long)pos;
+}
+
+int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_t len)
+{
+    const uint8_t *in = buf;
+    if (len < 8) {
+        return -EINVAL;
+    }
+    uint32_t version = get_u32(in);
+    uint32_t payload = get_u32(in + 4);
+    if (version == 0 || version > vms->version || payload != len - 8 ||
+        payload != fields_size(vms, version)) {
+        return -EINVAL;
+    }
+    size_t extent = struct_extent(vms);
+    uint8_t *saved = malloc(extent ? extent : 1);
+    if (!saved) {
+        return -ENOMEM;
+    }
+    memcpy(saved, opaque, extent);
+    size_t pos = 8;
+    for (const struct vmstate_field *f = vms->fields; f->name; f++) {
+        if (f->version_min > version) {
+            continue;
+        }
+        size_t n = f->size * f->count;
+        memcpy((uint8_t *)opaque + f->offset, in + pos, n);
+        pos += n;
+    }
+    int ret = vms->post_load ? vms->post_load(opaque) : 0;
+    if (ret < 0) {
+        memcpy(opaque, saved, extent);
+    }
+    free(saved);
+    return ret < 0 ? ret : 0;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ACPI tables built at start: RSDP, XSDT, FADT, MADT, DSDT (and later MCFG).
+ */
+#ifndef DESKVM_VMM_ACPI_H
+#define DESKVM_VMM_ACPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_PM_BASE 0x600     /* PM1a event block (4 bytes), control at +4, timer at +8 */
+#define ACPI_PM_LEN 0x10
+#define ACPI_SCI_IRQ 9
+#define ACPI_RESET_PORT 0xcf9  /* FADT reset register: write 0x06 */
+#define ACPI_RESET_VALUE 0x06
+#define ACPI_SLP_TYP_S5 5      /* \_S5 package value written to PM1a_CNT.SLP_TYP */
+
+struct acpi_config {
+    unsigned ncpus;
+};
+
+struct guest_mem;
+
+/*
+ * Write the tables at [base, base + max) in guest memory, RSDP first (16-byte aligned, so
+ * legacy scans of 0xE0000-0xFFFFF find it). *rsdp_gpa receives the RSDP address.
+ * Returns 0 or -ENOSPC / -EFAULT.
+ */
+int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
+               const struct acpi_config *cfg, uint64_t *rsdp_gpa);
+
+#endif

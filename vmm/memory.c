@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Guest RAM: memfd allocation, mapping, KVM slot registration and checked gpa→hva lookup.
+ */
+#include "vmm/memory.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+static void add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t off)
+{
+    struct guest_region *r = &m->regions[m->nregions++];
+    r->gpa = gpa;
+    r->size = size;
+    r->hva = m->base + off;
+    r->fd_offset = off;
+    r->slot = -1;
+}
+
+static void layout(struct guest_mem *m)
+{
+    m->nregions = 0;
+    uint64_t low = m->size < MEM_32BIT_HOLE_START ? m->size : MEM_32BIT_HOLE_START;
+    add_region(m, 0, low, 0);
+    if (m->size > low) {
+        add_region(m, MEM_4G, m->size - low, low);
+    }
+}
+
+int guest_mem_init(struct guest_mem *m, uint64_t size, bool hugepages)
+{
+    memset(m, 0, sizeof(*m));
+    m->memfd = -1;
+    if (size < (1ull << 20) || (size & 0xfff)) {
+        return -EINVAL;
+    }
+    int fd = memfd_create("deskvm-ram", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
+    if (fd < 0) {
+        return -errno;
+    }
+    if (ftruncate(fd, (off_t)size) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    /* MAP_NORESERVE: RAM is touched lazily; overcommit decides, as for any process. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    madvise(p, size, MADV_MERGEABLE);
+    m->memfd = fd;
+    m->base = p;
+    m->size = size;
+    layout(m);
+    return 0;
+}
+
+void guest_mem_init_host(struct guest_mem *m, void *buf, uint64_t size)
+{
+    memset(m, 0, sizeof(*m));
+    m->memfd = -1;
+    m->base = buf;
+    m->size = size;
+    layout(m);
+}
+
+void guest_mem_destroy(struct guest_mem *m)
+{
+    if (!m) {
+        return;
+    }
+    if (m->memfd >= 0) {
+        munmap(m->base, m->size);
+        close(m->memfd);
+    }
+    memset(m, 0, sizeof(*m));
+    m->memfd = -1;
+}
+
+int guest_mem_register(struct guest_mem *m, int vm_fd)
+{
+    for (unsigned i = 0; i < m->nregions; i++) {
+        struct guest_region *r = &m->regions[i];
+        struct kvm_userspace_memory_region kr = {
+            .slot = i,
+            .guest_phys_addr = r->gpa,
+            .memory_size = r->size,
+            .userspace_addr = (uintptr_t)r->hva,
+        };
+        if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+            return -errno;
+        }
+        r->slot = (int)i;
+    }
+    return 0;
+}
+
+static const struct guest_region *find(const struct guest_mem *m, uint64_t gpa)
+{
+    for (unsigned i = 0; i < m->nregions; i++) {
+        const struct guest_region *r = &m->regions[i];
+        if (gpa >= r->gpa && gpa - r->gpa < r->size) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+    const struct guest_region *r = find(m, gpa);
+    if (!r) {
+        return NULL;
+    }
+    uint64_t off = gpa - r->gpa;
+    if (len > r->size - off) {
+        return NULL;
+    }
+    return r->hva + off;
+}
+
+static int copy(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len, bool write)
+{
+    uint8_t *p = buf;
+    while (len) {
+        const struct guest_region *r = find(m, gpa);
+        if (!r) {
+            return -EFAULT;
+        }
+        uint64_t off = gpa - r->gpa;
+        uint64_t n = r->size - off < len ? r->size - off : len;
+        if (write) {
+            memcpy(r->hva + off, p, n);
+        } else {
+            memcpy(p, r->hva + off, n);
+        }
+        p += n;
+        gpa += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len)
+{
+    return copy(m, gpa, buf, len, false);
+}
+
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *buf, uint64_t len)
+{
+    return copy(m, gpa, (void *)buf, len, true);
+}
+
+uint64_t guest_mem_low_top(const struct guest_mem *m)
+{
+    return m->nregions ? m->regions[0].size : 0;
+}
+
+uint64_t guest_mem_high_size(const struct guest_mem *m)
+{
+    return m->nregions > 1 ? m->regions[1].size : 0;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Guest physical memory: one memfd mapped MAP_SHARED, cut into regions around the PCI/MMIO
+ * hole below 4 GiB. Every device reaches guest memory through guest_mem_ptr(), which checks
+ * the whole range, never just its start.
+ */
+#ifndef DESKVM_VMM_MEMORY_H
+#define DESKVM_VMM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 8
+
+struct guest_region {
+    uint64_t gpa;
+    uint64_t size;
+    uint8_t *hva;
+    uint64_t fd_offset; /* offset of this region in the memfd */
+    int slot;           /* KVM memory slot, -1 until registered */
+};
+
+struct guest_mem {
+    struct guest_region regions[GUEST_MEM_MAX_REGIONS];
+    unsigned nregions;
+    int memfd;        /* -1 for host-backed (test) memory */
+    uint8_t *base;    /* the whole memfd mapping */
+    uint64_t size;    /* RAM bytes */
+};
+
+/* Layout of the PC memory map we build. */
+#define MEM_32BIT_HOLE_START 0xC0000000ull /* 3 GiB: MMIO, PCI, ECAM, IOAPIC, LAPIC, BIOS */
+#define MEM_4G 0x100000000ull
+
+/*
+ * Allocate RAM of `size` bytes in a memfd and map it: below 3 GiB at 0, the rest from
+ * 4 GiB up. hugepages asks for MFD_HUGETLB. Returns 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int guest_mem_init(struct guest_mem *m, uint64_t size,
+                                                       bool hugepages);
+/* Test memory: caller-owned buffer at gpa 0 (no memfd, no KVM). */
+void guest_mem_init_host(struct guest_mem *m, void *buf, uint64_t size);
+void guest_mem_destroy(struct guest_mem *m);
+
+/* Register every region as a KVM user memory slot on vm_fd. */
+__attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);
+
+/* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM region, else NULL. */
+void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Copies that may span regions; -EFAULT if any byte is not RAM. */
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len);
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *buf, uint64_t len);
+
+/* Top of RAM below the 32-bit hole, and RAM above 4 GiB (0 if none). */
+uint64_t guest_mem_low_top(const struct guest_mem *m);
+uint64_t guest_mem_high_size(const struct guest_mem *m);
+
+#endif
