@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * deskvm-vm: run one virtual machine, headless, from the command line. With no kernel given
+ * it runs the embedded demo guest. Exit statuses are listed in docs/exit-status.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "vmm/chardev.h"
+#include "vmm/cli.h"
+#include "vmm/evloop.h"
+#include "vmm/kvm.h"
+#include "vmm/qmp.h"
+#include "vmm/vm.h"
+
+extern const unsigned char demo_guest_elf[];
+extern const size_t demo_guest_elf_len;
+
+struct engine {
+    struct vm vm;
+    struct kvm_sys kvm;
+    struct evloop *loop;
+    struct qmp_server *qmp;
+    struct chardev serial;
+    struct cli_options opt;
+    int sigfd;
+};
+
+static void emit(struct engine *e, const char *event, json_t *data)
+{
+    if (e->qmp) {
+        qmp_server_event(e->qmp, event, data);
+    }
+    json_decref(data);
+}
+
+static void on_state(void *opaque, enum vm_run_state old, enum vm_run_state state)
+{
+    struct engine *e = opaque;
+    if (state == VM_PAUSED || (state == VM_INTERNAL_ERROR && old == VM_RUNNING)) {
+        emit(e, "STOP", NULL);
+    } else if (state == VM_RUNNING && old != VM_PRELAUNCH) {
+        emit(e, "RESUME", NULL);
+    }
+    if (state == VM_INTERNAL_ERROR) {
+        fprintf(stderr, "deskvm-vm: the VM stopped: %s\n", e->vm.error);
+        if (!e->qmp) {
+            /* Nobody can inspect or reset it: end the engine with the report printed. */
+            evloop_stop(e->loop, EXIT_GUEST_ERROR);
+        }
+    }
+}
+
+static void on_reset(void *opaque, bool guest, const char *reason)
+{
+    emit(opaque, "RESET", json_pack("{s:b, s:s}", "guest", guest, "reason", reason));
+}
+
+static void on_shutdown(void *opaque, bool guest, const char *reason, int status)
+{
+    struct engine *e = opaque;
+    emit(e, "SHUTDOWN", json_pack("{s:b, s:s}", "guest", guest, "reason", reason));
+    evloop_stop(e->loop, status);
+}
+
+static void on_powerdown(void *opaque)
+{
+    emit(opaque, "POWERDOWN", NULL);
+}
+
+/* QMP commands (docs/qmp.md). */
+
+static int cmd_query_status(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    *ret = json_pack("{s:b, s:b, s:s}", "running", e->vm.state == VM_RUNNING, "singlestep", 0,
+                     "status", vm_state_name(e->vm.state));
+    return 0;
+}
+
+static int cmd_stop(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    vm_pause(&e->vm);
+    return 0;
+}
+
+static int cmd_cont(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    if (e->vm.state == VM_INTERNAL_ERROR || e->vm.state == VM_SHUTDOWN) {
+        err->cls = "GenericError";
+        snprintf(err->desc, sizeof(err->desc),
+                 "Resetting the Virtual Machine is required");
+        return -1;
+    }
+    vm_resume(&e->vm);
+    return 0;
+}
+
+static int cmd_system_reset(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    if (vm_reset(&e->vm, false, "host-qmp-system-reset") < 0) {
+        err->cls = "GenericError";
+        snprintf(err->desc, sizeof(err->desc), "%s", e->vm.error);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_system_powerdown(void *opaque, json_t *args, json_t **ret,
+                                struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    vm_powerdown(&e->vm);
+    return 0;
+}
+
+static int cmd_quit(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    vm_request_shutdown(&e->vm, false, "host-qmp-quit", EXIT_OK);
+    return 0;
+}
+
+static const struct qmp_command engine_commands[] = {
+    {"query-status", cmd_query_status},
+    {"stop", cmd_stop},
+    {"cont", cmd_cont},
+    {"system_reset", cmd_system_reset},
+    {"system_powerdown", cmd_system_powerdown},
+    {"quit", cmd_quit},
+};
+
+static void on_signal(void *opaque, uint32_t events)
+{
+    struct engine *e = opaque;
+    struct signalfd_siginfo si;
+    if (read(e->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        vm_request_shutdown(&e->vm, false, "host-signal", EXIT_OK);
+    }
+}
+
+static int setup_signals(struct engine *e)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    e->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (e->sigfd < 0) {
+        return -errno;
+    }
+    return evloop_add_fd(e->loop, e->sigfd, EPOLLIN, on_signal, e);
+}
+
+int main(int argc, char **argv)
+{
+    static struct engine e;
+    char err[1024] = "";
+    int r = cli_parse(&e.opt, argc, argv, err, sizeof(err));
+    if (r != 0) {
+        if (r < 0) {
+            fprintf(stderr, "deskvm-vm: %s\n", err);
+            fprintf(stderr, "Try 'deskvm-vm --help' for more information.\n");
+            return EXIT_FAILURE_;
+        }
+        return EXIT_OK; /* --help, --version */
+    }
+    if (kvm_sys_open(&e.kvm, e.opt.kvm_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        return EXIT_NO_KVM;
+    }
+    e.sigfd = -1;
+    r = chardev_open(&e.serial, e.opt.serial);
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, strerror(-r));
+        return EXIT_FAILURE_;
+    }
+    e.loop = evloop_new(&e.vm.dev_lock);
+    if (!e.loop) {
+        fprintf(stderr, "deskvm-vm: cannot create the event loop\n");
+        return EXIT_FAILURE_;
+    }
+    struct vm_config cfg = {
+        .mem_size = e.opt.mem_size,
+        .ncpus = e.opt.ncpus,
+        .kernel = e.opt.kernel,
+        .initrd = e.opt.initrd,
+        .cmdline = e.opt.cmdline,
+        .serial = &e.serial,
+    };
+    if (!cfg.kernel) {
+        cfg.kernel_buf = demo_guest_elf;
+        cfg.kernel_len = demo_guest_elf_len;
+        cfg.kernel = "(embedded demo guest)";
+    }
+    int status = EXIT_FAILURE_;
+    r = vm_create(&e.vm, &e.kvm, &cfg, e.loop, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    e.vm.hooks = (struct vm_hooks){on_state, on_reset, on_shutdown, on_powerdown, &e};
+    if (setup_signals(&e) < 0) {
+        fprintf(stderr, "deskvm-vm: cannot watch signals\n");
+        goto out;
+    }
+    if (e.opt.qmp_path) {
+        e.qmp = qmp_server_new(e.loop, e.opt.qmp_path, engine_commands,
+                               sizeof(engine_commands) / sizeof(engine_commands[0]), &e, err,
+                               sizeof(err));
+        if (!e.qmp) {
+            fprintf(stderr, "deskvm-vm: --qmp: %s\n", err);
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&e.vm.dev_lock);
+    r = vm_start(&e.vm, e.opt.start_paused, err, sizeof(err));
+    pthread_mutex_unlock(&e.vm.dev_lock);
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    status = evloop_run(e.loop);
+out:
+    vm_join(&e.vm);
+    qmp_server_free(e.qmp);
+    vm_destroy(&e.vm);
+    if (e.sigfd >= 0) {
+        close(e.sigfd);
+    }
+    evloop_free(e.loop);
+    chardev_close(&e.serial);
+    kvm_sys_close(&e.kvm);
+    return status & 0xff;
+}
