@@ -15,8 +15,11 @@
 #define ACPI_RESET_VALUE 0x06
 #define ACPI_SLP_TYP_S5 5      /* \_S5 package value written to PM1a_CNT.SLP_TYP */
 
+/* MADT carries xAPIC entries only: APIC IDs 0..254 (255 is the broadcast ID). */
+#define ACPI_MAX_CPUS 255
+
 struct acpi_config {
-    unsigned ncpus;
+    unsigned ncpus; /* 1..ACPI_MAX_CPUS */
 };
 
 struct guest_mem;
@@ -24,7 +27,8 @@ struct guest_mem;
 /*
  * Write the tables at [base, base + max) in guest memory, RSDP first (16-byte aligned, so
  * legacy scans of 0xE0000-0xFFFFF find it). *rsdp_gpa receives the RSDP address.
- * Returns 0 or -ENOSPC / -EFAULT.
+ * Returns 0, -EINVAL (ncpus 0 or above ACPI_MAX_CPUS, base not 16-byte aligned or the
+ * tables not below 4 GiB), -ENOSPC (tables larger than max), -EFAULT (area not RAM) or -ENOMEM.
  */
 int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
                const struct acpi_config *cfg, uint64_t *rsdp_gpa);
