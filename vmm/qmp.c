@@ -952,6 +952,10 @@ void qmp_server_free(struct qmp_server *srv)
         return;
     }
     while (srv->clients) {
+        /* Best effort, never blocking: the reply to "quit" and a final SHUTDOWN event. */
+        if (!srv->clients->dead) {
+            client_flush(srv->clients);
+        }
         client_close(srv->clients);
     }
     evloop_del_fd(srv->loop, srv->fd);
