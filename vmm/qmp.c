@@ -429,7 +429,7 @@ static bool is_space(char c)
 
 static bool ends_word(char c)
 {
-    return is_space(c) || strchr("{}[]\"',:", c) != NULL;
+    return is_space(c) || (c != '\0' && strchr("{}[]\"',:", c) != NULL);
 }
 
 static void feed_byte(struct qmp_session *s, char c)

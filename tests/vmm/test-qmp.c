@@ -593,6 +593,7 @@ struct srv_fixture {
     char dir[64];
     char path[128];
     unsigned events_to_send;
+    int flood_done[2]; /* pipe: the loop thread writes a byte when the flood is over */
 };
 
 static int srv_cmd_emit(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
@@ -870,6 +871,10 @@ static void flood_events(void *opaque)
         qmp_server_event(f->srv, "FLOOD", data);
     }
     json_decref(data);
+    char done = 1;
+    if (write(f->flood_done[1], &done, 1) != 1) {
+        abort(); /* no cmocka asserts off the main thread */
+    }
 }
 
 /* A client that stops reading its events is disconnected once 1 MiB is pending. */
@@ -880,8 +885,12 @@ static void test_server_slow_reader(void **state)
     int slow = client_connect(f->path);
     client_handshake(slow);
     f->events_to_send = 40000; /* about 5 MiB */
+    assert_int_equal(pipe(f->flood_done), 0);
     assert_int_equal(evloop_call(f->loop, flood_events, f), 0);
-    usleep(200 * 1000);
+    char done;
+    assert_int_equal(read(f->flood_done[0], &done, 1), 1); /* not a byte read before that */
+    close(f->flood_done[0]);
+    close(f->flood_done[1]);
     size_t total = 0;
     char buf[8192];
     ssize_t n;
