@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* smp: placeholder. */
+#include "guest.h"
+
+void test_main(void)
+{
+    guest_skip("not written yet");
+}
