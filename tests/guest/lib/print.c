@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * print.c: polled 16550 output on COM1, a small printf (%d %i %u %x %X %o %p %s %c %%, flags
- * '-' and '0', width, l/ll/z/h lengths) and the few libc string functions the kit needs.
+ * print.c: polled 16550 output on COM1, a small printf (%d %i %u %x %X %o %p %s %c %%;
+ * flags '-' '0' '#', width, precision for %s, l/ll/z/h lengths) and the few libc string
+ * functions the kit needs.
  */
 #include "guest.h"
 
@@ -124,6 +125,18 @@ static int format(struct sink *s, const char *fmt, va_list ap)
         while (*p >= '0' && *p <= '9') {
             width = width * 10 + (*p++ - '0');
         }
+        int prec = -1;
+        if (*p == '.') {
+            p++;
+            prec = 0;
+            if (*p == '*') {
+                prec = va_arg(ap, int);
+                p++;
+            }
+            while (*p >= '0' && *p <= '9') {
+                prec = prec * 10 + (*p++ - '0');
+            }
+        }
         while (*p == 'l' || *p == 'z' || *p == 'h') {
             if (*p != 'h') {
                 lng++;
@@ -174,7 +187,11 @@ static int format(struct sink *s, const char *fmt, va_list ap)
             if (str == NULL) {
                 str = "(null)";
             }
-            put_padded(s, str, strlen(str), width, left, ' ');
+            size_t len = 0;
+            while ((prec < 0 || len < (size_t)prec) && str[len] != '\0') {
+                len++;
+            }
+            put_padded(s, str, len, width, left, ' ');
             continue;
         }
         case '%':
