@@ -74,11 +74,16 @@ static void put_padded(struct sink *s, const char *str, size_t len, int width, b
 {
     int fill = width > (int)len ? width - (int)len : 0;
 
-    /* Zero padding goes after a sign. */
+    /* Zero padding goes after a sign or a 0x prefix. */
     if (!left && pad == '0' && len > 0 && str[0] == '-') {
         sink_put(s, '-');
         str++;
         len--;
+    } else if (!left && pad == '0' && len > 2 && str[0] == '0' && str[1] == 'x') {
+        sink_put(s, '0');
+        sink_put(s, 'x');
+        str += 2;
+        len -= 2;
     }
     if (!left) {
         while (fill-- > 0) {
