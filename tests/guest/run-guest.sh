@@ -8,7 +8,8 @@
 #   key=value word, plus now=<host unix time>, goes on the guest command line.
 # environment: GUEST_TIMEOUT (s, default 120), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
-#   to the VMM command line).
+#   to the VMM command line), GUEST_NO_STDIN (set: the guest's serial input is /dev/null
+#   rather than our stdin; meson sets it so QEMU never puts a terminal into raw mode).
 
 set -u
 
@@ -84,10 +85,10 @@ else
 fi
 
 echo "run-guest: $*" >&2
-if [ -t 0 ]; then
-    timeout "$timeout_s" "$@"
-else
+if [ -n "${GUEST_NO_STDIN:-}" ]; then
     timeout "$timeout_s" "$@" </dev/null
+else
+    timeout "$timeout_s" "$@"
 fi
 rc=$?
 
