@@ -9,7 +9,6 @@
 #define UART_THR 0
 #define UART_RBR 0
 #define UART_IER 1
-#define UART_FCR 2
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
@@ -23,7 +22,7 @@ void uart_init(void)
     outb(GUEST_COM1 + 0, 1);           /* 115200 */
     outb(GUEST_COM1 + 1, 0);
     outb(GUEST_COM1 + UART_LCR, 0x03); /* 8N1 */
-    outb(GUEST_COM1 + UART_FCR, 0x07);
+    /* FCR is left alone: changing the FIFO mode resets the FIFOs and drops typed bytes. */
     outb(GUEST_COM1 + UART_MCR, 0x03);
 }
 
