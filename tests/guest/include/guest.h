@@ -177,7 +177,13 @@ static inline void barrier(void)
 struct cpuid_regs {
     uint32_t eax, ebx, ecx, edx;
 };
+/*
+ * The VMM's CPUID: executed at CPL0 (from CPL3 through a deliberate #UD the handler serves),
+ * because on the development host CPUID at CPL3 runs natively on the physical CPU.
+ */
 struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf);
+/* CPUID executed in place (at CPL3 in tests): what user code sees. */
+struct cpuid_regs cpuid_native(uint32_t leaf, uint32_t subleaf);
 
 /* ---- Interrupt bookkeeping (written by the CPL0 handler) ---------------------------- */
 

@@ -96,8 +96,12 @@ isr_stubs:
     .endr
     .noaltmacro
 
-/* Only caller-saved registers: irq_dispatch is a C function and keeps the rest. */
+/*
+ * Caller-saved registers only (irq_dispatch is a C function and keeps the rest), plus RBX so
+ * the CPUID service below can return it.
+ */
 isr_common:
+    pushq %rbx
     pushq %rax
     pushq %rcx
     pushq %rdx
@@ -119,8 +123,30 @@ isr_common:
     popq %rdx
     popq %rcx
     popq %rax
+    popq %rbx
     addq $16, %rsp
     iretq
+
+/*
+ * cpuid_cpl0(regs): CPUID executed at CPL0. On the development host CPUID at CPL3 runs
+ * natively and reports the physical CPU, so CPL3 code traps here on purpose: the #UD
+ * handler recognises this ud2 by address, runs CPUID on the saved RAX/RCX, fills in
+ * RAX/RBX/RCX/RDX and resumes after the ud2. regs points to 4 u32: eax, ebx, ecx, edx.
+ */
+    .globl cpuid_cpl0, cpuid_cpl0_ud2
+cpuid_cpl0:
+    pushq %rbx
+    movq %rdi, %r8
+    movl 0(%r8), %eax
+    movl 8(%r8), %ecx
+cpuid_cpl0_ud2:
+    ud2
+    movl %eax, 0(%r8)
+    movl %ebx, 4(%r8)
+    movl %ecx, 8(%r8)
+    movl %edx, 12(%r8)
+    popq %rbx
+    ret
 
 /* AP path after the trampoline: 32-bit protected mode on our GDT. */
     .code32

@@ -32,7 +32,7 @@ struct idt_entry {
 } __attribute__((packed));
 
 struct irq_frame {
-    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax, rbx;
     uint64_t vector, error;
     uint64_t rip, cs, rflags, rsp, ss;
 };
@@ -42,7 +42,8 @@ struct desc_ptr {
     uint64_t base;
 } __attribute__((packed));
 
-extern char isr_stubs[], kstack_top[], ist_stack_top[], ustack_top[];
+extern char isr_stubs[], kstack_top[], ist_stack_top[], ustack_top[], cpuid_cpl0_ud2[];
+void cpuid_cpl0(struct cpuid_regs *r);
 extern uint64_t gdt_tss[2];
 void enter_user(void (*fn)(void), uint64_t rsp, uint64_t rflags) __attribute__((noreturn));
 void guest_start(void);
@@ -131,6 +132,16 @@ void irq_dispatch(struct irq_frame *f)
         if (v != VEC_SPURIOUS) {
             mmio_write32(LAPIC_BASE + LAPIC_EOI, 0);
         }
+        return;
+    }
+    if (v == 6 && f->rip == (uint64_t)cpuid_cpl0_ud2) {
+        uint32_t a, b, c, d;
+        __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(f->rax), "c"(f->rcx));
+        f->rax = a;
+        f->rbx = b;
+        f->rcx = c;
+        f->rdx = d;
+        f->rip += 2;
         return;
     }
     irq_stats.last_vector = v;
@@ -272,7 +283,25 @@ uint64_t cmdline_u64(const char *key, uint64_t dflt)
     return v;
 }
 
+/* At CPL3 through the #UD service in entry.S, so the VMM's CPUID answers, not the host's. */
 struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
+{
+    struct cpuid_regs r = {leaf, 0, subleaf, 0};
+    uint16_t cs;
+
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    if ((cs & 3) == 3) {
+        cpuid_cpl0(&r);
+    } else {
+        __asm__ volatile("cpuid"
+                         : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+                         : "a"(leaf), "c"(subleaf));
+    }
+    return r;
+}
+
+/* CPUID executed where the test runs: at CPL3 this is what user code would see. */
+struct cpuid_regs cpuid_native(uint32_t leaf, uint32_t subleaf)
 {
     struct cpuid_regs r;
 

@@ -9,8 +9,8 @@
  */
 #include "guest.h"
 
-#define MIB (1ull << 20)
-#define FOUR_GIB (4ull << 30)
+#define MIB ((uint64_t)1 << 20)
+#define FOUR_GIB ((uint64_t)4 << 30)
 #define MAX_TOUCH 16
 
 extern char __image_end[];
