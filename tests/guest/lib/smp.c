@@ -48,16 +48,21 @@ int smp_start_aps(const uint32_t *ids, unsigned n, unsigned timeout_ms)
             continue;
         }
         want++;
-        /* INIT, then two STARTUPs with vector 0x08 (page 0x8000). */
+        /*
+         * INIT, then STARTUP with vector 0x08 (page 0x8000); the second STARTUP of the SDM's
+         * sequence goes only to an AP that has not checked in, so no AP runs twice.
+         */
         if (lapic_send_ipi(ids[i], 0x4500) != 0) {
             return -1;
         }
         udelay(10000);
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 2 && ap_count < want; k++) {
             if (lapic_send_ipi(ids[i], 0x4600 | (AP_TRAMPOLINE_ADDR >> 12)) != 0) {
                 return -1;
             }
-            udelay(200);
+            for (unsigned us = 0; us < 2000 && ap_count < want; us += 20) {
+                udelay(20);
+            }
         }
     }
     for (unsigned ms = 0; ms < timeout_ms && ap_count < want; ms++) {

@@ -49,6 +49,14 @@ static void visit(const struct acpi_header *t, void *ctx)
             CHECK(memcmp(sig, "FACS", 4) == 0, "FADT's FACS pointer finds \"%.4s\"", sig);
             printf("  FACS at %#lx (no checksum)\n", facs);
         }
+        uint32_t pm_tmr = 0, flags = 0;
+        memcpy(&pm_tmr, f + 76, 4);
+        if (t->length >= 116) {
+            memcpy(&flags, f + 112, 4);
+        }
+        printf("  FADT flags %#x%s, PM timer %s%#x\n", flags,
+               (flags & (1u << 20)) ? " (hardware-reduced)" : "", pm_tmr ? "at port " : "none ",
+               pm_tmr);
         w->fadt = true;
     }
     if (memcmp(t->signature, "APIC", 4) == 0) {
