@@ -15,11 +15,11 @@
 
 /* ---- Conventions ---------------------------------------------------------------------- */
 
-#define GUEST_COM1 0x3f8          /* 16550 UART, polled transmit */
+#define GUEST_COM1 0x3f8           /* 16550 UART, polled transmit */
 #define GUEST_DEBUG_EXIT_PORT 0xf4 /* isa-debug-exit: VMM exits with (v << 1) | 1 */
-#define GUEST_EXIT_PASS 0x10      /* -> exit status 33 */
-#define GUEST_EXIT_FAIL 0x11      /* -> exit status 35 */
-#define GUEST_EXIT_SKIP 0x12      /* -> exit status 37 */
+#define GUEST_EXIT_PASS 0x10       /* -> exit status 33 */
+#define GUEST_EXIT_FAIL 0x11       /* -> exit status 35 */
+#define GUEST_EXIT_SKIP 0x12       /* -> exit status 37 */
 
 #define GUEST_MAX_CPUS 64
 #define LAPIC_BASE 0xfee00000ul
@@ -69,11 +69,11 @@ __attribute__((noreturn)) void guest_exit(uint8_t code);
 __attribute__((noreturn)) void guest_pass(void);
 __attribute__((noreturn, format(printf, 1, 2))) void guest_fail(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void guest_skip(const char *fmt, ...);
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            guest_fail(__VA_ARGS__);                                                           \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            guest_fail(__VA_ARGS__);                                                               \
+        }                                                                                          \
     } while (0)
 
 /* ---- Serial and formatting ---------------------------------------------------------- */
@@ -299,17 +299,17 @@ struct madt_info {
     uint32_t apic_ids[GUEST_MAX_CPUS]; /* in MADT order */
     uint32_t ioapic_addr;              /* 0 when none */
     unsigned ioapic_gsi_base;
-    unsigned irq_to_gsi[16];           /* after interrupt source overrides */
-    uint16_t irq_flags[16];            /* MPS INTI flags from the override, 0 = bus default */
+    unsigned irq_to_gsi[16]; /* after interrupt source overrides */
+    uint16_t irq_flags[16];  /* MPS INTI flags from the override, 0 = bus default */
 };
 int madt_parse(struct madt_info *m);
 
 /* ---- SMP ------------------------------------------------------------------------------ */
 
 struct ap_info {
-    volatile uint32_t lapic_id;    /* LAPIC ID register, bits 31:24 */
-    volatile uint32_t cpuid1_id;   /* CPUID.1:EBX[31:24] */
-    volatile uint32_t x2apic_id;   /* CPUID.0xB:EDX, or ~0 */
+    volatile uint32_t lapic_id;  /* LAPIC ID register, bits 31:24 */
+    volatile uint32_t cpuid1_id; /* CPUID.1:EBX[31:24] */
+    volatile uint32_t x2apic_id; /* CPUID.0xB:EDX, or ~0 */
     volatile uint32_t started;
 };
 extern volatile uint32_t ap_count;

@@ -38,8 +38,7 @@ void lapic_timer_start(uint8_t vector, uint32_t count, unsigned divide, bool per
         log2++;
     }
     lapic_write(LAPIC_TIMER_DIV, div_code[log2]);
-    lapic_write(LAPIC_LVT_TIMER,
-                (vector == 0 ? (1u << 16) : vector) | (periodic ? (1u << 17) : 0));
+    lapic_write(LAPIC_LVT_TIMER, (vector == 0 ? (1u << 16) : vector) | (periodic ? (1u << 17) : 0));
     lapic_write(LAPIC_TIMER_INIT, count);
 }
 

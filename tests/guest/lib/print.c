@@ -68,8 +68,7 @@ static void sink_put(struct sink *s, char c)
     s->len++;
 }
 
-static void put_padded(struct sink *s, const char *str, size_t len, int width, bool left,
-                       char pad)
+static void put_padded(struct sink *s, const char *str, size_t len, int width, bool left, char pad)
 {
     int fill = width > (int)len ? width - (int)len : 0;
 

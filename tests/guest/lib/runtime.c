@@ -151,8 +151,8 @@ void irq_dispatch(struct irq_frame *f)
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     guest_fail("exception %u %s at rip %#lx cs %#lx error %#lx cr2 %#lx rsp %#lx rflags %#lx", v,
-               exception_names[v] != NULL ? exception_names[v] : "?", f->rip, f->cs, f->error,
-               cr2, f->rsp, f->rflags);
+               exception_names[v] != NULL ? exception_names[v] : "?", f->rip, f->cs, f->error, cr2,
+               f->rsp, f->rflags);
 }
 
 const struct hvm_start_info *start_info(void)

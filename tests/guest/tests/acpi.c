@@ -13,10 +13,10 @@ struct walk {
 
 static void check_header(const struct acpi_header *t, const char *via)
 {
-    printf("  %.4s at %p len %u rev %u oem \"%.6s\" %s\n", t->signature, (const void *)t,
-           t->length, t->revision, t->oem_id, via);
-    CHECK(t->length >= sizeof(*t) && t->length < (16u << 20), "%.4s has length %u",
-          t->signature, t->length);
+    printf("  %.4s at %p len %u rev %u oem \"%.6s\" %s\n", t->signature, (const void *)t, t->length,
+           t->revision, t->oem_id, via);
+    CHECK(t->length >= sizeof(*t) && t->length < (16u << 20), "%.4s has length %u", t->signature,
+          t->length);
     CHECK(acpi_sum(t, t->length) == 0, "%.4s checksum is wrong (sum %#x)", t->signature,
           acpi_sum(t, t->length));
 }

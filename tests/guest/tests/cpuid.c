@@ -73,8 +73,7 @@ void test_main(void)
         }
         CHECK(pkg_count >= want, "leaf 0xB counts %u logical processors < cpus=%u", pkg_count,
               want);
-        CHECK(bsp_x2 == (r1.ebx >> 24), "x2APIC id %u != initial APIC id %u", bsp_x2,
-              r1.ebx >> 24);
+        CHECK(bsp_x2 == (r1.ebx >> 24), "x2APIC id %u != initial APIC id %u", bsp_x2, r1.ebx >> 24);
     } else {
         printf("leaf 0xb not present\n");
     }

@@ -54,11 +54,10 @@ void test_main(void)
     }
     CHECK(si != NULL, "no hvm_start_info");
     if (si->version < 1 || si->memmap_entries == 0 || si->memmap_paddr == 0) {
-        guest_skip("the loader gave no memory map (start_info version %u, %u entries)",
-                   si->version, si->version >= 1 ? si->memmap_entries : 0);
+        guest_skip("the loader gave no memory map (start_info version %u, %u entries)", si->version,
+                   si->version >= 1 ? si->memmap_entries : 0);
     }
-    const struct hvm_memmap_entry *e =
-        (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
+    const struct hvm_memmap_entry *e = (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
     unsigned n = si->memmap_entries;
     uint64_t ram = 0, high = 0, top = 0;
 
@@ -73,7 +72,8 @@ void test_main(void)
         }
         CHECK(e[i].addr + e[i].size > e[i].addr, "entry %u wraps", i);
         for (unsigned j = 0; j < i; j++) {
-            CHECK(e[j].size == 0 ||e[i].addr >= e[j].addr + e[j].size || e[j].addr >= e[i].addr + e[i].size,
+            CHECK(e[j].size == 0 || e[i].addr >= e[j].addr + e[j].size ||
+                      e[j].addr >= e[i].addr + e[i].size,
                   "entries %u and %u overlap", j, i);
         }
         if (e[i].type == 1) {

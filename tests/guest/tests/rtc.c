@@ -32,8 +32,8 @@ static void check_nvram(void)
     }
     for (uint8_t i = 0; i < 16; i++) {
         uint8_t v = cmos_read(0x40 + i);
-        CHECK(v == (uint8_t)(0xa5 ^ (i * 17)), "NVRAM %#x reads %#x after writing %#x", 0x40 + i,
-              v, (uint8_t)(0xa5 ^ (i * 17)));
+        CHECK(v == (uint8_t)(0xa5 ^ (i * 17)), "NVRAM %#x reads %#x after writing %#x", 0x40 + i, v,
+              (uint8_t)(0xa5 ^ (i * 17)));
         cmos_write(0x40 + i, saved[i]);
     }
     printf("NVRAM 0x40-0x4f: write/read back ok\n");
@@ -58,7 +58,7 @@ static void check_periodic_irq(void)
     }
     uint8_t a = cmos_read(0x0a), b = cmos_read(0x0b);
     cmos_write(0x0a, (uint8_t)((a & 0xf0) | 0x0a)); /* rate 10: 64 Hz */
-    cmos_write(0x0b, b | 0x40);                      /* PIE */
+    cmos_write(0x0b, b | 0x40);                     /* PIE */
     (void)cmos_read(0x0c);
     irq_enable();
 
