@@ -1,0 +1,102 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# run-guest.sh: boots one guest-kit ELF on QEMU (-M microvm) or on deskvm-vm and turns the
+# guest's debug-exit value into a test status: PASS (33) -> 0, SKIP (37) -> 77, else 1.
+#
+# usage: run-guest.sh qemu|PATH/TO/deskvm-vm ELF [key=value ...]
+#   cpus=N and mem=SIZE (default 1 and 256M; SIZE in MiB or with K/M/G) size the VM; every
+#   key=value word, plus now=<host unix time>, goes on the guest command line.
+# environment: GUEST_TIMEOUT (s, default 120), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
+#   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
+#   to the VMM command line), GUEST_NO_STDIN (set: the guest's serial input is /dev/null
+#   rather than our stdin; meson sets it so QEMU never puts a terminal into raw mode).
+
+set -u
+
+if [ $# -lt 2 ]; then
+    echo "usage: $0 qemu|DESKVM_VM ELF [key=value ...]" >&2
+    exit 2
+fi
+vmm=$1
+elf=$2
+shift 2
+
+cpus=1
+mem=256M
+for kv in "$@"; do
+    case $kv in
+    cpus=*) cpus=${kv#cpus=} ;;
+    mem=*) mem=${kv#mem=} ;;
+    esac
+done
+
+# Memory size in MiB for the VMM; the guest gets it back as mem=<MiB>M.
+case $mem in
+*G | *g) mem_mib=$((${mem%?} * 1024)) ;;
+*M | *m) mem_mib=${mem%?} ;;
+*K | *k) mem_mib=$((${mem%?} / 1024)) ;;
+*) mem_mib=$mem ;;
+esac
+
+append="now=$(date +%s) cpus=$cpus mem=${mem_mib}M"
+for kv in "$@"; do
+    case $kv in
+    cpus=* | mem=*) ;;
+    *) append="$append $kv" ;;
+    esac
+done
+
+timeout_s=${GUEST_TIMEOUT:-120}
+
+if [ "$vmm" = qemu ]; then
+    qemu=${QEMU:-qemu-system-x86_64}
+    if ! command -v "$qemu" >/dev/null 2>&1; then
+        echo "SKIP: $qemu not found"
+        exit 77
+    fi
+    accel=${GUEST_ACCEL:-}
+    if [ -z "$accel" ]; then
+        if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+            accel=kvm
+        else
+            accel=tcg
+        fi
+    fi
+    cpu_arg=
+    if [ "$accel" = kvm ]; then
+        # qemu64 without SSE3, which the development host lacks (-cpu host dies on MSR 0x10a).
+        cpu_arg="-cpu qemu64,-pni"
+    fi
+    # microvm turns the RTC (and with TCG the PIT and PIC) off by default: ask for them.
+    # shellcheck disable=SC2086
+    set -- "$qemu" -M microvm,rtc=on,pit=on,pic=on,isa-serial=on,acpi=on \
+        -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
+        -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
+        -kernel "$elf" -append "$append" ${GUEST_EXTRA_ARGS:-}
+else
+    if [ ! -x "$vmm" ]; then
+        echo "SKIP: $vmm is not an executable"
+        exit 77
+    fi
+    # shellcheck disable=SC2086
+    set -- "$vmm" --kernel "$elf" --append "$append" --cpus "$cpus" --memory "$mem_mib" \
+        --serial stdio ${GUEST_EXTRA_ARGS:-}
+fi
+
+echo "run-guest: $*" >&2
+if [ -n "${GUEST_NO_STDIN:-}" ]; then
+    timeout "$timeout_s" "$@" </dev/null
+else
+    timeout "$timeout_s" "$@"
+fi
+rc=$?
+
+case $rc in
+33) exit 0 ;;
+37) exit 77 ;;
+124) echo "run-guest: timed out after ${timeout_s}s" >&2 ;;
+35) ;;
+*) echo "run-guest: VMM exited with status $rc" >&2 ;;
+esac
+exit 1
