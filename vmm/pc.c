@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * PC platform glue: places the legacy devices at their ISA ports and GSIs, connects COM1 to
+ * its character back-end, and turns device callbacks (reset line, sleep, debug exit) into
+ * VM requests. The devices themselves know no addresses.
+ */
+#include "vmm/pc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "io/acpi_pm.h"
+#include "io/cmos_rtc.h"
+#include "io/debug_exit.h"
+#include "io/i8042.h"
+#include "io/reset_port.h"
+#include "io/uart16550.h"
+#include "vmm/acpi.h"
+#include "vmm/chardev.h"
+#include "vmm/evloop.h"
+#include "vmm/vm.h"
+
+/* How often to retry feeding serial input while the guest's receive FIFO is full. */
+#define SERIAL_RETRY_NS 1000000ull
+
+struct pc {
+    struct vm *vm;
+    struct uart16550 com1;
+    struct cmos_rtc rtc;
+    struct i8042 kbc;
+    struct acpi_pm pm;
+    struct reset_port rst;
+    struct debug_exit dbg;
+    struct chardev *serial;
+    struct vtimer *serial_retry;
+    bool serial_watched;
+    uint8_t pending[64]; /* read from the back-end, not yet taken by the UART */
+    size_t npending;
+    bool serial_eof;
+};
+
+static void on_reset_line(void *opaque)
+{
+    struct pc *pc = opaque;
+    vm_request_reset(pc->vm, true, "guest-reset");
+}
+
+static void on_sleep(void *opaque, unsigned slp_typ)
+{
+    struct pc *pc = opaque;
+    if (slp_typ == ACPI_SLP_TYP_S5) {
+        vm_request_shutdown(pc->vm, true, "guest-shutdown", EXIT_OK);
+    }
+    /* Other sleep states are not offered in \_Sx; a guest asking for one carries on. */
+}
+
+static void on_debug_exit(void *opaque, int status)
+{
+    struct pc *pc = opaque;
+    vm_request_shutdown(pc->vm, true, "guest-shutdown", status);
+}
+
+static void serial_feed(struct pc *pc);
+
+static void serial_retry(void *opaque)
+{
+    serial_feed(opaque);
+}
+
+static void serial_watch(struct pc *pc, bool on)
+{
+    if (pc->serial_watched == on || pc->serial_eof) {
+        return;
+    }
+    evloop_mod_fd(pc->vm->loop, pc->serial->in_fd, on ? EPOLLIN : 0);
+    pc->serial_watched = on;
+}
+
+/* Move pending input into the UART; stop reading the back-end while the FIFO is full. */
+static void serial_feed(struct pc *pc)
+{
+    size_t took = uart_receive(&pc->com1, pc->pending, pc->npending);
+    memmove(pc->pending, pc->pending + took, pc->npending - took);
+    pc->npending -= took;
+    if (pc->npending) {
+        serial_watch(pc, false);
+        vtimer_mod(pc->serial_retry, vclock_now(evloop_clock(pc->vm->loop)) + SERIAL_RETRY_NS);
+    } else {
+        serial_watch(pc, true);
+    }
+}
+
+static void serial_readable(void *opaque, uint32_t events)
+{
+    struct pc *pc = opaque;
+    ssize_t n = read(pc->serial->in_fd, pc->pending + pc->npending,
+                     sizeof(pc->pending) - pc->npending);
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            /* End of input (e.g. stdin is /dev/null): the guest simply gets no more. */
+            evloop_del_fd(pc->vm->loop, pc->serial->in_fd);
+            pc->serial_eof = true;
+        }
+        return;
+    }
+    pc->npending += (size_t)n;
+    serial_feed(pc);
+}
+
+static int add(struct vm *vm, struct bus *bus, uint64_t base, uint64_t len,
+               const struct bus_ops *ops, void *opaque, const char *name, char *err,
+               size_t errlen)
+{
+    int r = bus_register(bus, base, len, ops, opaque, name);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot place %s at 0x%llx: %s", name, (unsigned long long)base,
+                 strerror(-r));
+    }
+    return r;
+}
+
+static int add_device(struct vm *vm, const struct device *dev, char *err, size_t errlen)
+{
+    int r = vm_add_device(vm, dev);
+    if (r < 0) {
+        snprintf(err, errlen, "too many devices");
+    }
+    return r;
+}
+
+int pc_devices_init(struct vm *vm, char *err, size_t errlen)
+{
+    struct pc *pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    vm->pc = pc;
+    pc->vm = vm;
+    pc->serial = vm->cfg.serial;
+    struct vclock *clock = evloop_clock(vm->loop);
+    struct device dev;
+    int r;
+
+    if (uart16550_init(&pc->com1, pc->serial, clock, vm_gsi(vm, PC_COM1_IRQ)) < 0 ||
+        cmos_rtc_init(&pc->rtc, clock, vm_gsi(vm, PC_RTC_IRQ)) < 0 ||
+        acpi_pm_init(&pc->pm, clock, vm_gsi(vm, ACPI_SCI_IRQ), on_sleep, pc) < 0) {
+        snprintf(err, errlen, "cannot create the platform devices");
+        return -ENOMEM;
+    }
+    i8042_init(&pc->kbc, vm_gsi(vm, PC_I8042_IRQ), vm_gsi(vm, 12), on_reset_line, pc);
+    reset_port_init(&pc->rst, on_reset_line, pc);
+    debug_exit_init(&pc->dbg, on_debug_exit, pc);
+    cmos_rtc_set_memory(&pc->rtc, guest_mem_low_top(&vm->mem), guest_mem_high_size(&vm->mem),
+                        vm->ncpus);
+
+    if ((r = add(vm, &vm->pio, PC_COM1_BASE, 8, &uart16550_ops, &pc->com1, "com1", err,
+                 errlen)) < 0 ||
+        (r = add(vm, &vm->pio, PC_RTC_BASE, 2, &cmos_rtc_ops, &pc->rtc, "rtc", err, errlen)) <
+            0 ||
+        (r = add(vm, &vm->pio, PC_I8042_DATA, 1, &i8042_data_ops, &pc->kbc, "i8042-data", err,
+                 errlen)) < 0 ||
+        (r = add(vm, &vm->pio, PC_I8042_CMD, 1, &i8042_ctrl_ops, &pc->kbc, "i8042-cmd", err,
+                 errlen)) < 0 ||
+        (r = add(vm, &vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, &acpi_pm_ops, &pc->pm, "acpi-pm",
+                 err, errlen)) < 0 ||
+        (r = add(vm, &vm->pio, ACPI_RESET_PORT, 1, &reset_port_ops, &pc->rst, "reset", err,
+                 errlen)) < 0 ||
+        (r = add(vm, &vm->pio, PC_DEBUG_EXIT_BASE, 4, &debug_exit_ops, &pc->dbg, "debug-exit",
+                 err, errlen)) < 0) {
+        return r;
+    }
+
+    uart16550_device(&pc->com1, &dev);
+    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+        return r;
+    }
+    cmos_rtc_device(&pc->rtc, &dev);
+    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+        return r;
+    }
+    i8042_device(&pc->kbc, &dev);
+    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+        return r;
+    }
+    dev = acpi_pm_device(&pc->pm);
+    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+        return r;
+    }
+    dev = reset_port_device(&pc->rst);
+    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+        return r;
+    }
+    debug_exit_device(&pc->dbg, &dev);
+    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+        return r;
+    }
+
+    if (pc->serial && pc->serial->in_fd >= 0) {
+        pc->serial_retry = vtimer_new(clock, serial_retry, pc);
+        if (!pc->serial_retry ||
+            evloop_add_fd(vm->loop, pc->serial->in_fd, EPOLLIN, serial_readable, pc) < 0) {
+            /* Not fatal: e.g. stdin is a regular file epoll cannot watch. */
+            pc->serial_eof = true;
+        } else {
+            pc->serial_watched = true;
+        }
+    }
+    return 0;
+}
+
+void pc_devices_destroy(struct vm *vm)
+{
+    struct pc *pc = vm->pc;
+    if (!pc) {
+        return;
+    }
+    if (pc->serial_watched || (pc->serial && pc->serial->in_fd >= 0 && !pc->serial_eof)) {
+        evloop_del_fd(vm->loop, pc->serial->in_fd);
+    }
+    vtimer_free(pc->serial_retry);
+    uart16550_destroy(&pc->com1);
+    cmos_rtc_destroy(&pc->rtc);
+    i8042_destroy(&pc->kbc);
+    acpi_pm_destroy(&pc->pm);
+    debug_exit_destroy(&pc->dbg);
+    free(pc);
+    vm->pc = NULL;
+}
+
+void pc_power_button(struct vm *vm)
+{
+    if (vm->pc) {
+        acpi_pm_power_button(&vm->pc->pm);
+    }
+}
