@@ -74,7 +74,15 @@ struct outbuf {
 
 static int outbuf_init(struct outbuf *o, size_t hint, size_t inlen, size_t max)
 {
+    /*
+     * A hostile hint must not reserve a huge buffer for a tiny input: start at most at 32x the
+     * input (kernels compress about 4x) and let the buffer grow from there.
+     */
+    size_t ratio_cap = inlen > max / 32 ? max : inlen * 32;
     size_t cap = hint ? hint + 4096 : inlen * 4;
+    if (cap > ratio_cap) {
+        cap = ratio_cap;
+    }
     if (cap < 65536) {
         cap = 65536;
     }

@@ -234,8 +234,11 @@ int boot_linux_bzimage(struct boot_ctx *ctx, const uint8_t *data, size_t size,
         load = hdr.code32_start;
     }
     uint64_t need = pm_size > init_size ? pm_size : init_size;
-    if (load < HIGH_RAM_START || load >= MEM_4G || need > MEM_4G - load ||
-        !guest_mem_ptr(ctx->mem, load, need)) {
+    if (load < HIGH_RAM_START) {
+        return boot_fail(ctx, -ENOEXEC, "kernel load address 0x%llx is below 1 MiB",
+                         (unsigned long long)load);
+    }
+    if (load >= MEM_4G || need > MEM_4G - load || !guest_mem_ptr(ctx->mem, load, need)) {
         return boot_fail(ctx, -ENOEXEC, "kernel needs %llu bytes at 0x%llx, beyond guest RAM",
                          (unsigned long long)need, (unsigned long long)load);
     }

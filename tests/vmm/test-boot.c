@@ -655,6 +655,10 @@ static void test_bzimage_hostile(void **state)
     expect_bz_error(f, &b, -ENOEXEC, "beyond guest RAM");
 
     b = img_default_bz();
+    b.pref_address = 0x8000; /* would overwrite the boot information */
+    expect_bz_error(f, &b, -ENOEXEC, "below 1 MiB");
+
+    b = img_default_bz();
     b.init_size = 0xffffffff;
     expect_bz_error(f, &b, -ENOEXEC, "beyond guest RAM");
 
@@ -792,6 +796,16 @@ static void test_boot_load_files(void **state)
     f->cfg.kernel = "/tmp";
     assert_int_equal(boot_load(&f->mem, &f->cfg, &f->out, f->err, sizeof(f->err)), -EINVAL);
     assert_non_null(strstr(f->err, "/tmp: "));
+
+    /* Over 512 MiB: refused from its size alone (a sparse file, nothing is read). */
+    char *huge = write_temp("", 0);
+    assert_int_equal(truncate(huge, (512 << 20) + 1), 0);
+    f->cfg.kernel = huge;
+    assert_int_equal(boot_load(&f->mem, &f->cfg, &f->out, f->err, sizeof(f->err)), -EFBIG);
+    assert_true(strncmp(f->err, huge, strlen(huge)) == 0);
+    assert_non_null(strstr(f->err, "512 MiB"));
+    unlink(huge);
+    free(huge);
 
     f->cfg.kernel = empty;
     assert_int_equal(boot_load(&f->mem, &f->cfg, &f->out, f->err, sizeof(f->err)), -ENOEXEC);
