@@ -45,4 +45,9 @@ struct boot_config {
 int boot_load(const struct guest_mem *mem, const struct boot_config *cfg, struct boot_entry *out,
               char *err, size_t errlen);
 
+/* As boot_load() for a kernel image already in memory (the embedded demo guest); no initrd. */
+int boot_load_image(const struct guest_mem *mem, const struct boot_config *cfg,
+                    const void *kernel, size_t len, struct boot_entry *out, char *err,
+                    size_t errlen);
+
 #endif

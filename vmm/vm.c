@@ -116,8 +116,8 @@ static int load_guest(struct vm *vm, char *err, size_t errlen)
         .rsdp_gpa = vm->rsdp_gpa,
     };
     if (vm->cfg.kernel_buf) {
-        r = boot_load_buffer(&vm->mem, &bcfg, vm->cfg.kernel_buf, vm->cfg.kernel_len, &vm->boot,
-                             err, errlen);
+        r = boot_load_image(&vm->mem, &bcfg, vm->cfg.kernel_buf, vm->cfg.kernel_len, &vm->boot,
+                            err, errlen);
     } else {
         r = boot_load(&vm->mem, &bcfg, &vm->boot, err, errlen);
     }
