@@ -341,9 +341,6 @@ static enum emu_result read_operand(struct ctx *c, const cs_x86_op *op, uint64_t
 
 static enum emu_result emu_int3(struct ctx *c)
 {
-    if (c->insn->detail->x86.prefix[0] == LOCK_PREFIX) {
-        return fault(c, EMU_VEC_UD, false, 0);
-    }
     /*
      * #BP is a trap: the handler sees the address after int3 (SDM vol. 3, 6.5), so RIP moves
      * past it before the engine injects the exception.
@@ -360,9 +357,6 @@ static enum emu_result emu_int3(struct ctx *c)
 static enum emu_result emu_popcnt(struct ctx *c)
 {
     const cs_x86 *x = &c->insn->detail->x86;
-    if (x->prefix[0] == LOCK_PREFIX) {
-        return fault(c, EMU_VEC_UD, false, 0);
-    }
     if (x->op_count != 2 || x->operands[0].type != X86_OP_REG) {
         return unhandled(c, "unexpected operands");
     }
@@ -432,8 +426,7 @@ static enum emu_result emu_mxcsr(struct ctx *c, const uint8_t *bytes, bool load,
             (cpu->xcr0 & XCR0_SSE_AVX) != XCR0_SSE_AVX) {
             return fault(c, EMU_VEC_UD, false, 0);
         }
-    } else if (x->prefix[0] == LOCK_PREFIX || (cpu->sregs.cr0 & CR0_EM) ||
-               !(cpu->sregs.cr4 & CR4_OSFXSR)) {
+    } else if ((cpu->sregs.cr0 & CR0_EM) || !(cpu->sregs.cr4 & CR4_OSFXSR)) {
         return fault(c, EMU_VEC_UD, false, 0);
     }
     if (cpu->sregs.cr0 & CR0_TS) {
@@ -497,8 +490,38 @@ static enum emu_result emu_fwait(struct ctx *c)
     return EMU_DONE;
 }
 
+static bool is_legacy_prefix(uint8_t b)
+{
+    return b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 || b == 0x2e ||
+           b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65;
+}
+
 static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
 {
+    bool known = c->insn->id == X86_INS_INT3 || c->insn->id == X86_INS_POPCNT ||
+                 c->insn->id == X86_INS_LDMXCSR || c->insn->id == X86_INS_STMXCSR ||
+                 c->insn->id == X86_INS_VLDMXCSR || c->insn->id == X86_INS_VSTMXCSR ||
+                 c->insn->id == X86_INS_WAIT;
+    if (!known) {
+        return unhandled(c, "no emulation");
+    }
+    /*
+     * Look at the prefix bytes ourselves: capstone keeps one of LOCK/REP/REPNE only, and
+     * decodes F2 F3 together where the SDM leaves the outcome undefined.
+     */
+    bool lock = false, f2 = false, f3 = false;
+    for (size_t i = 0; i < c->insn->size && is_legacy_prefix(bytes[i]); i++) {
+        lock |= bytes[i] == LOCK_PREFIX;
+        f2 |= bytes[i] == 0xf2;
+        f3 |= bytes[i] == 0xf3;
+    }
+    if (lock) {
+        /* None of these instructions accepts LOCK (SDM vol. 2, 2.1.1): #UD. */
+        return fault(c, EMU_VEC_UD, false, 0);
+    }
+    if (f2 && f3) {
+        return unhandled(c, "both F2 and F3 prefixes (architecturally undefined)");
+    }
     switch (c->insn->id) {
     case X86_INS_INT3:
         return emu_int3(c);
