@@ -513,8 +513,8 @@ static void test_page_walk(void **state)
     memset(buf, 0, size);
     struct guest_mem mem;
     guest_mem_init_host(&mem, buf, size);
-    uint64_t *pml4 = (uint64_t *)(buf + 0x1000), *pdpt = (uint64_t *)(buf + 0x2000);
-    uint64_t *pd = (uint64_t *)(buf + 0x3000), *pt = (uint64_t *)(buf + 0x4000);
+    uint64_t *pml4 = (uint64_t *)(void *)(buf + 0x1000), *pdpt = (uint64_t *)(void *)(buf + 0x2000);
+    uint64_t *pd = (uint64_t *)(void *)(buf + 0x3000), *pt = (uint64_t *)(void *)(buf + 0x4000);
     pml4[0] = 0x2000 | PT_P | PT_W | PT_U;
     pdpt[0] = 0x3000 | PT_P | PT_W | PT_U;
     pd[0] = 0x4000 | PT_P | PT_W | PT_U;
@@ -568,7 +568,7 @@ static void test_page_walk_32bit(void **state)
     memset(buf, 0, size);
     struct guest_mem mem;
     guest_mem_init_host(&mem, buf, size);
-    uint32_t *pd = (uint32_t *)(buf + 0x1000), *pt = (uint32_t *)(buf + 0x2000);
+    uint32_t *pd = (uint32_t *)(void *)(buf + 0x1000), *pt = (uint32_t *)(void *)(buf + 0x2000);
     pd[0] = 0x2000 | PT_P | PT_W;
     pt[3] = 0x7000 | PT_P | PT_W;
     pd[1] = 0x400000 | PT_P | PT_PS; /* 4 MiB page, needs CR4.PSE */
