@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer harness for the emulation-failure fallback: the input is split into a vCPU
- * state, up to 15 instruction bytes and a small guest memory; emulate_insn() and
+ * libFuzzer harness for the emulation-failure fallback: the input is split into up to 15
+ * instruction bytes, a vCPU state and a small guest memory; emulate_insn() and
  * emulate_report() must never crash, and a refused instruction must leave the state as it was.
  */
 #include <errno.h>
@@ -46,22 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&cpu, 0, sizeof(cpu));
     memset(&mem, 0, sizeof(mem));
 
-    /* State first (registers, segments, control registers, FPU), then instruction, memory. */
-    size_t n = size < sizeof(cpu.regs) ? size : sizeof(cpu.regs);
-    memcpy(&cpu.regs, data, n);
-    data += n, size -= n;
-    n = size < sizeof(cpu.sregs) ? size : sizeof(cpu.sregs);
-    memcpy(&cpu.sregs, data, n);
-    data += n, size -= n;
-    n = size < sizeof(cpu.fpu) ? size : sizeof(cpu.fpu);
-    memcpy(&cpu.fpu, data, n);
-    data += n, size -= n;
-    if (size >= 17) {
-        memcpy(&cpu.xcr0, data, 8);
-        memcpy(&cpu.dr7, data + 8, 8);
-        cpu.dr7 &= data[16] & 1 ? ~0ull : ~0xffull; /* mostly reach the emulator */
-        data += 17, size -= 17;
-    }
+    /* Instruction first (so mutations reach the decoder), then the state, then memory. */
     uint8_t insn[EMU_MAX_INSN];
     size_t ilen = 0;
     if (size) {
@@ -71,6 +56,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(insn, data, ilen);
         data += ilen, size -= ilen;
     }
+    if (size >= 17) {
+        memcpy(&cpu.xcr0, data, 8);
+        memcpy(&cpu.dr7, data + 8, 8);
+        cpu.dr7 &= data[16] & 1 ? ~0ull : ~0xffull; /* mostly reach the emulator */
+        data += 17, size -= 17;
+    }
+    size_t n = size < sizeof(cpu.regs) ? size : sizeof(cpu.regs);
+    memcpy(&cpu.regs, data, n);
+    data += n, size -= n;
+    n = size < sizeof(cpu.sregs) ? size : sizeof(cpu.sregs);
+    memcpy(&cpu.sregs, data, n);
+    data += n, size -= n;
+    n = size < sizeof(cpu.fpu) ? size : sizeof(cpu.fpu);
+    memcpy(&cpu.fpu, data, n);
+    data += n, size -= n;
     /* Memory near the registers' values, so effective addresses often land in it. */
     mem.base = cpu.regs.rbx & ~0xfffull;
     memcpy(mem.bytes, data, size < FUZZ_MEM ? size : FUZZ_MEM);
