@@ -158,7 +158,8 @@ static const struct gpr *gpr_find(x86_reg reg)
 
 static uint64_t *gpr_slot(struct emu_cpu *cpu, const struct gpr *g)
 {
-    return (uint64_t *)((char *)&cpu->regs + g->off);
+    /* Every kvm_regs field is a naturally aligned __u64. */
+    return (uint64_t *)(void *)((char *)&cpu->regs + g->off);
 }
 
 /* Write a 16/32/64-bit GPR: 32-bit writes zero-extend, 16-bit writes keep bits 16-63. */

@@ -235,6 +235,50 @@ static size_t fetch_insn(struct kvm_mem_ctx *k, uint8_t *buf)
     return got;
 }
 
+/*
+ * x87/SSE state through the XSAVE image (KVM_GET_XSAVE; legacy region layout of SDM vol. 1,
+ * 10.5.1). On our development host KVM_GET_FPU returned all zeroes and KVM_SET_FPU had no
+ * effect, while KVM_GET_XSAVE gave the right MXCSR. KVM_GET_FPU remains the fallback where
+ * XSAVE is absent (or the image is larger than struct kvm_xsave, e.g. AMX guests).
+ */
+#define XS_FCW 0
+#define XS_FSW 2
+#define XS_FTW 4
+#define XS_MXCSR 24
+#define XS_ST 32
+#define XS_XMM 160
+#define XS_XSTATE_BV 512
+#define XFEATURE_SSE_YMM 0x6ull
+
+static void xsave_to_fpu(const struct kvm_xsave *xs, struct kvm_fpu *fpu)
+{
+    const uint8_t *r = (const uint8_t *)xs->region;
+    memset(fpu, 0, sizeof(*fpu));
+    memcpy(&fpu->fcw, r + XS_FCW, 2);
+    memcpy(&fpu->fsw, r + XS_FSW, 2);
+    fpu->ftwx = r[XS_FTW];
+    memcpy(&fpu->mxcsr, r + XS_MXCSR, 4);
+    memcpy(fpu->fpr, r + XS_ST, sizeof(fpu->fpr));
+    memcpy(fpu->xmm, r + XS_XMM, sizeof(fpu->xmm));
+}
+
+static void xsave_set_mxcsr(struct kvm_xsave *xs, uint32_t mxcsr)
+{
+    uint8_t *r = (uint8_t *)xs->region;
+    uint64_t bv;
+    memcpy(&bv, r + XS_XSTATE_BV, 8);
+    /*
+     * KVM takes MXCSR from the image only when XSTATE_BV has SSE or AVX. If neither is set
+     * the XMM registers are in their initial (zero) state: mark SSE present with zeroes.
+     */
+    if (!(bv & XFEATURE_SSE_YMM)) {
+        memset(r + XS_XMM, 0, 16 * 16);
+        bv |= 0x2;
+        memcpy(r + XS_XSTATE_BV, &bv, 8);
+    }
+    memcpy(r + XS_MXCSR, &mxcsr, 4);
+}
+
 static int fail(const struct emu_cpu *cpu, int vcpu_index, const uint8_t *bytes, size_t len,
                 const char *why, char *report, size_t reportlen)
 {
@@ -253,10 +297,18 @@ int emulate_kvm_handle(int vcpu_fd, struct kvm_run *run, const struct guest_mem 
     cpu.opaque = &k;
     char why[256];
 
+    struct kvm_xsave xs; /* 4 KiB */
+    bool have_xsave = false;
     if (ioctl(vcpu_fd, KVM_GET_REGS, &cpu.regs) < 0 ||
-        ioctl(vcpu_fd, KVM_GET_SREGS, &cpu.sregs) < 0 ||
-        ioctl(vcpu_fd, KVM_GET_FPU, &cpu.fpu) < 0) {
+        ioctl(vcpu_fd, KVM_GET_SREGS, &cpu.sregs) < 0) {
         snprintf(why, sizeof(why), "cannot read vCPU state: %s", strerror(errno));
+        return fail(&cpu, vcpu_index, NULL, 0, why, report, reportlen);
+    }
+    if (ioctl(vcpu_fd, KVM_GET_XSAVE, &xs) == 0) {
+        have_xsave = true;
+        xsave_to_fpu(&xs, &cpu.fpu);
+    } else if (ioctl(vcpu_fd, KVM_GET_FPU, &cpu.fpu) < 0) {
+        snprintf(why, sizeof(why), "cannot read FPU state: %s", strerror(errno));
         return fail(&cpu, vcpu_index, NULL, 0, why, report, reportlen);
     }
     /* Without XSAVE on the host KVM_GET_XCRS fails; XCR0 = 0 then makes VEX forms #UD. */
@@ -312,8 +364,12 @@ int emulate_kvm_handle(int vcpu_fd, struct kvm_run *run, const struct guest_mem 
     if (res == EMU_UNHANDLED) {
         return fail(&cpu, vcpu_index, bytes, len, why, report, reportlen);
     }
+    if (cpu.fpu_dirty && have_xsave) {
+        xsave_set_mxcsr(&xs, cpu.fpu.mxcsr); /* MXCSR is the only FPU state we change */
+    }
     if ((cpu.regs_dirty && ioctl(vcpu_fd, KVM_SET_REGS, &cpu.regs) < 0) ||
-        (cpu.fpu_dirty && ioctl(vcpu_fd, KVM_SET_FPU, &cpu.fpu) < 0)) {
+        (cpu.fpu_dirty && have_xsave && ioctl(vcpu_fd, KVM_SET_XSAVE, &xs) < 0) ||
+        (cpu.fpu_dirty && !have_xsave && ioctl(vcpu_fd, KVM_SET_FPU, &cpu.fpu) < 0)) {
         snprintf(why, sizeof(why), "cannot write vCPU state: %s", strerror(errno));
         return fail(&cpu, vcpu_index, bytes, len, why, report, reportlen);
     }
