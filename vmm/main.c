@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -111,7 +112,7 @@ static int cmd_system_reset(void *opaque, json_t *args, json_t **ret, struct qmp
     struct engine *e = opaque;
     if (vm_reset(&e->vm, false, "host-qmp-system-reset") < 0) {
         err->cls = "GenericError";
-        snprintf(err->desc, sizeof(err->desc), "%s", e->vm.error);
+        snprintf(err->desc, sizeof(err->desc), "%.200s", e->vm.error);
         return -1;
     }
     return 0;

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/emulate_kvm.h"
 #include "vmm/vm.h"
 #include "vmm/x86_cpu.h"
 
@@ -162,7 +163,13 @@ static void handle_internal_error(struct vcpu *vcpu)
 {
     struct kvm_run *run = vcpu->run;
     if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
-        report_internal(vcpu, "instruction emulation failed");
+        char report[4096];
+        if (emulate_kvm_handle(vcpu->fd, run, &vcpu->vm->mem, (int)vcpu->index, report,
+                               sizeof(report)) == 0) {
+            vcpu->emulated++;
+            return;
+        }
+        vm_request_internal_error(vcpu->vm, report);
         return;
     }
     char what[128];
