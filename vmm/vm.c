@@ -60,6 +60,42 @@ int vm_add_device(struct vm *vm, const struct device *dev)
     return 0;
 }
 
+/*
+ * The PC's GSI map: ISA IRQs 0-15 go to both 8259s and the IOAPIC, except that IRQ0 (the PIT)
+ * reaches IOAPIC pin 2, as the MADT's interrupt source override tells the guest, and nothing
+ * is wired to the cascade pin 2 of the master PIC. GSIs 16-23 are IOAPIC-only (PCI INTx).
+ */
+static int set_gsi_routing(struct vm *vm)
+{
+    struct {
+        struct kvm_irq_routing hdr;
+        struct kvm_irq_routing_entry e[64];
+    } rt = {0};
+    unsigned n = 0;
+    for (unsigned gsi = 0; gsi < 16; gsi++) {
+        if (gsi == 2) {
+            continue;
+        }
+        rt.e[n++] = (struct kvm_irq_routing_entry){
+            .gsi = gsi,
+            .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8},
+        };
+    }
+    for (unsigned gsi = 0; gsi < VM_MAX_GSI; gsi++) {
+        if (gsi == 2) {
+            continue;
+        }
+        rt.e[n++] = (struct kvm_irq_routing_entry){
+            .gsi = gsi,
+            .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi},
+        };
+    }
+    rt.hdr.nr = n;
+    return ioctl(vm->fd, KVM_SET_GSI_ROUTING, &rt) < 0 ? -errno : 0;
+}
+
 static int create_irqchip(struct vm *vm, char *err, size_t errlen)
 {
     if (ioctl(vm->fd, KVM_SET_TSS_ADDR, TSS_ADDR) < 0) {
@@ -75,6 +111,11 @@ static int create_irqchip(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the in-kernel interrupt controllers: %s",
                  strerror(errno));
         return -errno;
+    }
+    int r = set_gsi_routing(vm);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot set the interrupt routing: %s", strerror(-r));
+        return r;
     }
     /* Port 0x61 (speaker, PIT channel 2 gate) is handled in the kernel too. */
     struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};

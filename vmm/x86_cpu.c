@@ -15,6 +15,7 @@
 #include "vmm/memory.h"
 
 #define CPUID_MAX_ENTRIES 256
+#define X86_CPUID_EXTRA 3
 
 struct kvm_cpuid2 *x86_cpuid_supported(int kvm_fd)
 {
@@ -42,9 +43,39 @@ static unsigned bits_for(unsigned n)
     return b;
 }
 
+/*
+ * Leaves 0xB and 0x1F are replaced, not patched: hosts differ in which sub-leaves they list
+ * (an AMD host may list none), and the guest must see exactly one package of ncpus cores.
+ */
+static void set_extended_topology(struct kvm_cpuid2 *c, unsigned cpu, unsigned ncpus)
+{
+    unsigned out = 0;
+    for (unsigned i = 0; i < c->nent; i++) {
+        if (c->entries[i].function != 0xb && c->entries[i].function != 0x1f) {
+            c->entries[out++] = c->entries[i];
+        }
+    }
+    const uint32_t flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+    /* Level 0: SMT, one thread per core. Level 1: core, ncpus per package. Then the end. */
+    c->entries[out++] = (struct kvm_cpuid_entry2){
+        .function = 0xb, .index = 0, .flags = flags, .eax = 0, .ebx = 1, .ecx = 1u << 8,
+        .edx = cpu};
+    c->entries[out++] = (struct kvm_cpuid_entry2){.function = 0xb,
+                                                  .index = 1,
+                                                  .flags = flags,
+                                                  .eax = bits_for(ncpus),
+                                                  .ebx = ncpus,
+                                                  .ecx = (2u << 8) | 1,
+                                                  .edx = cpu};
+    c->entries[out++] = (struct kvm_cpuid_entry2){
+        .function = 0xb, .index = 2, .flags = flags, .ecx = 2, .edx = cpu};
+    c->nent = out;
+}
+
 void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned cpu, unsigned ncpus)
 {
     unsigned core_bits = bits_for(ncpus);
+    set_extended_topology(c, cpu, ncpus);
     for (unsigned i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
         switch (e->function) {
@@ -68,22 +99,10 @@ void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned cpu, unsigned ncpus)
             }
             break;
         }
-        case 0xb:
-        case 0x1f:
-            /* Extended topology: level 0 SMT (1 thread), level 1 core (ncpus), then end. */
-            e->edx = cpu;
-            if (e->index == 0) {
-                e->eax = 0;
-                e->ebx = 1;
-                e->ecx = (1u << 8) | 0;
-            } else if (e->index == 1) {
-                e->eax = core_bits;
-                e->ebx = ncpus;
-                e->ecx = (2u << 8) | 1;
-            } else {
-                e->eax = 0;
-                e->ebx = 0;
-                e->ecx = e->index;
+        case 0:
+            /* Leaf 0xB is ours (below) whatever the host offers. */
+            if (e->eax < 0xb) {
+                e->eax = 0xb;
             }
             break;
         case 0x80000008:
@@ -99,7 +118,8 @@ struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *supported, unsign
                                       unsigned ncpus)
 {
     size_t sz = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
-    struct kvm_cpuid2 *c = malloc(sz);
+    /* Room for the three 0xB sub-leaves set_extended_topology() may add. */
+    struct kvm_cpuid2 *c = malloc(sz + X86_CPUID_EXTRA * sizeof(supported->entries[0]));
     if (!c) {
         return NULL;
     }

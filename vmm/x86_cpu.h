@@ -21,7 +21,7 @@ struct kvm_cpuid2 *x86_cpuid_supported(int kvm_fd);
  */
 struct kvm_cpuid2 *x86_cpuid_for_vcpu(const struct kvm_cpuid2 *supported, unsigned cpu,
                                       unsigned ncpus);
-/* Pure topology patching, separated for unit tests. */
+/* Pure topology patching, separated for unit tests; c must have room for 3 more entries. */
 void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned cpu, unsigned ncpus);
 
 /* Write the boot GDT and (for 64-bit entry) identity page tables to guest memory. */

@@ -28,30 +28,61 @@ static struct kvm_cpuid2 *table(void)
     return c;
 }
 
+static const struct kvm_cpuid_entry2 *leaf(const struct kvm_cpuid2 *c, uint32_t fn,
+                                            uint32_t index)
+{
+    const struct kvm_cpuid_entry2 *found = NULL;
+    for (unsigned i = 0; i < c->nent; i++) {
+        if (c->entries[i].function == fn && c->entries[i].index == index) {
+            assert_null(found); /* no duplicates */
+            found = &c->entries[i];
+        }
+    }
+    assert_non_null(found);
+    return found;
+}
+
 static void test_topology(void **state)
 {
     struct kvm_cpuid2 *base = table();
     struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(base, 5, 6);
-    struct kvm_cpuid_entry2 *e = c->entries;
-    assert_int_equal(e[0].ebx >> 24, 5);          /* APIC id */
-    assert_int_equal((e[0].ebx >> 16) & 0xff, 6); /* logical processors */
-    assert_true(e[0].edx & (1u << 28));           /* HTT */
-    assert_true(e[0].ecx & (1u << 31));           /* hypervisor */
-    assert_int_equal(e[1].ebx, 1);                /* SMT level: 1 thread */
-    assert_int_equal((e[1].ecx >> 8) & 0xff, 1);
-    assert_int_equal(e[2].eax, 3);                /* 6 cores need 3 APIC id bits */
-    assert_int_equal(e[2].ebx, 6);
-    assert_int_equal((e[2].ecx >> 8) & 0xff, 2);
-    assert_int_equal(e[2].edx, 5);
-    assert_int_equal((e[3].ecx >> 8) & 0xff, 0); /* end of topology levels */
-    assert_int_equal(e[4].eax >> 26, 5);          /* cores per package - 1 */
-    assert_int_equal((e[4].eax >> 14) & 0xfff, 0);
-    assert_int_equal((e[5].eax >> 14) & 0xfff, 5); /* L3 shared by all */
-    assert_int_equal(e[6].ecx & 0xff, 5);
-    assert_int_equal(e[6].eax, 0x3027); /* address sizes untouched */
+    assert_int_equal(leaf(c, 1, 0)->ebx >> 24, 5);          /* APIC id */
+    assert_int_equal((leaf(c, 1, 0)->ebx >> 16) & 0xff, 6); /* logical processors */
+    assert_true(leaf(c, 1, 0)->edx & (1u << 28));           /* HTT */
+    assert_true(leaf(c, 1, 0)->ecx & (1u << 31));           /* hypervisor */
+    assert_int_equal(leaf(c, 0xb, 0)->ebx, 1);              /* SMT level: 1 thread */
+    assert_int_equal((leaf(c, 0xb, 0)->ecx >> 8) & 0xff, 1);
+    assert_int_equal(leaf(c, 0xb, 1)->eax, 3); /* 6 cores need 3 APIC id bits */
+    assert_int_equal(leaf(c, 0xb, 1)->ebx, 6);
+    assert_int_equal((leaf(c, 0xb, 1)->ecx >> 8) & 0xff, 2);
+    assert_int_equal(leaf(c, 0xb, 1)->edx, 5);
+    assert_int_equal((leaf(c, 0xb, 2)->ecx >> 8) & 0xff, 0); /* end of topology levels */
+    assert_true(leaf(c, 0xb, 0)->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+    assert_int_equal(leaf(c, 4, 0)->eax >> 26, 5); /* cores per package - 1 */
+    assert_int_equal((leaf(c, 4, 0)->eax >> 14) & 0xfff, 0);
+    assert_int_equal((leaf(c, 4, 3)->eax >> 14) & 0xfff, 5); /* L3 shared by all */
+    assert_int_equal(leaf(c, 0x80000008, 0)->ecx & 0xff, 5);
+    assert_int_equal(leaf(c, 0x80000008, 0)->eax, 0x3027); /* address sizes untouched */
+    assert_int_equal(c->nent, 7);
     free(c);
     c = x86_cpuid_for_vcpu(base, 0, 1);
-    assert_false(c->entries[0].edx & (1u << 28));
+    assert_false(leaf(c, 1, 0)->edx & (1u << 28));
+    free(c);
+    free(base);
+}
+
+/* A host that lists no 0xB sub-leaves (AMD) still gets the full topology, and leaf 0 grows. */
+static void test_topology_added_when_absent(void **state)
+{
+    struct kvm_cpuid2 *base = calloc(1, sizeof(*base) + 2 * sizeof(base->entries[0]));
+    base->entries[0] = (struct kvm_cpuid_entry2){.function = 0, .eax = 0x7};
+    base->entries[1] = (struct kvm_cpuid_entry2){.function = 1};
+    base->nent = 2;
+    struct kvm_cpuid2 *c = x86_cpuid_for_vcpu(base, 1, 2);
+    assert_int_equal(c->nent, 5);
+    assert_int_equal(leaf(c, 0, 0)->eax, 0xb);
+    assert_int_equal(leaf(c, 0xb, 1)->ebx, 2);
+    assert_int_equal(leaf(c, 0xb, 1)->edx, 1);
     free(c);
     free(base);
 }
@@ -123,6 +154,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_topology_added_when_absent),
         cmocka_unit_test(test_linux64_tables_and_regs),
         cmocka_unit_test(test_pvh_and_linux32_regs),
     };
