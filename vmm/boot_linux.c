@@ -233,6 +233,11 @@ int boot_linux_bzimage(struct boot_ctx *ctx, const uint8_t *data, size_t size,
     } else if (hdr.code32_start >= HIGH_RAM_START) {
         load = hdr.code32_start;
     }
+    bool k64 = hdr.version >= LINUX_PROTO(2, 12) && (hdr.xloadflags & LINUX_XLF_KERNEL_64);
+    if (k64 && pm_size <= LINUX_ENTRY64_OFFSET) {
+        return boot_fail(ctx, -ENOEXEC, "kernel is %llu bytes, too short for its 64-bit entry",
+                         (unsigned long long)pm_size);
+    }
     uint64_t need = pm_size > init_size ? pm_size : init_size;
     if (load < HIGH_RAM_START) {
         return boot_fail(ctx, -ENOEXEC, "kernel load address 0x%llx is below 1 MiB",
@@ -248,7 +253,6 @@ int boot_linux_bzimage(struct boot_ctx *ctx, const uint8_t *data, size_t size,
     if (r < 0) {
         return r;
     }
-    bool k64 = hdr.version >= LINUX_PROTO(2, 12) && (hdr.xloadflags & LINUX_XLF_KERNEL_64);
     out->mode = k64 ? BOOT_LINUX64 : BOOT_LINUX32;
     out->rip = k64 ? load + LINUX_ENTRY64_OFFSET : load;
     out->arg = BOOT_INFO_ADDR;

@@ -673,8 +673,13 @@ static void test_bzimage_hostile(void **state)
     img[0x1f1] = 0xff;
     assert_int_equal(load(f, img, size, NULL), -ENOEXEC);
     assert_non_null(strstr(f->err, "setup_sects"));
-    /* Every truncation of the header is refused cleanly. */
     img[0x1f1] = b.setup_sects;
+    /* A 64-bit kernel shorter than its entry offset (syssize agreeing with the file). */
+    img_put32(img + 0x1f4, 0x100 / 16);
+    assert_int_equal(load(f, img, 5 * 512 + 0x100, NULL), -ENOEXEC);
+    assert_non_null(strstr(f->err, "too short"));
+    img_put32(img + 0x1f4, IMG_BZ_PM_HEAD / 16);
+    /* Every truncation of the header is refused cleanly. */
     for (size_t len = 0; len < 5 * 512; len++) {
         uint8_t *cut = malloc(len ? len : 1);
         memcpy(cut, img, len);
