@@ -550,6 +550,9 @@ static void rtc_reset_cb(void *opaque)
 int cmos_rtc_init(struct cmos_rtc *rtc, struct vclock *clock, const struct irq_line *irq)
 {
     memset(rtc, 0, sizeof(*rtc));
+    if (!clock) {
+        return -EINVAL; /* the RTC is a clock: it cannot run without one */
+    }
     rtc->clock = clock;
     if (irq) {
         rtc->irq = *irq;

@@ -43,7 +43,7 @@ struct cmos_rtc {
     int64_t offset_s; /* guest time = host UTC time + offset_s */
 };
 
-/* Returns 0, or -ENOMEM when the clock has no timer left. irq may be NULL. */
+/* Returns 0, -EINVAL without a clock, -ENOMEM when it has no timer left. irq may be NULL. */
 int cmos_rtc_init(struct cmos_rtc *rtc, struct vclock *clock, const struct irq_line *irq);
 void cmos_rtc_destroy(struct cmos_rtc *rtc);
 /* The chip's RESET pin: interrupt enables and flags clear; time, NVRAM and reg A are kept. */

@@ -65,6 +65,9 @@ static int teardown(void **state)
     struct fixture *f = *state;
     cmos_rtc_destroy(&f->rtc);
     cmos_rtc_destroy(NULL);
+    struct cmos_rtc none;
+    assert_int_equal(cmos_rtc_init(&none, NULL, NULL), -EINVAL);
+    cmos_rtc_destroy(&none);
     return 0;
 }
 
