@@ -57,11 +57,33 @@ test)
     [ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false \
         -Dtests=disabled
     ninja -C build-fuzz
+    fuzz_failed=0
     for f in build-fuzz/tests/fuzz/fuzz-*; do
-        [ -x "$f" ] || continue
-        echo "fuzz: $f"
-        "$f" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=0 2>&1 | tail -n 2
+        [ -f "$f" ] && [ -x "$f" ] || continue
+        name=$(basename "$f")
+        corpus=tests/fuzz/corpus/${name#fuzz-}
+        [ -d "$corpus" ] || corpus=
+        # New inputs go to the first (scratch) directory; the seeds in the tree stay as they are.
+        mkdir -p "build-fuzz/corpus-$name"
+        if "$f" -max_total_time="${FUZZ_SECONDS:-10}" "build-fuzz/corpus-$name" $corpus \
+            > "build-fuzz/$name.log" 2>&1; then
+            echo "fuzz: $name OK ($(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log"))"
+        else
+            echo "fuzz: $name FAILED"; tail -n 40 "build-fuzz/$name.log"; fuzz_failed=1
+        fi
     done
+    # One closing line over everything that ran (meson's test logs and the fuzzers).
+    python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json "$fuzz_failed" <<'PY'
+import json, sys
+counts = {'OK': 0, 'FAIL': 0, 'SKIP': 0}
+for path in sys.argv[1:3]:
+    for line in open(path):
+        r = json.loads(line)['result']
+        key = 'OK' if r in ('OK', 'EXPECTEDFAIL') else 'SKIP' if r == 'SKIP' else 'FAIL'
+        counts[key] += 1
+print('tests: %d passed, %d failed, %d skipped' % (counts['OK'], counts['FAIL'], counts['SKIP']))
+sys.exit(1 if counts['FAIL'] or sys.argv[3] != '0' else 0)
+PY
     ;;
 *)
     echo "usage: packaging/dev.sh run|test" >&2
