@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Guest memory layout around the 32-bit hole, checked gpa→hva lookups, and the e820 map. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmm/e820.h"
+#include "vmm/memory.h"
+
+static void test_small_layout_and_ranges(void **state)
+{
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 64 << 20, false), 0);
+    assert_int_equal(m.nregions, 1);
+    assert_int_equal(guest_mem_low_top(&m), 64 << 20);
+    assert_int_equal(guest_mem_high_size(&m), 0);
+    assert_non_null(guest_mem_ptr(&m, 0, 64 << 20));
+    assert_non_null(guest_mem_ptr(&m, (64 << 20) - 1, 1));
+    /* The whole range is checked, not just its start. */
+    assert_null(guest_mem_ptr(&m, (64 << 20) - 1, 2));
+    assert_null(guest_mem_ptr(&m, 64 << 20, 1));
+    assert_null(guest_mem_ptr(&m, 4096, UINT64_MAX));
+    assert_null(guest_mem_ptr(&m, UINT64_MAX, 1));
+    uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8}, back[8];
+    assert_int_equal(guest_mem_write(&m, 0x1000, buf, 8), 0);
+    assert_int_equal(guest_mem_read(&m, 0x1000, back, 8), 0);
+    assert_memory_equal(buf, back, 8);
+    assert_int_equal(guest_mem_write(&m, (64 << 20) - 4, buf, 8), -EFAULT);
+    guest_mem_destroy(&m);
+    guest_mem_destroy(NULL);
+}
+
+static void test_hole_layout(void **state)
+{
+    /* 4 GiB of RAM: 3 GiB below the hole, 1 GiB from 4 GiB up (lazily allocated memfd). */
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 4ull << 30, false), 0);
+    assert_int_equal(m.nregions, 2);
+    assert_int_equal(guest_mem_low_top(&m), MEM_32BIT_HOLE_START);
+    assert_int_equal(guest_mem_high_size(&m), 1ull << 30);
+    assert_null(guest_mem_ptr(&m, MEM_32BIT_HOLE_START, 1));
+    assert_null(guest_mem_ptr(&m, 0xfee00000, 4));
+    uint8_t *hi = guest_mem_ptr(&m, MEM_4G, 8);
+    assert_non_null(hi);
+    /* A copy may span regions only through RAM: the hole in between refuses it. */
+    uint8_t buf[16] = {0};
+    assert_int_equal(guest_mem_read(&m, MEM_32BIT_HOLE_START - 8, buf, 16), -EFAULT);
+    /* Both regions are views of one memfd, back to back. */
+    assert_ptr_equal(hi, m.base + MEM_32BIT_HOLE_START);
+
+    struct e820_map map;
+    e820_build(&map, &m);
+    assert_int_equal(e820_ram_bytes(&map), (4ull << 30) - HIGH_RAM_START + EBDA_START);
+    for (unsigned i = 1; i < map.n; i++) {
+        assert_true(map.e[i - 1].addr + map.e[i - 1].size <= map.e[i].addr); /* sorted, disjoint */
+    }
+    assert_int_equal(map.e[map.n - 1].addr, MEM_4G);
+    assert_int_equal(map.e[map.n - 1].type, E820_RAM);
+    guest_mem_destroy(&m);
+}
+
+static void test_bad_sizes(void **state)
+{
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 4096, false), -EINVAL);
+    assert_int_equal(guest_mem_init(&m, (16 << 20) + 1, false), -EINVAL);
+}
+
+static void test_e820_small_and_full(void **state)
+{
+    size_t sz = 32 << 20;
+    void *buf = calloc(1, sz);
+    struct guest_mem m;
+    guest_mem_init_host(&m, buf, sz);
+    struct e820_map map;
+    e820_build(&map, &m);
+    assert_int_equal(map.e[0].addr, 0);
+    assert_int_equal(map.e[0].size, EBDA_START);
+    assert_int_equal(e820_ram_bytes(&map), EBDA_START + sz - HIGH_RAM_START);
+    /* The ACPI/BIOS area and the APIC windows are reserved, never RAM. */
+    int found_acpi = 0;
+    for (unsigned i = 0; i < map.n; i++) {
+        if (map.e[i].addr == ACPI_TABLES_ADDR) {
+            found_acpi = map.e[i].type == E820_RESERVED;
+        }
+        assert_false(map.e[i].type == E820_RAM && map.e[i].addr <= LAPIC_BASE &&
+                     map.e[i].addr + map.e[i].size > LAPIC_BASE);
+    }
+    assert_true(found_acpi);
+    while (map.n < E820_MAX) {
+        assert_int_equal(e820_add(&map, 0x200000000ull + map.n * 0x1000, 0x1000, E820_RESERVED),
+                         0);
+    }
+    assert_int_equal(e820_add(&map, 0x300000000ull, 0x1000, E820_RAM), -ENOSPC);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_layout_and_ranges),
+        cmocka_unit_test(test_hole_layout),
+        cmocka_unit_test(test_bad_sizes),
+        cmocka_unit_test(test_e820_small_and_full),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
