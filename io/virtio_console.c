@@ -173,6 +173,9 @@ static void port_tx(struct virtio_console *con, unsigned port, unsigned q)
 static void console_queue_notify(void *opaque, unsigned q)
 {
     struct virtio_console *con = opaque;
+    if (q >= 2 && !multiport(con)) {
+        return; /* guest-controlled: without MULTIPORT only port 0's queues exist */
+    }
     if (q == VIRTIO_CONSOLE_CTRL_RXQ) {
         ctrl_flush(con);
         return;
