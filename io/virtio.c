@@ -210,7 +210,9 @@ void virtio_dev_set_error(struct virtio_dev *dev, const char *fmt, ...)
 
     /* A hostile guest can fault in a loop: one line per second per device is enough. */
     int64_t t = now_ns();
-    if (t - dev->log_last_ns >= LOG_INTERVAL_NS) {
+    if (dev->quiet) {
+        dev->log_suppressed++;
+    } else if (t - dev->log_last_ns >= LOG_INTERVAL_NS) {
         char msg[256];
         va_list ap;
         va_start(ap, fmt);

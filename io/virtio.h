@@ -79,7 +79,8 @@ struct virtio_dev {
     uint8_t status;
     uint8_t config_generation;
 
-    /* Diagnostics, not saved. */
+    /* Diagnostics, not saved. quiet: count errors but log nothing (fuzzers). */
+    bool quiet;
     uint64_t error_count;
     uint64_t log_suppressed;
     int64_t log_last_ns;
