@@ -76,7 +76,7 @@ static void send_irq(struct virtio_dev *dev, unsigned kind, unsigned q)
 
 static bool features_acceptable(const struct virtio_dev *dev, uint64_t f)
 {
-    /* A driver must not accept what was not offered (2.2), and we are a modern device only. */
+    /* A driver must not accept what was not offered, and we are a modern device only. */
     return !(f & ~dev->device_features) && (f & VIRTIO_F_BIT(VIRTIO_F_VERSION_1));
 }
 
@@ -92,13 +92,13 @@ int virtio_dev_set_status(struct virtio_dev *dev, uint8_t status)
     }
     /* guest-controlled: NEEDS_RESET belongs to the device, a write neither sets nor clears it. */
     uint8_t next = (status & STATUS_DRIVER_BITS) | (old & VIRTIO_STATUS_NEEDS_RESET);
-    if ((old & ~next) != 0) { /* guest-controlled: only a reset clears bits (2.1.2) */
+    if ((old & ~next) != 0) { /* guest-controlled: only a reset clears bits */
         return -EINVAL;
     }
     int ret = 0;
     if ((next & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
         !features_acceptable(dev, dev->driver_features)) { /* guest-controlled */
-        /* The driver reads FEATURES_OK back and gives up on finding it clear (3.1.1). */
+        /* The driver reads FEATURES_OK back and gives up on finding it clear. */
         next &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
         ret = -ENOTSUP;
     }
@@ -228,7 +228,8 @@ void virtio_dev_set_error(struct virtio_dev *dev, const char *fmt, ...)
     } else {
         dev->log_suppressed++;
     }
-    /* 2.1.2: a live driver learns about NEEDS_RESET through a config change notification. */
+    /* "Device Status Field": a live driver learns about NEEDS_RESET through a config change
+     * notification. */
     if (first && (dev->status & VIRTIO_STATUS_DRIVER_OK)) {
         send_irq(dev, VIRTIO_IRQ_CONFIG, 0);
     }

@@ -19,7 +19,7 @@
 struct device;
 struct guest_mem;
 
-/* Device status bits (2.1). */
+/* Device status bits ("Device Status Field"). */
 #define VIRTIO_STATUS_ACKNOWLEDGE 0x01
 #define VIRTIO_STATUS_DRIVER 0x02
 #define VIRTIO_STATUS_DRIVER_OK 0x04
@@ -27,7 +27,7 @@ struct guest_mem;
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 #define VIRTIO_STATUS_FAILED 0x80
 
-/* Reserved feature bits (6) that the core implements for every device. */
+/* Reserved feature bits ("Reserved Feature Bits") that the core implements for every device. */
 #define VIRTIO_F_INDIRECT_DESC 28
 #define VIRTIO_F_EVENT_IDX 29
 #define VIRTIO_F_VERSION_1 32
@@ -36,7 +36,7 @@ struct guest_mem;
     (VIRTIO_F_BIT(VIRTIO_F_INDIRECT_DESC) | VIRTIO_F_BIT(VIRTIO_F_EVENT_IDX) |                     \
      VIRTIO_F_BIT(VIRTIO_F_VERSION_1))
 
-/* Device ids (5). */
+/* Device ids ("Device Types"). */
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
 

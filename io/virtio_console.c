@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virtio console (virtio 1.x 5.3) with multiple ports: data queues per port, and the control
- * handshake (5.3.6.2): the driver says DEVICE_READY, we add every port, the driver answers
- * PORT_READY per port, we mark the console port and name the others, and both sides report
- * PORT_OPEN as their ends connect.
+ * handshake ("Multiport Device Operation"): the driver says DEVICE_READY, we add every port, the
+ * driver answers PORT_READY per port, we mark the console port and name the others, and both sides
+ * report PORT_OPEN as their ends connect.
  */
 #include "io/virtio_console.h"
 
@@ -69,7 +69,7 @@ static void ctrl_flush(struct virtio_console *con)
         if (elem.wr_len >= CTRL_HDR_SIZE) { /* guest-controlled: too small loses the message */
             len = virtq_elem_write(&elem, 0, hdr, CTRL_HDR_SIZE);
             if (con->ctrl_event[slot] == VIRTIO_CONSOLE_PORT_NAME && id < con->nr_ports) {
-                /* The name follows the header, without a terminating NUL (5.3.6.2). */
+                /* The name follows the header, without a terminating NUL. */
                 const char *name = con->ports[id].name;
                 len += virtq_elem_write(&elem, CTRL_HDR_SIZE, name, strlen(name));
             }

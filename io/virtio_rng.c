@@ -50,7 +50,7 @@ static void rng_queue_notify(void *opaque, unsigned q)
         return;
     }
     while (virtqueue_pop(vq, &elem) > 0) {
-        /* Readable buffers carry nothing for us (5.4.6.1); they are ignored. */
+        /* Readable buffers carry nothing for us; they are ignored. */
         size_t budget = VIRTIO_RNG_MAX_REQUEST;
         size_t written = 0;
         for (unsigned i = 0; i < elem.wr_num && budget; i++) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Split virtqueues, device side (virtio 1.x 2.7 "Split Virtqueues"): chain walking with
+ * Split virtqueues, device side (virtio 1.x "Split Virtqueues"): chain walking with
  * indirect tables, the used ring, and notification suppression with or without
  * VIRTIO_F_EVENT_IDX. The driver writes these rings concurrently, so every value read from
  * them is checked, and descriptors are copied out once before they are used.
@@ -15,7 +15,7 @@
 #include "io/virtio.h"
 #include "vmm/memory.h"
 
-/* One descriptor as the driver lays it out (2.7.5), copied out of guest memory. */
+/* One descriptor as the driver lays it out, copied out of guest memory. */
 struct virtq_desc {
     uint64_t addr;
     uint32_t len;
@@ -178,7 +178,7 @@ static int add_iov(struct virtqueue *vq, struct virtq_elem *elem, const struct v
         elem->wr[elem->wr_num++] = (struct iovec){.iov_base = p, .iov_len = d->len};
         elem->wr_len += d->len;
     } else {
-        if (elem->wr_num) { /* guest-controlled: 2.7.4.2 readable before writable */
+        if (elem->wr_num) { /* guest-controlled: readable before writable */
             return vq_fail(vq, -EINVAL, "readable buffer after a writable one");
         }
         if (elem->rd_num >= elem->rd_max) { /* guest-controlled */
@@ -213,7 +213,7 @@ static int walk_chain(struct virtqueue *vq, struct virtq_elem *elem, uint16_t he
             if (!virtio_dev_has_feature(vq->dev, VIRTIO_F_INDIRECT_DESC)) {
                 return vq_fail(vq, -EINVAL, "indirect descriptor not negotiated");
             }
-            if (d.flags & VIRTQ_DESC_F_NEXT) { /* guest-controlled: 2.7.5.3.1 */
+            if (d.flags & VIRTQ_DESC_F_NEXT) { /* guest-controlled: forbidden together */
                 return vq_fail(vq, -EINVAL, "indirect descriptor with NEXT");
             }
             /* guest-controlled: a whole number of descriptors, a bounded table. */
@@ -316,7 +316,7 @@ int virtqueue_push(struct virtqueue *vq, const struct virtq_elem *elem, uint32_t
     __atomic_store_n(&e[0], (uint32_t)elem->head, __ATOMIC_RELAXED);
     __atomic_store_n(&e[1], len_written, __ATOMIC_RELAXED);
     vq->used_idx++;
-    /* Release: the entry is visible before the index that publishes it (2.7.8.2). */
+    /* Release: the entry is visible before the index that publishes it. */
     __atomic_store_n(USED_IDX(vq), vq->used_idx, __ATOMIC_RELEASE);
     return 0;
 }

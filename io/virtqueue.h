@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Split virtqueues, device side (virtio 1.x, "Split Virtqueues"): the transport programs the
+ * Split virtqueues, device side (virtio 1.x "Split Virtqueues"): the transport programs the
  * three ring areas and the size, a device pops descriptor chains as host iovecs and pushes
  * them back with the number of bytes it wrote. Every ring value is guest-controlled.
  */
