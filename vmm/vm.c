@@ -115,7 +115,7 @@ static int create_irqchip(struct vm *vm, char *err, size_t errlen)
 /* Place ACPI tables, kernel and boot tables; run at creation and at every reset. */
 static int load_guest(struct vm *vm, char *err, size_t errlen)
 {
-    struct acpi_config acfg = {.ncpus = vm->ncpus};
+    struct acpi_config acfg = {.ncpus = vm->ncpus, .pci = vm->pci != NULL};
     int r = acpi_build(&vm->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX, &acfg, &vm->rsdp_gpa);
     if (r < 0) {
         snprintf(err, errlen, "cannot build ACPI tables: %s", strerror(-r));
