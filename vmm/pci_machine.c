@@ -295,6 +295,7 @@ int pci_machine_add(struct pci_machine *pm, struct pci_dev *dev, unsigned slot, 
         return r;
     }
     pm->fns[slot * PCI_HOST_FUNCS + fn] = f;
+    pm->order[pm->nfns++] = f;
     dev->intx = pin ? &f->intx : NULL;
     dev->hooks = (struct pci_machine_hooks){
         .bar_moved = bar_moved,
@@ -321,15 +322,12 @@ static void machine_reset(void *opaque)
     pci_host_reset(&pm->host);
     pm->mmio_next = PCI_MMIO_WINDOW_BASE;
     pm->io_next = PCI_IO_WINDOW_BASE;
-    for (unsigned i = 0; i < PCI_HOST_SLOTS * PCI_HOST_FUNCS; i++) {
-        if (pm->fns[i]) {
-            pci_dev_reset(pm->fns[i]->dev);
-        }
+    for (unsigned i = 0; i < pm->nfns; i++) {
+        pci_dev_reset(pm->order[i]->dev);
     }
-    for (unsigned i = 0; i < PCI_HOST_SLOTS * PCI_HOST_FUNCS; i++) {
-        if (pm->fns[i]) {
-            assign_fn(pm, pm->fns[i]);
-        }
+    /* In the order they were added, so every BAR lands where it was at start. */
+    for (unsigned i = 0; i < pm->nfns; i++) {
+        assign_fn(pm, pm->order[i]);
     }
 }
 

@@ -59,7 +59,9 @@ struct pci_machine_fn {
 struct pci_machine {
     struct vm *vm;
     struct pci_host host;
-    struct pci_machine_fn *fns[PCI_HOST_SLOTS * PCI_HOST_FUNCS];
+    struct pci_machine_fn *fns[PCI_HOST_SLOTS * PCI_HOST_FUNCS];   /* by slot * 8 + fn */
+    struct pci_machine_fn *order[PCI_HOST_SLOTS * PCI_HOST_FUNCS]; /* as added */
+    unsigned nfns;
     unsigned intx_count[PCI_INTX_GSIS]; /* functions asserting each shared GSI */
     uint64_t mmio_next, io_next;        /* the start-up assignment's bump pointers */
     uint64_t refused;                   /* BAR / ECAM placements refused (RAM, overlap) */
