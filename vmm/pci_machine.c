@@ -317,8 +317,7 @@ int pci_machine_add(struct pci_machine *pm, struct pci_dev *dev, unsigned slot, 
 /* The machine's device entry carries the host (whose state table it uses) as opaque. */
 static void machine_reset(void *opaque)
 {
-    struct pci_machine *pm =
-        (struct pci_machine *)((char *)opaque - offsetof(struct pci_machine, host));
+    struct pci_machine *pm = (void *)((char *)opaque - offsetof(struct pci_machine, host));
     pci_host_reset(&pm->host);
     pm->mmio_next = PCI_MMIO_WINDOW_BASE;
     pm->io_next = PCI_IO_WINDOW_BASE;
