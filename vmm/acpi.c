@@ -15,6 +15,7 @@
 #include "vmm/acpi_aml.h"
 #include "vmm/e820.h"
 #include "vmm/memory.h"
+#include "vmm/pci_machine.h"
 
 #define ACPI_OEM_ID "DESKVM"      /* 6 bytes */
 #define ACPI_OEM_TABLE "DESKVM  " /* 8 bytes */
@@ -33,6 +34,7 @@
 #define MADT_ISO_LEN 10
 #define MADT_LAPIC_NMI_LEN 6
 #define MADT_NUM_ISO 2
+#define MCFG_LEN 60 /* header, 8 reserved bytes, one allocation */
 
 /* FADT flags (5.2.9, table "Fixed ACPI Description Table Fixed Feature Flags"). */
 #define FADT_F_WBINVD (1u << 0)
@@ -76,8 +78,9 @@
 #define MADT_IOAPIC_ID 0
 
 struct acpi_layout {
-    uint64_t rsdp, rsdt, xsdt, fadt, facs, madt, dsdt, end; /* offsets from base */
+    uint64_t rsdp, rsdt, xsdt, fadt, facs, madt, dsdt, mcfg, end; /* offsets from base */
     size_t dsdt_len, madt_len;
+    unsigned nentries; /* RSDT/XSDT entries: FADT, MADT, and MCFG when there is PCI */
 };
 
 static void put8(uint8_t *p, uint8_t v)
@@ -171,7 +174,56 @@ static void dsdt_isa_device(struct aml_buf *b, const char *name, const char *hid
     aml_end(b, dev);
 }
 
-static void dsdt_build(struct aml_buf *b, unsigned ncpus)
+/*
+ * The host bridge (PCI Firmware 3.2 4.1.5; ACPI 6.x 6.2.13 _PRT): bus range, the config
+ * ports it consumes, the I/O and memory windows BARs may use, and INTx routing to GSIs.
+ */
+static void dsdt_pci0(struct aml_buf *b)
+{
+    size_t dev = aml_device_begin(b, "PCI0");
+    aml_name(b, "_HID");
+    aml_eisaid(b, "PNP0A08"); /* PCI Express root bridge */
+    aml_name(b, "_CID");
+    aml_eisaid(b, "PNP0A03"); /* PCI root bridge, for OSes without PCIe support */
+    aml_name(b, "_ADR");
+    aml_integer(b, 0);
+    aml_name(b, "_UID");
+    aml_integer(b, 0);
+    aml_name(b, "_SEG");
+    aml_integer(b, 0);
+    aml_name(b, "_BBN");
+    aml_integer(b, 0);
+
+    struct aml_buf res;
+    aml_init(&res);
+    aml_res_word(&res, AML_RES_BUS, 0, 0, 0xff);
+    aml_res_io(&res, 0xcf8, 0xcf8, 1, 8);
+    aml_res_word(&res, AML_RES_IO, 3, 0x0d00, 0xffff);
+    aml_res_dword(&res, AML_RES_MEMORY, 1, (uint32_t)PCI_MMIO_WINDOW_BASE,
+                  (uint32_t)(PCI_MMIO_WINDOW_BASE + PCI_MMIO_WINDOW_SIZE - 1));
+    aml_res_end_tag(&res);
+    aml_name(b, "_CRS");
+    aml_buffer(b, &res);
+    aml_free(&res);
+
+    /* One entry per slot and pin: { slot << 16 | 0xffff, pin 0-3, source 0, GSI }. */
+    aml_name(b, "_PRT");
+    size_t prt = aml_package_begin(b, 32 * 4);
+    for (unsigned slot = 0; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            size_t e = aml_package_begin(b, 4);
+            aml_integer(b, (uint64_t)slot << 16 | 0xffff);
+            aml_integer(b, pin);
+            aml_integer(b, 0);
+            aml_integer(b, pci_intx_gsi(slot, pin + 1));
+            aml_end(b, e);
+        }
+    }
+    aml_end(b, prt);
+    aml_end(b, dev);
+}
+
+static void dsdt_build(struct aml_buf *b, unsigned ncpus, bool pci)
 {
     /* \_S5: SLP_TYPa, SLP_TYPb, reserved, reserved (7.4.2). */
     aml_name(b, "\\_S5");
@@ -204,6 +256,9 @@ static void dsdt_build(struct aml_buf *b, unsigned ncpus)
     dsdt_isa_device(b, "COM1", "PNP0501", 1, com1_io, 1, 4);
     dsdt_isa_device(b, "RTC", "PNP0B00", 0, rtc_io, 1, 8);
     dsdt_isa_device(b, "KBD", "PNP0303", 0, kbd_io, 2, 1);
+    if (pci) {
+        dsdt_pci0(b);
+    }
     aml_end(b, sb);
 }
 
@@ -291,6 +346,17 @@ static void fadt_build(uint8_t *t, uint64_t base, const struct acpi_layout *l)
     finish_table(t, FADT_LEN);
 }
 
+/* PCI Firmware 3.2 4.1.2: one ECAM allocation, segment 0, buses 0-255. */
+static void mcfg_build(uint8_t *t)
+{
+    put_header(t, "MCFG", MCFG_LEN, 1);
+    put64(t + 44, ECAM_BASE);
+    put16(t + 52, 0);   /* PCI segment group */
+    put8(t + 54, 0);    /* start bus */
+    put8(t + 55, 0xff); /* end bus: ECAM_SIZE covers 256 buses */
+    finish_table(t, MCFG_LEN);
+}
+
 static void facs_build(uint8_t *t)
 {
     /* No checksum: the OS writes to the FACS (global lock, waking vector). */
@@ -302,8 +368,8 @@ static void facs_build(uint8_t *t)
 static void rsdt_xsdt_build(uint8_t *rsdt, uint8_t *xsdt, uint64_t base,
                             const struct acpi_layout *l)
 {
-    const uint64_t entries[] = {base + l->fadt, base + l->madt};
-    const unsigned n = sizeof(entries) / sizeof(entries[0]);
+    const uint64_t entries[] = {base + l->fadt, base + l->madt, base + l->mcfg};
+    const unsigned n = l->nentries;
     uint32_t rlen = ACPI_HDR_LEN + 4 * n;
     uint32_t xlen = ACPI_HDR_LEN + 8 * n;
     put_header(rsdt, "RSDT", rlen, 1);
@@ -329,18 +395,20 @@ static void rsdp_build(uint8_t *p, uint64_t base, const struct acpi_layout *l)
 }
 
 /* Offsets of every table: RSDP first, 16-byte alignment, FACS on 64 bytes as required. */
-static void acpi_layout(struct acpi_layout *l, size_t madt_len, size_t dsdt_len)
+static void acpi_layout(struct acpi_layout *l, size_t madt_len, size_t dsdt_len, bool pci)
 {
     l->madt_len = madt_len;
     l->dsdt_len = dsdt_len;
+    l->nentries = pci ? 3 : 2;
     l->rsdp = 0;
     l->rsdt = align_up(l->rsdp + RSDP_LEN, 16);
-    l->xsdt = align_up(l->rsdt + ACPI_HDR_LEN + 4 * 2, 16);
-    l->fadt = align_up(l->xsdt + ACPI_HDR_LEN + 8 * 2, 16);
+    l->xsdt = align_up(l->rsdt + ACPI_HDR_LEN + 4 * l->nentries, 16);
+    l->fadt = align_up(l->xsdt + ACPI_HDR_LEN + 8 * l->nentries, 16);
     l->facs = align_up(l->fadt + FADT_LEN, 64);
     l->madt = align_up(l->facs + FACS_LEN, 16);
     l->dsdt = align_up(l->madt + madt_len, 16);
-    l->end = l->dsdt + dsdt_len;
+    l->mcfg = align_up(l->dsdt + dsdt_len, 16);
+    l->end = pci ? l->mcfg + MCFG_LEN : l->dsdt + dsdt_len;
 }
 
 int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
@@ -353,7 +421,7 @@ int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
 
     struct aml_buf dsdt;
     aml_init(&dsdt);
-    dsdt_build(&dsdt, cfg->ncpus);
+    dsdt_build(&dsdt, cfg->ncpus, cfg->pci);
     if (dsdt.err) {
         int err = dsdt.err;
         aml_free(&dsdt);
@@ -361,7 +429,7 @@ int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
     }
 
     struct acpi_layout l;
-    acpi_layout(&l, madt_size(cfg->ncpus), ACPI_HDR_LEN + dsdt.len);
+    acpi_layout(&l, madt_size(cfg->ncpus), ACPI_HDR_LEN + dsdt.len, cfg->pci);
     if (l.end > max) {
         aml_free(&dsdt);
         return -ENOSPC;
@@ -382,6 +450,9 @@ int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
     aml_free(&dsdt);
 
     madt_build(img + l.madt, l.madt_len, cfg->ncpus);
+    if (cfg->pci) {
+        mcfg_build(img + l.mcfg);
+    }
     facs_build(img + l.facs);
     fadt_build(img + l.fadt, base, &l);
     rsdt_xsdt_build(img + l.rsdt, img + l.xsdt, base, &l);

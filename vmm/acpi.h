@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * ACPI tables built at start: RSDP, XSDT, FADT, MADT, DSDT (and later MCFG).
+ * ACPI tables built at start: RSDP, XSDT, FADT, MADT, DSDT, and MCFG with a PCI machine.
  */
 #ifndef DESKVM_VMM_ACPI_H
 #define DESKVM_VMM_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,8 @@
 
 struct acpi_config {
     unsigned ncpus; /* 1..ACPI_MAX_CPUS */
+    /* The PCI host bridge: MCFG for ECAM_BASE and \_SB.PCI0 with its windows and _PRT. */
+    bool pci;
 };
 
 struct guest_mem;

@@ -355,3 +355,51 @@ void aml_res_end_tag(struct aml_buf *r)
     uint8_t d[2] = {0x79, 0x00};
     aml_bytes(r, d, sizeof(d));
 }
+
+/* General flags: _MAF and _MIF set (fixed range), _DEC clear (positive decode). */
+#define AML_ADDR_FIXED 0x0c
+
+void aml_res_word(struct aml_buf *r, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max)
+{
+    if (max < min) {
+        fail(r, -EINVAL);
+        return;
+    }
+    uint16_t len = (uint16_t)(max - min + 1);
+    /* Large item 0x08: tag 0x88, 13 bytes of data. */
+    uint8_t d[16] = {0x88,
+                     13,
+                     0,
+                     type,
+                     AML_ADDR_FIXED,
+                     type_flags,
+                     0,
+                     0,
+                     (uint8_t)min,
+                     (uint8_t)(min >> 8),
+                     (uint8_t)max,
+                     (uint8_t)(max >> 8),
+                     0,
+                     0,
+                     (uint8_t)len,
+                     (uint8_t)(len >> 8)};
+    aml_bytes(r, d, sizeof(d));
+}
+
+void aml_res_dword(struct aml_buf *r, uint8_t type, uint8_t type_flags, uint32_t min, uint32_t max)
+{
+    if (max < min) {
+        fail(r, -EINVAL);
+        return;
+    }
+    uint32_t len = max - min + 1;
+    /* Large item 0x07: tag 0x87, 23 bytes of data. */
+    uint8_t d[26] = {0x87, 23, 0, type, AML_ADDR_FIXED, type_flags};
+    const uint32_t v[5] = {0, min, max, 0, len}; /* granularity, min, max, translation, len */
+    for (unsigned i = 0; i < 5; i++) {
+        for (unsigned j = 0; j < 4; j++) {
+            d[6 + 4 * i + j] = (uint8_t)(v[i] >> (8 * j));
+        }
+    }
+    aml_bytes(r, d, sizeof(d));
+}

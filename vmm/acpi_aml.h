@@ -60,5 +60,15 @@ void aml_buffer(struct aml_buf *b, const struct aml_buf *contents);
 void aml_res_io(struct aml_buf *r, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 void aml_res_irq_noflags(struct aml_buf *r, unsigned irq);
 void aml_res_end_tag(struct aml_buf *r);
+/*
+ * Address space descriptors (6.4.3.5.2-3), producer, min and max fixed, positive decode,
+ * granularity 0, no translation: type AML_RES_MEMORY / AML_RES_IO / AML_RES_BUS, with the
+ * type-specific flags byte (memory: bit 0 read-write; I/O: 3 = entire range).
+ */
+#define AML_RES_MEMORY 0
+#define AML_RES_IO 1
+#define AML_RES_BUS 2
+void aml_res_word(struct aml_buf *r, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max);
+void aml_res_dword(struct aml_buf *r, uint8_t type, uint8_t type_flags, uint32_t min, uint32_t max);
 
 #endif

@@ -22,6 +22,7 @@
 #include "vmm/acpi.h"
 #include "vmm/chardev.h"
 #include "vmm/evloop.h"
+#include "vmm/pci_machine.h"
 #include "vmm/vm.h"
 
 /* How often to retry feeding serial input while the guest's receive FIFO is full. */
@@ -168,10 +169,13 @@ int pc_devices_init(struct vm *vm, char *err, size_t errlen)
                  errlen)) < 0 ||
         (r = add(vm, &vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, &acpi_pm_ops, &pc->pm, "acpi-pm",
                  err, errlen)) < 0 ||
-        (r = add(vm, &vm->pio, ACPI_RESET_PORT, 1, &reset_port_ops, &pc->rst, "reset", err,
-                 errlen)) < 0 ||
         (r = add(vm, &vm->pio, PC_DEBUG_EXIT_BASE, 4, &debug_exit_ops, &pc->dbg, "debug-exit",
                  err, errlen)) < 0) {
+        return r;
+    }
+
+    /* The reset register at 0xCF9 is reached through the host bridge's 0xCF8-0xCFF ports. */
+    if ((r = pci_machine_init(vm, &reset_port_ops, &pc->rst, err, errlen)) < 0) {
         return r;
     }
 
@@ -223,6 +227,7 @@ void pc_devices_destroy(struct vm *vm)
         evloop_del_fd(vm->loop, pc->serial->in_fd);
     }
     vtimer_free(pc->serial_retry);
+    pci_machine_destroy(vm);
     uart16550_destroy(&pc->com1);
     cmos_rtc_destroy(&pc->rtc);
     i8042_destroy(&pc->kbc);

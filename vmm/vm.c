@@ -60,40 +60,12 @@ int vm_add_device(struct vm *vm, const struct device *dev)
     return 0;
 }
 
-/*
- * The PC's GSI map: ISA IRQs 0-15 go to both 8259s and the IOAPIC, except that IRQ0 (the PIT)
- * reaches IOAPIC pin 2, as the MADT's interrupt source override tells the guest, and nothing
- * is wired to the cascade pin 2 of the master PIC. GSIs 16-23 are IOAPIC-only (PCI INTx).
- */
+/* The PC's irqchip routes (vmm/irq_routing.c); MSI routes are appended by the PCI glue. */
 static int set_gsi_routing(struct vm *vm)
 {
-    struct {
-        struct kvm_irq_routing hdr;
-        struct kvm_irq_routing_entry e[64];
-    } rt = {0};
-    unsigned n = 0;
-    for (unsigned gsi = 0; gsi < 16; gsi++) {
-        if (gsi == 2) {
-            continue;
-        }
-        rt.e[n++] = (struct kvm_irq_routing_entry){
-            .gsi = gsi,
-            .type = KVM_IRQ_ROUTING_IRQCHIP,
-            .u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8},
-        };
-    }
-    for (unsigned gsi = 0; gsi < VM_MAX_GSI; gsi++) {
-        if (gsi == 2) {
-            continue;
-        }
-        rt.e[n++] = (struct kvm_irq_routing_entry){
-            .gsi = gsi,
-            .type = KVM_IRQ_ROUTING_IRQCHIP,
-            .u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi},
-        };
-    }
-    rt.hdr.nr = n;
-    return ioctl(vm->fd, KVM_SET_GSI_ROUTING, &rt) < 0 ? -errno : 0;
+    irq_routing_init(&vm->routing, vm->fd);
+    int r = irq_routing_add_pc(&vm->routing, VM_MAX_GSI);
+    return r < 0 ? r : irq_routing_commit(&vm->routing, true);
 }
 
 static int create_irqchip(struct vm *vm, char *err, size_t errlen)
@@ -143,7 +115,7 @@ static int create_irqchip(struct vm *vm, char *err, size_t errlen)
 /* Place ACPI tables, kernel and boot tables; run at creation and at every reset. */
 static int load_guest(struct vm *vm, char *err, size_t errlen)
 {
-    struct acpi_config acfg = {.ncpus = vm->ncpus};
+    struct acpi_config acfg = {.ncpus = vm->ncpus, .pci = vm->pci != NULL};
     int r = acpi_build(&vm->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX, &acfg, &vm->rsdp_gpa);
     if (r < 0) {
         snprintf(err, errlen, "cannot build ACPI tables: %s", strerror(-r));
@@ -266,6 +238,7 @@ void vm_destroy(struct vm *vm)
         close(vm->fd);
         vm->fd = -1;
     }
+    irq_routing_destroy(&vm->routing);
     guest_mem_destroy(&vm->mem);
     bus_destroy(&vm->pio);
     bus_destroy(&vm->mmio);

@@ -16,12 +16,14 @@
 #include "vmm/device.h"
 #include "vmm/e820.h"
 #include "vmm/irq.h"
+#include "vmm/irq_routing.h"
 #include "vmm/kvm.h"
 #include "vmm/memory.h"
 
 struct chardev;
 struct evloop;
 struct pc;
+struct pci_machine;
 struct vcpu;
 
 #define VM_MAX_DEVICES 32
@@ -73,10 +75,12 @@ struct vm {
     struct vcpu *vcpus;
     unsigned ncpus;
     struct irq_line gsi[VM_MAX_GSI];
+    struct irq_routing routing; /* KVM GSI routes: the PC's irqchip pins, then MSI routes */
     struct device devices[VM_MAX_DEVICES];
     unsigned ndevices;
     struct vm_hooks hooks;
     struct pc *pc; /* the platform's devices (vmm/pc.c) */
+    struct pci_machine *pci; /* the PCI host bridge and functions (vmm/pci_machine.c) */
 
     /* Run control: vCPU threads park here while the VM is not running. */
     pthread_mutex_t run_lock;

@@ -21,6 +21,7 @@
 #include "vmm/acpi_aml.h"
 #include "vmm/e820.h"
 #include "vmm/memory.h"
+#include "vmm/pci_machine.h"
 
 #define MEM_SIZE (1u << 20) /* covers 0xE0000 + 128 KiB exactly */
 
@@ -499,6 +500,77 @@ static void test_iasl_disassembles(void **state)
     }
 }
 
+/* With PCI: MCFG listed in RSDT and XSDT, checksum right, ECAM base and bus range; the DSDT
+ * has \\_SB.PCI0 with PNP0A08, its windows and a _PRT entry per slot and pin (iasl). */
+static void test_pci_tables(void **state)
+{
+    struct fixture *f = *state;
+    memset(f->ram, 0, MEM_SIZE);
+    struct acpi_config cfg = {.ncpus = 2, .pci = true};
+    uint64_t rsdp_gpa;
+    assert_int_equal(acpi_build(&f->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX, &cfg, &rsdp_gpa), 0);
+    const uint8_t *rsdp = f->ram + rsdp_gpa;
+    const uint8_t *rsdt = table_at(f, get32(rsdp + 16), "RSDT");
+    const uint8_t *xsdt = table_at(f, get64(rsdp + 24), "XSDT");
+    uint32_t nr = (get32(rsdt + 4) - 36) / 4;
+    assert_int_equal(nr, 3);
+    assert_int_equal((get32(xsdt + 4) - 36) / 8, 3);
+    const uint8_t *mcfg = NULL;
+    for (uint32_t i = 0; i < nr; i++) {
+        assert_int_equal(get64(xsdt + 36 + 8 * i), get32(rsdt + 36 + 4 * i));
+        const uint8_t *t = table_at(f, get32(rsdt + 36 + 4 * i), NULL);
+        if (!memcmp(t, "MCFG", 4)) {
+            mcfg = t;
+        }
+    }
+    REQUIRE(mcfg);
+    assert_int_equal(get32(mcfg + 4), 60);
+    assert_int_equal(sum(mcfg, 60), 0);
+    assert_int_equal(get64(mcfg + 44), ECAM_BASE);
+    assert_int_equal(get16(mcfg + 52), 0);
+    assert_int_equal(mcfg[54], 0);
+    assert_int_equal(mcfg[55], 255);
+    /* 256 buses of 1 MiB: the window is exactly ECAM_SIZE. */
+    assert_int_equal((uint64_t)(mcfg[55] - mcfg[54] + 1) << 20, ECAM_SIZE);
+    /* Without PCI nothing changes: no MCFG. */
+    memset(f->ram, 0, MEM_SIZE);
+    cfg.pci = false;
+    assert_int_equal(acpi_build(&f->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX, &cfg, &rsdp_gpa), 0);
+    rsdt = table_at(f, get32(rsdp + 16), "RSDT");
+    assert_int_equal((get32(rsdt + 4) - 36) / 4, 2);
+
+    if (run("command -v iasl >/dev/null 2>&1") != 0) {
+        return;
+    }
+    memset(f->ram, 0, MEM_SIZE);
+    cfg.pci = true;
+    assert_int_equal(acpi_build(&f->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX, &cfg, &rsdp_gpa), 0);
+    rsdt = f->ram + get32(rsdp + 16);
+    const uint8_t *fadt = f->ram + get32(rsdt + 36);
+    char dir[] = "/tmp/deskvm-acpi-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    dump(dir, "dsdt", f->ram + get32(fadt + 40));
+    dump(dir, "mcfg", f->ram + get32(rsdt + 44));
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && for t in dsdt mcfg; do iasl -d $t.dat >$t.log 2>&1 && "
+             "! grep -qiE 'error|warning|invalid|incorrect' $t.log || exit 1; done && "
+             "grep -q 'PNP0A08' dsdt.dsl && grep -q 'PNP0A03' dsdt.dsl && "
+             "grep -q '_PRT' dsdt.dsl && grep -q 'WordBusNumber' dsdt.dsl && "
+             "grep -q '0xC0000000' dsdt.dsl && grep -q '0xDFFFFFFF' dsdt.dsl && "
+             "grep -q '0x0CF8' dsdt.dsl && grep -qi 'Base Address : 00000000E0000000' mcfg.dsl && "
+             "[ $(grep -c '0x001FFFFF' dsdt.dsl) = 4 ] && iasl dsdt.dsl >recompile.log 2>&1",
+             dir);
+    int r = run(cmd);
+    if (r != 0) {
+        snprintf(cmd, sizeof(cmd), "cat %s/*.log; grep -n 'Base Address' %s/mcfg.dsl", dir, dir);
+        (void)run(cmd);
+    }
+    assert_int_equal(r, 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    (void)run(cmd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_aml_pkglength),
         cmocka_unit_test(test_aml_names),
         cmocka_unit_test_setup_teardown(test_iasl_disassembles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pci_tables, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
