@@ -207,7 +207,12 @@ int main(int argc, char **argv)
     e.sigfd = -1;
     r = chardev_open(&e.serial, e.opt.serial);
     if (r < 0) {
-        fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, strerror(-r));
+        if (r == -EINVAL) {
+            fprintf(stderr, "deskvm-vm: --serial %s: expected stdio, null or file:PATH\n",
+                    e.opt.serial);
+        } else {
+            fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, strerror(-r));
+        }
         return EXIT_FAILURE_;
     }
     e.loop = evloop_new(&e.vm.dev_lock);
@@ -244,7 +249,8 @@ int main(int argc, char **argv)
                                sizeof(engine_commands) / sizeof(engine_commands[0]), &e, err,
                                sizeof(err));
         if (!e.qmp) {
-            fprintf(stderr, "deskvm-vm: --qmp: %s\n", err);
+            /* err already names the socket path and the step that failed ("qmp: bind ..."). */
+            fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
         }
     }
