@@ -7,6 +7,8 @@
  * FADT's RESET_REG / RESET_VALUE (ACPI 6.x, 4.8.3.6). Before the reset the first boot leaves a
  * marker in RAM at 32 MiB; a reset clears no RAM, so the second boot finds it and PASSes.
  * Not in free low memory (0x9000): SeaBIOS, which QEMU's PC machine reboots through, reuses it.
+ * smp=1 (with cpus=N >= 2, not with triple, which resets before CPL3): both boots start every
+ * AP, so the reset must put running APs back into wait-for-SIPI.
  */
 #include "guest.h"
 
@@ -90,9 +92,22 @@ static void reset_acpi(void)
     }
 }
 
+/* Starts all APs (INIT-SIPI-SIPI) and checks every one checked in. */
+static void start_aps(unsigned boot)
+{
+    struct madt_info m;
+    unsigned want = (unsigned)cmdline_u64("cpus", 1);
+
+    CHECK(madt_parse(&m) == 0 && m.ncpus == want, "MADT lists %u CPUs, cpus=%u", m.ncpus, want);
+    int up = smp_start_aps(m.apic_ids, m.ncpus, 2000);
+    printf("boot %u: %d of %u APs started\n", boot, up, want - 1);
+    CHECK(up == (int)want - 1, "boot %u: %d of %u APs came up", boot, up, want - 1);
+}
+
 void test_main(void)
 {
     char method[8] = "";
+    bool smp = cmdline_u64("smp", 0) != 0;
 
     if (!cmdline_get("method", method, sizeof(method))) {
         guest_fail("no method= on the command line (cf9, kbd, triple or acpi)");
@@ -104,6 +119,9 @@ void test_main(void)
         CHECK(mark->boots == 1, "%u boots: the machine reset more than once", mark->boots + 1);
         CHECK(image_fresh == 1, "the image was not reloaded (.data still written)");
         mark->boots++;
+        if (smp) {
+            start_aps(2);
+        }
         return;
     }
 
@@ -112,6 +130,9 @@ void test_main(void)
     mark->boots = 1;
     memcpy(mark->method, method, sizeof(method));
     image_fresh = 0;
+    if (smp) {
+        start_aps(1);
+    }
     if (strncmp(method, "cf9", 4) == 0) {
         outb(0xcf9, 0x06);
     } else if (strncmp(method, "kbd", 4) == 0) {
