@@ -36,13 +36,16 @@ def require_kvm():
 
 
 def wait_for(pred, timeout, what, interval=0.05):
-    """Polls pred() until it returns a true value; fails after timeout seconds."""
+    """Polls pred() until it returns a true value; fails after timeout seconds. what names
+    the awaited thing in the failure message; a callable is asked only then."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > deadline:
+            if callable(what):
+                what = what()
             raise TestFailure("timed out after %.0f s waiting for %s" % (timeout, what))
         time.sleep(interval)
 
@@ -179,7 +182,8 @@ class Engine:
 
     def wait_serial(self, text, timeout=10, count=1):
         return wait_for(lambda: self.serial().count(text) >= count, timeout,
-                        "%r x%d on the serial port (have %r)" % (text, count, self.serial()[-300:]))
+                        lambda: "%r x%d on the serial port (it holds %r)"
+                        % (text, count, self.serial()[-300:]))
 
     def stderr(self):
         self.stderr_file.flush()
