@@ -9,10 +9,13 @@ Proves: greeting and capabilities negotiation; query-status; stop -> STOP, pause
 guest really stops (its clock output does not grow while paused); cont -> RESUME and the
 output grows again; system_reset -> RESET {guest: false} and the guest boots again (banner
 twice); malformed JSON, an unknown command, bad arguments -> error replies, VM still running;
-two clients at once, both get events; quit -> SHUTDOWN, socket closed, exit status 0, socket
-file removed.
+two clients at once, both get events; the socket is mode 0600 and a second engine asked to
+serve the same path refuses (exit 1) without disturbing the first; quit -> SHUTDOWN, socket
+closed, exit status 0, socket file removed.
 """
 import os
+import stat
+import subprocess
 import sys
 import time
 
@@ -99,6 +102,16 @@ def lifecycle(vm):
     c.send_raw('{"execute": "query-status", "id": "a1"}\n')
     r = c.reply()
     check(r.get("id") == "a1", "id not echoed: %r" % r)
+
+    # The socket controls the VM: owner-only. A second engine must not take it over.
+    mode = stat.S_IMODE(os.stat(vm.qmp_path).st_mode)
+    check(mode == 0o600, "QMP socket mode %o, want 600" % mode)
+    p = subprocess.run(vm.cmdline[:1] + ["--kernel", vm.cmdline[2], "--serial", "null",
+                                         "--qmp", "unix:" + vm.qmp_path],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    check(p.returncode == 1 and b"in use" in p.stderr,
+          "second engine on the same socket: status %d, %r" % (p.returncode, p.stderr))
+    check(c.status() == "running", "the first engine after a second one tried its socket")
 
     # A second client: both work and both see events.
     c2 = Qmp(vm.qmp_path)
