@@ -74,7 +74,7 @@ def main():
         ("--memory 0", ["--memory", "0"], 1, ["--memory"], False),
         ("--memory abc", ["--memory", "abc"], 1, ["--memory", "abc"], False),
         ("--cpus 0", ["--cpus", "0"], 1, ["--cpus 0"], False),
-        ("--cpus 100000", ["--cpus", "100000"], 1, ["--cpus 100000"], False),
+        ("--cpus 100000", ["--cpus", "100000"], 1, ["--cpus 100000", "1 to 255"], False),
         ("--cpus abc", ["--cpus", "abc"], 1, ["--cpus abc"], False),
         ("--cpus 300", ["--cpus", "300"], 1, ["--cpus 300"], True),
         ("--qmp in a missing directory", ["--qmp", "unix:/nonexistent-dir/q.sock"], 1,
