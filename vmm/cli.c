@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "vmm/acpi.h"
 
 #define DEFAULT_MEM (256ull << 20)
 #define MIN_MEM (2ull << 20)
@@ -154,8 +155,10 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
             char *end;
             errno = 0;
             long n = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || n < 1 || n > 4096) {
-                snprintf(err, errlen, "--cpus %s: must be a whole number from 1", optarg);
+            if (errno || *end || end == optarg || n < 1 || n > ACPI_MAX_CPUS) {
+                /* The MADT's 8-bit APIC IDs cap it; the host's KVM may allow fewer. */
+                snprintf(err, errlen, "--cpus %s: must be a whole number from 1 to %d", optarg,
+                         ACPI_MAX_CPUS);
                 return -EINVAL;
             }
             opt->ncpus = (unsigned)n;

@@ -59,6 +59,13 @@ int kvm_sys_open(struct kvm_sys *kvm, const char *path, char *err, size_t errlen
         return -e;
     }
     int version = ioctl(kvm->fd, KVM_GET_API_VERSION, 0);
+    if (version < 0) {
+        /* e.g. --kvm-device /dev/null: the ioctl is not even understood. */
+        snprintf(err, errlen, "%s is not a KVM device (KVM_GET_API_VERSION: %s)", path,
+                 strerror(errno));
+        kvm_sys_close(kvm);
+        return -ENOTTY;
+    }
     if (version != KVM_API_VERSION) {
         snprintf(err, errlen, "%s speaks KVM API version %d, deskvm needs %d", path, version,
                  KVM_API_VERSION);

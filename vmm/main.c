@@ -79,9 +79,15 @@ static void on_powerdown(void *opaque)
 
 /* QMP commands (docs/qmp.md). */
 
+/* None of them takes arguments: refuse any, as QEMU does ("Parameter 'X' is unexpected"). */
+static const char *const no_args[] = {NULL};
+
 static int cmd_query_status(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
     struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
     *ret = json_pack("{s:b, s:b, s:s}", "running", e->vm.state == VM_RUNNING, "singlestep", 0,
                      "status", vm_state_name(e->vm.state));
     return 0;
@@ -90,6 +96,9 @@ static int cmd_query_status(void *opaque, json_t *args, json_t **ret, struct qmp
 static int cmd_stop(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
     struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
     vm_pause(&e->vm);
     return 0;
 }
@@ -97,6 +106,9 @@ static int cmd_stop(void *opaque, json_t *args, json_t **ret, struct qmp_error *
 static int cmd_cont(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
     struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
     if (e->vm.state == VM_INTERNAL_ERROR || e->vm.state == VM_SHUTDOWN) {
         err->cls = "GenericError";
         snprintf(err->desc, sizeof(err->desc),
@@ -110,6 +122,9 @@ static int cmd_cont(void *opaque, json_t *args, json_t **ret, struct qmp_error *
 static int cmd_system_reset(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
     struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
     if (vm_reset(&e->vm, false, "host-qmp-system-reset") < 0) {
         err->cls = "GenericError";
         snprintf(err->desc, sizeof(err->desc), "%.200s", e->vm.error);
@@ -122,6 +137,9 @@ static int cmd_system_powerdown(void *opaque, json_t *args, json_t **ret,
                                 struct qmp_error *err)
 {
     struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
     vm_powerdown(&e->vm);
     return 0;
 }
@@ -129,6 +147,9 @@ static int cmd_system_powerdown(void *opaque, json_t *args, json_t **ret,
 static int cmd_quit(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
     struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
     vm_request_shutdown(&e->vm, false, "host-qmp-quit", EXIT_OK);
     return 0;
 }
@@ -186,7 +207,12 @@ int main(int argc, char **argv)
     e.sigfd = -1;
     r = chardev_open(&e.serial, e.opt.serial);
     if (r < 0) {
-        fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, strerror(-r));
+        if (r == -EINVAL) {
+            fprintf(stderr, "deskvm-vm: --serial %s: expected stdio, null or file:PATH\n",
+                    e.opt.serial);
+        } else {
+            fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, strerror(-r));
+        }
         return EXIT_FAILURE_;
     }
     e.loop = evloop_new(&e.vm.dev_lock);
@@ -223,7 +249,8 @@ int main(int argc, char **argv)
                                sizeof(engine_commands) / sizeof(engine_commands[0]), &e, err,
                                sizeof(err));
         if (!e.qmp) {
-            fprintf(stderr, "deskvm-vm: --qmp: %s\n", err);
+            /* err already names the socket path and the step that failed ("qmp: bind ..."). */
+            fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
         }
     }

@@ -659,6 +659,9 @@ static void client_close(struct qmp_client *c)
 /* Write as much pending output as the socket takes; false on a write error. */
 static bool client_flush(struct qmp_client *c)
 {
+    if (c->out_len == 0) {
+        return true; /* c->out may still be NULL: memmove() must not see it */
+    }
     size_t done = 0;
     while (done < c->out_len) {
         ssize_t n = send(c->fd, c->out + done, c->out_len - done, MSG_NOSIGNAL | MSG_DONTWAIT);

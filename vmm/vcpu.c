@@ -254,8 +254,11 @@ static bool wait_runnable(struct vcpu *vcpu)
         vm->parked--;
     }
     bool go = !vm->quit;
-    /* Clear a kick that arrived for an earlier pause, under the lock that orders it. */
-    vcpu->run->immediate_exit = 0;
+    /*
+     * Clear a kick that arrived for an earlier pause, under the lock that orders it. Atomic,
+     * as in vcpu_kick(): a kick from another thread may store to the same byte at any time.
+     */
+    __atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&vm->run_lock);
     return go;
 }

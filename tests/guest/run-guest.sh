@@ -5,8 +5,15 @@
 #
 # usage: run-guest.sh qemu|PATH/TO/deskvm-vm ELF [key=value ...]
 #   cpus=N and mem=SIZE (default 1 and 256M; SIZE in MiB or with K/M/G) size the VM; every
-#   key=value word, plus now=<host unix time>, goes on the guest command line.
-# environment: GUEST_TIMEOUT (s, default 120), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
+#   key=value word, plus now=<host unix time>, goes on the guest command line, except the
+#   runner's own keys: expect_exit=N (the VMM exiting with N is a pass, as for a guest that
+#   powers off: 0; its PASS exit 33 is then a failure), and for QEMU only (deskvm ignores
+#   them): qemu_machine=M (-M for this run, e.g. pc for a test that needs port 0xCF9 or the
+#   i8042), qemu_accel=kvm|tcg and qemu_cpu=MODEL (e.g. tcg and max for a test whose CPL0
+#   instructions KVM on an emulating host cannot run and QEMU does not emulate).
+#   qemu:KEY=VALUE / deskvm:KEY=VALUE put KEY=VALUE on the command line for that VMM only.
+# environment: GUEST_TIMEOUT (s, default 120), GUEST_QEMU_MACHINE (default microvm, overridden
+#   by qemu_machine=), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
 #   to the VMM command line), GUEST_NO_STDIN (set: the guest's serial input is /dev/null
 #   rather than our stdin; meson sets it so QEMU never puts a terminal into raw mode).
@@ -23,10 +30,18 @@ shift 2
 
 cpus=1
 mem=256M
+expect_exit=
+machine=${GUEST_QEMU_MACHINE:-microvm}
+accel=${GUEST_ACCEL:-}
+cpu_model=
 for kv in "$@"; do
     case $kv in
     cpus=*) cpus=${kv#cpus=} ;;
     mem=*) mem=${kv#mem=} ;;
+    expect_exit=*) expect_exit=${kv#expect_exit=} ;;
+    qemu_machine=*) machine=${kv#qemu_machine=} ;;
+    qemu_accel=*) accel=${kv#qemu_accel=} ;;
+    qemu_cpu=*) cpu_model=${kv#qemu_cpu=} ;;
     esac
 done
 
@@ -38,10 +53,17 @@ case $mem in
 *) mem_mib=$mem ;;
 esac
 
+if [ "$vmm" = qemu ]; then
+    mine=qemu:
+else
+    mine=deskvm:
+fi
 append="now=$(date +%s) cpus=$cpus mem=${mem_mib}M"
 for kv in "$@"; do
     case $kv in
-    cpus=* | mem=*) ;;
+    cpus=* | mem=* | expect_exit=* | qemu_*=*) ;;
+    "$mine"*) append="$append ${kv#"$mine"}" ;;
+    qemu:* | deskvm:*) ;;
     *) append="$append $kv" ;;
     esac
 done
@@ -54,7 +76,6 @@ if [ "$vmm" = qemu ]; then
         echo "SKIP: $qemu not found"
         exit 77
     fi
-    accel=${GUEST_ACCEL:-}
     if [ -z "$accel" ]; then
         if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
             accel=kvm
@@ -63,13 +84,18 @@ if [ "$vmm" = qemu ]; then
         fi
     fi
     cpu_arg=
-    if [ "$accel" = kvm ]; then
+    if [ -n "$cpu_model" ]; then
+        cpu_arg="-cpu $cpu_model"
+    elif [ "$accel" = kvm ]; then
         # qemu64 without SSE3, which the development host lacks (-cpu host dies on MSR 0x10a).
         cpu_arg="-cpu qemu64,-pni"
     fi
     # microvm turns the RTC (and with TCG the PIT and PIC) off by default: ask for them.
+    case $machine in
+    microvm) machine=microvm,rtc=on,pit=on,pic=on,isa-serial=on,acpi=on ;;
+    esac
     # shellcheck disable=SC2086
-    set -- "$qemu" -M microvm,rtc=on,pit=on,pic=on,isa-serial=on,acpi=on \
+    set -- "$qemu" -M "$machine" \
         -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
         -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
@@ -92,6 +118,13 @@ else
 fi
 rc=$?
 
+if [ -n "$expect_exit" ] && [ "$rc" != 37 ]; then
+    if [ "$rc" = "$expect_exit" ]; then
+        exit 0
+    fi
+    echo "run-guest: VMM exited with status $rc, expected $expect_exit" >&2
+    exit 1
+fi
 case $rc in
 33) exit 0 ;;
 37) exit 77 ;;

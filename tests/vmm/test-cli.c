@@ -63,6 +63,12 @@ static void test_bad_input(void **state)
     assert_int_equal(PARSE(&o, err, "--cpus", "0"), -EINVAL);
     assert_non_null(strstr(err, "--cpus"));
     assert_int_equal(PARSE(&o, err, "--cpus", "two"), -EINVAL);
+    /* Above the limit: the message gives the limit, not just "a whole number". */
+    assert_int_equal(PARSE(&o, err, "--cpus", "100000"), -EINVAL);
+    assert_non_null(strstr(err, "1 to 255"));
+    assert_int_equal(PARSE(&o, err, "--cpus", "256"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--cpus", "255"), 0);
+    assert_int_equal(o.ncpus, 255);
     assert_int_equal(PARSE(&o, err, "--memory", "lots"), -EINVAL);
     assert_non_null(strstr(err, "--memory"));
     assert_int_equal(PARSE(&o, err, "--memory", "1M"), -EINVAL);

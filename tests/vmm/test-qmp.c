@@ -780,6 +780,18 @@ static void test_server_session(void **state)
     assert_int_equal(errno, ENOENT);
 }
 
+/* Freeing the server with a client attached that has nothing pending closes it cleanly. */
+static void test_server_free_with_idle_client(void **state)
+{
+    struct srv_fixture *f = *state;
+    srv_start(f);
+    int a = client_connect(f->path);
+    client_handshake(a);
+    srv_stop(f);
+    assert_null(client_recv(a)); /* EOF, not a reset or a stray message */
+    close(a);
+}
+
 static void test_server_path_conflicts(void **state)
 {
     struct srv_fixture *f = *state;
@@ -927,6 +939,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ascii_output, setup, teardown),
         cmocka_unit_test(test_arg_helpers),
         cmocka_unit_test_setup_teardown(test_server_session, srv_setup, srv_teardown),
+        cmocka_unit_test_setup_teardown(test_server_free_with_idle_client, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_server_path_conflicts, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_server_backpressure, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_server_slow_reader, srv_setup, srv_teardown),

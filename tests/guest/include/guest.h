@@ -35,6 +35,13 @@
 
 /* Every test provides this; it runs at CPL3, interrupts blocked by TPR. Returning means PASS. */
 void test_main(void);
+/*
+ * Optional: a test may define this to run a few instructions at CPL0 (interrupts off, IDT and
+ * TSS loaded, serial not yet initialised) just before the drop to CPL3. CPL0 code is
+ * interpreted on the development host: keep it to a handful of instructions and leave results
+ * in globals for test_main() to check and print.
+ */
+void test_cpl0(void) __attribute__((weak));
 
 /* ---- struct hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h) ------------- */
 
@@ -303,6 +310,46 @@ struct madt_info {
     uint16_t irq_flags[16];  /* MPS INTI flags from the override, 0 = bus default */
 };
 int madt_parse(struct madt_info *m);
+
+/* Generic Address Structure (ACPI 6.x, 5.2.3.2). */
+struct acpi_gas {
+    uint8_t space; /* 0 system memory, 1 system I/O */
+    uint8_t bit_width;
+    uint8_t bit_offset;
+    uint8_t access_size;
+    uint64_t address;
+} __attribute__((packed));
+
+/* The FADT's fixed-hardware power-management fields (ACPI 6.x, 5.2.9), X_ forms preferred. */
+struct acpi_pm_info {
+    uint32_t flags;      /* FADT flags; bit 20 HW_REDUCED_ACPI, bit 4 PWR_BUTTON (1: none) */
+    bool hw_reduced;     /* no PM1 blocks: sleep through sleep_control */
+    uint16_t sci_irq;    /* SCI_INT */
+    uint32_t smi_cmd;    /* SMI_CMD port, 0 when the machine is always in ACPI mode */
+    uint8_t acpi_enable; /* value for SMI_CMD that sets SCI_EN */
+    uint8_t pm1_evt_len; /* PM1_STS at pm1a_evt, PM1_EN at pm1a_evt + pm1_evt_len / 2 */
+    struct acpi_gas pm1a_evt;
+    struct acpi_gas pm1a_cnt;
+    struct acpi_gas sleep_control; /* hardware-reduced ACPI only */
+    struct acpi_gas reset_reg;
+    uint8_t reset_value;
+};
+#define ACPI_PM1_PWRBTN (1u << 8) /* PM1_STS.PWRBTN_STS, PM1_EN.PWRBTN_EN */
+#define ACPI_PM1_SCI_EN (1u << 0) /* PM1_CNT */
+#define ACPI_PM1_SLP_EN (1u << 13)
+
+/* Reads the FADT; returns 0, or -1 without one (or one too short for the PM fields). */
+int acpi_pm_info(struct acpi_pm_info *pm);
+/* SLP_TYPa of \_Sn from the DSDT's Name(_Sn_, Package(){...}); -1 when not declared. */
+int acpi_sleep_type(unsigned n);
+/* Reads/writes size bytes (1, 2, 4) at offset from a GAS in system I/O or memory space. */
+uint32_t acpi_gas_read(const struct acpi_gas *g, unsigned offset, unsigned size);
+void acpi_gas_write(const struct acpi_gas *g, unsigned offset, unsigned size, uint32_t v);
+/*
+ * Enters S5 (soft off) through PM1a_CNT (SLP_TYP | SLP_EN) or, on hardware-reduced ACPI, the
+ * sleep control register. Returns only if the machine did not power off, with the reason.
+ */
+const char *acpi_poweroff(void);
 
 /* ---- SMP ------------------------------------------------------------------------------ */
 

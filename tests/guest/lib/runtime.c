@@ -106,6 +106,9 @@ void guest_start(void)
         idt[v].offset_hi = (uint32_t)(addr >> 32);
     }
     idt_load();
+    if (test_cpl0 != NULL) {
+        test_cpl0();
+    }
     /*
      * The development host ignores RFLAGS.IOPL at CPL3 (the TSS bitmap above grants the
      * ports instead), so cli/sti cannot work there: CPL3 runs with IF=1 and masks interrupts

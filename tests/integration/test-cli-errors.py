@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""test-cli-errors: bad command lines and bad kernel files end deskvm-vm quickly with one
+error line naming the problem and the status docs/exit-status.md gives (1 bad arguments or
+files, 2 KVM unusable), never with a signal or a sanitizer report.
+
+usage: test-cli-errors.py DESKVM_VM GUEST_ELF
+
+A case that needs KVM (the kernel is read after /dev/kvm is opened) is skipped without
+/dev/kvm; the test fails if any case that ran failed, and skips if none could run.
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deskvm_harness import SKIP  # noqa: E402
+
+HINT = "Try 'deskvm-vm --help' for more information."
+
+
+def elf_first_load(path):
+    """(offset, filesz) of the first PT_LOAD of a 64-bit little-endian ELF."""
+    with open(path, "rb") as f:
+        data = f.read()
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", data,
+                                                                 phoff + i * phentsize)
+        if p_type == 1:
+            return p_offset, p_filesz
+    raise RuntimeError("no PT_LOAD in " + path)
+
+
+def main():
+    binary, elf = sys.argv[1], sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix="deskvm-cli-")
+    have_kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+    def make(name, data):
+        p = os.path.join(tmp, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    with open(elf, "rb") as f:
+        elf_bytes = f.read()
+    off, filesz = elf_first_load(elf)
+    empty = make("empty", b"")
+    text = make("notes.txt", b"this is not a kernel\n" * 10)
+    trunc100 = make("trunc100.elf", elf_bytes[:100])
+    # Half of the file can still hold the whole segment (debug info follows it): cut the
+    # loadable segment itself in half, and also try the plain first half of the file.
+    trunc_seg = make("trunc-seg.elf", elf_bytes[: off + filesz // 2])
+    half = make("half.elf", elf_bytes[: len(elf_bytes) // 2])
+    half_ok = len(elf_bytes) // 2 >= off + filesz
+
+    # (name, args, status, words the error line must contain, needs KVM)
+    cases = [
+        ("nonexistent kernel", ["--kernel", "/nonexistent/vmlinuz"], 1,
+         ["/nonexistent/vmlinuz", "No such file"], True),
+        ("directory as kernel", ["--kernel", tmp], 1, [tmp, "not a regular file"], True),
+        ("empty kernel", ["--kernel", empty], 1, [empty, "empty"], True),
+        ("text file as kernel", ["--kernel", text], 1, [text, "not a"], True),
+        ("ELF cut at 100 bytes", ["--kernel", trunc100], 1, [trunc100], True),
+        ("ELF cut inside its segment", ["--kernel", trunc_seg], 1, [trunc_seg, "outside"],
+         True),
+        ("--memory 100000G", ["--memory", "100000G"], 1, ["--memory"], False),
+        ("--memory 1M", ["--memory", "1M"], 1, ["--memory", "2 MiB"], False),
+        ("--memory 0", ["--memory", "0"], 1, ["--memory"], False),
+        ("--memory abc", ["--memory", "abc"], 1, ["--memory", "abc"], False),
+        ("--cpus 0", ["--cpus", "0"], 1, ["--cpus 0"], False),
+        ("--cpus 100000", ["--cpus", "100000"], 1, ["--cpus 100000", "1 to 255"], False),
+        ("--cpus abc", ["--cpus", "abc"], 1, ["--cpus abc"], False),
+        ("--cpus 300", ["--cpus", "300"], 1, ["--cpus 300"], True),
+        ("--qmp in a missing directory", ["--qmp", "unix:/nonexistent-dir/q.sock"], 1,
+         ["/nonexistent-dir/q.sock", "No such file"], True),
+        ("--qmp without unix:", ["--qmp", "/tmp/q.sock"], 1, ["--qmp", "unix:"], False),
+        ("--kvm-device /nonexistent", ["--kvm-device", "/nonexistent"], 2,
+         ["/nonexistent", "firmware"], False),
+        ("--kvm-device /dev/null", ["--kvm-device", "/dev/null"], 2,
+         ["/dev/null", "not a KVM device"], False),
+        ("unknown option", ["--frobnicate"], 1, ["--frobnicate"], False),
+        ("option without its value", ["--memory"], 1, ["--memory"], False),
+        ("stray argument", ["vmlinuz"], 1, ["vmlinuz"], False),
+        ("option of a later version", ["--disk", "x.img"], 1, ["--disk"], False),
+        ("--append without --kernel", ["--append", "quiet"], 1, ["--kernel"], False),
+        ("--serial in a missing directory", ["--serial", "file:/nonexistent-dir/x"], 1,
+         ["/nonexistent-dir/x", "No such file"], True),
+        ("--serial nonsense", ["--serial", "bogus"], 1, ["--serial bogus", "file:"], True),
+    ]
+    if os.geteuid() != 0:
+        locked = make("kvm-locked", b"")
+        os.chmod(locked, 0)
+        cases.append(("--kvm-device without permission", ["--kvm-device", locked], 2,
+                      [locked, "kvm group"], False))
+    if half_ok:
+        cases.append(("first half of the ELF (whole segment inside)", ["--kernel", half], None,
+                      [], True))
+    vmlinuz = sorted(p for p in os.listdir("/boot") if p.startswith("vmlinuz-")) \
+        if os.path.isdir("/boot") else []
+    for name in vmlinuz[:1]:
+        try:
+            with open(os.path.join("/boot", name), "rb") as f:
+                head = f.read(4096)
+        except OSError:
+            break
+        bz = make("bzImage-4k", head)
+        cases.append(("bzImage cut at 4 KiB", ["--kernel", bz], 1, [bz, "past the end"], True))
+
+    failures, ran, skipped = [], 0, 0
+    for name, args, status, words, needs_kvm in cases:
+        if needs_kvm and not have_kvm:
+            skipped += 1
+            continue
+        ran += 1
+        cmd = [binary] + ([] if "--serial" in args else ["--serial", "null"]) + args
+        try:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=10)
+        except subprocess.TimeoutExpired:
+            failures.append("%s: still running after 10 s" % name)
+            continue
+        err = p.stderr.decode("utf-8", "replace")
+        lines = [ln for ln in err.splitlines() if ln.strip() and ln != HINT]
+        problems = []
+        if p.returncode < 0:
+            problems.append("killed by signal %d" % -p.returncode)
+        if "Sanitizer" in err or "runtime error" in err:
+            problems.append("sanitizer report")
+        if status is None:
+            # A file that holds all the loader needs may boot; it must not crash.
+            if p.returncode not in (1, 33):
+                problems.append("exit status %d, want 1 (refused) or 33 (it booted)"
+                                % p.returncode)
+        else:
+            if p.returncode != status:
+                problems.append("exit status %d, want %d" % (p.returncode, status))
+            if len(lines) != 1:
+                problems.append("%d error lines, want 1" % len(lines))
+            elif not lines[0].startswith("deskvm-vm: "):
+                problems.append("error line does not start with 'deskvm-vm: '")
+            for w in words:
+                if lines and w not in lines[0]:
+                    problems.append("error line does not mention %r" % w)
+        if problems:
+            failures.append("%s: %s\n    stderr: %r" % (name, "; ".join(problems), err))
+        else:
+            print("ok: %-45s %d  %s" % (name, p.returncode, lines[0] if lines else ""))
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    if skipped:
+        print("skipped %d cases that need /dev/kvm" % skipped)
+    if failures:
+        for f in failures:
+            print("FAIL: " + f)
+        return 1
+    if ran == 0:
+        print("SKIP: no case could run")
+        return SKIP
+    print("PASS (%d cases)" % ran)
+    return 0
+
+
+sys.exit(main())
