@@ -150,9 +150,9 @@ int block_open_file(const char *path, bool readonly, enum block_cache cache,
             return -ELOOP;
         }
     }
-    if (chain->depth > BLOCK_MAX_CHAIN) {
+    if (chain->depth >= BLOCK_MAX_CHAIN) {
         close(fd);
-        block_err(err, err_len, "%s: backing chain deeper than %d images", path, BLOCK_MAX_CHAIN);
+        block_err(err, err_len, "%s: backing chain longer than %d images", path, BLOCK_MAX_CHAIN);
         return -ELOOP;
     }
     chain->dev[chain->depth] = st.st_dev;
@@ -184,8 +184,8 @@ static int probe_format(const char *path, enum block_format *fmt, char *err, siz
 int block_open_chain(const char *path, enum block_format fmt, bool readonly, enum block_cache cache,
                      struct block_chain *chain, struct block_image **out, char *err, size_t err_len)
 {
-    if (chain->depth > BLOCK_MAX_CHAIN) {
-        block_err(err, err_len, "%s: backing chain deeper than %d images", path, BLOCK_MAX_CHAIN);
+    if (chain->depth >= BLOCK_MAX_CHAIN) {
+        block_err(err, err_len, "%s: backing chain longer than %d images", path, BLOCK_MAX_CHAIN);
         return -ELOOP;
     }
     if (fmt == BLOCK_FORMAT_AUTO) {

@@ -38,7 +38,8 @@ struct block_image;
  * Opens `path`. On failure returns -errno and writes one line naming the file and what is
  * wrong into err (err may be NULL). A qcow2 image's backing chain is opened read-only,
  * relative names resolved against the directory of the image that names them, at most
- * BLOCK_MAX_CHAIN images deep, and a file seen twice in one chain is refused.
+ * BLOCK_MAX_CHAIN images long (the top image included), and a file seen twice in one chain is
+ * refused.
  */
 #define BLOCK_MAX_CHAIN 16
 __attribute__((warn_unused_result)) int block_open(const char *path, enum block_format fmt,

@@ -40,10 +40,15 @@ static const struct {
     {2, 0, "bitmaps"},          {2, 1, "raw external data"},
 };
 
-/* Writes the extensions at hdr + pos; returns the new position or 0 if the cluster is full. */
-static size_t put_extensions(uint8_t *hdr, size_t pos, size_t cs, const char *backing_fmt)
+/*
+ * Writes the extensions at hdr + pos; returns the new position or 0 if the cluster is full.
+ * The feature name table is optional (it only improves error messages) and is left out when
+ * `names` is false.
+ */
+static size_t put_extensions(uint8_t *hdr, size_t pos, size_t cs, const char *backing_fmt,
+                             bool names)
 {
-    size_t nfeat = sizeof(qcow2_feature_names) / sizeof(qcow2_feature_names[0]);
+    size_t nfeat = names ? sizeof(qcow2_feature_names) / sizeof(qcow2_feature_names[0]) : 0;
     size_t need = (backing_fmt ? 8 + 8 : 0) + 8 + nfeat * 48 + 8;
     if (pos + need > cs) {
         return 0;
@@ -55,9 +60,11 @@ static size_t put_extensions(uint8_t *hdr, size_t pos, size_t cs, const char *ba
         memcpy(hdr + pos + 8, backing_fmt, len);
         pos += 8 + ((len + 7) & ~(size_t)7);
     }
-    put32(hdr + pos, QCOW2_EXT_FEATURE_TABLE);
-    put32(hdr + pos + 4, (uint32_t)(nfeat * 48));
-    pos += 8;
+    if (nfeat > 0) {
+        put32(hdr + pos, QCOW2_EXT_FEATURE_TABLE);
+        put32(hdr + pos + 4, (uint32_t)(nfeat * 48));
+        pos += 8;
+    }
     for (size_t i = 0; i < nfeat; i++) {
         hdr[pos] = qcow2_feature_names[i].type;
         hdr[pos + 1] = qcow2_feature_names[i].bit;
@@ -127,13 +134,20 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *opts, char *e
                       QCOW2_MAX_BACKING_NAME);
             return -EINVAL;
         }
-        uint64_t bsize;
-        int r = inspect_backing(path, opts->backing_file, &bfmt, &bsize, err, err_len);
-        if (r < 0) {
-            return r;
-        }
-        if (size == 0) {
-            size = bsize;
+        /* Like qemu-img, open the backing file only when something must be learnt from it. */
+        if (size == 0 || bfmt == NULL) {
+            uint64_t bsize;
+            int r = inspect_backing(path, opts->backing_file, &bfmt, &bsize, err, err_len);
+            if (r < 0) {
+                return r;
+            }
+            if (size == 0) {
+                size = bsize;
+            }
+        } else if (strcmp(bfmt, "raw") != 0 && strcmp(bfmt, "qcow2") != 0) {
+            block_err(err, err_len, "%s: backing format '%s' is not supported (raw, qcow2)", path,
+                      bfmt);
+            return -ENOTSUP;
         }
     }
     if (size > QCOW2_MAX_SIZE) {
@@ -189,11 +203,16 @@ int qcow2_create(const char *path, const struct qcow2_create_opts *opts, char *e
     put32(hdr + QCOW2_H_RT_CLUSTERS, (uint32_t)rt_clusters);
     put32(hdr + QCOW2_H_REFCOUNT_ORDER, 4);
     put32(hdr + QCOW2_H_HEADER_LENGTH, QCOW2_V3_HEADER_LEN);
-    size_t pos =
-        put_extensions(hdr, QCOW2_V3_HEADER_LEN, cs, opts->backing_file != NULL ? bfmt : NULL);
+    size_t blen = opts->backing_file != NULL ? strlen(opts->backing_file) : 0;
+    const char *ext_fmt = opts->backing_file != NULL ? bfmt : NULL;
+    size_t pos = put_extensions(hdr, QCOW2_V3_HEADER_LEN, cs, ext_fmt, true);
+    if (pos == 0 || pos + blen > cs) {
+        /* Small clusters: make room for the backing name by dropping the name table. */
+        memset(hdr + QCOW2_V3_HEADER_LEN, 0, cs - QCOW2_V3_HEADER_LEN);
+        pos = put_extensions(hdr, QCOW2_V3_HEADER_LEN, cs, ext_fmt, false);
+    }
     int ret = 0;
-    if (pos != 0 && opts->backing_file != NULL) {
-        size_t blen = strlen(opts->backing_file);
+    if (pos != 0 && blen > 0) {
         if (pos + blen > cs) {
             pos = 0;
         } else {

@@ -1166,7 +1166,13 @@ static int open_backing(struct qcow2 *q, struct qcow2_open *o, enum block_cache 
     }
     int r = block_open_chain(full, fmt, true, cache, chain, &q->backing, berr, sizeof(berr));
     if (r < 0) {
-        block_err(o->err, o->err_len, "%s: backing file: %s", o->path, berr);
+        /* The innermost error names the file at fault; only the top image adds its name,
+         * so a long chain still gives one short line. */
+        if (chain->depth <= 2) {
+            block_err(o->err, o->err_len, "%s: backing file: %s", o->path, berr);
+        } else {
+            block_err(o->err, o->err_len, "%s", berr);
+        }
     }
     return r;
 }
