@@ -22,6 +22,7 @@
 
 #define QCOW2_L2_CACHE 16
 #define QCOW2_RB_CACHE 8
+#define QCOW2_MAX_EOF_SCAN (1u << 20)
 
 struct qcow2_cache_entry {
     uint64_t off; /* host offset of the cached cluster; 0 = empty slot */
@@ -426,6 +427,14 @@ static int alloc_cluster(struct qcow2 *q, uint64_t *off_out)
         for (; val != 0; c++) {
             if (c > (QCOW2_MAX_SIZE >> q->cluster_bits)) {
                 return -ENOSPC;
+            }
+            /* Past EOF, clusters in use are leaks from an interrupted allocation: a few at
+             * most. Refcounts claiming a huge range there are hostile and would make this
+             * scan run for hours. */
+            if (c > file_clusters(q) + QCOW2_MAX_EOF_SCAN) {
+                return qcow2_corrupt(q, "refcounts claim more than %u clusters past the end "
+                                        "of the file",
+                                     QCOW2_MAX_EOF_SCAN);
             }
             if (is_fixed_metadata(q, c)) {
                 continue;
