@@ -432,8 +432,9 @@ static int alloc_cluster(struct qcow2 *q, uint64_t *off_out)
              * most. Refcounts claiming a huge range there are hostile and would make this
              * scan run for hours. */
             if (c > file_clusters(q) + QCOW2_MAX_EOF_SCAN) {
-                return qcow2_corrupt(q, "refcounts claim more than %u clusters past the end "
-                                        "of the file",
+                return qcow2_corrupt(q,
+                                     "refcounts claim more than %u clusters past the end "
+                                     "of the file",
                                      QCOW2_MAX_EOF_SCAN);
             }
             if (is_fixed_metadata(q, c)) {
@@ -993,8 +994,9 @@ static int zero_range(struct block_image *img, uint64_t off, uint64_t len, bool 
     }
     int r = 0;
     if (!unmap && (off < head_end || tail_start < end)) {
-        /* Partial clusters are written as zeroes; discard leaves them (see block.h). */
-        uint8_t *z = calloc(1, cs);
+        /* Partial clusters are written as zeroes; discard leaves them (see block.h). With no
+         * whole cluster inside, the head spans up to two partial clusters. */
+        uint8_t *z = calloc(2, cs);
         if (z == NULL) {
             return -ENOMEM;
         }

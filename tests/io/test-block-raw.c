@@ -26,6 +26,9 @@ struct ctx {
 static int setup(void **state)
 {
     struct ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return -1;
+    }
     /* Not /tmp: it may be tmpfs, which has no O_DIRECT. */
     snprintf(c->dir, sizeof(c->dir), "/var/tmp/test-raw-XXXXXX");
     if (mkdtemp(c->dir) == NULL) {

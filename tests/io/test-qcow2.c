@@ -32,6 +32,9 @@ struct ctx {
 static int setup(void **state)
 {
     struct ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return -1;
+    }
     snprintf(c->dir, sizeof(c->dir), "/tmp/test-qcow2-XXXXXX");
     assert_non_null(mkdtemp(c->dir));
     snprintf(c->path, sizeof(c->path), "%s/a.qcow2", c->dir);
