@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Block image drivers behind virtio-blk: a raw file or a qcow2 (v2/v3) image, reached through
+ * one small synchronous interface (docs/qcow2.md). Offsets and lengths are in bytes.
+ *
+ * Threading: every function may be called concurrently from several worker threads on the
+ * same image (the io_uring engine will do so per request). The raw driver holds no lock
+ * (pread/pwrite on one fd are independent). The qcow2 driver holds one mutex per image
+ * around metadata lookups and updates, and for the whole of an allocating write; reads and
+ * in-place writes of already allocated clusters run outside it. block_close must not race
+ * with any other call on the same image.
+ */
+#ifndef DESKVM_IO_BLOCK_H
+#define DESKVM_IO_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room for one error line, e.g. "disk.qcow2: L1 table offset 0x1234 is not cluster aligned". */
+#define BLOCK_ERR_LEN 512
+
+enum block_format {
+    BLOCK_FORMAT_AUTO, /* qcow2 if the file starts with the qcow2 magic, raw otherwise */
+    BLOCK_FORMAT_RAW,
+    BLOCK_FORMAT_QCOW2,
+};
+
+enum block_cache {
+    BLOCK_CACHE_WRITEBACK,    /* host page cache; block_flush makes writes durable */
+    BLOCK_CACHE_WRITETHROUGH, /* O_DSYNC: every completed write is durable */
+    BLOCK_CACHE_NONE,         /* O_DIRECT (raw only; qcow2 refuses it with a clear error) */
+};
+
+struct block_image;
+
+/*
+ * Opens `path`. On failure returns -errno and writes one line naming the file and what is
+ * wrong into err (err may be NULL). A qcow2 image's backing chain is opened read-only,
+ * relative names resolved against the directory of the image that names them, at most
+ * BLOCK_MAX_CHAIN images long (the top image included), and a file seen twice in one chain is
+ * refused.
+ */
+#define BLOCK_MAX_CHAIN 16
+__attribute__((warn_unused_result)) int block_open(const char *path, enum block_format fmt,
+                                                   bool readonly, enum block_cache cache,
+                                                   struct block_image **out, char *err,
+                                                   size_t err_len);
+void block_close(struct block_image *img);
+
+/* Virtual disk size in bytes. */
+uint64_t block_size(const struct block_image *img);
+bool block_readonly(const struct block_image *img);
+const char *block_format_name(const struct block_image *img);
+
+/*
+ * I/O: return 0 or -errno. A request past the end of the disk is -EINVAL, a write to a
+ * read-only image -EROFS, image corruption found at run time -EIO (the image then refuses
+ * further writes; block_last_error says why).
+ */
+int block_pread(struct block_image *img, uint64_t off, void *buf, size_t len);
+int block_pwrite(struct block_image *img, uint64_t off, const void *buf, size_t len);
+/* fdatasync: everything written before this call is durable when it returns 0. */
+int block_flush(struct block_image *img);
+/* Drops whole clusters (qcow2) or punches a hole (raw); reads of the range then return
+ * zeroes. Parts of the range smaller than a cluster are left as they are. */
+int block_discard(struct block_image *img, uint64_t off, uint64_t len);
+/* The range reads back as zeroes afterwards. */
+int block_write_zeroes(struct block_image *img, uint64_t off, uint64_t len);
+
+/* The last run-time error on this image as one line ("" if none). Copies into buf. */
+void block_last_error(struct block_image *img, char *buf, size_t len);
+
+/* Image creation (io/block_create.c). The file must not exist yet (O_EXCL). */
+struct qcow2_create_opts {
+    uint64_t size;              /* virtual size; 0 with a backing file: the backing's size */
+    unsigned cluster_bits;      /* 9..21; 0 means 16 (64 KiB) */
+    const char *backing_file;   /* NULL for none; stored as given */
+    const char *backing_format; /* "raw" or "qcow2"; NULL: probed now and stored */
+};
+__attribute__((warn_unused_result)) int
+qcow2_create(const char *path, const struct qcow2_create_opts *opts, char *err, size_t err_len);
+__attribute__((warn_unused_result)) int block_create_raw(const char *path, uint64_t size, char *err,
+                                                         size_t err_len);
+
+#endif /* DESKVM_IO_BLOCK_H */
