@@ -91,14 +91,16 @@ static uint64_t measure_tsc_hz(void)
     return (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
 }
 
+static void put_u64(uint8_t *mem, uint64_t addr, uint64_t val)
+{
+    memcpy(mem + addr, &val, sizeof(val));
+}
+
 static void build_memory(uint8_t *mem)
 {
-    uint64_t *pml4 = (uint64_t *)(mem + PML4_ADDR);
-    uint64_t *pdpt = (uint64_t *)(mem + PDPT_ADDR);
-    uint64_t *pd = (uint64_t *)(mem + PD_ADDR);
-    pml4[0] = PDPT_ADDR | PTE_P | PTE_RW | PTE_US;
-    pdpt[0] = PD_ADDR | PTE_P | PTE_RW | PTE_US;
-    pd[0] = 0 | PTE_P | PTE_RW | PTE_US | PTE_PS;
+    put_u64(mem, PML4_ADDR, PDPT_ADDR | PTE_P | PTE_RW | PTE_US);
+    put_u64(mem, PDPT_ADDR, PD_ADDR | PTE_P | PTE_RW | PTE_US);
+    put_u64(mem, PD_ADDR, 0 | PTE_P | PTE_RW | PTE_US | PTE_PS);
 
     /* 64-bit TSS: I/O map base at +0x66; the bitmap (all zero: every port allowed) follows,
      * terminated by an all-ones byte (SDM vol. 1 18.5.2). */
