@@ -6,10 +6,12 @@
  * bitmap grants the port), running N `out dx, al` to port 0x3ff; the loop only re-enters
  * KVM_RUN. No irqchip, no devices, no locks.
  *
- * usage: kvm-floor [N] (default 100000); prints
+ * usage: kvm-floor [N [irqchip|irqchip+pit]] (default 100000, no irqchip); prints
  *   "exits: N cycles: C wall_ns: W tsc_hz: H cpl: P"
  * C is the guest's own TSC count around the loop, W the host's wall time around all KVM_RUN
- * calls, H the TSC rate measured against CLOCK_MONOTONIC.
+ * calls, H the TSC rate measured against CLOCK_MONOTONIC. "irqchip" adds the in-kernel
+ * PIC/IOAPIC/LAPIC (KVM_CREATE_IRQCHIP), "irqchip+pit" the in-kernel PIT too, as deskvm-vm
+ * has them: the difference from the plain loop is what the kernel charges per exit for them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,6 +146,16 @@ int main(int argc, char **argv)
     int vm = ioctl(kvm, KVM_CREATE_VM, 0);
     if (vm < 0) {
         return die("KVM_CREATE_VM");
+    }
+    const char *chips = argc > 2 ? argv[2] : "";
+    if (strncmp(chips, "irqchip", 7) == 0 && ioctl(vm, KVM_CREATE_IRQCHIP, 0) < 0) {
+        return die("KVM_CREATE_IRQCHIP");
+    }
+    if (strcmp(chips, "irqchip+pit") == 0) {
+        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        if (ioctl(vm, KVM_CREATE_PIT2, &pit) < 0) {
+            return die("KVM_CREATE_PIT2");
+        }
     }
     uint8_t *mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
