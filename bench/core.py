@@ -349,6 +349,7 @@ def main():
     ap.add_argument("--only", default="start,rss,exits",
                     help="comma-separated subset of start,rss,exits")
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     b = Bench(args)
     only = set(args.only.split(","))
     results = {"machine": machine_info(b.qemu), "reps": args.reps}
