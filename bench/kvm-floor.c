@@ -141,7 +141,8 @@ int main(int argc, char **argv)
     uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 100000;
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (kvm < 0) {
-        return die("/dev/kvm");
+        die("/dev/kvm");
+        return 77; /* skip, for meson test */
     }
     int vm = ioctl(kvm, KVM_CREATE_VM, 0);
     if (vm < 0) {
