@@ -332,7 +332,7 @@ def bench_exits(b, reps, n, results):
         tgt = f"target < 5 MiB: {verdict(beyond['median'] < 5)}" if vmm == "deskvm" else ""
         print(f"  {vmm:6} guest RAM resident {fmt(ram, 1, 'MiB', 2):26} "
               f"rest {fmt(beyond, 1, 'MiB', 2):26} {tgt}")
-    if "rss" in results:
+    if "rss" in results and samples["deskvm"] and samples["qemu"]:
         print("  (peak RSS of hello at 128 MiB minus the guest RAM resident here: "
               + ", ".join(f"{v} {results['rss'][v + '_128']['median'] / 1024 - stats([s['guest_ram_rss_kib'] / 1024 for s in samples[v]])['median']:.2f} MiB"
                           for v in ("deskvm", "qemu") if samples[v]) + ")")
