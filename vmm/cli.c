@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "vmm/acpi.h"
+#include "vmm/virtio_machine.h"
 
 #define DEFAULT_MEM (256ull << 20)
 #define MIN_MEM (2ull << 20)
@@ -27,6 +28,8 @@ static const char usage[] =
     "  --serial stdio|null|file:PATH\n"
     "                       where COM1 goes (default stdio)\n"
     "  --qmp unix:PATH      QMP control socket\n"
+    "  --device SPEC        add a PCI device (repeatable): virtio-rng,\n"
+    "                       virtio-console[,chardev=stdio|null|file:PATH]\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
@@ -97,6 +100,7 @@ enum {
     OPT_SERIAL,
     OPT_QMP,
     OPT_KVM,
+    OPT_DEVICE,
     OPT_LATER,
 };
 
@@ -109,6 +113,7 @@ static const struct option options[] = {
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"qmp", required_argument, NULL, OPT_QMP},
     {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"device", required_argument, NULL, OPT_DEVICE},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -177,6 +182,18 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
         case OPT_KVM:
             opt->kvm_path = optarg;
             break;
+        case OPT_DEVICE: {
+            struct virtio_spec spec;
+            if (opt->ndevices >= CLI_MAX_DEVICES) {
+                snprintf(err, errlen, "--device: at most %d devices", CLI_MAX_DEVICES);
+                return -EINVAL;
+            }
+            if (virtio_spec_parse(optarg, &spec, err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->devices[opt->ndevices++] = optarg;
+            break;
+        }
         case 'S':
             opt->start_paused = true;
             break;

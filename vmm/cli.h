@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CLI_MAX_DEVICES 16
+
 struct cli_options {
     const char *kernel;
     const char *initrd;
@@ -17,6 +19,9 @@ struct cli_options {
     const char *qmp_path;
     const char *kvm_path;
     bool start_paused;
+    /* --device specs in command-line order (checked by virtio_spec_parse). */
+    const char *devices[CLI_MAX_DEVICES];
+    unsigned ndevices;
 };
 
 /*

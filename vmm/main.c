@@ -20,6 +20,7 @@
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/qmp.h"
+#include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
 
 extern const unsigned char demo_guest_elf[];
@@ -235,6 +236,12 @@ int main(int argc, char **argv)
     }
     int status = EXIT_FAILURE_;
     r = vm_create(&e.vm, &e.kvm, &cfg, e.loop, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
+                                 !strcmp(e.opt.serial, "stdio"), err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "deskvm-vm: %s\n", err);
         goto out;
