@@ -12,6 +12,10 @@
 #   i8042), qemu_accel=kvm|tcg and qemu_cpu=MODEL (e.g. tcg and max for a test whose CPL0
 #   instructions KVM on an emulating host cannot run and QEMU does not emulate).
 #   qemu:KEY=VALUE / deskvm:KEY=VALUE put KEY=VALUE on the command line for that VMM only.
+#   virtio=rng|console (repeatable) adds a modern virtio-pci device to either VMM (deskvm
+#   --device virtio-rng / virtio-console,chardev=file:F; QEMU virtio-rng-pci / virtio-serial-pci
+#   with a virtconsole on a file chardev, both disable-legacy=on); console_expect=1 then
+#   requires the line "hello from the guest now=<now>" in the console's file.
 # environment: GUEST_TIMEOUT (s, default 120), GUEST_QEMU_MACHINE (default microvm, overridden
 #   by qemu_machine=), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
@@ -34,6 +38,8 @@ expect_exit=
 machine=${GUEST_QEMU_MACHINE:-microvm}
 accel=${GUEST_ACCEL:-}
 cpu_model=
+virtio=
+console_expect=
 for kv in "$@"; do
     case $kv in
     cpus=*) cpus=${kv#cpus=} ;;
@@ -42,6 +48,8 @@ for kv in "$@"; do
     qemu_machine=*) machine=${kv#qemu_machine=} ;;
     qemu_accel=*) accel=${kv#qemu_accel=} ;;
     qemu_cpu=*) cpu_model=${kv#qemu_cpu=} ;;
+    virtio=*) virtio="$virtio ${kv#virtio=}" ;;
+    console_expect=*) console_expect=${kv#console_expect=} ;;
     esac
 done
 
@@ -58,10 +66,11 @@ if [ "$vmm" = qemu ]; then
 else
     mine=deskvm:
 fi
-append="now=$(date +%s) cpus=$cpus mem=${mem_mib}M"
+now=$(date +%s)
+append="now=$now cpus=$cpus mem=${mem_mib}M"
 for kv in "$@"; do
     case $kv in
-    cpus=* | mem=* | expect_exit=* | qemu_*=*) ;;
+    cpus=* | mem=* | expect_exit=* | qemu_*=* | virtio=* | console_expect=*) ;;
     "$mine"*) append="$append ${kv#"$mine"}" ;;
     qemu:* | deskvm:*) ;;
     *) append="$append $kv" ;;
@@ -69,6 +78,31 @@ for kv in "$@"; do
 done
 
 timeout_s=${GUEST_TIMEOUT:-120}
+
+# virtio devices, as each VMM spells them.
+console_file=
+dev_deskvm=
+dev_qemu=
+for v in $virtio; do
+    case $v in
+    rng)
+        dev_deskvm="$dev_deskvm --device virtio-rng"
+        dev_qemu="$dev_qemu -device virtio-rng-pci,disable-legacy=on"
+        ;;
+    console)
+        console_file=$(mktemp "${TMPDIR:-/tmp}/run-guest-console.XXXXXX") || exit 1
+        trap 'rm -f "$console_file"' EXIT
+        dev_deskvm="$dev_deskvm --device virtio-console,chardev=file:$console_file"
+        dev_qemu="$dev_qemu -chardev file,id=vcon0,path=$console_file"
+        dev_qemu="$dev_qemu -device virtio-serial-pci,disable-legacy=on"
+        dev_qemu="$dev_qemu -device virtconsole,chardev=vcon0"
+        ;;
+    *)
+        echo "run-guest: unknown virtio=$v (rng, console)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 if [ "$vmm" = qemu ]; then
     qemu=${QEMU:-qemu-system-x86_64}
@@ -99,7 +133,7 @@ if [ "$vmm" = qemu ]; then
         -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
         -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
-        -kernel "$elf" -append "$append" ${GUEST_EXTRA_ARGS:-}
+        -kernel "$elf" -append "$append" $dev_qemu ${GUEST_EXTRA_ARGS:-}
 else
     if [ ! -x "$vmm" ]; then
         echo "SKIP: $vmm is not an executable"
@@ -107,7 +141,7 @@ else
     fi
     # shellcheck disable=SC2086
     set -- "$vmm" --kernel "$elf" --append "$append" --cpus "$cpus" --memory "$mem_mib" \
-        --serial stdio ${GUEST_EXTRA_ARGS:-}
+        --serial stdio $dev_deskvm ${GUEST_EXTRA_ARGS:-}
 fi
 
 echo "run-guest: $*" >&2
@@ -124,6 +158,15 @@ if [ -n "$expect_exit" ] && [ "$rc" != 37 ]; then
     fi
     echo "run-guest: VMM exited with status $rc, expected $expect_exit" >&2
     exit 1
+fi
+if [ "$rc" = 33 ] && [ -n "$console_expect" ]; then
+    want="hello from the guest now=$now"
+    if ! grep -qxF "$want" "$console_file"; then
+        echo "run-guest: the console's host side lacks the line '$want'; it has:" >&2
+        cat "$console_file" >&2
+        exit 1
+    fi
+    echo "run-guest: console line seen on the host side"
 fi
 case $rc in
 33) exit 0 ;;
