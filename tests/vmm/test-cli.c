@@ -11,11 +11,11 @@
 #include <cmocka.h>
 
 #include "vmm/cli.h"
+#include "vmm/virtio_machine.h"
 
 #define ARGV(...) ((char **)(const char *[]){"deskvm-vm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((const char *[]){"deskvm-vm", __VA_ARGS__}) / sizeof(char *)))
-#define PARSE(opt, err, ...)                                                                   \
-    cli_parse(opt, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), err, sizeof(err))
+#define PARSE(opt, err, ...) cli_parse(opt, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), err, sizeof(err))
 
 static void test_sizes(void **state)
 {
@@ -46,14 +46,51 @@ static void test_defaults_and_values(void **state)
     assert_null(o.kernel);
     assert_int_equal(o.ncpus, 1);
     assert_string_equal(o.serial, "stdio");
-    assert_int_equal(PARSE(&o, err, "--kernel", "k", "--append", "console=ttyS0", "--cpus",
-                           "2", "--qmp", "unix:/tmp/q.sock", "-S"),
+    assert_int_equal(PARSE(&o, err, "--kernel", "k", "--append", "console=ttyS0", "--cpus", "2",
+                           "--qmp", "unix:/tmp/q.sock", "-S"),
                      0);
     assert_string_equal(o.kernel, "k");
     assert_string_equal(o.cmdline, "console=ttyS0");
     assert_int_equal(o.ncpus, 2);
     assert_string_equal(o.qmp_path, "/tmp/q.sock");
     assert_true(o.start_paused);
+}
+
+static void test_devices(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--device", "virtio-rng", "--device",
+                           "virtio-console,chardev=file:/tmp/x", "--device", "virtio-console"),
+                     0);
+    assert_int_equal(o.ndevices, 3);
+    assert_string_equal(o.devices[0], "virtio-rng");
+    assert_string_equal(o.devices[1], "virtio-console,chardev=file:/tmp/x");
+
+    struct virtio_spec s;
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=file:/tmp/x", &s, err, sizeof(err)),
+                     0);
+    assert_int_equal(s.kind, VIRTIO_SPEC_CONSOLE);
+    assert_string_equal(s.chardev, "file:/tmp/x");
+    assert_int_equal(virtio_spec_parse("virtio-console", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.chardev, "stdio");
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=null", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.chardev, "null");
+    assert_int_equal(virtio_spec_parse("virtio-rng", &s, err, sizeof(err)), 0);
+    assert_int_equal(s.kind, VIRTIO_SPEC_RNG);
+
+    /* Unknown devices and options, bad chardevs, options a device does not have. */
+    assert_int_equal(virtio_spec_parse("virtio-gpu", &s, err, sizeof(err)), -ENOENT);
+    assert_int_equal(virtio_spec_parse("virtio-rngx", &s, err, sizeof(err)), -ENOENT);
+    assert_int_equal(virtio_spec_parse("virtio-rng,chardev=stdio", &s, err, sizeof(err)), -EINVAL);
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=tcp:1", &s, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=file:", &s, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(virtio_spec_parse("virtio-console,", &s, err, sizeof(err)), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--device", "virtio-net"), -EINVAL);
+    assert_non_null(strstr(err, "virtio-net"));
+    assert_int_equal(PARSE(&o, err, "--device"), -EINVAL);
 }
 
 static void test_bad_input(void **state)
@@ -90,6 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_devices),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
