@@ -92,6 +92,13 @@ def main():
         ("--serial in a missing directory", ["--serial", "file:/nonexistent-dir/x"], 1,
          ["/nonexistent-dir/x", "No such file"], True),
         ("--serial nonsense", ["--serial", "bogus"], 1, ["--serial bogus", "file:"], True),
+        ("--device unknown", ["--device", "virtio-gpu"], 1, ["virtio-gpu", "unknown device"],
+         False),
+        ("--device bad chardev", ["--device", "virtio-console,chardev=tcp:1"], 1,
+         ["chardev=tcp:1", "file:PATH"], False),
+        ("--device console file in a missing directory",
+         ["--device", "virtio-console,chardev=file:/nonexistent-dir/c"], 1,
+         ["/nonexistent-dir/c", "No such file"], True),
     ]
     if os.geteuid() != 0:
         locked = make("kvm-locked", b"")
