@@ -7,6 +7,7 @@
 #include "vmm/virtio_machine.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,6 +333,12 @@ struct virtio_pci *virtio_machine_add(struct vm *vm, struct virtio_dev *vdev, co
     }
     m->fns[m->n++] = f;
     return &f->vp;
+}
+
+int virtio_machine_doorbell_fd(const struct virtio_pci *vp, unsigned q)
+{
+    const struct vm_fn *f = (const void *)((const char *)vp - offsetof(struct vm_fn, vp));
+    return q < vp->vdev->num_queues ? f->kicks[q].fd : -1;
 }
 
 /* ---- Devices from specs ------------------------------------------------------------------ */

@@ -58,6 +58,9 @@ struct virtio_pci *virtio_machine_add(struct vm *vm, struct virtio_dev *vdev, co
                                       const struct device *state, unsigned nstate, char *err,
                                       size_t errlen);
 
+/* The eventfd behind queue q's doorbell of a function from virtio_machine_add, or -1. */
+int virtio_machine_doorbell_fd(const struct virtio_pci *vp, unsigned q);
+
 /*
  * Take every virtio function off the machine: doorbells and vectors released, functions
  * detached from the PCI bus, their state entries dropped, the devices built from specs
