@@ -104,6 +104,16 @@ uint8_t vpci_status(struct vpci *d);
 uint16_t vpci_num_queues(struct vpci *d);
 uint8_t vpci_config_generation(struct vpci *d);
 
+/*
+ * MSI-X: program table entry to send vector to this CPU's LAPIC (fixed, edge), unmask it and
+ * enable MSI-X in the capability. Returns the table size, or a negative value without MSI-X.
+ */
+int vpci_msix_setup(struct vpci *d, unsigned entry, uint8_t vector);
+/* Assign MSI-X table entry v to the queue (0xffff: none); returns what reads back. */
+uint16_t vq_set_vector(struct vq *vq, uint16_t v);
+/* The same for configuration changes. */
+uint16_t vpci_set_config_vector(struct vpci *d, uint16_t v);
+
 /* Post one buffer (device-writable when writable) as a chain of one; returns the head. */
 uint16_t vq_post(struct vq *vq, const void *buf, uint32_t len, bool writable);
 void vq_kick(struct vq *vq);

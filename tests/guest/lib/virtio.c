@@ -265,6 +265,47 @@ int vq_setup(struct vpci *d, struct vq *vq, unsigned q, struct vq_mem *mem, uint
     return 0;
 }
 
+int vpci_msix_setup(struct vpci *d, unsigned entry, uint8_t vector)
+{
+    unsigned cap = pci_cfg_read8(d->dev, d->fn, 0x34) & 0xfc;
+    for (unsigned hops = 0; cap && hops < 48; hops++) {
+        if (pci_cfg_read8(d->dev, d->fn, cap) == 0x11) {
+            break;
+        }
+        cap = pci_cfg_read8(d->dev, d->fn, cap + 1) & 0xfc;
+    }
+    if (!cap) {
+        return -1;
+    }
+    unsigned nvec = (pci_cfg_read16(d->dev, d->fn, cap + 2) & 0x7ff) + 1;
+    uint32_t tbl = pci_cfg_read32(d->dev, d->fn, cap + 4);
+    uint64_t base = pci_bar_mem(d->dev, d->fn, tbl & 7);
+    if (entry >= nvec || base == 0 || base >= (4ull << 30)) {
+        return -2;
+    }
+    uintptr_t e = (uintptr_t)(base + (tbl & ~7u) + 16 * entry);
+    mmio_write32(e, 0xfee00000u | (lapic_id() & 0xff) << 12);
+    mmio_write32(e + 4, 0);
+    mmio_write32(e + 8, vector); /* fixed delivery, edge */
+    mmio_write32(e + 12, 0);     /* unmasked */
+    uint16_t ctrl = pci_cfg_read16(d->dev, d->fn, cap + 2);
+    pci_cfg_write16(d->dev, d->fn, cap + 2, (uint16_t)((ctrl | 0x8000) & ~0x4000));
+    return (int)nvec;
+}
+
+uint16_t vq_set_vector(struct vq *vq, uint16_t v)
+{
+    mmio_write16(vq->d->common + C_Q_SELECT, (uint16_t)vq->index);
+    mmio_write16(vq->d->common + C_Q_MSIX, v);
+    return mmio_read16(vq->d->common + C_Q_MSIX);
+}
+
+uint16_t vpci_set_config_vector(struct vpci *d, uint16_t v)
+{
+    mmio_write16(d->common + 0x10, v);
+    return mmio_read16(d->common + 0x10);
+}
+
 void vpci_driver_ok(struct vpci *d)
 {
     mmio_write8(d->common + C_STATUS, vpci_status(d) | VIRTIO_STATUS_DRIVER_OK);
