@@ -3,8 +3,9 @@
  * virtio-console: finds the modern virtio-pci console (1af4:1043), negotiates VERSION_1
  * without MULTIPORT (so port 0's queues work as soon as the driver is up), posts a receive
  * buffer, and writes "hello from the guest now=<now>" through port 0's transmit queue. The
- * runner (console_expect=1) checks that the line reached the host side (a file). Polled at
- * CPL3, no interrupts.
+ * runner (console_expect=1) checks that the line reached the host side. With console_input=1
+ * the runner feeds "ping now=<now>\n" to the console's host side and the guest must receive
+ * exactly that through port 0's receive queue. Polled at CPL3, no interrupts.
  */
 #include "guest.h"
 #include "virtio_guest.h"
@@ -47,4 +48,25 @@ void test_main(void)
     printf("wrote: %s", line);
     st = vpci_status(&d);
     CHECK(!(st & VIRTIO_STATUS_NEEDS_RESET), "status %#x after transmit", st);
+
+    char flag[4];
+    if (!cmdline_get("console_input", flag, sizeof(flag)) || flag[0] != '1') {
+        return;
+    }
+    /* Host input may arrive in pieces: collect until the newline, reposting the buffer. */
+    char want[48], got[64];
+    int wn = snprintf(want, sizeof(want), "ping now=%s\n", now);
+    unsigned have = 0;
+    while (have < (unsigned)wn) {
+        CHECK(vq_poll(&rx, &id, &len, 10000), "no console input after %u bytes", have);
+        CHECK(len <= sizeof(rxbuf) && have + len < sizeof(got), "input too long (%u)", len);
+        memcpy(got + have, rxbuf, len);
+        have += len;
+        vq_post(&rx, rxbuf, sizeof(rxbuf), true);
+        vq_kick(&rx);
+    }
+    got[have] = '\0';
+    CHECK(have == (unsigned)wn && memcmp(got, want, (size_t)wn) == 0,
+          "received %u bytes '%s', want '%s'", have, got, want);
+    printf("read: %s", got);
 }
