@@ -80,8 +80,8 @@ struct vm {
     struct device devices[VM_MAX_DEVICES];
     unsigned ndevices;
     struct vm_hooks hooks;
-    struct pc *pc; /* the platform's devices (vmm/pc.c) */
-    struct pci_machine *pci; /* the PCI host bridge and functions (vmm/pci_machine.c) */
+    struct pc *pc;                 /* the platform's devices (vmm/pc.c) */
+    struct pci_machine *pci;       /* the PCI host bridge and functions (vmm/pci_machine.c) */
     struct virtio_machine *virtio; /* virtio-pci functions (vmm/virtio_machine.c) */
 
     /* Run control: vCPU threads park here while the VM is not running. */
