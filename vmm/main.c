@@ -111,8 +111,7 @@ static int cmd_cont(void *opaque, json_t *args, json_t **ret, struct qmp_error *
     }
     if (e->vm.state == VM_INTERNAL_ERROR || e->vm.state == VM_SHUTDOWN) {
         err->cls = "GenericError";
-        snprintf(err->desc, sizeof(err->desc),
-                 "Resetting the Virtual Machine is required");
+        snprintf(err->desc, sizeof(err->desc), "Resetting the Virtual Machine is required");
         return -1;
     }
     vm_resume(&e->vm);
@@ -133,8 +132,7 @@ static int cmd_system_reset(void *opaque, json_t *args, json_t **ret, struct qmp
     return 0;
 }
 
-static int cmd_system_powerdown(void *opaque, json_t *args, json_t **ret,
-                                struct qmp_error *err)
+static int cmd_system_powerdown(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
     struct engine *e = opaque;
     if (qmp_arg_check_known(args, no_args, err) < 0) {

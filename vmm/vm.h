@@ -79,7 +79,7 @@ struct vm {
     struct device devices[VM_MAX_DEVICES];
     unsigned ndevices;
     struct vm_hooks hooks;
-    struct pc *pc; /* the platform's devices (vmm/pc.c) */
+    struct pc *pc;           /* the platform's devices (vmm/pc.c) */
     struct pci_machine *pci; /* the PCI host bridge and functions (vmm/pci_machine.c) */
 
     /* Run control: vCPU threads park here while the VM is not running. */
@@ -98,8 +98,8 @@ struct vm {
 };
 
 /* Create the VM: memory, irqchip, PIT, ACPI, boot images, vCPUs (not started). */
-int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg,
-              struct evloop *loop, char *err, size_t errlen);
+int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, struct evloop *loop,
+              char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* Register a device for reset and snapshot. -ENOSPC when full. */

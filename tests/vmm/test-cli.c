@@ -14,8 +14,7 @@
 
 #define ARGV(...) ((char **)(const char *[]){"deskvm-vm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((const char *[]){"deskvm-vm", __VA_ARGS__}) / sizeof(char *)))
-#define PARSE(opt, err, ...)                                                                   \
-    cli_parse(opt, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), err, sizeof(err))
+#define PARSE(opt, err, ...) cli_parse(opt, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), err, sizeof(err))
 
 static void test_sizes(void **state)
 {
@@ -46,8 +45,8 @@ static void test_defaults_and_values(void **state)
     assert_null(o.kernel);
     assert_int_equal(o.ncpus, 1);
     assert_string_equal(o.serial, "stdio");
-    assert_int_equal(PARSE(&o, err, "--kernel", "k", "--append", "console=ttyS0", "--cpus",
-                           "2", "--qmp", "unix:/tmp/q.sock", "-S"),
+    assert_int_equal(PARSE(&o, err, "--kernel", "k", "--append", "console=ttyS0", "--cpus", "2",
+                           "--qmp", "unix:/tmp/q.sock", "-S"),
                      0);
     assert_string_equal(o.kernel, "k");
     assert_string_equal(o.cmdline, "console=ttyS0");
