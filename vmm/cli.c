@@ -27,6 +27,10 @@ static const char usage[] =
     "  --serial stdio|null|file:PATH\n"
     "                       where COM1 goes (default stdio)\n"
     "  --qmp unix:PATH      QMP control socket\n"
+    "  --net user[,hostfwd=tcp:127.0.0.1:2222-:22][,mac=52:54:00:12:34:56]\n"
+    "  --net tap[,ifname=tap0][,mac=...]\n"
+    "                       a virtio-net NIC on user-mode NAT (10.0.2.0/24) or a host tap\n"
+    "                       device; repeatable; hostfwd binds 127.0.0.1 unless told otherwise\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
@@ -88,6 +92,102 @@ int cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* One "key=value" item of a --net value: [item, end). */
+static int net_item(const char *spec, const char *item, const char *end, struct cli_net *out,
+                    bool *mac_set, char *err, size_t errlen)
+{
+    char buf[128];
+    size_t len = (size_t)(end - item);
+    if (len >= sizeof(buf)) {
+        snprintf(err, errlen, "--net %s: option too long", spec);
+        return -EINVAL;
+    }
+    memcpy(buf, item, len);
+    buf[len] = 0;
+    char *val = strchr(buf, '=');
+    if (!val || !val[1]) {
+        snprintf(err, errlen, "--net %s: '%s' is not KEY=VALUE", spec, buf);
+        return -EINVAL;
+    }
+    *val++ = 0;
+    if (strcmp(buf, "mac") == 0) {
+        if (*mac_set) {
+            snprintf(err, errlen, "--net %s: mac given twice", spec);
+            return -EINVAL;
+        }
+        if (net_mac_parse(val, out->mac) < 0) {
+            snprintf(err, errlen, "--net %s: mac=%s is not a unicast MAC like 52:54:00:12:34:56",
+                     spec, val);
+            return -EINVAL;
+        }
+        *mac_set = true;
+        return 0;
+    }
+    if (out->kind == CLI_NET_USER && strcmp(buf, "hostfwd") == 0) {
+        if (out->nhostfwd == CLI_HOSTFWD_MAX) {
+            snprintf(err, errlen, "--net %s: at most %d hostfwd rules", spec, CLI_HOSTFWD_MAX);
+            return -EINVAL;
+        }
+        struct net_hostfwd *f = &out->hostfwd[out->nhostfwd];
+        if (net_hostfwd_parse(val, f) < 0) {
+            snprintf(err, errlen,
+                     "--net %s: hostfwd=%s: expected tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:PORT",
+                     spec, val);
+            return -EINVAL;
+        }
+        for (unsigned i = 0; i < out->nhostfwd; i++) {
+            const struct net_hostfwd *g = &out->hostfwd[i];
+            if (g->udp == f->udp && g->host_port == f->host_port && g->host_addr == f->host_addr) {
+                snprintf(err, errlen, "--net %s: host port %u forwarded twice", spec, f->host_port);
+                return -EINVAL;
+            }
+        }
+        out->nhostfwd++;
+        return 0;
+    }
+    if (out->kind == CLI_NET_TAP && strcmp(buf, "ifname") == 0) {
+        if (strlen(val) >= sizeof(out->ifname) || strchr(val, '/')) {
+            snprintf(err, errlen, "--net %s: ifname=%s: at most %zu characters, no '/'", spec, val,
+                     sizeof(out->ifname) - 1);
+            return -EINVAL;
+        }
+        strcpy(out->ifname, val);
+        return 0;
+    }
+    snprintf(err, errlen, "--net %s: unknown option '%s' (%s takes %s)", spec, buf,
+             out->kind == CLI_NET_USER ? "user" : "tap",
+             out->kind == CLI_NET_USER ? "hostfwd=, mac=" : "ifname=, mac=");
+    return -EINVAL;
+}
+
+int cli_parse_net(const char *s, unsigned n, struct cli_net *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    const char *comma = strchr(s, ',');
+    size_t kind_len = comma ? (size_t)(comma - s) : strlen(s);
+    if (kind_len == 4 && strncmp(s, "user", 4) == 0) {
+        out->kind = CLI_NET_USER;
+    } else if (kind_len == 3 && strncmp(s, "tap", 3) == 0) {
+        out->kind = CLI_NET_TAP;
+    } else {
+        snprintf(err, errlen, "--net %s: expected user or tap first", s);
+        return -EINVAL;
+    }
+    static const uint8_t default_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    memcpy(out->mac, default_mac, 6);
+    out->mac[5] = (uint8_t)(0x56 + n); /* as QEMU numbers its NICs */
+    bool mac_set = false;
+    while (comma) {
+        const char *item = comma + 1;
+        comma = strchr(item, ',');
+        const char *end = comma ? comma : item + strlen(item);
+        if (net_item(s, item, end, out, &mac_set, err, errlen) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 enum {
     OPT_KERNEL = 256,
     OPT_INITRD,
@@ -97,6 +197,7 @@ enum {
     OPT_SERIAL,
     OPT_QMP,
     OPT_KVM,
+    OPT_NET,
     OPT_LATER,
 };
 
@@ -117,7 +218,7 @@ static const struct option options[] = {
     {"cdrom", required_argument, NULL, OPT_LATER},
     {"firmware", required_argument, NULL, OPT_LATER},
     {"vnc", required_argument, NULL, OPT_LATER},
-    {"net", required_argument, NULL, OPT_LATER},
+    {"net", required_argument, NULL, OPT_NET},
     {"display", required_argument, NULL, OPT_LATER},
     {"config", required_argument, NULL, OPT_LATER},
     {"restore", required_argument, NULL, OPT_LATER},
@@ -177,6 +278,16 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
         case OPT_KVM:
             opt->kvm_path = optarg;
             break;
+        case OPT_NET:
+            if (opt->nnet == CLI_NET_MAX) {
+                snprintf(err, errlen, "--net: at most %d network cards", CLI_NET_MAX);
+                return -EINVAL;
+            }
+            if (cli_parse_net(optarg, opt->nnet, &opt->net[opt->nnet], err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->nnet++;
+            break;
         case 'S':
             opt->start_paused = true;
             break;
@@ -213,6 +324,14 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
                  (unsigned long long)(opt->mem_size >> 20),
                  (unsigned long long)(((uint64_t)pages * (uint64_t)psize) >> 20));
         return -EINVAL;
+    }
+    for (unsigned i = 0; i < opt->nnet; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            if (memcmp(opt->net[i].mac, opt->net[j].mac, 6) == 0) {
+                snprintf(err, errlen, "--net: two network cards with the same MAC address");
+                return -EINVAL;
+            }
+        }
     }
     if ((opt->initrd || opt->cmdline) && !opt->kernel) {
         snprintf(err, errlen, "--initrd and --append need --kernel");

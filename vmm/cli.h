@@ -7,6 +7,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/net.h"
+
+#define CLI_NET_MAX 8      /* NICs */
+#define CLI_HOSTFWD_MAX 16 /* forwarded ports per user network */
+
+enum cli_net_kind {
+    CLI_NET_USER, /* libslirp NAT: net_user_create() */
+    CLI_NET_TAP,  /* host tap device: net_tap_create() */
+};
+
+/* One --net: a virtio-net NIC and its back-end. */
+struct cli_net {
+    enum cli_net_kind kind;
+    uint8_t mac[6];  /* default 52:54:00:12:34:(56 + index) */
+    char ifname[16]; /* tap: "" lets the kernel pick */
+    struct net_hostfwd hostfwd[CLI_HOSTFWD_MAX];
+    unsigned nhostfwd;
+};
+
 struct cli_options {
     const char *kernel;
     const char *initrd;
@@ -17,6 +36,8 @@ struct cli_options {
     const char *qmp_path;
     const char *kvm_path;
     bool start_paused;
+    struct cli_net net[CLI_NET_MAX];
+    unsigned nnet;
 };
 
 /*
@@ -24,6 +45,11 @@ struct cli_options {
  * line in err.
  */
 int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen);
+/*
+ * One --net value: "user[,hostfwd=RULE]...[,mac=MAC]" or "tap[,ifname=NAME][,mac=MAC]",
+ * into out with index n's default MAC. Returns 0 or -EINVAL with one line in err.
+ */
+int cli_parse_net(const char *s, unsigned n, struct cli_net *out, char *err, size_t errlen);
 /* "512M", "2G", "1024" (MiB), "1.5G" → bytes; -EINVAL for garbage, zero or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
 

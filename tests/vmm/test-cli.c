@@ -84,12 +84,78 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err, "--vnc"));
 }
 
+static void test_net(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--memory", "64M"), 0);
+    assert_int_equal(o.nnet, 0);
+    assert_int_equal(PARSE(&o, err, "--memory", "64M", "--net", "user", "--net",
+                           "user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53", "--net",
+                           "tap,ifname=tap0,mac=52:54:00:aa:bb:cc"),
+                     0);
+    assert_int_equal(o.nnet, 3);
+    assert_int_equal(o.net[0].kind, CLI_NET_USER);
+    assert_int_equal(o.net[0].nhostfwd, 0);
+    assert_memory_equal(o.net[0].mac, "\x52\x54\x00\x12\x34\x56", 6);
+    assert_memory_equal(o.net[1].mac, "\x52\x54\x00\x12\x34\x57", 6); /* 56 + n */
+    assert_int_equal(o.net[1].nhostfwd, 2);
+    assert_false(o.net[1].hostfwd[0].udp);
+    assert_int_equal(o.net[1].hostfwd[0].host_port, 2222);
+    assert_int_equal(o.net[1].hostfwd[0].guest_port, 22);
+    assert_true(o.net[1].hostfwd[1].udp);
+    assert_int_equal(o.net[1].hostfwd[1].host_port, 5353);
+    assert_int_equal(o.net[2].kind, CLI_NET_TAP);
+    assert_string_equal(o.net[2].ifname, "tap0");
+    assert_memory_equal(o.net[2].mac, "\x52\x54\x00\xaa\xbb\xcc", 6);
+    assert_int_equal(PARSE(&o, err, "--net", "tap"), 0);
+    assert_string_equal(o.net[0].ifname, "");
+}
+
+static void test_net_errors(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--net", "bridge"), -EINVAL);
+    assert_non_null(strstr(err, "expected user or tap"));
+    assert_int_equal(PARSE(&o, err, "--net", "usertap"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--net", "user,ifname=tap0"), -EINVAL);
+    assert_non_null(strstr(err, "unknown option 'ifname'"));
+    assert_non_null(strstr(err, "hostfwd="));
+    assert_int_equal(PARSE(&o, err, "--net", "tap,hostfwd=tcp::1-:2"), -EINVAL);
+    assert_non_null(strstr(err, "unknown option 'hostfwd'"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,hostfwd=tcp::22"), -EINVAL);
+    assert_non_null(strstr(err, "hostfwd=tcp::22"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,hostfwd=tcp::2222-:22,hostfwd=tcp::2222-:23"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "2222 forwarded twice"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac=01:00:5e:00:00:01"), -EINVAL);
+    assert_non_null(strstr(err, "unicast"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "twice"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac"), -EINVAL);
+    assert_non_null(strstr(err, "KEY=VALUE"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--net", "tap,ifname=a-name-much-too-long"), -EINVAL);
+    assert_non_null(strstr(err, "ifname"));
+    /* Two cards with one MAC. */
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac=52:54:00:12:34:57", "--net", "user"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "same MAC"));
+    assert_int_equal(PARSE(&o, err, "--net", "user", "--net", "user", "--net", "user", "--net",
+                           "user", "--net", "user", "--net", "user", "--net", "user", "--net",
+                           "user", "--net", "user"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "at most 8"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_defaults_and_values),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_sizes),      cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_bad_input),  cmocka_unit_test(test_net),
+        cmocka_unit_test(test_net_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
