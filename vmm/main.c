@@ -200,6 +200,13 @@ int main(int argc, char **argv)
         }
         return EXIT_OK; /* --help, --version */
     }
+    if (e.opt.ndisks > 0) {
+        /* The virtio-blk device exists (io/virtio_blk.h); it needs the virtio-pci transport
+         * to reach the guest. docs/virtio-blk.md says how it is wired. */
+        fprintf(stderr, "deskvm-vm: --disk: virtio-pci not wired yet\n");
+        cli_options_free(&e.opt);
+        return EXIT_FAILURE_;
+    }
     if (kvm_sys_open(&e.kvm, e.opt.kvm_path, err, sizeof(err)) < 0) {
         fprintf(stderr, "deskvm-vm: %s\n", err);
         return EXIT_NO_KVM;
@@ -272,5 +279,6 @@ out:
     evloop_free(e.loop);
     chardev_close(&e.serial);
     kvm_sys_close(&e.kvm);
+    cli_options_free(&e.opt);
     return status & 0xff;
 }
