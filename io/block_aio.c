@@ -24,6 +24,7 @@ struct block_aio {
     enum block_aio_backend backend;
     int efd;
     unsigned inflight; /* submitted, done not yet run; caller's thread only */
+    uint64_t done_ring, done_pool;
 
     /* io_uring (caller's thread only). */
     bool have_ring;
@@ -311,6 +312,7 @@ static bool ring_done(struct block_aio *aio, struct block_aio_req *req, int res)
     if (res >= 0 && req->op == BLOCK_AIO_READ && req->bounce != NULL) {
         copy_to_iov(req->iov, req->iovcnt, req->bounce);
     }
+    aio->done_ring++;
     finish(aio, req, res < 0 ? res : 0);
     return true;
 }
@@ -338,6 +340,7 @@ unsigned block_aio_complete(struct block_aio *aio)
     while (list != NULL) {
         struct block_aio_req *req = list;
         list = req->next;
+        aio->done_pool++;
         finish(aio, req, req->result);
         n++;
     }
@@ -357,6 +360,12 @@ void block_aio_drain(struct block_aio *aio)
 unsigned block_aio_inflight(const struct block_aio *aio)
 {
     return aio->inflight;
+}
+
+void block_aio_counts(const struct block_aio *aio, uint64_t *ring, uint64_t *pool)
+{
+    *ring = aio->done_ring;
+    *pool = aio->done_pool;
 }
 
 int block_aio_event_fd(const struct block_aio *aio)
