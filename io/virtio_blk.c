@@ -27,6 +27,7 @@ struct blk_seg {
 };
 
 struct virtio_blk_req {
+    struct block_aio_req aio; /* first: aio_done finds the request from it */
     struct virtio_blk *blk;
     struct virtio_blk_req *next_free;
     unsigned q;
@@ -40,7 +41,6 @@ struct virtio_blk_req {
     struct blk_seg segs[VIRTIO_BLK_MAX_DISCARD_SEG]; /* copied out of guest memory */
     unsigned nseg, seg_i;
     bool then_flush; /* write-through for a driver that did not negotiate FLUSH */
-    struct block_aio_req aio;
 };
 
 static struct virtio_blk_req *req_get(struct virtio_blk *blk)
@@ -141,8 +141,7 @@ static void submit_seg(struct virtio_blk_req *r)
 
 static void aio_done(struct block_aio_req *a, int result)
 {
-    struct virtio_blk_req *r =
-        (struct virtio_blk_req *)((uint8_t *)a - offsetof(struct virtio_blk_req, aio));
+    struct virtio_blk_req *r = (struct virtio_blk_req *)a;
     struct virtio_blk *blk = r->blk;
     if (result == 0 && !blk->resetting) {
         if ((r->type == VIRTIO_BLK_T_DISCARD || r->type == VIRTIO_BLK_T_WRITE_ZEROES) &&
