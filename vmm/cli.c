@@ -31,6 +31,9 @@ static const char usage[] =
     "  --net tap[,ifname=tap0][,mac=...]\n"
     "                       a virtio-net NIC on user-mode NAT (10.0.2.0/24) or a host tap\n"
     "                       device; repeatable; hostfwd binds 127.0.0.1 unless told otherwise\n"
+    "  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=writeback|writethrough|none]\n"
+    "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
+    "                       format is probed when not given; cache=none is raw only)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
@@ -198,6 +201,7 @@ enum {
     OPT_QMP,
     OPT_KVM,
     OPT_NET,
+    OPT_DISK,
     OPT_LATER,
 };
 
@@ -210,11 +214,11 @@ static const struct option options[] = {
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"qmp", required_argument, NULL, OPT_QMP},
     {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"disk", required_argument, NULL, OPT_DISK},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
-    {"disk", required_argument, NULL, OPT_LATER},
     {"cdrom", required_argument, NULL, OPT_LATER},
     {"firmware", required_argument, NULL, OPT_LATER},
     {"vnc", required_argument, NULL, OPT_LATER},
@@ -225,9 +229,159 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen)
+/* The next ','-separated item of *p into buf (",," is a literal comma); false at the end. */
+static bool next_item(const char **p, char *buf, size_t len, bool *too_long)
 {
-    memset(opt, 0, sizeof(*opt));
+    const char *s = *p;
+    if (*s == '\0') {
+        return false;
+    }
+    size_t n = 0;
+    *too_long = false;
+    while (*s) {
+        if (*s == ',') {
+            if (s[1] != ',') {
+                s++;
+                break;
+            }
+            s++; /* ",," */
+        }
+        if (n + 1 < len) {
+            buf[n++] = *s;
+        } else {
+            *too_long = true;
+        }
+        s++;
+    }
+    buf[n] = '\0';
+    *p = s;
+    return true;
+}
+
+static int on_off(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+        *out = true;
+    } else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no")) {
+        *out = false;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
+{
+    char item[4200];
+    bool too_long;
+    unsigned seen = 0; /* bit per key: each may be given once */
+    static const char *const keys[] = {"file", "format", "readonly", "cache", "queues"};
+    memset(d, 0, sizeof(*d));
+    d->format = BLOCK_FORMAT_AUTO;
+    d->cache = BLOCK_CACHE_WRITEBACK;
+    d->queues = 1;
+    const char *p = arg;
+    char file[sizeof(item)] = "";
+    while (next_item(&p, item, sizeof(item), &too_long)) {
+        if (too_long) {
+            snprintf(err, errlen, "--disk: an item is longer than %zu bytes", sizeof(item) - 1);
+            return -EINVAL;
+        }
+        char *eq = strchr(item, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "--disk %s: '%s' is not KEY=VALUE (expected file=PATH,...)", arg,
+                     item);
+            return -EINVAL;
+        }
+        *eq = '\0';
+        const char *k = item, *v = eq + 1;
+        unsigned ki = 0;
+        while (ki < sizeof(keys) / sizeof(keys[0]) && strcmp(k, keys[ki]) != 0) {
+            ki++;
+        }
+        if (ki == sizeof(keys) / sizeof(keys[0])) {
+            snprintf(err, errlen,
+                     "--disk: unknown key '%s' (known: file, format, readonly, cache, queues)", k);
+            return -EINVAL;
+        }
+        if (seen & (1u << ki)) {
+            snprintf(err, errlen, "--disk: %s given twice", k);
+            return -EINVAL;
+        }
+        seen |= 1u << ki;
+        if (!strcmp(k, "file")) {
+            if (!*v) {
+                snprintf(err, errlen, "--disk: file= is empty");
+                return -EINVAL;
+            }
+            snprintf(file, sizeof(file), "%s", v);
+        } else if (!strcmp(k, "format")) {
+            if (!strcmp(v, "raw")) {
+                d->format = BLOCK_FORMAT_RAW;
+            } else if (!strcmp(v, "qcow2")) {
+                d->format = BLOCK_FORMAT_QCOW2;
+            } else {
+                snprintf(err, errlen, "--disk: format=%s: expected raw or qcow2", v);
+                return -EINVAL;
+            }
+        } else if (!strcmp(k, "readonly")) {
+            if (on_off(v, &d->readonly) < 0) {
+                snprintf(err, errlen, "--disk: readonly=%s: expected on or off", v);
+                return -EINVAL;
+            }
+        } else if (!strcmp(k, "cache")) {
+            if (!strcmp(v, "writeback")) {
+                d->cache = BLOCK_CACHE_WRITEBACK;
+            } else if (!strcmp(v, "writethrough")) {
+                d->cache = BLOCK_CACHE_WRITETHROUGH;
+            } else if (!strcmp(v, "none")) {
+                d->cache = BLOCK_CACHE_NONE;
+            } else {
+                snprintf(err, errlen, "--disk: cache=%s: expected writeback, writethrough or none",
+                         v);
+                return -EINVAL;
+            }
+        } else {
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || end == v || *end || n < 1 || n > CLI_MAX_DISK_QUEUES) {
+                snprintf(err, errlen, "--disk: queues=%s: must be a whole number from 1 to %d", v,
+                         CLI_MAX_DISK_QUEUES);
+                return -EINVAL;
+            }
+            d->queues = (unsigned)n;
+        }
+    }
+    if (!file[0]) {
+        snprintf(err, errlen, "--disk %s: file=PATH is missing", arg);
+        return -EINVAL;
+    }
+    if (d->cache == BLOCK_CACHE_NONE && d->format == BLOCK_FORMAT_QCOW2) {
+        snprintf(err, errlen,
+                 "--disk: cache=none works with raw images only (qcow2 needs the "
+                 "page cache for now)");
+        return -EINVAL;
+    }
+    d->file = strdup(file);
+    if (d->file == NULL) {
+        snprintf(err, errlen, "--disk: out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void cli_options_free(struct cli_options *opt)
+{
+    for (unsigned i = 0; i < opt->ndisks; i++) {
+        free(opt->disks[i].file);
+        opt->disks[i].file = NULL;
+    }
+    opt->ndisks = 0;
+}
+
+static int parse_args(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen)
+{
     opt->mem_size = DEFAULT_MEM;
     opt->ncpus = 1;
     opt->serial = "stdio";
@@ -288,6 +442,16 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
             }
             opt->nnet++;
             break;
+        case OPT_DISK:
+            if (opt->ndisks == CLI_MAX_DISKS) {
+                snprintf(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
+                return -EINVAL;
+            }
+            if (cli_parse_disk(optarg, &opt->disks[opt->ndisks], err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->ndisks++;
+            break;
         case 'S':
             opt->start_paused = true;
             break;
@@ -338,4 +502,14 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
         return -EINVAL;
     }
     return 0;
+}
+
+int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(opt, 0, sizeof(*opt));
+    int r = parse_args(opt, argc, argv, err, errlen);
+    if (r != 0) {
+        cli_options_free(opt); /* only a run keeps the disk paths */
+    }
+    return r;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/block.h"
 #include "io/net.h"
 
 #define CLI_NET_MAX 8      /* NICs */
@@ -26,6 +27,19 @@ struct cli_net {
     unsigned nhostfwd;
 };
 
+/* --disk may be given this often; queues per disk at most (virtio-blk's own limit). */
+#define CLI_MAX_DISKS 16
+#define CLI_MAX_DISK_QUEUES 16
+
+/* One --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=...][,queues=N]. */
+struct cli_disk {
+    char *file; /* allocated; ",," in the option stands for a comma in the path */
+    enum block_format format;
+    bool readonly;
+    enum block_cache cache;
+    unsigned queues;
+};
+
 struct cli_options {
     const char *kernel;
     const char *initrd;
@@ -38,6 +52,8 @@ struct cli_options {
     bool start_paused;
     struct cli_net net[CLI_NET_MAX];
     unsigned nnet;
+    struct cli_disk disks[CLI_MAX_DISKS];
+    unsigned ndisks;
 };
 
 /*
@@ -50,6 +66,10 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
  * into out with index n's default MAC. Returns 0 or -EINVAL with one line in err.
  */
 int cli_parse_net(const char *s, unsigned n, struct cli_net *out, char *err, size_t errlen);
+/* Frees what cli_parse allocated (disk paths); opt stays readable but empty of disks. */
+void cli_options_free(struct cli_options *opt);
+/* One --disk value into d (allocates d->file on success). -EINVAL with one line in err. */
+int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen);
 /* "512M", "2G", "1024" (MiB), "1.5G" → bytes; -EINVAL for garbage, zero or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
 

@@ -203,6 +203,14 @@ int main(int argc, char **argv)
          * no virtio transport to put the card on yet (docs/virtio-net.md, "Wiring"). */
         fprintf(stderr, "deskvm-vm: --net: this build cannot attach network cards yet "
                         "(no virtio-pci transport)\n");
+        cli_options_free(&e.opt);
+        return EXIT_FAILURE_;
+    }
+    if (e.opt.ndisks > 0) {
+        /* The virtio-blk device exists (io/virtio_blk.h); it needs the virtio-pci transport
+         * to reach the guest. docs/virtio-blk.md says how it is wired. */
+        fprintf(stderr, "deskvm-vm: --disk: virtio-pci not wired yet\n");
+        cli_options_free(&e.opt);
         return EXIT_FAILURE_;
     }
     if (kvm_sys_open(&e.kvm, e.opt.kvm_path, err, sizeof(err)) < 0) {
@@ -277,5 +285,6 @@ out:
     evloop_free(e.loop);
     chardev_close(&e.serial);
     kvm_sys_close(&e.kvm);
+    cli_options_free(&e.opt);
     return status & 0xff;
 }

@@ -150,12 +150,102 @@ static void test_net_errors(void **state)
     assert_non_null(strstr(err, "at most 8"));
 }
 
+static void test_disk(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a.img"), 0);
+    assert_int_equal(o.ndisks, 1);
+    assert_string_equal(o.disks[0].file, "a.img");
+    assert_int_equal(o.disks[0].format, BLOCK_FORMAT_AUTO);
+    assert_false(o.disks[0].readonly);
+    assert_int_equal(o.disks[0].cache, BLOCK_CACHE_WRITEBACK);
+    assert_int_equal(o.disks[0].queues, 1);
+    cli_options_free(&o);
+    assert_int_equal(o.ndisks, 0);
+
+    /* Repeatable, keys in any order, ",," is a comma inside the path. */
+    assert_int_equal(PARSE(&o, err, "--disk", "format=qcow2,file=/x/b,,c.qcow2,readonly=on",
+                           "--disk", "file=r.raw,cache=none,queues=4,format=raw,readonly=off",
+                           "--disk", "file=w,cache=writethrough"),
+                     0);
+    assert_int_equal(o.ndisks, 3);
+    assert_string_equal(o.disks[0].file, "/x/b,c.qcow2");
+    assert_int_equal(o.disks[0].format, BLOCK_FORMAT_QCOW2);
+    assert_true(o.disks[0].readonly);
+    assert_string_equal(o.disks[1].file, "r.raw");
+    assert_int_equal(o.disks[1].format, BLOCK_FORMAT_RAW);
+    assert_int_equal(o.disks[1].cache, BLOCK_CACHE_NONE);
+    assert_int_equal(o.disks[1].queues, 4);
+    assert_false(o.disks[1].readonly);
+    assert_int_equal(o.disks[2].cache, BLOCK_CACHE_WRITETHROUGH);
+    cli_options_free(&o);
+}
+
+static void test_disk_errors(void **state)
+{
+    struct cli_options o;
+    char err[256];
+    static const struct {
+        const char *arg, *needle;
+    } bad[] = {
+        {"x.img", "not KEY=VALUE"},
+        {"", "file=PATH is missing"},
+        {"format=raw", "file=PATH is missing"},
+        {"file=", "empty"},
+        {"file=a,format=vmdk", "format=vmdk"},
+        {"file=a,readonly=maybe", "readonly=maybe"},
+        {"file=a,cache=unsafe", "cache=unsafe"},
+        {"file=a,queues=0", "1 to 16"},
+        {"file=a,queues=17", "1 to 16"},
+        {"file=a,queues=2x", "queues=2x"},
+        {"file=a,queues=", "queues="},
+        {"file=a,file=b", "file given twice"},
+        {"file=a,size=1G", "unknown key 'size'"},
+        {"file=a,cache=none,format=qcow2", "raw images only"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(PARSE(&o, err, "--disk", bad[i].arg), -EINVAL);
+        if (strstr(err, bad[i].needle) == NULL) {
+            fail_msg("--disk %s: error '%s' lacks '%s'", bad[i].arg, err, bad[i].needle);
+        }
+        assert_int_equal(o.ndisks, 0);
+    }
+    /* ",," at the end is a comma in the path, not an empty item. */
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a,,"), 0);
+    assert_string_equal(o.disks[0].file, "a,");
+    cli_options_free(&o);
+
+    /* A good disk followed by a bad option: nothing is kept (and nothing leaks under ASan). */
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a", "--cpus", "0"), -EINVAL);
+    assert_int_equal(o.ndisks, 0);
+    assert_int_equal(PARSE(&o, err, "--disk"), -EINVAL);
+    assert_non_null(strstr(err, "needs a value"));
+
+    /* At most CLI_MAX_DISKS. */
+    char *argv[2 * CLI_MAX_DISKS + 4];
+    int argc = 0;
+    argv[argc++] = (char *)"deskvm-vm";
+    for (int i = 0; i <= CLI_MAX_DISKS; i++) {
+        argv[argc++] = (char *)"--disk";
+        argv[argc++] = (char *)"file=d";
+    }
+    argv[argc] = NULL;
+    assert_int_equal(cli_parse(&o, argc, argv, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "at most 16"));
+    assert_int_equal(cli_parse(&o, argc - 2, argv, err, sizeof(err)), 0);
+    assert_int_equal(o.ndisks, CLI_MAX_DISKS);
+    cli_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),      cmocka_unit_test(test_defaults_and_values),
-        cmocka_unit_test(test_bad_input),  cmocka_unit_test(test_net),
-        cmocka_unit_test(test_net_errors),
+        cmocka_unit_test(test_sizes),       cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_bad_input),   cmocka_unit_test(test_net),
+        cmocka_unit_test(test_net_errors),  cmocka_unit_test(test_disk),
+        cmocka_unit_test(test_disk_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
