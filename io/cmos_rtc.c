@@ -384,8 +384,14 @@ static uint8_t read_register(struct cmos_rtc *rtc, unsigned index)
         break;
     }
     case RTC_REG_C:
+        /*
+         * An event whose timer has not run yet (the event loop is late) is found here. On
+         * the chip its flag and the IRQ rise together, so raise the line before the read
+         * drops it: an edge-triggered guest still sees every event it enabled.
+         */
         sync_flags(rtc);
-        val = rtc->cmos[RTC_REG_C] | (irqf(rtc) ? REG_C_IRQF : 0);
+        update_irq(rtc, false);
+        val = rtc->cmos[RTC_REG_C];
         /* Reading C clears every flag and releases the IRQ line. */
         rtc->cmos[RTC_REG_C] = 0;
         update_irq(rtc, false);

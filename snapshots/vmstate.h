@@ -26,14 +26,23 @@ struct vmstate {
     int (*post_load)(void *opaque);
 };
 
-#define VMSTATE_FIELD(type, field)                                                             \
-    {#field, offsetof(type, field), sizeof(((type *)0)->field), 1, 1}
-#define VMSTATE_ARRAY(type, field)                                                             \
-    {#field, offsetof(type, field), sizeof(((type *)0)->field[0]),                             \
-     sizeof(((type *)0)->field) / sizeof(((type *)0)->field[0]), 1}
-#define VMSTATE_FIELD_V(type, field, v)                                                        \
-    {#field, offsetof(type, field), sizeof(((type *)0)->field), 1, (v)}
-#define VMSTATE_END {NULL, 0, 0, 0, 0}
+#define VMSTATE_FIELD(type, field)                                                                 \
+    {                                                                                              \
+#field, offsetof(type, field), sizeof(((type *)0)->field), 1, 1                            \
+    }
+#define VMSTATE_ARRAY(type, field)                                                                 \
+    {                                                                                              \
+#field, offsetof(type, field), sizeof(((type *)0)->field[0]),                              \
+            sizeof(((type *)0)->field) / sizeof(((type *)0)->field[0]), 1                          \
+    }
+#define VMSTATE_FIELD_V(type, field, v)                                                            \
+    {                                                                                              \
+#field, offsetof(type, field), sizeof(((type *)0)->field), 1, (v)                          \
+    }
+#define VMSTATE_END                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 /* Bytes vmstate_save() writes for this description. */
 size_t vmstate_size(const struct vmstate *vms);

@@ -337,7 +337,7 @@ static void fadt_build(uint8_t *t, uint64_t base, const struct acpi_layout *l)
     put_gas(t + 116, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT);
     put8(t + 128, ACPI_RESET_VALUE);
     put8(t + 131, 3); /* FADT minor version: ACPI 6.3 */
-    put64(t + 132, base + l->facs);
+    /* X_FIRMWARE_CTRL stays 0: the FACS is below 4 GiB and the spec allows only one of the two. */
     put64(t + 140, base + l->dsdt);
     put_gas(t + 148, GAS_SYSTEM_IO, 32, GAS_ACCESS_WORD, ACPI_PM_BASE);
     put_gas(t + 172, GAS_SYSTEM_IO, 16, GAS_ACCESS_WORD, ACPI_PM_BASE + 4);

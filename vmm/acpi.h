@@ -9,12 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ACPI_PM_BASE 0x600     /* PM1a event block (4 bytes), control at +4, timer at +8 */
+#define ACPI_PM_BASE 0x600 /* PM1a event block (4 bytes), control at +4, timer at +8 */
 #define ACPI_PM_LEN 0x10
 #define ACPI_SCI_IRQ 9
-#define ACPI_RESET_PORT 0xcf9  /* FADT reset register: write 0x06 */
+#define ACPI_RESET_PORT 0xcf9 /* FADT reset register: write 0x06 */
 #define ACPI_RESET_VALUE 0x06
-#define ACPI_SLP_TYP_S5 5      /* \_S5 package value written to PM1a_CNT.SLP_TYP */
+#define ACPI_SLP_TYP_S5 5 /* \_S5 package value written to PM1a_CNT.SLP_TYP */
 
 /* MADT carries xAPIC entries only: APIC IDs 0..254 (255 is the broadcast ID). */
 #define ACPI_MAX_CPUS 255

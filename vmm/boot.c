@@ -285,9 +285,8 @@ int boot_load(const struct guest_mem *mem, const struct boot_config *cfg, struct
     return r;
 }
 
-int boot_load_image(const struct guest_mem *mem, const struct boot_config *cfg,
-                    const void *kernel, size_t len, struct boot_entry *out, char *err,
-                    size_t errlen)
+int boot_load_image(const struct guest_mem *mem, const struct boot_config *cfg, const void *kernel,
+                    size_t len, struct boot_entry *out, char *err, size_t errlen)
 {
     return boot_load_buffer(mem, cfg, kernel, len, NULL, out, err, errlen);
 }

@@ -26,7 +26,7 @@ enum boot_mode {
 struct boot_entry {
     enum boot_mode mode;
     uint64_t rip;
-    uint64_t arg; /* gpa of hvm_start_info (PVH) or boot_params (Linux) */
+    uint64_t arg;       /* gpa of hvm_start_info (PVH) or boot_params (Linux) */
     const char *format; /* "pvh-elf", "vmlinux", "bzImage+gzip", ... for logs */
 };
 
@@ -35,7 +35,7 @@ struct boot_config {
     const char *initrd;  /* path or NULL */
     const char *cmdline; /* or NULL */
     const struct e820_map *e820;
-    uint64_t rsdp_gpa;   /* 0 if no ACPI */
+    uint64_t rsdp_gpa; /* 0 if no ACPI */
 };
 
 /*
@@ -46,8 +46,7 @@ int boot_load(const struct guest_mem *mem, const struct boot_config *cfg, struct
               char *err, size_t errlen);
 
 /* As boot_load() for a kernel image already in memory (the embedded demo guest); no initrd. */
-int boot_load_image(const struct guest_mem *mem, const struct boot_config *cfg,
-                    const void *kernel, size_t len, struct boot_entry *out, char *err,
-                    size_t errlen);
+int boot_load_image(const struct guest_mem *mem, const struct boot_config *cfg, const void *kernel,
+                    size_t len, struct boot_entry *out, char *err, size_t errlen);
 
 #endif

@@ -33,10 +33,10 @@ struct guest_mem;
 #define BOOT_CMDLINE_ADDR 0x20000ull /* up to BOOT_CMDLINE_MAX bytes */
 #define BOOT_CMDLINE_MAX 0x10000ull
 #define EBDA_START 0x9fc00ull
-#define ACPI_TABLES_ADDR 0xe0000ull  /* RSDP first, then the tables, up to 0xfffff */
+#define ACPI_TABLES_ADDR 0xe0000ull /* RSDP first, then the tables, up to 0xfffff */
 #define ACPI_TABLES_MAX 0x20000ull
 #define HIGH_RAM_START 0x100000ull
-#define ECAM_BASE 0xe0000000ull      /* PCI MMCONFIG, 256 MiB */
+#define ECAM_BASE 0xe0000000ull /* PCI MMCONFIG, 256 MiB */
 #define ECAM_SIZE 0x10000000ull
 #define IOAPIC_BASE 0xfec00000ull
 #define LAPIC_BASE 0xfee00000ull

@@ -21,9 +21,8 @@ struct evloop *evloop_new(pthread_mutex_t *device_lock);
 void evloop_free(struct evloop *loop);
 
 /* events: EPOLLIN/EPOLLOUT/... Returns 0 or -errno. */
-__attribute__((warn_unused_result)) int evloop_add_fd(struct evloop *loop, int fd,
-                                                      uint32_t events, evloop_fn fn,
-                                                      void *opaque);
+__attribute__((warn_unused_result)) int evloop_add_fd(struct evloop *loop, int fd, uint32_t events,
+                                                      evloop_fn fn, void *opaque);
 int evloop_mod_fd(struct evloop *loop, int fd, uint32_t events);
 /* Safe to call from inside a callback, for any fd including the one being dispatched. */
 int evloop_del_fd(struct evloop *loop, int fd);

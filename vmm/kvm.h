@@ -17,10 +17,10 @@ struct kvm_sys {
 
 /* Exit statuses of deskvm-vm (docs/exit-status.md). */
 enum {
-    EXIT_OK = 0,              /* guest powered off / quit */
-    EXIT_FAILURE_ = 1,        /* generic error (bad arguments, bad files) */
-    EXIT_NO_KVM = 2,          /* /dev/kvm missing, not accessible, or lacking a capability */
-    EXIT_GUEST_ERROR = 3,     /* the VM stopped on an internal error (e.g. emulation failure) */
+    EXIT_OK = 0,          /* guest powered off / quit */
+    EXIT_FAILURE_ = 1,    /* generic error (bad arguments, bad files) */
+    EXIT_NO_KVM = 2,      /* /dev/kvm missing, not accessible, or lacking a capability */
+    EXIT_GUEST_ERROR = 3, /* the VM stopped on an internal error (e.g. emulation failure) */
 };
 
 /* Open path (normally "/dev/kvm") and check it. On failure returns -errno and fills err. */

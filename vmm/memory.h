@@ -24,9 +24,9 @@ struct guest_region {
 struct guest_mem {
     struct guest_region regions[GUEST_MEM_MAX_REGIONS];
     unsigned nregions;
-    int memfd;        /* -1 for host-backed (test) memory */
-    uint8_t *base;    /* the whole memfd mapping */
-    uint64_t size;    /* RAM bytes */
+    int memfd;     /* -1 for host-backed (test) memory */
+    uint8_t *base; /* the whole memfd mapping */
+    uint64_t size; /* RAM bytes */
 };
 
 /* Layout of the PC memory map we build. */

@@ -99,8 +99,8 @@ static void serial_feed(struct pc *pc)
 static void serial_readable(void *opaque, uint32_t events)
 {
     struct pc *pc = opaque;
-    ssize_t n = read(pc->serial->in_fd, pc->pending + pc->npending,
-                     sizeof(pc->pending) - pc->npending);
+    ssize_t n =
+        read(pc->serial->in_fd, pc->pending + pc->npending, sizeof(pc->pending) - pc->npending);
     if (n <= 0) {
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
             /* End of input (e.g. stdin is /dev/null): the guest simply gets no more. */
@@ -114,8 +114,7 @@ static void serial_readable(void *opaque, uint32_t events)
 }
 
 static int add(struct vm *vm, struct bus *bus, uint64_t base, uint64_t len,
-               const struct bus_ops *ops, void *opaque, const char *name, char *err,
-               size_t errlen)
+               const struct bus_ops *ops, void *opaque, const char *name, char *err, size_t errlen)
 {
     int r = bus_register(bus, base, len, ops, opaque, name);
     if (r < 0) {
@@ -160,18 +159,17 @@ int pc_devices_init(struct vm *vm, char *err, size_t errlen)
     cmos_rtc_set_memory(&pc->rtc, guest_mem_low_top(&vm->mem), guest_mem_high_size(&vm->mem),
                         vm->ncpus);
 
-    if ((r = add(vm, &vm->pio, PC_COM1_BASE, 8, &uart16550_ops, &pc->com1, "com1", err,
-                 errlen)) < 0 ||
-        (r = add(vm, &vm->pio, PC_RTC_BASE, 2, &cmos_rtc_ops, &pc->rtc, "rtc", err, errlen)) <
+    if ((r = add(vm, &vm->pio, PC_COM1_BASE, 8, &uart16550_ops, &pc->com1, "com1", err, errlen)) <
             0 ||
+        (r = add(vm, &vm->pio, PC_RTC_BASE, 2, &cmos_rtc_ops, &pc->rtc, "rtc", err, errlen)) < 0 ||
         (r = add(vm, &vm->pio, PC_I8042_DATA, 1, &i8042_data_ops, &pc->kbc, "i8042-data", err,
                  errlen)) < 0 ||
         (r = add(vm, &vm->pio, PC_I8042_CMD, 1, &i8042_ctrl_ops, &pc->kbc, "i8042-cmd", err,
                  errlen)) < 0 ||
-        (r = add(vm, &vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, &acpi_pm_ops, &pc->pm, "acpi-pm",
-                 err, errlen)) < 0 ||
-        (r = add(vm, &vm->pio, PC_DEBUG_EXIT_BASE, 4, &debug_exit_ops, &pc->dbg, "debug-exit",
-                 err, errlen)) < 0) {
+        (r = add(vm, &vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, &acpi_pm_ops, &pc->pm, "acpi-pm", err,
+                 errlen)) < 0 ||
+        (r = add(vm, &vm->pio, PC_DEBUG_EXIT_BASE, 4, &debug_exit_ops, &pc->dbg, "debug-exit", err,
+                 errlen)) < 0) {
         return r;
     }
 

@@ -129,8 +129,8 @@ static int load_guest(struct vm *vm, char *err, size_t errlen)
         .rsdp_gpa = vm->rsdp_gpa,
     };
     if (vm->cfg.kernel_buf) {
-        r = boot_load_image(&vm->mem, &bcfg, vm->cfg.kernel_buf, vm->cfg.kernel_len, &vm->boot,
-                            err, errlen);
+        r = boot_load_image(&vm->mem, &bcfg, vm->cfg.kernel_buf, vm->cfg.kernel_len, &vm->boot, err,
+                            errlen);
     } else {
         r = boot_load(&vm->mem, &bcfg, &vm->boot, err, errlen);
     }
@@ -144,8 +144,8 @@ static int load_guest(struct vm *vm, char *err, size_t errlen)
     return r;
 }
 
-int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg,
-              struct evloop *loop, char *err, size_t errlen)
+int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, struct evloop *loop,
+              char *err, size_t errlen)
 {
     memset(vm, 0, sizeof(*vm));
     vm->fd = -1;

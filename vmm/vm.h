@@ -100,8 +100,8 @@ struct vm {
 };
 
 /* Create the VM: memory, irqchip, PIT, ACPI, boot images, vCPUs (not started). */
-int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg,
-              struct evloop *loop, char *err, size_t errlen);
+int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, struct evloop *loop,
+              char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* Register a device for reset and snapshot. -ENOSPC when full. */

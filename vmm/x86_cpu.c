@@ -57,9 +57,13 @@ static void set_extended_topology(struct kvm_cpuid2 *c, unsigned cpu, unsigned n
     }
     const uint32_t flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
     /* Level 0: SMT, one thread per core. Level 1: core, ncpus per package. Then the end. */
-    c->entries[out++] = (struct kvm_cpuid_entry2){
-        .function = 0xb, .index = 0, .flags = flags, .eax = 0, .ebx = 1, .ecx = 1u << 8,
-        .edx = cpu};
+    c->entries[out++] = (struct kvm_cpuid_entry2){.function = 0xb,
+                                                  .index = 0,
+                                                  .flags = flags,
+                                                  .eax = 0,
+                                                  .ebx = 1,
+                                                  .ecx = 1u << 8,
+                                                  .edx = cpu};
     c->entries[out++] = (struct kvm_cpuid_entry2){.function = 0xb,
                                                   .index = 1,
                                                   .flags = flags,
@@ -179,8 +183,7 @@ static struct kvm_segment segment(uint16_t sel, uint64_t desc)
     return s;
 }
 
-void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs,
-                   struct kvm_sregs *sregs)
+void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs, struct kvm_sregs *sregs)
 {
     memset(regs, 0, sizeof(*regs));
     regs->rflags = 2;
@@ -216,8 +219,8 @@ void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs,
     case BOOT_LINUX64:
         regs->rsi = entry->arg;
         sregs->cr3 = BOOT_PML4_ADDR;
-        sregs->cr4 = 1u << 5;              /* PAE */
-        sregs->cr0 = 0x80000011;           /* PG | PE | ET */
+        sregs->cr4 = 1u << 5;                 /* PAE */
+        sregs->cr0 = 0x80000011;              /* PG | PE | ET */
         sregs->efer = (1u << 8) | (1u << 10); /* LME | LMA */
         break;
     }
@@ -233,17 +236,17 @@ unsigned x86_boot_msrs(struct kvm_msr_entry *out, unsigned max)
         uint32_t index;
         uint64_t data;
     } msrs[] = {
-        {0x174, 0},                   /* SYSENTER_CS */
-        {0x175, 0},                   /* SYSENTER_ESP */
-        {0x176, 0},                   /* SYSENTER_EIP */
-        {0xc0000081, 0},              /* STAR */
-        {0xc0000082, 0},              /* LSTAR */
-        {0xc0000083, 0},              /* CSTAR */
-        {0xc0000084, 0},              /* SYSCALL_MASK */
-        {0xc0000102, 0},              /* KERNEL_GS_BASE */
-        {0x10, 0},                    /* TSC */
-        {0x1a0, 1},                   /* MISC_ENABLE: fast strings */
-        {0x2ff, (1u << 11) | 6},      /* MTRR default type: enabled, write-back */
+        {0x174, 0},              /* SYSENTER_CS */
+        {0x175, 0},              /* SYSENTER_ESP */
+        {0x176, 0},              /* SYSENTER_EIP */
+        {0xc0000081, 0},         /* STAR */
+        {0xc0000082, 0},         /* LSTAR */
+        {0xc0000083, 0},         /* CSTAR */
+        {0xc0000084, 0},         /* SYSCALL_MASK */
+        {0xc0000102, 0},         /* KERNEL_GS_BASE */
+        {0x10, 0},               /* TSC */
+        {0x1a0, 1},              /* MISC_ENABLE: fast strings */
+        {0x2ff, (1u << 11) | 6}, /* MTRR default type: enabled, write-back */
     };
     unsigned n = 0;
     for (; n < max && n < sizeof(msrs) / sizeof(msrs[0]); n++) {

@@ -27,8 +27,7 @@ void x86_cpuid_patch(struct kvm_cpuid2 *c, unsigned cpu, unsigned ncpus);
 /* Write the boot GDT and (for 64-bit entry) identity page tables to guest memory. */
 int x86_boot_tables(const struct guest_mem *mem, enum boot_mode mode);
 /* Registers for the boot vCPU in `entry`'s mode. sregs must hold KVM's reset state. */
-void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs,
-                   struct kvm_sregs *sregs);
+void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs, struct kvm_sregs *sregs);
 /* The MSRs set on every vCPU at creation and reset. Returns entries written. */
 unsigned x86_boot_msrs(struct kvm_msr_entry *out, unsigned max);
 

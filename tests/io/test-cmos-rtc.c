@@ -225,6 +225,29 @@ static void test_periodic_rates(void **state)
     assert_int_equal(armed_timers(&f->fc), 0);
 }
 
+/*
+ * A guest polling register C while the periodic timer runs late must not swallow the
+ * interrupt: the read that finds PF pulses the line (a CI failure: 4 IRQs in ~1 s at 64 Hz).
+ */
+static void test_periodic_timer_late(void **state)
+{
+    struct fixture *f = *state;
+    wr(f, 0x0a, 0x2a); /* 64 Hz */
+    wr(f, 0x0b, 0x42);
+    rd(f, 0x0c);
+    unsigned raises0 = f->irq.raises;
+    for (int i = 0; i < 8; i++) {
+        f->fc.now += SEC / 64 + MS; /* time passes, the timer does not fire */
+        uint8_t c = rd(f, 0x0c);
+        assert_int_equal(c & 0xc0, 0xc0); /* PF with IRQF */
+        assert_false(f->irq.level);
+    }
+    assert_int_equal(f->irq.raises - raises0, 8);
+    fake_clock_advance(&f->fc, 0); /* the late timer runs: no second interrupt */
+    assert_int_equal(f->irq.raises - raises0, 8);
+    wr(f, 0x0b, 0x02);
+}
+
 static void test_polled_flags_without_timers(void **state)
 {
     struct fixture *f = *state;
@@ -432,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uip_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_periodic_1024hz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_periodic_rates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_periodic_timer_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_polled_flags_without_timers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_interrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alarm, setup, teardown),

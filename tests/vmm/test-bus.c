@@ -128,10 +128,8 @@ static void test_merge_narrow_access(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register_overlap),
-        cmocka_unit_test(test_unassigned),
-        cmocka_unit_test(test_offsets_and_straddle),
-        cmocka_unit_test(test_split_wide_access),
+        cmocka_unit_test(test_register_overlap),     cmocka_unit_test(test_unassigned),
+        cmocka_unit_test(test_offsets_and_straddle), cmocka_unit_test(test_split_wide_access),
         cmocka_unit_test(test_merge_narrow_access),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

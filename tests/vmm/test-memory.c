@@ -94,8 +94,7 @@ static void test_e820_small_and_full(void **state)
     }
     assert_true(found_acpi);
     while (map.n < E820_MAX) {
-        assert_int_equal(e820_add(&map, 0x200000000ull + map.n * 0x1000, 0x1000, E820_RESERVED),
-                         0);
+        assert_int_equal(e820_add(&map, 0x200000000ull + map.n * 0x1000, 0x1000, E820_RESERVED), 0);
     }
     assert_int_equal(e820_add(&map, 0x300000000ull, 0x1000, E820_RAM), -ENOSPC);
     free(buf);

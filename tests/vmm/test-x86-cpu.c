@@ -28,8 +28,7 @@ static struct kvm_cpuid2 *table(void)
     return c;
 }
 
-static const struct kvm_cpuid_entry2 *leaf(const struct kvm_cpuid2 *c, uint32_t fn,
-                                            uint32_t index)
+static const struct kvm_cpuid_entry2 *leaf(const struct kvm_cpuid2 *c, uint32_t fn, uint32_t index)
 {
     const struct kvm_cpuid_entry2 *found = NULL;
     for (unsigned i = 0; i < c->nent; i++) {

@@ -2,7 +2,8 @@
 /*
  * demo: the deskvm demo guest. Prints a banner, then the CMOS RTC time on the serial port
  * once a second (as a "\rHH:MM:SS" line it rewrites), echoes every byte received on COM1
- * (polled at CPL3), and exits with PASS when it reads 'q' or after seconds=N seconds.
+ * (polled at CPL3), powers the machine off through ACPI (S5, as an OS shuts down: the engine
+ * exits with status 0) when it reads 'q', and exits with PASS after seconds=N seconds.
  */
 #include "guest.h"
 
@@ -31,8 +32,8 @@ void test_main(void)
         if (uart_rx_ready()) {
             uint8_t c = uart_getc();
             if (c == 'q') {
-                printf("\nq: bye\n");
-                return;
+                printf("\nq: powering off\n");
+                guest_fail("%s", acpi_poweroff()); /* returns only on failure */
             }
             uart_putc(c == '\r' ? '\n' : (char)c);
         }

@@ -68,12 +68,25 @@ void test_main(void)
             guest_fail("MADT lacks the IRQ0 -> GSI 2 interrupt source override");
         }
     }
-    uint64_t t0 = rtc_wait_second_edge();
-    uint32_t pit0 = irq_stats.count[pit_vec];
-    uint32_t cur0 = lapic_read(LAPIC_TIMER_CUR);
-    uint64_t t1 = rtc_wait_second_edge();
-    uint32_t pit1 = irq_stats.count[pit_vec];
-    uint32_t cur1 = lapic_read(LAPIC_TIMER_CUR);
+    /*
+     * One RTC second of PIT ticks. A loaded host (CI runs tests in parallel) can starve the
+     * engine for a moment, so a count outside +-10% is measured again, up to 3 times: a
+     * wrong rate fails every time, a hiccup does not.
+     */
+    uint64_t t0 = 0, t1 = 0;
+    uint32_t pit0 = 0, pit1 = 0, cur0 = 0, cur1 = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        t0 = rtc_wait_second_edge();
+        pit0 = irq_stats.count[pit_vec];
+        cur0 = lapic_read(LAPIC_TIMER_CUR);
+        t1 = rtc_wait_second_edge();
+        pit1 = irq_stats.count[pit_vec];
+        cur1 = lapic_read(LAPIC_TIMER_CUR);
+        if (pit1 - pit0 >= RATE_HZ * 9 / 10 && pit1 - pit0 <= RATE_HZ * 11 / 10) {
+            break;
+        }
+        printf("PIT: %u interrupts in one RTC second; measuring again\n", pit1 - pit0);
+    }
     pit_stop();
     CHECK(t0 != 0 && t1 != 0, "RTC seconds register never changed (no RTC?)");
 
@@ -90,9 +103,20 @@ void test_main(void)
 
     uint32_t init = (uint32_t)(lapic_hz / LAPIC_DIV / RATE_HZ);
     lapic_timer_start(VEC_LAPIC_TIMER, init, LAPIC_DIV, true);
-    uint32_t l0 = irq_stats.count[VEC_LAPIC_TIMER];
-    uint64_t t2 = rtc_wait_second_edge();
-    uint32_t l1 = irq_stats.count[VEC_LAPIC_TIMER];
+    uint64_t t2 = 0;
+    uint32_t l0 = 0, l1 = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt > 0) {
+            (void)rtc_wait_second_edge();
+        }
+        l0 = irq_stats.count[VEC_LAPIC_TIMER];
+        t2 = rtc_wait_second_edge();
+        l1 = irq_stats.count[VEC_LAPIC_TIMER];
+        if (l1 - l0 >= RATE_HZ * 9 / 10 && l1 - l0 <= RATE_HZ * 11 / 10) {
+            break;
+        }
+        printf("LAPIC timer: %u interrupts in one RTC second; measuring again\n", l1 - l0);
+    }
     lapic_timer_stop();
     irq_disable();
     CHECK(t2 != 0, "RTC seconds register stopped changing");
