@@ -280,11 +280,10 @@ static void test_disk_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),       cmocka_unit_test(test_defaults_and_values),
-        cmocka_unit_test(test_devices),     cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_net),
-        cmocka_unit_test(test_net_errors),  cmocka_unit_test(test_disk),
-        cmocka_unit_test(test_disk_errors),
+        cmocka_unit_test(test_sizes),   cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_devices), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_net),     cmocka_unit_test(test_net_errors),
+        cmocka_unit_test(test_disk),    cmocka_unit_test(test_disk_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
