@@ -20,6 +20,7 @@
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/qmp.h"
+#include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
 
@@ -33,6 +34,7 @@ struct engine {
     struct qmp_server *qmp;
     struct chardev serial;
     struct cli_options opt;
+    struct virtio_io io; /* --disk, --net */
     int sigfd;
 };
 
@@ -199,21 +201,6 @@ int main(int argc, char **argv)
         }
         return EXIT_OK; /* --help, --version */
     }
-    if (e.opt.nnet) {
-        /* virtio-net and its back-ends exist (io/virtio_net.h, io/net.h); the machine has
-         * no virtio transport to put the card on yet (docs/virtio-net.md, "Wiring"). */
-        fprintf(stderr, "deskvm-vm: --net: this build cannot attach network cards yet "
-                        "(no virtio-pci transport)\n");
-        cli_options_free(&e.opt);
-        return EXIT_FAILURE_;
-    }
-    if (e.opt.ndisks > 0) {
-        /* The virtio-blk device exists (io/virtio_blk.h); it needs the virtio-pci transport
-         * to reach the guest. docs/virtio-blk.md says how it is wired. */
-        fprintf(stderr, "deskvm-vm: --disk: virtio-pci not wired yet\n");
-        cli_options_free(&e.opt);
-        return EXIT_FAILURE_;
-    }
     if (kvm_sys_open(&e.kvm, e.opt.kvm_path, err, sizeof(err)) < 0) {
         fprintf(stderr, "deskvm-vm: %s\n", err);
         return EXIT_NO_KVM;
@@ -259,6 +246,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "deskvm-vm: %s\n", err);
         goto out;
     }
+    r = virtio_io_attach(&e.io, &e.vm, e.loop, &e.opt, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
     e.vm.hooks = (struct vm_hooks){on_state, on_reset, on_shutdown, on_powerdown, &e};
     if (setup_signals(&e) < 0) {
         fprintf(stderr, "deskvm-vm: cannot watch signals\n");
@@ -284,8 +276,10 @@ int main(int argc, char **argv)
     status = evloop_run(e.loop);
 out:
     vm_join(&e.vm);
+    virtio_io_quiesce(&e.io);
     qmp_server_free(e.qmp);
     vm_destroy(&e.vm);
+    virtio_io_free(&e.io);
     if (e.sigfd >= 0) {
         close(e.sigfd);
     }
