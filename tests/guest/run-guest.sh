@@ -19,6 +19,12 @@
 #   (also passed to the guest): the console is on the VMM's stdio instead, fed the line
 #   "ping now=<now>", its output captured to the file, and the serial port goes to a log
 #   printed afterwards.
+#   disk=raw|qcow2 gives either VMM a fresh scratch image (qemu-img create, disk_size=SIZE,
+#   default 64M) as a modern virtio-blk device (deskvm --disk; QEMU -drive if=none plus
+#   virtio-blk-pci,disable-legacy=on,num-queues=N,serial=deskvm-disk0); queues=N (also seen by
+#   the guest) and disk_cache=writeback|none (QEMU: cache.direct=on) shape it. After a PASS the
+#   image must pass `qemu-img check` (qcow2) and hold the guest's "blk-pattern:" ranges and
+#   zeros elsewhere (check-disk.py).
 # environment: GUEST_TIMEOUT (s, default 120), GUEST_QEMU_MACHINE (default microvm, overridden
 #   by qemu_machine=), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
@@ -44,6 +50,10 @@ cpu_model=
 virtio=
 console_expect=
 console_input=
+disk=
+disk_size=64M
+disk_cache=
+queues=
 for kv in "$@"; do
     case $kv in
     cpus=*) cpus=${kv#cpus=} ;;
@@ -55,6 +65,10 @@ for kv in "$@"; do
     virtio=*) virtio="$virtio ${kv#virtio=}" ;;
     console_expect=*) console_expect=${kv#console_expect=} ;;
     console_input=*) console_input=${kv#console_input=} ;;
+    disk=*) disk=${kv#disk=} ;;
+    disk_size=*) disk_size=${kv#disk_size=} ;;
+    disk_cache=*) disk_cache=${kv#disk_cache=} ;;
+    queues=*) queues=${kv#queues=} ;;
     esac
 done
 
@@ -76,6 +90,7 @@ append="now=$now cpus=$cpus mem=${mem_mib}M"
 for kv in "$@"; do
     case $kv in
     cpus=* | mem=* | expect_exit=* | qemu_*=* | virtio=* | console_expect=*) ;;
+    disk=* | disk_cache=* | disk_size=*) ;;
     "$mine"*) append="$append ${kv#"$mine"}" ;;
     qemu:* | deskvm:*) ;;
     *) append="$append $kv" ;;
@@ -120,6 +135,38 @@ for v in $virtio; do
         ;;
     esac
 done
+
+# A scratch disk image for virtio-blk, the same file type on either VMM.
+disk_img=
+disk_log=
+disk_raw=
+if [ -n "$disk" ]; then
+    case $disk in
+    raw | qcow2) ;;
+    *)
+        echo "run-guest: unknown disk=$disk (raw, qcow2)" >&2
+        exit 2
+        ;;
+    esac
+    if ! command -v qemu-img >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+        echo "SKIP: disk=$disk needs qemu-img and python3"
+        exit 77
+    fi
+    disk_img=$(mktemp "${TMPDIR:-/tmp}/run-guest-disk.XXXXXX") || exit 1
+    disk_log=$(mktemp "${TMPDIR:-/tmp}/run-guest-log.XXXXXX") || exit 1
+    disk_raw=$(mktemp "${TMPDIR:-/tmp}/run-guest-raw.XXXXXX") || exit 1
+    trap 'rm -f "$disk_img" "$disk_log" "$disk_raw" ${console_file:+"$console_file"} ${serial_log:+"$serial_log"}' EXIT
+    qemu-img create -q -f "$disk" "$disk_img" "$disk_size" || exit 1
+    append="$append disk_size=$disk_size disk_id=deskvm-disk0"
+    opts=file=$disk_img,format=$disk${queues:+,queues=$queues}
+    dev_deskvm="$dev_deskvm --disk $opts${disk_cache:+,cache=$disk_cache}"
+    drive=if=none,id=disk0,file=$disk_img,format=$disk
+    if [ "$disk_cache" = none ]; then
+        drive=$drive,cache.direct=on
+    fi
+    dev_qemu="$dev_qemu -drive $drive -device virtio-blk-pci,drive=disk0,disable-legacy=on"
+    dev_qemu="$dev_qemu,num-queues=${queues:-1},serial=deskvm-disk0"
+fi
 
 if [ "$vmm" = qemu ]; then
     qemu=${QEMU:-qemu-system-x86_64}
@@ -166,6 +213,15 @@ if [ -n "$serial_log" ]; then
     printf 'ping now=%s\n' "$now" | timeout "$timeout_s" "$@" >"$console_file"
     rc=$?
     cat "$serial_log"
+elif [ -n "$disk_log" ]; then
+    # The serial output is also the list of ranges to find in the image.
+    if [ -n "${GUEST_NO_STDIN:-}" ]; then
+        timeout "$timeout_s" "$@" </dev/null >"$disk_log"
+    else
+        timeout "$timeout_s" "$@" >"$disk_log"
+    fi
+    rc=$?
+    cat "$disk_log"
 elif [ -n "${GUEST_NO_STDIN:-}" ]; then
     timeout "$timeout_s" "$@" </dev/null
     rc=$?
@@ -189,6 +245,17 @@ if [ "$rc" = 33 ] && [ -n "$console_expect" ]; then
         exit 1
     fi
     echo "run-guest: console line seen on the host side"
+fi
+if [ "$rc" = 33 ] && [ -n "$disk" ]; then
+    if [ "$disk" = qcow2 ] && ! qemu-img check -q -f qcow2 "$disk_img"; then
+        echo "run-guest: qemu-img check fails on the image the guest wrote" >&2
+        exit 1
+    fi
+    if ! qemu-img convert -f "$disk" -O raw "$disk_img" "$disk_raw" ||
+        ! python3 "$(dirname "$0")/check-disk.py" "$disk_raw" "$disk_size" "$disk_log"; then
+        echo "run-guest: the image does not hold what the guest wrote" >&2
+        exit 1
+    fi
 fi
 case $rc in
 33) exit 0 ;;

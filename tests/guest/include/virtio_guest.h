@@ -138,4 +138,35 @@ static inline void mmio_write16(uintptr_t a, uint16_t v)
     *(volatile uint16_t *)a = v;
 }
 
+/* ---- Descriptor chains (virtio-blk) ----------------------------------------------------- */
+
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_USED_F_NO_NOTIFY 1
+
+/* One buffer of a chain: guest-physical address (= virtual in the kit), length, direction. */
+struct vq_buf {
+    const void *addr;
+    uint32_t len;
+    bool writable;
+};
+
+/*
+ * Post b[0..n) as a chain in descriptors first .. first + n - 1 (mod size), which the caller
+ * owns until the used entry with id first comes back; publishes it in the available ring and
+ * returns first. The caller picks descriptors, so chains can complete in any order.
+ */
+uint16_t vq_post_chain(struct vq *vq, uint16_t first, const struct vq_buf *b, unsigned n);
+/*
+ * The same through an indirect table (VIRTIO_F_INDIRECT_DESC negotiated): b[0..n) is written
+ * to tbl (16-byte aligned, n entries) and descriptor slot points to it; returns slot.
+ */
+uint16_t vq_post_indirect(struct vq *vq, uint16_t slot, struct virtq_desc *tbl,
+                          const struct vq_buf *b, unsigned n);
+/* The next used entry if there is one (no waiting). */
+bool vq_used_next(struct vq *vq, uint32_t *id, uint32_t *len);
+/* Kick unless the device asked not to be notified (used.flags NO_NOTIFY, 2.7.7). */
+void vq_kick_if_needed(struct vq *vq);
+
 #endif

@@ -351,3 +351,70 @@ bool vq_poll(struct vq *vq, uint32_t *id, uint32_t *len, unsigned timeout_ms)
     vq->last_used++;
     return true;
 }
+
+static void publish(struct vq *vq, uint16_t head)
+{
+    volatile uint16_t *ring = vq->mem->avail.ring;
+    ring[vq->avail_idx % vq->size] = head;
+    barrier(); /* descriptors and ring entry before the index (x86 keeps stores in order) */
+    vq->avail_idx++;
+    *(volatile uint16_t *)&vq->mem->avail.idx = vq->avail_idx;
+}
+
+static void fill_desc(volatile struct virtq_desc *d, const struct vq_buf *b, uint16_t next,
+                      bool more)
+{
+    d->addr = (uintptr_t)b->addr;
+    d->len = b->len;
+    d->flags = (uint16_t)((b->writable ? VIRTQ_DESC_F_WRITE : 0) | (more ? VIRTQ_DESC_F_NEXT : 0));
+    d->next = next;
+}
+
+uint16_t vq_post_chain(struct vq *vq, uint16_t first, const struct vq_buf *b, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t at = (uint16_t)((first + i) % vq->size);
+        uint16_t next = (uint16_t)((first + i + 1) % vq->size);
+        fill_desc(&vq->mem->desc[at], &b[i], next, i + 1 < n);
+    }
+    publish(vq, (uint16_t)(first % vq->size));
+    return (uint16_t)(first % vq->size);
+}
+
+uint16_t vq_post_indirect(struct vq *vq, uint16_t slot, struct virtq_desc *tbl,
+                          const struct vq_buf *b, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        fill_desc(&tbl[i], &b[i], (uint16_t)(i + 1), i + 1 < n);
+    }
+    volatile struct virtq_desc *d = &vq->mem->desc[slot];
+    d->addr = (uintptr_t)tbl;
+    d->len = n * (uint32_t)sizeof(*tbl);
+    d->flags = VIRTQ_DESC_F_INDIRECT;
+    d->next = 0;
+    publish(vq, slot);
+    return slot;
+}
+
+bool vq_used_next(struct vq *vq, uint32_t *id, uint32_t *len)
+{
+    if (*(volatile uint16_t *)&vq->mem->used.idx == vq->last_used) {
+        return false;
+    }
+    barrier();
+    volatile uint32_t *e = &vq->mem->used.ring[vq->last_used % vq->size].id;
+    *id = e[0];
+    *len = e[1];
+    vq->last_used++;
+    return true;
+}
+
+void vq_kick_if_needed(struct vq *vq)
+{
+    /* The index store must be visible before the flag is read, or a device that just
+     * re-enabled notifications could miss both (2.7.7.2). */
+    __asm__ volatile("mfence" ::: "memory");
+    if (!(*(volatile uint16_t *)&vq->mem->used.flags & VIRTQ_USED_F_NO_NOTIFY)) {
+        mmio_write16(vq->doorbell, (uint16_t)vq->index);
+    }
+}
