@@ -165,7 +165,7 @@ def main():
             def f(s):
                 return f"{s['median']:.0f} [{s['min']:.0f}-{s['max']:.0f}]"
 
-            print(f"  {label + ' (' + unit + ')':32} {f(sd):>24} {f(sq):>24}  {ratio:5.2f}  "
+            print(f"  {label + ' (' + unit + ')':40} {f(sd):>24} {f(sq):>24}  {ratio:5.2f}  "
                   f"{paired['median']:5.2f}  {tgt}")
         results["images"][k] = res
     if args.json:
