@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 
-from core import EXIT_PASS, machine_info, run_floor, run_vmm, stats, verdict
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing core.py
+from core import EXIT_PASS, machine_info, run_floor, run_vmm, stats, verdict  # noqa: E402
 
 MIB = 1024 * 1024
 # row: (label, unit, target ratio deskvm/QEMU or None)
