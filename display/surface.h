@@ -114,5 +114,8 @@ uint32_t display_pixel(const struct display *d, unsigned x, unsigned y);
 /* Write the surface as an 8-bit RGB PNG (libpng). 0 or -errno (-EIO for libpng errors). */
 __attribute__((warn_unused_result)) int display_write_png(const struct display *d,
                                                           const char *path);
+/* The same as a binary PPM (P6), QEMU's default screendump format. */
+__attribute__((warn_unused_result)) int display_write_ppm(const struct display *d,
+                                                          const char *path);
 
 #endif

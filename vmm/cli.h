@@ -17,6 +17,8 @@ struct cli_options {
     const char *qmp_path;
     const char *kvm_path;
     bool start_paused;
+    const char *display; /* "vga", "none", or NULL: vga when --vnc is given */
+    const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */
 };
 
 /*

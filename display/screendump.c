@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Screendump: the display surface as an 8-bit RGB PNG through libpng (QMP screendump,
- * tests). Written to a temporary name and renamed, so a reader never sees half a file.
+ * Screendump: the display surface as an 8-bit RGB PNG through libpng, or as a binary PPM
+ * (QEMU's default format). Written to a temporary name and renamed, so a reader never sees
+ * half a file.
  */
 #include <errno.h>
 #include <png.h>
@@ -12,7 +13,9 @@
 
 #include "display/surface.h"
 
-static int write_rows(FILE *f, const struct display *d, uint8_t *row)
+static void rgb_row(const struct display *d, unsigned y, uint8_t *row);
+
+static int write_png_rows(FILE *f, const struct display *d, uint8_t *row)
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     if (!png) {
@@ -33,12 +36,7 @@ static int write_rows(FILE *f, const struct display *d, uint8_t *row)
     png_set_compression_level(png, 1); /* screendumps are taken often; size matters less */
     png_write_info(png, info);
     for (unsigned y = 0; y < d->height; y++) {
-        const uint32_t *src = d->data + (size_t)y * d->width;
-        for (unsigned x = 0; x < d->width; x++) {
-            row[3 * x] = (uint8_t)(src[x] >> 16);
-            row[3 * x + 1] = (uint8_t)(src[x] >> 8);
-            row[3 * x + 2] = (uint8_t)src[x];
-        }
+        rgb_row(d, y, row);
         png_write_row(png, row);
     }
     png_write_end(png, NULL);
@@ -46,7 +44,30 @@ static int write_rows(FILE *f, const struct display *d, uint8_t *row)
     return 0;
 }
 
-int display_write_png(const struct display *d, const char *path)
+static void rgb_row(const struct display *d, unsigned y, uint8_t *row)
+{
+    const uint32_t *src = d->data + (size_t)y * d->width;
+    for (unsigned x = 0; x < d->width; x++) {
+        row[3 * x] = (uint8_t)(src[x] >> 16);
+        row[3 * x + 1] = (uint8_t)(src[x] >> 8);
+        row[3 * x + 2] = (uint8_t)src[x];
+    }
+}
+
+static int write_ppm_rows(FILE *f, const struct display *d, uint8_t *row)
+{
+    fprintf(f, "P6\n%u %u\n255\n", d->width, d->height);
+    for (unsigned y = 0; y < d->height; y++) {
+        rgb_row(d, y, row);
+        if (fwrite(row, 3, d->width, f) != d->width) {
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+static int write_file(const struct display *d, const char *path,
+                      int (*rows)(FILE *f, const struct display *d, uint8_t *row))
 {
     if (!d->data) {
         return -EINVAL;
@@ -64,7 +85,7 @@ int display_write_png(const struct display *d, const char *path)
         r = -errno;
         goto out;
     }
-    r = write_rows(f, d, row);
+    r = rows(f, d, row);
     if (fclose(f) != 0 && r == 0) {
         r = -errno;
     }
@@ -78,4 +99,14 @@ out:
     free(row);
     free(tmp);
     return r;
+}
+
+int display_write_png(const struct display *d, const char *path)
+{
+    return write_file(d, path, write_png_rows);
+}
+
+int display_write_ppm(const struct display *d, const char *path)
+{
+    return write_file(d, path, write_ppm_rows);
 }
