@@ -34,6 +34,7 @@ expect_exit=
 machine=${GUEST_QEMU_MACHINE:-microvm}
 accel=${GUEST_ACCEL:-}
 cpu_model=
+display=
 for kv in "$@"; do
     case $kv in
     cpus=*) cpus=${kv#cpus=} ;;
@@ -42,6 +43,7 @@ for kv in "$@"; do
     qemu_machine=*) machine=${kv#qemu_machine=} ;;
     qemu_accel=*) accel=${kv#qemu_accel=} ;;
     qemu_cpu=*) cpu_model=${kv#qemu_cpu=} ;;
+    display=*) display=${kv#display=} ;;
     esac
 done
 
@@ -61,7 +63,7 @@ fi
 append="now=$(date +%s) cpus=$cpus mem=${mem_mib}M"
 for kv in "$@"; do
     case $kv in
-    cpus=* | mem=* | expect_exit=* | qemu_*=*) ;;
+    cpus=* | mem=* | expect_exit=* | qemu_*=* | display=*) ;;
     "$mine"*) append="$append ${kv#"$mine"}" ;;
     qemu:* | deskvm:*) ;;
     *) append="$append $kv" ;;
@@ -99,7 +101,7 @@ if [ "$vmm" = qemu ]; then
         -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
         -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
-        -kernel "$elf" -append "$append" ${GUEST_EXTRA_ARGS:-}
+        -kernel "$elf" -append "$append" ${display:+-device VGA} ${GUEST_EXTRA_ARGS:-}
 else
     if [ ! -x "$vmm" ]; then
         echo "SKIP: $vmm is not an executable"
@@ -107,7 +109,7 @@ else
     fi
     # shellcheck disable=SC2086
     set -- "$vmm" --kernel "$elf" --append "$append" --cpus "$cpus" --memory "$mem_mib" \
-        --serial stdio ${GUEST_EXTRA_ARGS:-}
+        --serial stdio ${display:+--display "$display"} ${GUEST_EXTRA_ARGS:-}
 fi
 
 echo "run-guest: $*" >&2
