@@ -185,6 +185,8 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     sc->screenData = s;
     sc->kbdAddEvent = on_key;
     sc->ptrAddEvent = on_pointer;
+    /* No server-drawn cursor in the pixels: the guest draws its own, as on real VGA. */
+    sc->cursor = NULL;
     sc->alwaysShared = TRUE;
     sc->deferUpdateTime = 0;
     sc->ipv6port = 0; /* no IPv6 listener on every interface behind our back */
