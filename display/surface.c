@@ -171,9 +171,8 @@ static uint32_t convert_pixel(enum display_format fmt, const uint8_t *p, const u
         b = v & 0x1f;
         return (r << 3 | r >> 2) << 16 | (g << 2 | g >> 4) << 8 | (b << 3 | b >> 2);
     case DISPLAY_FMT_R8G8B8:
+    case DISPLAY_FMT_X8R8G8B8: /* bytes B, G, R (, X) */
         return (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-    case DISPLAY_FMT_X8R8G8B8:
-        return ((uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]);
     }
     return 0;
 }

@@ -156,8 +156,8 @@ void test_main(void)
     vbe_write(2, VGA_H);
     vbe_write(3, 32);
     vbe_write(4, 0x41); /* enabled, linear framebuffer */
-    CHECK(vbe_read(1) == VGA_W && vbe_read(2) == VGA_H && vbe_read(3) == 32,
-          "mode reads %ux%ux%u", vbe_read(1), vbe_read(2), vbe_read(3));
+    CHECK(vbe_read(1) == VGA_W && vbe_read(2) == VGA_H && vbe_read(3) == 32, "mode reads %ux%ux%u",
+          vbe_read(1), vbe_read(2), vbe_read(3));
     CHECK(vbe_read(6) == VGA_W, "virtual width %u", vbe_read(6));
     volatile uint16_t *mmio_dispi = (volatile uint16_t *)(mmio_base + 0x500);
     CHECK(mmio_dispi[1] == VGA_W, "MMIO XRES %u", mmio_dispi[1]);
