@@ -299,3 +299,20 @@ int block_write_zeroes(struct block_image *img, uint64_t off, uint64_t len)
     }
     return img->drv->write_zeroes(img, off, len);
 }
+
+int block_map(struct block_image *img, uint64_t off, uint64_t len, bool write,
+              struct block_extent *ext)
+{
+    if (len == 0 || !range_ok(img, off, len)) { /* guest-controlled */
+        return 0;
+    }
+    if (write && img->readonly) {
+        return 0;
+    }
+    return img->drv->map(img, off, len, write, ext);
+}
+
+int block_sync_fd(struct block_image *img)
+{
+    return img->readonly ? -1 : img->drv->sync_fd(img);
+}

@@ -68,6 +68,33 @@ int block_discard(struct block_image *img, uint64_t off, uint64_t len);
 /* The range reads back as zeroes afterwards. */
 int block_write_zeroes(struct block_image *img, uint64_t off, uint64_t len);
 
+/*
+ * Where guest bytes start at off live in a host file, for an I/O engine (io/block_aio.c) that
+ * does the data transfer itself instead of calling block_pread/block_pwrite.
+ */
+struct block_extent {
+    int fd;            /* host file holding the bytes */
+    uint64_t host_off; /* where guest byte off is in that file */
+    uint64_t len;      /* bytes from off that are contiguous at host_off (<= the asked len) */
+    bool direct;       /* fd is O_DIRECT: offsets, lengths and buffers need BLOCK_DIRECT_ALIGN */
+    bool identity;     /* the file is the disk (raw): fallocate on it is discard/write-zeroes */
+};
+#define BLOCK_DIRECT_ALIGN 4096
+/*
+ * Returns 1 and fills ext when the first ext->len bytes of [off, off + len) are plain data in
+ * a host file that may be read (write = false) or overwritten in place (write = true) without
+ * the driver's help; 0 when the range must go through the driver (unallocated, compressed,
+ * zero or shared clusters, a read-only image, a range past the end). len > 0.
+ *
+ * For qcow2 the mapping is valid until a concurrent discard or write-zeroes of the same
+ * range drops the clusters: the same latitude the driver's own in-place path takes (see
+ * docs/qcow2.md, "Locking").
+ */
+int block_map(struct block_image *img, uint64_t off, uint64_t len, bool write,
+              struct block_extent *ext);
+/* The host fd whose fdatasync makes this image's writes durable, or -1 (read-only image). */
+int block_sync_fd(struct block_image *img);
+
 /* The last run-time error on this image as one line ("" if none). Copies into buf. */
 void block_last_error(struct block_image *img, char *buf, size_t len);
 

@@ -20,6 +20,10 @@ struct block_driver {
     int (*discard)(struct block_image *img, uint64_t off, uint64_t len);
     int (*write_zeroes)(struct block_image *img, uint64_t off, uint64_t len);
     void (*close)(struct block_image *img);
+    /* See block_map(); range already checked, write already refused on read-only images. */
+    int (*map)(struct block_image *img, uint64_t off, uint64_t len, bool write,
+               struct block_extent *ext);
+    int (*sync_fd)(struct block_image *img);
 };
 
 /* Every driver's image struct starts with this. */

@@ -14,7 +14,7 @@
 
 #include "io/block_internal.h"
 
-#define RAW_DIRECT_ALIGN 4096
+#define RAW_DIRECT_ALIGN BLOCK_DIRECT_ALIGN
 
 struct block_raw {
     struct block_image base;
@@ -122,6 +122,20 @@ static int raw_discard(struct block_image *img, uint64_t off, uint64_t len)
     return raw_write_zeroes(img, off, len);
 }
 
+static int raw_map(struct block_image *img, uint64_t off, uint64_t len, bool write,
+                   struct block_extent *ext)
+{
+    struct block_raw *r = to_raw(img);
+    *ext = (struct block_extent){
+        .fd = r->fd, .host_off = off, .len = len, .direct = r->direct, .identity = true};
+    return 1;
+}
+
+static int raw_sync_fd(struct block_image *img)
+{
+    return to_raw(img)->fd;
+}
+
 static void raw_close(struct block_image *img)
 {
     struct block_raw *r = to_raw(img);
@@ -139,6 +153,8 @@ static const struct block_driver raw_driver = {
     .discard = raw_discard,
     .write_zeroes = raw_write_zeroes,
     .close = raw_close,
+    .map = raw_map,
+    .sync_fd = raw_sync_fd,
 };
 
 int block_open_raw(const char *path, bool readonly, enum block_cache cache,

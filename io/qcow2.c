@@ -1049,6 +1049,45 @@ static void qcow2_close(struct block_image *img)
     free(q);
 }
 
+/*
+ * Data clusters the I/O engine may reach directly: normal clusters (owned ones for writes),
+ * physically contiguous runs of them coalesced into one extent.
+ */
+static int qcow2_map(struct block_image *img, uint64_t off, uint64_t len, bool write,
+                     struct block_extent *ext)
+{
+    struct qcow2 *q = to_q(img);
+    uint64_t done = 0, host0 = 0;
+    pthread_mutex_lock(&q->lock);
+    while (done < len && !(write && q->corrupt)) {
+        uint64_t at = off + done;
+        uint64_t in = at & (q->cluster_size - 1);
+        uint64_t n = q->cluster_size - in < len - done ? q->cluster_size - in : len - done;
+        struct qcow2_map m;
+        if (lookup(q, at >> q->cluster_bits, &m) < 0 || m.type != QCOW2_NORMAL ||
+            (write && !m.copied)) {
+            break;
+        }
+        if (done == 0) {
+            host0 = m.host + in;
+        } else if (m.host + in != host0 + done) {
+            break;
+        }
+        done += n;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (done == 0) {
+        return 0;
+    }
+    *ext = (struct block_extent){.fd = q->fd, .host_off = host0, .len = done};
+    return 1;
+}
+
+static int qcow2_sync_fd(struct block_image *img)
+{
+    return to_q(img)->fd;
+}
+
 static const struct block_driver qcow2_driver = {
     .name = "qcow2",
     .pread = qcow2_pread,
@@ -1057,6 +1096,8 @@ static const struct block_driver qcow2_driver = {
     .discard = qcow2_discard,
     .write_zeroes = qcow2_write_zeroes,
     .close = qcow2_close,
+    .map = qcow2_map,
+    .sync_fd = qcow2_sync_fd,
 };
 
 /* ---- open: every number from the file is checked before use ---- */

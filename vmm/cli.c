@@ -12,6 +12,7 @@
 #include "config.h"
 #include "display/vnc.h"
 #include "vmm/acpi.h"
+#include "vmm/virtio_machine.h"
 
 #define DEFAULT_MEM (256ull << 20)
 #define MIN_MEM (2ull << 20)
@@ -28,6 +29,15 @@ static const char usage[] =
     "  --serial stdio|null|file:PATH\n"
     "                       where COM1 goes (default stdio)\n"
     "  --qmp unix:PATH      QMP control socket\n"
+    "  --device SPEC        add a PCI device (repeatable): virtio-rng,\n"
+    "                       virtio-console[,chardev=stdio|null|file:PATH]\n"
+    "  --net user[,hostfwd=tcp:127.0.0.1:2222-:22][,mac=52:54:00:12:34:56]\n"
+    "  --net tap[,ifname=tap0][,mac=...]\n"
+    "                       a virtio-net NIC on user-mode NAT (10.0.2.0/24) or a host tap\n"
+    "                       device; repeatable; hostfwd binds 127.0.0.1 unless told otherwise\n"
+    "  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=writeback|writethrough|none]\n"
+    "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
+    "                       format is probed when not given; cache=none is raw only)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --display vga|none   the graphics device (default: vga with --vnc, else none)\n"
     "  --vnc HOST:PORT[,password=on] | unix:PATH[,password=on]\n"
@@ -92,6 +102,102 @@ int cli_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* One "key=value" item of a --net value: [item, end). */
+static int net_item(const char *spec, const char *item, const char *end, struct cli_net *out,
+                    bool *mac_set, char *err, size_t errlen)
+{
+    char buf[128];
+    size_t len = (size_t)(end - item);
+    if (len >= sizeof(buf)) {
+        snprintf(err, errlen, "--net %s: option too long", spec);
+        return -EINVAL;
+    }
+    memcpy(buf, item, len);
+    buf[len] = 0;
+    char *val = strchr(buf, '=');
+    if (!val || !val[1]) {
+        snprintf(err, errlen, "--net %s: '%s' is not KEY=VALUE", spec, buf);
+        return -EINVAL;
+    }
+    *val++ = 0;
+    if (strcmp(buf, "mac") == 0) {
+        if (*mac_set) {
+            snprintf(err, errlen, "--net %s: mac given twice", spec);
+            return -EINVAL;
+        }
+        if (net_mac_parse(val, out->mac) < 0) {
+            snprintf(err, errlen, "--net %s: mac=%s is not a unicast MAC like 52:54:00:12:34:56",
+                     spec, val);
+            return -EINVAL;
+        }
+        *mac_set = true;
+        return 0;
+    }
+    if (out->kind == CLI_NET_USER && strcmp(buf, "hostfwd") == 0) {
+        if (out->nhostfwd == CLI_HOSTFWD_MAX) {
+            snprintf(err, errlen, "--net %s: at most %d hostfwd rules", spec, CLI_HOSTFWD_MAX);
+            return -EINVAL;
+        }
+        struct net_hostfwd *f = &out->hostfwd[out->nhostfwd];
+        if (net_hostfwd_parse(val, f) < 0) {
+            snprintf(err, errlen,
+                     "--net %s: hostfwd=%s: expected tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:PORT",
+                     spec, val);
+            return -EINVAL;
+        }
+        for (unsigned i = 0; i < out->nhostfwd; i++) {
+            const struct net_hostfwd *g = &out->hostfwd[i];
+            if (g->udp == f->udp && g->host_port == f->host_port && g->host_addr == f->host_addr) {
+                snprintf(err, errlen, "--net %s: host port %u forwarded twice", spec, f->host_port);
+                return -EINVAL;
+            }
+        }
+        out->nhostfwd++;
+        return 0;
+    }
+    if (out->kind == CLI_NET_TAP && strcmp(buf, "ifname") == 0) {
+        if (strlen(val) >= sizeof(out->ifname) || strchr(val, '/')) {
+            snprintf(err, errlen, "--net %s: ifname=%s: at most %zu characters, no '/'", spec, val,
+                     sizeof(out->ifname) - 1);
+            return -EINVAL;
+        }
+        strcpy(out->ifname, val);
+        return 0;
+    }
+    snprintf(err, errlen, "--net %s: unknown option '%s' (%s takes %s)", spec, buf,
+             out->kind == CLI_NET_USER ? "user" : "tap",
+             out->kind == CLI_NET_USER ? "hostfwd=, mac=" : "ifname=, mac=");
+    return -EINVAL;
+}
+
+int cli_parse_net(const char *s, unsigned n, struct cli_net *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    const char *comma = strchr(s, ',');
+    size_t kind_len = comma ? (size_t)(comma - s) : strlen(s);
+    if (kind_len == 4 && strncmp(s, "user", 4) == 0) {
+        out->kind = CLI_NET_USER;
+    } else if (kind_len == 3 && strncmp(s, "tap", 3) == 0) {
+        out->kind = CLI_NET_TAP;
+    } else {
+        snprintf(err, errlen, "--net %s: expected user or tap first", s);
+        return -EINVAL;
+    }
+    static const uint8_t default_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    memcpy(out->mac, default_mac, 6);
+    out->mac[5] = (uint8_t)(0x56 + n); /* as QEMU numbers its NICs */
+    bool mac_set = false;
+    while (comma) {
+        const char *item = comma + 1;
+        comma = strchr(item, ',');
+        const char *end = comma ? comma : item + strlen(item);
+        if (net_item(s, item, end, out, &mac_set, err, errlen) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 enum {
     OPT_KERNEL = 256,
     OPT_INITRD,
@@ -103,6 +209,9 @@ enum {
     OPT_KVM,
     OPT_DISPLAY,
     OPT_VNC,
+    OPT_DEVICE,
+    OPT_NET,
+    OPT_DISK,
     OPT_LATER,
 };
 
@@ -115,24 +224,175 @@ static const struct option options[] = {
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"qmp", required_argument, NULL, OPT_QMP},
     {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"disk", required_argument, NULL, OPT_DISK},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
-    {"disk", required_argument, NULL, OPT_LATER},
     {"cdrom", required_argument, NULL, OPT_LATER},
     {"firmware", required_argument, NULL, OPT_LATER},
     {"vnc", required_argument, NULL, OPT_VNC},
-    {"net", required_argument, NULL, OPT_LATER},
+    {"net", required_argument, NULL, OPT_NET},
     {"display", required_argument, NULL, OPT_DISPLAY},
     {"config", required_argument, NULL, OPT_LATER},
     {"restore", required_argument, NULL, OPT_LATER},
     {NULL, 0, NULL, 0},
 };
 
-int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen)
+/* The next ','-separated item of *p into buf (",," is a literal comma); false at the end. */
+static bool next_item(const char **p, char *buf, size_t len, bool *too_long)
 {
-    memset(opt, 0, sizeof(*opt));
+    const char *s = *p;
+    if (*s == '\0') {
+        return false;
+    }
+    size_t n = 0;
+    *too_long = false;
+    while (*s) {
+        if (*s == ',') {
+            if (s[1] != ',') {
+                s++;
+                break;
+            }
+            s++; /* ",," */
+        }
+        if (n + 1 < len) {
+            buf[n++] = *s;
+        } else {
+            *too_long = true;
+        }
+        s++;
+    }
+    buf[n] = '\0';
+    *p = s;
+    return true;
+}
+
+static int on_off(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+        *out = true;
+    } else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no")) {
+        *out = false;
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
+{
+    char item[4200];
+    bool too_long;
+    unsigned seen = 0; /* bit per key: each may be given once */
+    static const char *const keys[] = {"file", "format", "readonly", "cache", "queues"};
+    memset(d, 0, sizeof(*d));
+    d->format = BLOCK_FORMAT_AUTO;
+    d->cache = BLOCK_CACHE_WRITEBACK;
+    d->queues = 1;
+    const char *p = arg;
+    char file[sizeof(item)] = "";
+    while (next_item(&p, item, sizeof(item), &too_long)) {
+        if (too_long) {
+            snprintf(err, errlen, "--disk: an item is longer than %zu bytes", sizeof(item) - 1);
+            return -EINVAL;
+        }
+        char *eq = strchr(item, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "--disk %s: '%s' is not KEY=VALUE (expected file=PATH,...)", arg,
+                     item);
+            return -EINVAL;
+        }
+        *eq = '\0';
+        const char *k = item, *v = eq + 1;
+        unsigned ki = 0;
+        while (ki < sizeof(keys) / sizeof(keys[0]) && strcmp(k, keys[ki]) != 0) {
+            ki++;
+        }
+        if (ki == sizeof(keys) / sizeof(keys[0])) {
+            snprintf(err, errlen,
+                     "--disk: unknown key '%s' (known: file, format, readonly, cache, queues)", k);
+            return -EINVAL;
+        }
+        if (seen & (1u << ki)) {
+            snprintf(err, errlen, "--disk: %s given twice", k);
+            return -EINVAL;
+        }
+        seen |= 1u << ki;
+        if (!strcmp(k, "file")) {
+            if (!*v) {
+                snprintf(err, errlen, "--disk: file= is empty");
+                return -EINVAL;
+            }
+            snprintf(file, sizeof(file), "%s", v);
+        } else if (!strcmp(k, "format")) {
+            if (!strcmp(v, "raw")) {
+                d->format = BLOCK_FORMAT_RAW;
+            } else if (!strcmp(v, "qcow2")) {
+                d->format = BLOCK_FORMAT_QCOW2;
+            } else {
+                snprintf(err, errlen, "--disk: format=%s: expected raw or qcow2", v);
+                return -EINVAL;
+            }
+        } else if (!strcmp(k, "readonly")) {
+            if (on_off(v, &d->readonly) < 0) {
+                snprintf(err, errlen, "--disk: readonly=%s: expected on or off", v);
+                return -EINVAL;
+            }
+        } else if (!strcmp(k, "cache")) {
+            if (!strcmp(v, "writeback")) {
+                d->cache = BLOCK_CACHE_WRITEBACK;
+            } else if (!strcmp(v, "writethrough")) {
+                d->cache = BLOCK_CACHE_WRITETHROUGH;
+            } else if (!strcmp(v, "none")) {
+                d->cache = BLOCK_CACHE_NONE;
+            } else {
+                snprintf(err, errlen, "--disk: cache=%s: expected writeback, writethrough or none",
+                         v);
+                return -EINVAL;
+            }
+        } else {
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || end == v || *end || n < 1 || n > CLI_MAX_DISK_QUEUES) {
+                snprintf(err, errlen, "--disk: queues=%s: must be a whole number from 1 to %d", v,
+                         CLI_MAX_DISK_QUEUES);
+                return -EINVAL;
+            }
+            d->queues = (unsigned)n;
+        }
+    }
+    if (!file[0]) {
+        snprintf(err, errlen, "--disk %s: file=PATH is missing", arg);
+        return -EINVAL;
+    }
+    if (d->cache == BLOCK_CACHE_NONE && d->format == BLOCK_FORMAT_QCOW2) {
+        snprintf(err, errlen,
+                 "--disk: cache=none works with raw images only (qcow2 needs the "
+                 "page cache for now)");
+        return -EINVAL;
+    }
+    d->file = strdup(file);
+    if (d->file == NULL) {
+        snprintf(err, errlen, "--disk: out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void cli_options_free(struct cli_options *opt)
+{
+    for (unsigned i = 0; i < opt->ndisks; i++) {
+        free(opt->disks[i].file);
+        opt->disks[i].file = NULL;
+    }
+    opt->ndisks = 0;
+}
+
+static int parse_args(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen)
+{
     opt->mem_size = DEFAULT_MEM;
     opt->ncpus = 1;
     opt->serial = "stdio";
@@ -182,6 +442,38 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
             break;
         case OPT_KVM:
             opt->kvm_path = optarg;
+            break;
+        case OPT_DEVICE: {
+            struct virtio_spec spec;
+            if (opt->ndevices >= CLI_MAX_DEVICES) {
+                snprintf(err, errlen, "--device: at most %d devices", CLI_MAX_DEVICES);
+                return -EINVAL;
+            }
+            if (virtio_spec_parse(optarg, &spec, err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->devices[opt->ndevices++] = optarg;
+            break;
+        }
+        case OPT_NET:
+            if (opt->nnet == CLI_NET_MAX) {
+                snprintf(err, errlen, "--net: at most %d network cards", CLI_NET_MAX);
+                return -EINVAL;
+            }
+            if (cli_parse_net(optarg, opt->nnet, &opt->net[opt->nnet], err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->nnet++;
+            break;
+        case OPT_DISK:
+            if (opt->ndisks == CLI_MAX_DISKS) {
+                snprintf(err, errlen, "--disk: at most %d disks", CLI_MAX_DISKS);
+                return -EINVAL;
+            }
+            if (cli_parse_disk(optarg, &opt->disks[opt->ndisks], err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->ndisks++;
             break;
         case 'S':
             opt->start_paused = true;
@@ -242,9 +534,27 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
     if (opt->vnc && !opt->display) {
         opt->display = "vga";
     }
+    for (unsigned i = 0; i < opt->nnet; i++) {
+        for (unsigned j = 0; j < i; j++) {
+            if (memcmp(opt->net[i].mac, opt->net[j].mac, 6) == 0) {
+                snprintf(err, errlen, "--net: two network cards with the same MAC address");
+                return -EINVAL;
+            }
+        }
+    }
     if ((opt->initrd || opt->cmdline) && !opt->kernel) {
         snprintf(err, errlen, "--initrd and --append need --kernel");
         return -EINVAL;
     }
     return 0;
+}
+
+int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(opt, 0, sizeof(*opt));
+    int r = parse_args(opt, argc, argv, err, errlen);
+    if (r != 0) {
+        cli_options_free(opt); /* only a run keeps the disk paths */
+    }
+    return r;
 }

@@ -7,6 +7,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CLI_MAX_DEVICES 16
+#include "io/block.h"
+#include "io/net.h"
+
+#define CLI_NET_MAX 8      /* NICs */
+#define CLI_HOSTFWD_MAX 16 /* forwarded ports per user network */
+
+enum cli_net_kind {
+    CLI_NET_USER, /* libslirp NAT: net_user_create() */
+    CLI_NET_TAP,  /* host tap device: net_tap_create() */
+};
+
+/* One --net: a virtio-net NIC and its back-end. */
+struct cli_net {
+    enum cli_net_kind kind;
+    uint8_t mac[6];  /* default 52:54:00:12:34:(56 + index) */
+    char ifname[16]; /* tap: "" lets the kernel pick */
+    struct net_hostfwd hostfwd[CLI_HOSTFWD_MAX];
+    unsigned nhostfwd;
+};
+
+/* --disk may be given this often; queues per disk at most (virtio-blk's own limit). */
+#define CLI_MAX_DISKS 16
+#define CLI_MAX_DISK_QUEUES 16
+
+/* One --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=...][,queues=N]. */
+struct cli_disk {
+    char *file; /* allocated; ",," in the option stands for a comma in the path */
+    enum block_format format;
+    bool readonly;
+    enum block_cache cache;
+    unsigned queues;
+};
+
 struct cli_options {
     const char *kernel;
     const char *initrd;
@@ -19,6 +53,13 @@ struct cli_options {
     bool start_paused;
     const char *display; /* "vga", "none", or NULL: vga when --vnc is given */
     const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */
+    /* --device specs in command-line order (checked by virtio_spec_parse). */
+    const char *devices[CLI_MAX_DEVICES];
+    unsigned ndevices;
+    struct cli_net net[CLI_NET_MAX];
+    unsigned nnet;
+    struct cli_disk disks[CLI_MAX_DISKS];
+    unsigned ndisks;
 };
 
 /*
@@ -26,6 +67,15 @@ struct cli_options {
  * line in err.
  */
 int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t errlen);
+/*
+ * One --net value: "user[,hostfwd=RULE]...[,mac=MAC]" or "tap[,ifname=NAME][,mac=MAC]",
+ * into out with index n's default MAC. Returns 0 or -EINVAL with one line in err.
+ */
+int cli_parse_net(const char *s, unsigned n, struct cli_net *out, char *err, size_t errlen);
+/* Frees what cli_parse allocated (disk paths); opt stays readable but empty of disks. */
+void cli_options_free(struct cli_options *opt);
+/* One --disk value into d (allocates d->file on success). -EINVAL with one line in err. */
+int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen);
 /* "512M", "2G", "1024" (MiB), "1.5G" → bytes; -EINVAL for garbage, zero or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
 

@@ -21,6 +21,8 @@
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/qmp.h"
+#include "vmm/virtio_io.h"
+#include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
 
 extern const unsigned char demo_guest_elf[];
@@ -34,6 +36,7 @@ struct engine {
     struct display_machine *display; /* NULL without --display/--vnc */
     struct chardev serial;
     struct cli_options opt;
+    struct virtio_io io; /* --disk, --net */
     int sigfd;
 };
 
@@ -264,7 +267,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "deskvm-vm: %s\n", err);
         goto out;
     }
-    e.vm.hooks = (struct vm_hooks){on_state, on_reset, on_shutdown, on_powerdown, &e};
+    /* First, so the VGA takes PCI slot 1 (as on QEMU's q35) before the virtio devices. */
     if (e.opt.display && strcmp(e.opt.display, "vga") == 0) {
         e.display = display_machine_new(&e.vm, 0, e.opt.vnc, err, sizeof(err));
         if (!e.display) {
@@ -272,6 +275,18 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
+                                 !strcmp(e.opt.serial, "stdio"), err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    r = virtio_io_attach(&e.io, &e.vm, e.loop, &e.opt, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    e.vm.hooks = (struct vm_hooks){on_state, on_reset, on_shutdown, on_powerdown, &e};
     if (setup_signals(&e) < 0) {
         fprintf(stderr, "deskvm-vm: cannot watch signals\n");
         goto out;
@@ -296,15 +311,18 @@ int main(int argc, char **argv)
     status = evloop_run(e.loop);
 out:
     vm_join(&e.vm);
+    virtio_io_quiesce(&e.io);
     qmp_server_free(e.qmp);
     display_machine_stop(e.display);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
+    virtio_io_free(&e.io);
     if (e.sigfd >= 0) {
         close(e.sigfd);
     }
     evloop_free(e.loop);
     chardev_close(&e.serial);
     kvm_sys_close(&e.kvm);
+    cli_options_free(&e.opt);
     return status & 0xff;
 }

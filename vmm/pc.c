@@ -23,6 +23,7 @@
 #include "vmm/chardev.h"
 #include "vmm/evloop.h"
 #include "vmm/pci_machine.h"
+#include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
 
 /* How often to retry feeding serial input while the guest's receive FIFO is full. */
@@ -225,6 +226,7 @@ void pc_devices_destroy(struct vm *vm)
         evloop_del_fd(vm->loop, pc->serial->in_fd);
     }
     vtimer_free(pc->serial_retry);
+    virtio_machine_destroy(vm); /* detaches its functions: before the PCI machine goes */
     pci_machine_destroy(vm);
     uart16550_destroy(&pc->com1);
     cmos_rtc_destroy(&pc->rtc);

@@ -314,6 +314,47 @@ int pci_machine_add(struct pci_machine *pm, struct pci_dev *dev, unsigned slot, 
     return 0;
 }
 
+int pci_machine_remove(struct pci_machine *pm, struct pci_dev *dev)
+{
+    struct pci_machine_fn *f = find_fn(pm, dev);
+    if (!f) {
+        return -ENOENT;
+    }
+    for (unsigned v = 0; v < PCI_MSIX_MAX_VECTORS; v++) {
+        struct pci_machine_vector *vec = &f->vec[v];
+        if (vec->irqfd_on) {
+            irq_routing_irqfd(&pm->vm->routing, vec->efd, vec->gsi, false);
+        }
+        if (vec->routed) {
+            irq_routing_remove_msi(&pm->vm->routing, vec->gsi);
+        }
+    }
+    /* Power-on state: the line drops and the BARs are unmapped through the hooks. */
+    pci_set_irq(dev, false);
+    pci_dev_reset(dev);
+    pci_host_detach(&pm->host, f->slot, f->fn);
+    pm->fns[f->slot * PCI_HOST_FUNCS + f->fn] = NULL;
+    unsigned j = 0;
+    for (unsigned i = 0; i < pm->nfns; i++) {
+        if (pm->order[i] != f) {
+            pm->order[j++] = pm->order[i];
+        }
+    }
+    pm->nfns = j;
+    struct vm *vm = pm->vm;
+    j = 0;
+    for (unsigned i = 0; i < vm->ndevices; i++) {
+        if (vm->devices[i].opaque != dev) {
+            vm->devices[j++] = vm->devices[i];
+        }
+    }
+    vm->ndevices = j;
+    dev->hooks = (struct pci_machine_hooks){0};
+    dev->intx = NULL;
+    free(f);
+    return 0;
+}
+
 /* The machine's device entry carries the host (whose state table it uses) as opaque. */
 static void machine_reset(void *opaque)
 {

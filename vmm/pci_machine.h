@@ -87,6 +87,13 @@ __attribute__((warn_unused_result)) int pci_machine_add(struct pci_machine *pm, 
                                                         unsigned slot, unsigned fn,
                                                         const struct pci_bar_handler *bars);
 
+/*
+ * Take dev off the machine (engine teardown, or a device model that failed after adding):
+ * irqfds unbound, MSI routes removed, BARs unmapped, the slot freed and its state entry
+ * dropped from the VM's device list. -ENOENT when dev is not attached.
+ */
+int pci_machine_remove(struct pci_machine *pm, struct pci_dev *dev);
+
 /* After a state load: map BARs and ECAM where the loaded registers say, refresh MSI routes. */
 void pci_machine_sync(struct pci_machine *pm);
 

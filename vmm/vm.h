@@ -25,8 +25,9 @@ struct evloop;
 struct pc;
 struct pci_machine;
 struct vcpu;
+struct virtio_machine;
 
-#define VM_MAX_DEVICES 32
+#define VM_MAX_DEVICES 128 /* virtio functions bring a section per queue */
 #define VM_MAX_GSI 24
 
 enum vm_run_state {
@@ -79,8 +80,9 @@ struct vm {
     struct device devices[VM_MAX_DEVICES];
     unsigned ndevices;
     struct vm_hooks hooks;
-    struct pc *pc;           /* the platform's devices (vmm/pc.c) */
-    struct pci_machine *pci; /* the PCI host bridge and functions (vmm/pci_machine.c) */
+    struct pc *pc;                 /* the platform's devices (vmm/pc.c) */
+    struct pci_machine *pci;       /* the PCI host bridge and functions (vmm/pci_machine.c) */
+    struct virtio_machine *virtio; /* virtio-pci functions (vmm/virtio_machine.c) */
 
     /* Run control: vCPU threads park here while the VM is not running. */
     pthread_mutex_t run_lock;

@@ -12,6 +12,13 @@
 #   i8042), qemu_accel=kvm|tcg and qemu_cpu=MODEL (e.g. tcg and max for a test whose CPL0
 #   instructions KVM on an emulating host cannot run and QEMU does not emulate).
 #   qemu:KEY=VALUE / deskvm:KEY=VALUE put KEY=VALUE on the command line for that VMM only.
+#   virtio=rng|console (repeatable) adds a modern virtio-pci device to either VMM (deskvm
+#   --device virtio-rng / virtio-console,chardev=file:F; QEMU virtio-rng-pci / virtio-serial-pci
+#   with a virtconsole on a file chardev, both disable-legacy=on); console_expect=1 then
+#   requires the line "hello from the guest now=<now>" in the console's file. console_input=1
+#   (also passed to the guest): the console is on the VMM's stdio instead, fed the line
+#   "ping now=<now>", its output captured to the file, and the serial port goes to a log
+#   printed afterwards.
 # environment: GUEST_TIMEOUT (s, default 120), GUEST_QEMU_MACHINE (default microvm, overridden
 #   by qemu_machine=), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
@@ -35,6 +42,9 @@ machine=${GUEST_QEMU_MACHINE:-microvm}
 accel=${GUEST_ACCEL:-}
 cpu_model=
 display=
+virtio=
+console_expect=
+console_input=
 for kv in "$@"; do
     case $kv in
     cpus=*) cpus=${kv#cpus=} ;;
@@ -44,6 +54,9 @@ for kv in "$@"; do
     qemu_accel=*) accel=${kv#qemu_accel=} ;;
     qemu_cpu=*) cpu_model=${kv#qemu_cpu=} ;;
     display=*) display=${kv#display=} ;;
+    virtio=*) virtio="$virtio ${kv#virtio=}" ;;
+    console_expect=*) console_expect=${kv#console_expect=} ;;
+    console_input=*) console_input=${kv#console_input=} ;;
     esac
 done
 
@@ -60,10 +73,11 @@ if [ "$vmm" = qemu ]; then
 else
     mine=deskvm:
 fi
-append="now=$(date +%s) cpus=$cpus mem=${mem_mib}M"
+now=$(date +%s)
+append="now=$now cpus=$cpus mem=${mem_mib}M"
 for kv in "$@"; do
     case $kv in
-    cpus=* | mem=* | expect_exit=* | qemu_*=* | display=*) ;;
+    cpus=* | mem=* | expect_exit=* | qemu_*=* | virtio=* | console_expect=* | display=*) ;;
     "$mine"*) append="$append ${kv#"$mine"}" ;;
     qemu:* | deskvm:*) ;;
     *) append="$append $kv" ;;
@@ -71,6 +85,43 @@ for kv in "$@"; do
 done
 
 timeout_s=${GUEST_TIMEOUT:-120}
+
+# virtio devices, as each VMM spells them.
+console_file=
+serial_log=
+dev_deskvm=
+dev_qemu=
+serial_deskvm=stdio
+serial_qemu=stdio
+for v in $virtio; do
+    case $v in
+    rng)
+        dev_deskvm="$dev_deskvm --device virtio-rng"
+        dev_qemu="$dev_qemu -device virtio-rng-pci,disable-legacy=on"
+        ;;
+    console)
+        console_file=$(mktemp "${TMPDIR:-/tmp}/run-guest-console.XXXXXX") || exit 1
+        trap 'rm -f "$console_file" ${serial_log:+"$serial_log"}' EXIT
+        if [ -n "$console_input" ]; then
+            serial_log=$(mktemp "${TMPDIR:-/tmp}/run-guest-serial.XXXXXX") || exit 1
+            trap 'rm -f "$console_file" "$serial_log"' EXIT
+            serial_deskvm=file:$serial_log
+            serial_qemu=file:$serial_log
+            dev_deskvm="$dev_deskvm --device virtio-console,chardev=stdio"
+            dev_qemu="$dev_qemu -chardev stdio,id=vcon0,signal=off"
+        else
+            dev_deskvm="$dev_deskvm --device virtio-console,chardev=file:$console_file"
+            dev_qemu="$dev_qemu -chardev file,id=vcon0,path=$console_file"
+        fi
+        dev_qemu="$dev_qemu -device virtio-serial-pci,disable-legacy=on"
+        dev_qemu="$dev_qemu -device virtconsole,chardev=vcon0"
+        ;;
+    *)
+        echo "run-guest: unknown virtio=$v (rng, console)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 if [ "$vmm" = qemu ]; then
     qemu=${QEMU:-qemu-system-x86_64}
@@ -99,9 +150,9 @@ if [ "$vmm" = qemu ]; then
     # shellcheck disable=SC2086
     set -- "$qemu" -M "$machine" \
         -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
-        -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -serial "$serial_qemu" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
-        -kernel "$elf" -append "$append" ${display:+-device VGA} ${GUEST_EXTRA_ARGS:-}
+        -kernel "$elf" -append "$append" $dev_qemu ${display:+-device VGA} ${GUEST_EXTRA_ARGS:-}
 else
     if [ ! -x "$vmm" ]; then
         echo "SKIP: $vmm is not an executable"
@@ -109,16 +160,21 @@ else
     fi
     # shellcheck disable=SC2086
     set -- "$vmm" --kernel "$elf" --append "$append" --cpus "$cpus" --memory "$mem_mib" \
-        --serial stdio ${display:+--display "$display"} ${GUEST_EXTRA_ARGS:-}
+        --serial "$serial_deskvm" $dev_deskvm ${display:+--display "$display"} ${GUEST_EXTRA_ARGS:-}
 fi
 
 echo "run-guest: $*" >&2
-if [ -n "${GUEST_NO_STDIN:-}" ]; then
+if [ -n "$serial_log" ]; then
+    printf 'ping now=%s\n' "$now" | timeout "$timeout_s" "$@" >"$console_file"
+    rc=$?
+    cat "$serial_log"
+elif [ -n "${GUEST_NO_STDIN:-}" ]; then
     timeout "$timeout_s" "$@" </dev/null
+    rc=$?
 else
     timeout "$timeout_s" "$@"
+    rc=$?
 fi
-rc=$?
 
 if [ -n "$expect_exit" ] && [ "$rc" != 37 ]; then
     if [ "$rc" = "$expect_exit" ]; then
@@ -126,6 +182,15 @@ if [ -n "$expect_exit" ] && [ "$rc" != 37 ]; then
     fi
     echo "run-guest: VMM exited with status $rc, expected $expect_exit" >&2
     exit 1
+fi
+if [ "$rc" = 33 ] && [ -n "$console_expect" ]; then
+    want="hello from the guest now=$now"
+    if ! grep -qxF "$want" "$console_file"; then
+        echo "run-guest: the console's host side lacks the line '$want'; it has:" >&2
+        cat "$console_file" >&2
+        exit 1
+    fi
+    echo "run-guest: console line seen on the host side"
 fi
 case $rc in
 33) exit 0 ;;

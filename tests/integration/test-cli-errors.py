@@ -87,11 +87,21 @@ def main():
         ("unknown option", ["--frobnicate"], 1, ["--frobnicate"], False),
         ("option without its value", ["--memory"], 1, ["--memory"], False),
         ("stray argument", ["vmlinuz"], 1, ["vmlinuz"], False),
-        ("option of a later version", ["--disk", "x.img"], 1, ["--disk"], False),
+        ("option of a later version", ["--cdrom", "x.iso"], 1, ["--cdrom"], False),
+        ("--disk without file=", ["--disk", "x.img"], 1, ["--disk", "file=PATH"], False),
+        ("--disk with a bad cache mode", ["--disk", "file=x.img,cache=fast"], 1,
+         ["cache=fast", "writeback"], False),
         ("--append without --kernel", ["--append", "quiet"], 1, ["--kernel"], False),
         ("--serial in a missing directory", ["--serial", "file:/nonexistent-dir/x"], 1,
          ["/nonexistent-dir/x", "No such file"], True),
         ("--serial nonsense", ["--serial", "bogus"], 1, ["--serial bogus", "file:"], True),
+        ("--device unknown", ["--device", "virtio-gpu"], 1, ["virtio-gpu", "unknown device"],
+         False),
+        ("--device bad chardev", ["--device", "virtio-console,chardev=tcp:1"], 1,
+         ["chardev=tcp:1", "file:PATH"], False),
+        ("--device console file in a missing directory",
+         ["--device", "virtio-console,chardev=file:/nonexistent-dir/c"], 1,
+         ["/nonexistent-dir/c", "No such file"], True),
     ]
     if os.geteuid() != 0:
         locked = make("kvm-locked", b"")

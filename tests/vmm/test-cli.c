@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "vmm/cli.h"
+#include "vmm/virtio_machine.h"
 
 #define ARGV(...) ((char **)(const char *[]){"deskvm-vm", __VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((const char *[]){"deskvm-vm", __VA_ARGS__}) / sizeof(char *)))
@@ -53,6 +54,43 @@ static void test_defaults_and_values(void **state)
     assert_int_equal(o.ncpus, 2);
     assert_string_equal(o.qmp_path, "/tmp/q.sock");
     assert_true(o.start_paused);
+}
+
+static void test_devices(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--device", "virtio-rng", "--device",
+                           "virtio-console,chardev=file:/tmp/x", "--device", "virtio-console"),
+                     0);
+    assert_int_equal(o.ndevices, 3);
+    assert_string_equal(o.devices[0], "virtio-rng");
+    assert_string_equal(o.devices[1], "virtio-console,chardev=file:/tmp/x");
+
+    struct virtio_spec s;
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=file:/tmp/x", &s, err, sizeof(err)),
+                     0);
+    assert_int_equal(s.kind, VIRTIO_SPEC_CONSOLE);
+    assert_string_equal(s.chardev, "file:/tmp/x");
+    assert_int_equal(virtio_spec_parse("virtio-console", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.chardev, "stdio");
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=null", &s, err, sizeof(err)), 0);
+    assert_string_equal(s.chardev, "null");
+    assert_int_equal(virtio_spec_parse("virtio-rng", &s, err, sizeof(err)), 0);
+    assert_int_equal(s.kind, VIRTIO_SPEC_RNG);
+
+    /* Unknown devices and options, bad chardevs, options a device does not have. */
+    assert_int_equal(virtio_spec_parse("virtio-gpu", &s, err, sizeof(err)), -ENOENT);
+    assert_int_equal(virtio_spec_parse("virtio-rngx", &s, err, sizeof(err)), -ENOENT);
+    assert_int_equal(virtio_spec_parse("virtio-rng,chardev=stdio", &s, err, sizeof(err)), -EINVAL);
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=tcp:1", &s, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(virtio_spec_parse("virtio-console,chardev=file:", &s, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(virtio_spec_parse("virtio-console,", &s, err, sizeof(err)), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--device", "virtio-net"), -EINVAL);
+    assert_non_null(strstr(err, "virtio-net"));
+    assert_int_equal(PARSE(&o, err, "--device"), -EINVAL);
 }
 
 static void test_bad_input(void **state)
@@ -111,12 +149,172 @@ static void test_display_and_vnc(void **state)
     assert_int_equal(PARSE(&o, err, "--display", "cirrus"), -EINVAL);
 }
 
+static void test_net(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--memory", "64M"), 0);
+    assert_int_equal(o.nnet, 0);
+    assert_int_equal(PARSE(&o, err, "--memory", "64M", "--net", "user", "--net",
+                           "user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53", "--net",
+                           "tap,ifname=tap0,mac=52:54:00:aa:bb:cc"),
+                     0);
+    assert_int_equal(o.nnet, 3);
+    assert_int_equal(o.net[0].kind, CLI_NET_USER);
+    assert_int_equal(o.net[0].nhostfwd, 0);
+    assert_memory_equal(o.net[0].mac, "\x52\x54\x00\x12\x34\x56", 6);
+    assert_memory_equal(o.net[1].mac, "\x52\x54\x00\x12\x34\x57", 6); /* 56 + n */
+    assert_int_equal(o.net[1].nhostfwd, 2);
+    assert_false(o.net[1].hostfwd[0].udp);
+    assert_int_equal(o.net[1].hostfwd[0].host_port, 2222);
+    assert_int_equal(o.net[1].hostfwd[0].guest_port, 22);
+    assert_true(o.net[1].hostfwd[1].udp);
+    assert_int_equal(o.net[1].hostfwd[1].host_port, 5353);
+    assert_int_equal(o.net[2].kind, CLI_NET_TAP);
+    assert_string_equal(o.net[2].ifname, "tap0");
+    assert_memory_equal(o.net[2].mac, "\x52\x54\x00\xaa\xbb\xcc", 6);
+    assert_int_equal(PARSE(&o, err, "--net", "tap"), 0);
+    assert_string_equal(o.net[0].ifname, "");
+}
+
+static void test_net_errors(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--net", "bridge"), -EINVAL);
+    assert_non_null(strstr(err, "expected user or tap"));
+    assert_int_equal(PARSE(&o, err, "--net", "usertap"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--net", "user,ifname=tap0"), -EINVAL);
+    assert_non_null(strstr(err, "unknown option 'ifname'"));
+    assert_non_null(strstr(err, "hostfwd="));
+    assert_int_equal(PARSE(&o, err, "--net", "tap,hostfwd=tcp::1-:2"), -EINVAL);
+    assert_non_null(strstr(err, "unknown option 'hostfwd'"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,hostfwd=tcp::22"), -EINVAL);
+    assert_non_null(strstr(err, "hostfwd=tcp::22"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,hostfwd=tcp::2222-:22,hostfwd=tcp::2222-:23"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "2222 forwarded twice"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac=01:00:5e:00:00:01"), -EINVAL);
+    assert_non_null(strstr(err, "unicast"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac=52:54:00:00:00:01,mac=52:54:00:00:00:02"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "twice"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac"), -EINVAL);
+    assert_non_null(strstr(err, "KEY=VALUE"));
+    assert_int_equal(PARSE(&o, err, "--net", "user,"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--net", "tap,ifname=a-name-much-too-long"), -EINVAL);
+    assert_non_null(strstr(err, "ifname"));
+    /* Two cards with one MAC. */
+    assert_int_equal(PARSE(&o, err, "--net", "user,mac=52:54:00:12:34:57", "--net", "user"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "same MAC"));
+    assert_int_equal(PARSE(&o, err, "--net", "user", "--net", "user", "--net", "user", "--net",
+                           "user", "--net", "user", "--net", "user", "--net", "user", "--net",
+                           "user", "--net", "user"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "at most 8"));
+}
+
+static void test_disk(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a.img"), 0);
+    assert_int_equal(o.ndisks, 1);
+    assert_string_equal(o.disks[0].file, "a.img");
+    assert_int_equal(o.disks[0].format, BLOCK_FORMAT_AUTO);
+    assert_false(o.disks[0].readonly);
+    assert_int_equal(o.disks[0].cache, BLOCK_CACHE_WRITEBACK);
+    assert_int_equal(o.disks[0].queues, 1);
+    cli_options_free(&o);
+    assert_int_equal(o.ndisks, 0);
+
+    /* Repeatable, keys in any order, ",," is a comma inside the path. */
+    assert_int_equal(PARSE(&o, err, "--disk", "format=qcow2,file=/x/b,,c.qcow2,readonly=on",
+                           "--disk", "file=r.raw,cache=none,queues=4,format=raw,readonly=off",
+                           "--disk", "file=w,cache=writethrough"),
+                     0);
+    assert_int_equal(o.ndisks, 3);
+    assert_string_equal(o.disks[0].file, "/x/b,c.qcow2");
+    assert_int_equal(o.disks[0].format, BLOCK_FORMAT_QCOW2);
+    assert_true(o.disks[0].readonly);
+    assert_string_equal(o.disks[1].file, "r.raw");
+    assert_int_equal(o.disks[1].format, BLOCK_FORMAT_RAW);
+    assert_int_equal(o.disks[1].cache, BLOCK_CACHE_NONE);
+    assert_int_equal(o.disks[1].queues, 4);
+    assert_false(o.disks[1].readonly);
+    assert_int_equal(o.disks[2].cache, BLOCK_CACHE_WRITETHROUGH);
+    cli_options_free(&o);
+}
+
+static void test_disk_errors(void **state)
+{
+    struct cli_options o;
+    char err[256];
+    static const struct {
+        const char *arg, *needle;
+    } bad[] = {
+        {"x.img", "not KEY=VALUE"},
+        {"", "file=PATH is missing"},
+        {"format=raw", "file=PATH is missing"},
+        {"file=", "empty"},
+        {"file=a,format=vmdk", "format=vmdk"},
+        {"file=a,readonly=maybe", "readonly=maybe"},
+        {"file=a,cache=unsafe", "cache=unsafe"},
+        {"file=a,queues=0", "1 to 16"},
+        {"file=a,queues=17", "1 to 16"},
+        {"file=a,queues=2x", "queues=2x"},
+        {"file=a,queues=", "queues="},
+        {"file=a,file=b", "file given twice"},
+        {"file=a,size=1G", "unknown key 'size'"},
+        {"file=a,cache=none,format=qcow2", "raw images only"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(PARSE(&o, err, "--disk", bad[i].arg), -EINVAL);
+        if (strstr(err, bad[i].needle) == NULL) {
+            fail_msg("--disk %s: error '%s' lacks '%s'", bad[i].arg, err, bad[i].needle);
+        }
+        assert_int_equal(o.ndisks, 0);
+    }
+    /* ",," at the end is a comma in the path, not an empty item. */
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a,,"), 0);
+    assert_string_equal(o.disks[0].file, "a,");
+    cli_options_free(&o);
+
+    /* A good disk followed by a bad option: nothing is kept (and nothing leaks under ASan). */
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a", "--cpus", "0"), -EINVAL);
+    assert_int_equal(o.ndisks, 0);
+    assert_int_equal(PARSE(&o, err, "--disk"), -EINVAL);
+    assert_non_null(strstr(err, "needs a value"));
+
+    /* At most CLI_MAX_DISKS. */
+    char *argv[2 * CLI_MAX_DISKS + 4];
+    int argc = 0;
+    argv[argc++] = (char *)"deskvm-vm";
+    for (int i = 0; i <= CLI_MAX_DISKS; i++) {
+        argv[argc++] = (char *)"--disk";
+        argv[argc++] = (char *)"file=d";
+    }
+    argv[argc] = NULL;
+    assert_int_equal(cli_parse(&o, argc, argv, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "at most 16"));
+    assert_int_equal(cli_parse(&o, argc - 2, argv, err, sizeof(err)), 0);
+    assert_int_equal(o.ndisks, CLI_MAX_DISKS);
+    cli_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_devices),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_net),
+        cmocka_unit_test(test_net_errors),
+        cmocka_unit_test(test_disk),
+        cmocka_unit_test(test_disk_errors),
         cmocka_unit_test(test_display_and_vnc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
