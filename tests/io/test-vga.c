@@ -309,30 +309,26 @@ static void test_state_round_trip(void **state)
     uint8_t *a = malloc(n), *b = malloc(n);
     assert_int_equal(vmstate_save(&vga_vmstate, &f->vga, a, n), (long)n);
     uint8_t *vram2 = calloc(1, VGA_VRAM_DEFAULT);
-    struct vga *pv2 = calloc(1, sizeof(*pv2)), *hp = calloc(1, sizeof(*hp));
-    struct vga *const v2p = pv2;
-#define v2 (*v2p)
-#define hostile (*hp)
-    assert_int_equal(vga_init(&v2, vram2, VGA_VRAM_DEFAULT), 0);
-    assert_int_equal(vmstate_load(&vga_vmstate, &v2, a, n), 0);
-    assert_int_equal(vmstate_save(&vga_vmstate, &v2, b, n), (long)n);
+    /* Heap, not stack: a struct vga holds a whole PCI function. */
+    struct vga *v2 = calloc(1, sizeof(*v2)), *hostile = calloc(1, sizeof(*hostile));
+    assert_int_equal(vga_init(v2, vram2, VGA_VRAM_DEFAULT), 0);
+    assert_int_equal(vmstate_load(&vga_vmstate, v2, a, n), 0);
+    assert_int_equal(vmstate_save(&vga_vmstate, v2, b, n), (long)n);
     assert_memory_equal(a, b, n);
-    assert_int_equal(vga_current_mode(&v2), VGA_MODE_VBE);
+    assert_int_equal(vga_current_mode(v2), VGA_MODE_VBE);
     /* A state whose mode does not fit VRAM is refused and changes nothing. */
-    hostile = f->vga;
-    hostile.vbe_regs[VBE_INDEX_YRES] = 0xffff;
-    assert_int_equal(vmstate_save(&vga_vmstate, &hostile, b, n), (long)n);
-    assert_int_equal(vmstate_load(&vga_vmstate, &v2, b, n), -EINVAL);
-    assert_int_equal(v2.vbe_regs[VBE_INDEX_YRES], 600);
-    hostile = f->vga;
-    hostile.dac_sub = 3;
-    assert_int_equal(vmstate_save(&vga_vmstate, &hostile, b, n), (long)n);
-    assert_int_equal(vmstate_load(&vga_vmstate, &v2, b, n), -EINVAL);
-    vga_destroy(&v2);
-#undef v2
-#undef hostile
-    free(pv2);
-    free(hp);
+    *hostile = f->vga;
+    hostile->vbe_regs[VBE_INDEX_YRES] = 0xffff;
+    assert_int_equal(vmstate_save(&vga_vmstate, hostile, b, n), (long)n);
+    assert_int_equal(vmstate_load(&vga_vmstate, v2, b, n), -EINVAL);
+    assert_int_equal(v2->vbe_regs[VBE_INDEX_YRES], 600);
+    *hostile = f->vga;
+    hostile->dac_sub = 3;
+    assert_int_equal(vmstate_save(&vga_vmstate, hostile, b, n), (long)n);
+    assert_int_equal(vmstate_load(&vga_vmstate, v2, b, n), -EINVAL);
+    vga_destroy(v2);
+    free(v2);
+    free(hostile);
     free(vram2);
     free(a);
     free(b);
