@@ -8,6 +8,7 @@
 #include "io/i8042.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "vmm/device.h"
@@ -221,16 +222,194 @@ static void kbd_write(struct i8042 *k, uint8_t val)
     }
 }
 
-/* The aux device acknowledges everything; reset and identify answer like a plain mouse. */
+/* ---- PS/2 mouse ----------------------------------------------------------------------- */
+
+static void aux_defaults(struct i8042 *k)
+{
+    k->aux_streaming = 0;
+    k->aux_rate = 100;
+    k->aux_res = 2;
+    k->aux_scaling = 0;
+    k->aux_pending = 0;
+}
+
+static void aux_send(struct i8042 *k, uint8_t byte)
+{
+    queue_push(k, byte, SRC_AUX);
+}
+
+static void aux_argument(struct i8042 *k, uint8_t cmd, uint8_t val)
+{
+    if (cmd == 0xe8) { /* set resolution: guest-controlled, 0-3 only */
+        if (val > 3) {
+            aux_send(k, KBD_RESEND);
+            return;
+        }
+        k->aux_res = val;
+    } else { /* 0xf3 set sample rate; the sequence 200, 100, 80 turns on the wheel */
+        k->aux_rate = val;
+        k->aux_rates[0] = k->aux_rates[1];
+        k->aux_rates[1] = k->aux_rates[2];
+        k->aux_rates[2] = val;
+        if (k->aux_rates[0] == 200 && k->aux_rates[1] == 100 && k->aux_rates[2] == 80) {
+            k->aux_id = 3;
+        }
+    }
+    aux_send(k, KBD_ACK);
+}
+
 static void aux_write(struct i8042 *k, uint8_t val)
 {
-    queue_push(k, KBD_ACK, SRC_AUX);
-    if (val == 0xff) {
-        queue_push(k, KBD_BAT_OK, SRC_AUX);
-        queue_push(k, 0x00, SRC_AUX);
-    } else if (val == 0xf2) {
-        queue_push(k, 0x00, SRC_AUX);
+    if (k->aux_pending) {
+        uint8_t cmd = k->aux_pending;
+        k->aux_pending = 0;
+        aux_argument(k, cmd, val);
+        return;
     }
+    switch (val) {
+    case 0xe8:
+    case 0xf3:
+        k->aux_pending = val;
+        aux_send(k, KBD_ACK);
+        break;
+    case 0xe6:
+    case 0xe7:
+        k->aux_scaling = val == 0xe7;
+        aux_send(k, KBD_ACK);
+        break;
+    case 0xe9: /* status request */
+        aux_send(k, KBD_ACK);
+        aux_send(k, (uint8_t)((k->aux_streaming ? 0x20 : 0) | (k->aux_scaling ? 0x10 : 0) |
+                              (k->aux_buttons & 0x07)));
+        aux_send(k, k->aux_res);
+        aux_send(k, k->aux_rate);
+        break;
+    case 0xf2:
+        aux_send(k, KBD_ACK);
+        aux_send(k, k->aux_id);
+        break;
+    case 0xf4:
+        k->aux_streaming = 1;
+        aux_send(k, KBD_ACK);
+        break;
+    case 0xf5:
+        k->aux_streaming = 0;
+        aux_send(k, KBD_ACK);
+        break;
+    case 0xf6:
+        aux_defaults(k);
+        aux_send(k, KBD_ACK);
+        break;
+    case 0xff:
+        aux_defaults(k);
+        k->aux_id = 0;
+        aux_send(k, KBD_ACK);
+        aux_send(k, KBD_BAT_OK);
+        aux_send(k, 0x00);
+        break;
+    case 0xea: /* stream mode */
+    case 0xec: /* reset wrap mode */
+    case 0xf0: /* remote mode: not modelled, reports stay streamed */
+        aux_send(k, KBD_ACK);
+        break;
+    case 0xeb: /* read data: an empty packet */
+        aux_send(k, KBD_ACK);
+        aux_send(k, (uint8_t)(0x08 | (k->aux_buttons & 0x07)));
+        aux_send(k, 0);
+        aux_send(k, 0);
+        if (k->aux_id == 3) {
+            aux_send(k, 0);
+        }
+        break;
+    default: /* guest-controlled: anything else is refused */
+        aux_send(k, KBD_RESEND);
+        break;
+    }
+}
+
+static int clamp(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+bool i8042_mouse_event(struct i8042 *k, int dx, int dy, int dz, unsigned buttons)
+{
+    unsigned n = k->aux_id == 3 ? 4 : 3;
+    if (!k->aux_streaming || k->q_count + n > I8042_QUEUE_SIZE) {
+        return false;
+    }
+    /* PS/2 counts y upwards; nine-bit two's complement, overflow flagged. */
+    int x = clamp(dx, -256, 255), y = clamp(-dy, -256, 255);
+    uint8_t b0 = (uint8_t)(0x08 | (buttons & 0x07) | (x < 0 ? 0x10 : 0) | (y < 0 ? 0x20 : 0) |
+                           (x != dx ? 0x40 : 0) | (y != -dy ? 0x80 : 0));
+    aux_send(k, b0);
+    aux_send(k, (uint8_t)x);
+    aux_send(k, (uint8_t)y);
+    if (n == 4) {
+        aux_send(k, (uint8_t)(clamp(dz, -8, 7) & 0x0f));
+    }
+    k->aux_buttons = (uint8_t)(buttons & 0x07);
+    update_irq(k, false);
+    return true;
+}
+
+/* ---- keyboard scancodes ---------------------------------------------------------------- */
+
+/*
+ * Set 2 make codes by set 1 make code (0x01-0x5d), as the keyboard sends them; the 8042's
+ * translation maps each back to its set 1 code. 0: no such key.
+ */
+static const uint8_t set1_to_set2[0x5e] = {
+    [0x01] = 0x76, [0x02] = 0x16, [0x03] = 0x1e, [0x04] = 0x26, [0x05] = 0x25, [0x06] = 0x2e,
+    [0x07] = 0x36, [0x08] = 0x3d, [0x09] = 0x3e, [0x0a] = 0x46, [0x0b] = 0x45, [0x0c] = 0x4e,
+    [0x0d] = 0x55, [0x0e] = 0x66, [0x0f] = 0x0d, [0x10] = 0x15, [0x11] = 0x1d, [0x12] = 0x24,
+    [0x13] = 0x2d, [0x14] = 0x2c, [0x15] = 0x35, [0x16] = 0x3c, [0x17] = 0x43, [0x18] = 0x44,
+    [0x19] = 0x4d, [0x1a] = 0x54, [0x1b] = 0x5b, [0x1c] = 0x5a, [0x1d] = 0x14, [0x1e] = 0x1c,
+    [0x1f] = 0x1b, [0x20] = 0x23, [0x21] = 0x2b, [0x22] = 0x34, [0x23] = 0x33, [0x24] = 0x3b,
+    [0x25] = 0x42, [0x26] = 0x4b, [0x27] = 0x4c, [0x28] = 0x52, [0x29] = 0x0e, [0x2a] = 0x12,
+    [0x2b] = 0x5d, [0x2c] = 0x1a, [0x2d] = 0x22, [0x2e] = 0x21, [0x2f] = 0x2a, [0x30] = 0x32,
+    [0x31] = 0x31, [0x32] = 0x3a, [0x33] = 0x41, [0x34] = 0x49, [0x35] = 0x4a, [0x36] = 0x59,
+    [0x37] = 0x7c, [0x38] = 0x11, [0x39] = 0x29, [0x3a] = 0x58, [0x3b] = 0x05, [0x3c] = 0x06,
+    [0x3d] = 0x04, [0x3e] = 0x0c, [0x3f] = 0x03, [0x40] = 0x0b, [0x41] = 0x83, [0x42] = 0x0a,
+    [0x43] = 0x01, [0x44] = 0x09, [0x45] = 0x77, [0x46] = 0x7e, [0x47] = 0x6c, [0x48] = 0x75,
+    [0x49] = 0x7d, [0x4a] = 0x7b, [0x4b] = 0x6b, [0x4c] = 0x73, [0x4d] = 0x74, [0x4e] = 0x79,
+    [0x4f] = 0x69, [0x50] = 0x72, [0x51] = 0x7a, [0x52] = 0x70, [0x53] = 0x71, [0x56] = 0x61,
+    [0x57] = 0x78, [0x58] = 0x07, [0x5b] = 0x1f, [0x5c] = 0x27, [0x5d] = 0x2f,
+};
+
+bool i8042_key(struct i8042 *k, unsigned set1_code, bool down)
+{
+    bool ext = (set1_code >> 8) == 0xe0;
+    unsigned code = set1_code & 0xff;
+    if ((set1_code >> 8) != 0 && !ext) {
+        return false;
+    }
+    uint8_t bytes[4];
+    size_t n = 0;
+    bool set1_out = k->kbd_set == 1 || (k->kbd_set == 2 && i8042_translating(k));
+    if (set1_out) {
+        if (code == 0 || code >= 0x80) {
+            return false;
+        }
+        if (ext) {
+            bytes[n++] = 0xe0;
+        }
+        bytes[n++] = (uint8_t)(down ? code : code | 0x80);
+    } else if (k->kbd_set == 2) {
+        if (code >= sizeof(set1_to_set2) || !set1_to_set2[code]) {
+            return false;
+        }
+        if (ext) {
+            bytes[n++] = 0xe0;
+        }
+        if (!down) {
+            bytes[n++] = 0xf0;
+        }
+        bytes[n++] = set1_to_set2[code];
+    } else {
+        return false; /* set 3 is accepted as a setting but not generated */
+    }
+    return i8042_key_event(k, bytes, n);
 }
 
 static uint8_t read_outport(const struct i8042 *k)
@@ -432,6 +611,10 @@ void i8042_reset(struct i8042 *k)
     kbd_defaults(k);
     k->kbd_scanning = 1;
     k->kbd_last_sent = 0;
+    aux_defaults(k);
+    k->aux_id = 0;
+    memset(k->aux_rates, 0, sizeof(k->aux_rates));
+    k->aux_buttons = 0;
     update_irq(k, true);
 }
 
@@ -475,6 +658,11 @@ static int i8042_post_load(void *opaque)
          k->kbd_pending != 0xf3)) {
         return -EINVAL;
     }
+    if ((k->aux_pending != 0 && k->aux_pending != 0xe8 && k->aux_pending != 0xf3) ||
+        k->aux_streaming > 1 || k->aux_res > 3 || k->aux_scaling > 1 ||
+        (k->aux_id != 0 && k->aux_id != 3)) {
+        return -EINVAL;
+    }
     for (unsigned i = 0; i < k->q_count; i++) {
         if (k->q_src[i] >= SRC_COUNT) {
             return -EINVAL;
@@ -485,18 +673,33 @@ static int i8042_post_load(void *opaque)
 }
 
 static const struct vmstate_field i8042_fields[] = {
-    VMSTATE_ARRAY(struct i8042, ram),           VMSTATE_FIELD(struct i8042, status),
-    VMSTATE_FIELD(struct i8042, outport),       VMSTATE_FIELD(struct i8042, pending),
-    VMSTATE_FIELD(struct i8042, last_out),      VMSTATE_ARRAY(struct i8042, q_data),
-    VMSTATE_ARRAY(struct i8042, q_src),         VMSTATE_FIELD(struct i8042, q_count),
-    VMSTATE_FIELD(struct i8042, kbd_pending),   VMSTATE_FIELD(struct i8042, kbd_scanning),
-    VMSTATE_FIELD(struct i8042, kbd_set),       VMSTATE_FIELD(struct i8042, kbd_leds),
-    VMSTATE_FIELD(struct i8042, kbd_last_sent), VMSTATE_END,
+    VMSTATE_ARRAY(struct i8042, ram),
+    VMSTATE_FIELD(struct i8042, status),
+    VMSTATE_FIELD(struct i8042, outport),
+    VMSTATE_FIELD(struct i8042, pending),
+    VMSTATE_FIELD(struct i8042, last_out),
+    VMSTATE_ARRAY(struct i8042, q_data),
+    VMSTATE_ARRAY(struct i8042, q_src),
+    VMSTATE_FIELD(struct i8042, q_count),
+    VMSTATE_FIELD(struct i8042, kbd_pending),
+    VMSTATE_FIELD(struct i8042, kbd_scanning),
+    VMSTATE_FIELD(struct i8042, kbd_set),
+    VMSTATE_FIELD(struct i8042, kbd_leds),
+    VMSTATE_FIELD(struct i8042, kbd_last_sent),
+    VMSTATE_FIELD_V(struct i8042, aux_pending, 2),
+    VMSTATE_FIELD_V(struct i8042, aux_streaming, 2),
+    VMSTATE_FIELD_V(struct i8042, aux_rate, 2),
+    VMSTATE_FIELD_V(struct i8042, aux_res, 2),
+    VMSTATE_FIELD_V(struct i8042, aux_scaling, 2),
+    VMSTATE_FIELD_V(struct i8042, aux_id, 2),
+    {"aux_rates", offsetof(struct i8042, aux_rates), 1, 3, 2},
+    VMSTATE_FIELD_V(struct i8042, aux_buttons, 2),
+    VMSTATE_END,
 };
 
 const struct vmstate i8042_vmstate = {
     .name = "i8042",
-    .version = 1,
+    .version = 2,
     .fields = i8042_fields,
     .post_load = i8042_post_load,
 };

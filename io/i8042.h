@@ -2,7 +2,8 @@
 /*
  * The PC/AT keyboard controller (Intel 8042 as programmed by IBM): data port, status and
  * command port, the command byte, output port (reset line, A20 gate), and a minimal PS/2
- * keyboard behind it. The aux (mouse) port only acknowledges commands for now.
+ * keyboard (scancode sets 1 and 2, the controller's set 2 to set 1 translation) and a PS/2
+ * mouse (with the IntelliMouse wheel extension) behind it.
  */
 #ifndef DESKVM_IO_I8042_H
 #define DESKVM_IO_I8042_H
@@ -42,6 +43,15 @@ struct i8042 {
     uint8_t kbd_set;      /* scancode set 1..3 */
     uint8_t kbd_leds;
     uint8_t kbd_last_sent; /* for the resend command */
+    /* The PS/2 mouse on the aux port (state version 2). */
+    uint8_t aux_pending;   /* mouse command waiting for its argument (F3, E8), or 0 */
+    uint8_t aux_streaming; /* data reporting enabled (F4) */
+    uint8_t aux_rate;      /* samples per second */
+    uint8_t aux_res;       /* resolution 0-3 */
+    uint8_t aux_scaling;   /* 1: 2:1 scaling */
+    uint8_t aux_id;        /* 0: plain PS/2 mouse, 3: IntelliMouse with a wheel */
+    uint8_t aux_rates[3];  /* the last three sample rates: 200, 100, 80 unlocks the wheel */
+    uint8_t aux_buttons;   /* as last reported */
 };
 
 /* on_reset: the guest pulsed the CPU reset line (0xFE, 0xD1 with bit 0 clear). */
@@ -57,6 +67,21 @@ void i8042_device(struct i8042 *k, struct device *out);
  * not scanning or the queue cannot take all of it. Returns true when queued.
  */
 bool i8042_key_event(struct i8042 *k, const uint8_t *scancode_bytes, size_t n);
+/*
+ * A key press or release given as its set 1 make code (0xE0xx for E0-prefixed keys). The
+ * keyboard sends it in its current scancode set: set 2 through the controller's
+ * translation arrives as set 1, untranslated set 2 as set 2 bytes (F0 for a release).
+ * Set 3 and keys without a set 2 code are refused. Returns true when queued.
+ */
+bool i8042_key(struct i8042 *k, unsigned set1_code, bool down);
+/*
+ * Relative motion (dx right, dy down, dz wheel down) and buttons (bit 0 left, 1 right,
+ * 2 middle) from the mouse: one packet when it is reporting and the queue has room.
+ */
+#define I8042_BUTTON_LEFT 0x1
+#define I8042_BUTTON_RIGHT 0x2
+#define I8042_BUTTON_MIDDLE 0x4
+bool i8042_mouse_event(struct i8042 *k, int dx, int dy, int dz, unsigned buttons);
 bool i8042_a20_enabled(const struct i8042 *k);
 bool i8042_translating(const struct i8042 *k);
 

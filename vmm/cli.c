@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "display/vnc.h"
 #include "vmm/acpi.h"
 #include "vmm/virtio_machine.h"
 
@@ -38,6 +39,9 @@ static const char usage[] =
     "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
     "                       format is probed when not given; cache=none is raw only)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
+    "  --display vga|none   the graphics device (default: vga with --vnc, else none)\n"
+    "  --vnc HOST:PORT[,password=on] | unix:PATH[,password=on]\n"
+    "                       VNC server, e.g. 127.0.0.1:5900 (beyond loopback needs a password)\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
     "  -V, --version        version\n"
@@ -203,6 +207,8 @@ enum {
     OPT_SERIAL,
     OPT_QMP,
     OPT_KVM,
+    OPT_DISPLAY,
+    OPT_VNC,
     OPT_DEVICE,
     OPT_NET,
     OPT_DISK,
@@ -226,9 +232,9 @@ static const struct option options[] = {
     /* Options of later parts of the engine: refused clearly until they exist. */
     {"cdrom", required_argument, NULL, OPT_LATER},
     {"firmware", required_argument, NULL, OPT_LATER},
-    {"vnc", required_argument, NULL, OPT_LATER},
+    {"vnc", required_argument, NULL, OPT_VNC},
     {"net", required_argument, NULL, OPT_NET},
-    {"display", required_argument, NULL, OPT_LATER},
+    {"display", required_argument, NULL, OPT_DISPLAY},
     {"config", required_argument, NULL, OPT_LATER},
     {"restore", required_argument, NULL, OPT_LATER},
     {NULL, 0, NULL, 0},
@@ -472,6 +478,21 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
         case 'S':
             opt->start_paused = true;
             break;
+        case OPT_DISPLAY:
+            if (strcmp(optarg, "vga") != 0 && strcmp(optarg, "none") != 0) {
+                snprintf(err, errlen, "--display %s: expected vga or none", optarg);
+                return -EINVAL;
+            }
+            opt->display = optarg;
+            break;
+        case OPT_VNC: {
+            struct vnc_config vcfg;
+            if (vnc_parse(optarg, &vcfg, err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->vnc = optarg;
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             return 1;
@@ -505,6 +526,13 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
                  (unsigned long long)(opt->mem_size >> 20),
                  (unsigned long long)(((uint64_t)pages * (uint64_t)psize) >> 20));
         return -EINVAL;
+    }
+    if (opt->vnc && opt->display && strcmp(opt->display, "none") == 0) {
+        snprintf(err, errlen, "--vnc needs a display: drop --display none");
+        return -EINVAL;
+    }
+    if (opt->vnc && !opt->display) {
+        opt->display = "vga";
     }
     for (unsigned i = 0; i < opt->nnet; i++) {
         for (unsigned j = 0; j < i; j++) {

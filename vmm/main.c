@@ -17,6 +17,7 @@
 #include "config.h"
 #include "vmm/chardev.h"
 #include "vmm/cli.h"
+#include "vmm/display_machine.h"
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/qmp.h"
@@ -32,6 +33,7 @@ struct engine {
     struct kvm_sys kvm;
     struct evloop *loop;
     struct qmp_server *qmp;
+    struct display_machine *display; /* NULL without --display/--vnc */
     struct chardev serial;
     struct cli_options opt;
     struct virtio_io io; /* --disk, --net */
@@ -155,7 +157,32 @@ static int cmd_quit(void *opaque, json_t *args, json_t **ret, struct qmp_error *
     return 0;
 }
 
+/* Display commands (docs/qmp.md, docs/display.md) live with the display. */
+static int cmd_screendump(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    if (!e->display) {
+        err->cls = "GenericError";
+        snprintf(err->desc, sizeof(err->desc), "There is no console to take a screendump from");
+        return -1;
+    }
+    return display_qmp_screendump(e->display, args, ret, err);
+}
+
+static int cmd_query_vnc(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return display_qmp_query_vnc(((struct engine *)opaque)->display, args, ret, err);
+}
+
+static int cmd_set_password(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return display_qmp_set_password(((struct engine *)opaque)->display, args, ret, err);
+}
+
 static const struct qmp_command engine_commands[] = {
+    {"screendump", cmd_screendump},
+    {"query-vnc", cmd_query_vnc},
+    {"set_password", cmd_set_password},
     {"query-status", cmd_query_status},
     {"stop", cmd_stop},
     {"cont", cmd_cont},
@@ -240,6 +267,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "deskvm-vm: %s\n", err);
         goto out;
     }
+    /* First, so the VGA takes PCI slot 1 (as on QEMU's q35) before the virtio devices. */
+    if (e.opt.display && strcmp(e.opt.display, "vga") == 0) {
+        e.display = display_machine_new(&e.vm, 0, e.opt.vnc, err, sizeof(err));
+        if (!e.display) {
+            fprintf(stderr, "deskvm-vm: %s\n", err);
+            goto out;
+        }
+    }
     r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
                                  !strcmp(e.opt.serial, "stdio"), err, sizeof(err));
     if (r < 0) {
@@ -278,7 +313,9 @@ out:
     vm_join(&e.vm);
     virtio_io_quiesce(&e.io);
     qmp_server_free(e.qmp);
+    display_machine_stop(e.display);
     vm_destroy(&e.vm);
+    display_machine_free(e.display);
     virtio_io_free(&e.io);
     if (e.sigfd >= 0) {
         close(e.sigfd);

@@ -29,7 +29,13 @@ static void layout(struct guest_mem *m)
 {
     m->nregions = 0;
     uint64_t low = m->size < MEM_32BIT_HOLE_START ? m->size : MEM_32BIT_HOLE_START;
-    add_region(m, 0, low, 0);
+    if (low > MEM_VGA_WINDOW_END) {
+        /* The VGA window is MMIO, as on a PC: its bytes of the memfd stay unused. */
+        add_region(m, 0, MEM_VGA_WINDOW_START, 0);
+        add_region(m, MEM_VGA_WINDOW_END, low - MEM_VGA_WINDOW_END, MEM_VGA_WINDOW_END);
+    } else {
+        add_region(m, 0, low < MEM_VGA_WINDOW_START ? low : MEM_VGA_WINDOW_START, 0);
+    }
     if (m->size > low) {
         add_region(m, MEM_4G, m->size - low, low);
     }
@@ -164,10 +170,22 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *buf, ui
 
 uint64_t guest_mem_low_top(const struct guest_mem *m)
 {
-    return m->nregions ? m->regions[0].size : 0;
+    uint64_t top = 0;
+    for (unsigned i = 0; i < m->nregions; i++) {
+        const struct guest_region *r = &m->regions[i];
+        if (r->gpa < MEM_4G && r->gpa + r->size > top) {
+            top = r->gpa + r->size;
+        }
+    }
+    return top;
 }
 
 uint64_t guest_mem_high_size(const struct guest_mem *m)
 {
-    return m->nregions > 1 ? m->regions[1].size : 0;
+    for (unsigned i = 0; i < m->nregions; i++) {
+        if (m->regions[i].gpa == MEM_4G) {
+            return m->regions[i].size;
+        }
+    }
+    return 0;
 }

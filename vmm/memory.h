@@ -32,10 +32,13 @@ struct guest_mem {
 /* Layout of the PC memory map we build. */
 #define MEM_32BIT_HOLE_START 0xC0000000ull /* 3 GiB: MMIO, PCI, ECAM, IOAPIC, LAPIC, BIOS */
 #define MEM_4G 0x100000000ull
+/* The legacy VGA window: never RAM (io/vga.c decodes it), so low RAM is two regions. */
+#define MEM_VGA_WINDOW_START 0xA0000ull
+#define MEM_VGA_WINDOW_END 0xC0000ull
 
 /*
- * Allocate RAM of `size` bytes in a memfd and map it: below 3 GiB at 0, the rest from
- * 4 GiB up. hugepages asks for MFD_HUGETLB. Returns 0 or -errno.
+ * Allocate RAM of `size` bytes in a memfd and map it: below 3 GiB at 0 (less the VGA window),
+ * the rest from 4 GiB up. hugepages asks for MFD_HUGETLB. Returns 0 or -errno.
  */
 __attribute__((warn_unused_result)) int guest_mem_init(struct guest_mem *m, uint64_t size,
                                                        bool hugepages);

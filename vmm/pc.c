@@ -243,3 +243,8 @@ void pc_power_button(struct vm *vm)
         acpi_pm_power_button(&vm->pc->pm);
     }
 }
+
+struct i8042 *pc_keyboard(struct vm *vm)
+{
+    return vm->pc ? &vm->pc->kbc : NULL;
+}

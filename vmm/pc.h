@@ -22,6 +22,8 @@ struct vm;
 
 int pc_devices_init(struct vm *vm, char *err, size_t errlen);
 void pc_devices_destroy(struct vm *vm);
+/* The keyboard controller, for input back-ends (VNC, the display channel). */
+struct i8042 *pc_keyboard(struct vm *vm);
 /* Press the ACPI power button. */
 void pc_power_button(struct vm *vm);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer harness for the i8042: data and command port accesses, key events, resets from
- * the guest (the callback resets the device, as the machine will) and hostile state loads.
+ * libFuzzer harness for the i8042: data and command port accesses, raw and set 1 key events, mouse
+ * motion, resets from the guest (the callback resets the device, as the machine will) and hostile
+ * state loads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (i + 2 <= size) {
         uint8_t op = data[i++];
         uint8_t arg = data[i++];
-        switch (op % 6) {
+        switch (op % 8) {
         case 0:
             i8042_data_ops.read(&k, 0, 1);
             break;
@@ -48,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i += n;
             break;
         }
+        case 6:
+            i8042_key(&k, (op & 0x80 ? 0xe000u : 0) | arg, op & 0x40);
+            break;
+        case 7:
+            i8042_mouse_event(&k, (int8_t)arg * 3, (int8_t)op, (op >> 4) - 8, arg >> 5);
+            break;
         default: {
             uint8_t st[256];
             long n = vmstate_save(&i8042_vmstate, &k, st, sizeof(st));

@@ -48,6 +48,7 @@ expect_exit=
 machine=${GUEST_QEMU_MACHINE:-microvm}
 accel=${GUEST_ACCEL:-}
 cpu_model=
+display=
 virtio=
 console_expect=
 console_input=
@@ -64,6 +65,7 @@ for kv in "$@"; do
     qemu_machine=*) machine=${kv#qemu_machine=} ;;
     qemu_accel=*) accel=${kv#qemu_accel=} ;;
     qemu_cpu=*) cpu_model=${kv#qemu_cpu=} ;;
+    display=*) display=${kv#display=} ;;
     virtio=*) virtio="$virtio ${kv#virtio=}" ;;
     console_expect=*) console_expect=${kv#console_expect=} ;;
     console_input=*) console_input=${kv#console_input=} ;;
@@ -92,7 +94,7 @@ now=$(date +%s)
 append="now=$now cpus=$cpus mem=${mem_mib}M"
 for kv in "$@"; do
     case $kv in
-    cpus=* | mem=* | expect_exit=* | qemu_*=* | virtio=* | console_expect=*) ;;
+    cpus=* | mem=* | expect_exit=* | qemu_*=* | virtio=* | console_expect=* | display=*) ;;
     disk=* | disk_cache=* | disk_size=* | disk_check=*) ;;
     "$mine"*) append="$append ${kv#"$mine"}" ;;
     qemu:* | deskvm:*) ;;
@@ -200,7 +202,7 @@ if [ "$vmm" = qemu ]; then
         -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
         -serial "$serial_qemu" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
-        -kernel "$elf" -append "$append" $dev_qemu ${GUEST_EXTRA_ARGS:-}
+        -kernel "$elf" -append "$append" $dev_qemu ${display:+-device VGA} ${GUEST_EXTRA_ARGS:-}
 else
     if [ ! -x "$vmm" ]; then
         echo "SKIP: $vmm is not an executable"
@@ -208,7 +210,7 @@ else
     fi
     # shellcheck disable=SC2086
     set -- "$vmm" --kernel "$elf" --append "$append" --cpus "$cpus" --memory "$mem_mib" \
-        --serial "$serial_deskvm" $dev_deskvm ${GUEST_EXTRA_ARGS:-}
+        --serial "$serial_deskvm" $dev_deskvm ${display:+--display "$display"} ${GUEST_EXTRA_ARGS:-}
 fi
 
 echo "run-guest: $*" >&2

@@ -313,6 +313,90 @@ static void test_reset_and_device(void **state)
     assert_false(status(f) & 0x01);
 }
 
+static void test_key_scancode_sets(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(status(f) & 0x01, 0);
+    /* After reset: set 2, translation off (the command byte has no XLATE bit). */
+    assert_true(i8042_key(&f->k, 0x1e, true)); /* A */
+    assert_true(i8042_key(&f->k, 0x1e, false));
+    expect_bytes(f, (const uint8_t[]){0x1c, 0xf0, 0x1c}, 3);
+    assert_true(i8042_key(&f->k, 0xe048, true)); /* cursor up */
+    assert_true(i8042_key(&f->k, 0xe048, false));
+    expect_bytes(f, (const uint8_t[]){0xe0, 0x75, 0xe0, 0xf0, 0x75}, 5);
+    /* With XLATE the controller turns set 2 into set 1. */
+    cmd(f, 0x60);
+    put(f, 0x47);
+    assert_true(i8042_key(&f->k, 0x1e, true));
+    assert_true(i8042_key(&f->k, 0x1e, false));
+    assert_true(i8042_key(&f->k, 0xe04b, false));
+    expect_bytes(f, (const uint8_t[]){0x1e, 0x9e, 0xe0, 0xcb}, 4);
+    /* Set 1 without translation sends set 1 too. */
+    cmd(f, 0x60);
+    put(f, 0x03);
+    put(f, 0xf0);
+    put(f, 0x01);
+    expect_bytes(f, (const uint8_t[]){0xfa, 0xfa}, 2);
+    assert_true(i8042_key(&f->k, 0x39, true));
+    expect_bytes(f, (const uint8_t[]){0x39}, 1);
+    /* Set 3 and unknown keys are refused, nothing queued. */
+    put(f, 0xf0);
+    put(f, 0x03);
+    expect_bytes(f, (const uint8_t[]){0xfa, 0xfa}, 2);
+    assert_false(i8042_key(&f->k, 0x1e, true));
+    put(f, 0xf0);
+    put(f, 0x02);
+    expect_bytes(f, (const uint8_t[]){0xfa, 0xfa}, 2);
+    assert_false(i8042_key(&f->k, 0x54, true));
+    assert_false(i8042_key(&f->k, 0x1234, true));
+    assert_int_equal(status(f) & 0x01, 0);
+}
+
+static void test_mouse(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(status(f) & 0x01, 0);
+    assert_false(i8042_mouse_event(&f->k, 1, 1, 0, 0)); /* not reporting yet */
+    cmd(f, 0xd4);
+    put(f, 0xf4);
+    expect_bytes(f, (const uint8_t[]){0xfa}, 1);
+    assert_true(i8042_mouse_event(&f->k, 5, -3, 0, I8042_BUTTON_LEFT));
+    assert_true(f->irq12.level);
+    /* Y counts upwards: moving up 3 is +3. */
+    expect_bytes(f, (const uint8_t[]){0x09, 0x05, 0x03}, 3);
+    assert_true(i8042_mouse_event(&f->k, -300, 2, 0, 0));
+    expect_bytes(f, (const uint8_t[]){0x08 | 0x10 | 0x20 | 0x40, 0x00, 0xfe}, 3);
+    /* 200, 100, 80 makes it an IntelliMouse: ID 3 and four-byte packets. */
+    static const uint8_t rates[] = {200, 100, 80};
+    for (unsigned i = 0; i < 3; i++) {
+        cmd(f, 0xd4);
+        put(f, 0xf3);
+        cmd(f, 0xd4);
+        put(f, rates[i]);
+    }
+    expect_bytes(f, (const uint8_t[]){0xfa, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa}, 6);
+    cmd(f, 0xd4);
+    put(f, 0xf2);
+    expect_bytes(f, (const uint8_t[]){0xfa, 0x03}, 2);
+    assert_true(i8042_mouse_event(&f->k, 0, 0, 1, I8042_BUTTON_RIGHT));
+    expect_bytes(f, (const uint8_t[]){0x0a, 0x00, 0x00, 0x01}, 4);
+    cmd(f, 0xd4);
+    put(f, 0xe9); /* status: streaming, rate 80, resolution 2 */
+    expect_bytes(f, (const uint8_t[]){0xfa, 0x22, 0x02, 80}, 4);
+    cmd(f, 0xd4);
+    put(f, 0xe8);
+    cmd(f, 0xd4);
+    put(f, 9); /* resolution out of range */
+    expect_bytes(f, (const uint8_t[]){0xfa, 0xfe}, 2);
+    cmd(f, 0xd4);
+    put(f, 0x42); /* unknown command */
+    expect_bytes(f, (const uint8_t[]){0xfe}, 1);
+    cmd(f, 0xd4);
+    put(f, 0xff); /* reset: a plain mouse again, not reporting */
+    expect_bytes(f, (const uint8_t[]){0xfa, 0xaa, 0x00}, 3);
+    assert_false(i8042_mouse_event(&f->k, 1, 0, 0, 0));
+}
+
 static void test_vmstate_round_trip(void **state)
 {
     struct fixture *f = *state;
@@ -374,6 +458,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_and_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmstate_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_scancode_sets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mouse, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

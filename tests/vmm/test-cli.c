@@ -122,6 +122,33 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err, "--vnc"));
 }
 
+static void test_display_and_vnc(void **state)
+{
+    struct cli_options o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "--cpus", "1"), 0);
+    assert_null(o.display);
+    assert_null(o.vnc);
+    assert_int_equal(PARSE(&o, err, "--vnc", "127.0.0.1:5900"), 0);
+    assert_string_equal(o.display, "vga"); /* --vnc brings a VGA along */
+    assert_string_equal(o.vnc, "127.0.0.1:5900");
+    assert_int_equal(PARSE(&o, err, "--vnc", "unix:/tmp/deskvm.vnc"), 0);
+    assert_int_equal(PARSE(&o, err, "--display", "vga"), 0);
+    assert_string_equal(o.display, "vga");
+    assert_int_equal(PARSE(&o, err, "--vnc", "0.0.0.0:5900,password=on"), 0);
+    /* Beyond loopback without a password: refused, and the message says why. */
+    assert_int_equal(PARSE(&o, err, "--vnc", "0.0.0.0:5900"), -EINVAL);
+    assert_non_null(strstr(err, "password=on"));
+    assert_int_equal(PARSE(&o, err, "--vnc", "localhost:5900"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--vnc", "127.0.0.1:65536"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--vnc", "127.0.0.1:59x"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--vnc", "unix:"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--vnc", "127.0.0.1:5900,share=on"), -EINVAL);
+    assert_non_null(strstr(err, "share=on"));
+    assert_int_equal(PARSE(&o, err, "--display", "none", "--vnc", "127.0.0.1:5900"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--display", "cirrus"), -EINVAL);
+}
+
 static void test_net(void **state)
 {
     struct cli_options o;
@@ -280,10 +307,15 @@ static void test_disk_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),   cmocka_unit_test(test_defaults_and_values),
-        cmocka_unit_test(test_devices), cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_net),     cmocka_unit_test(test_net_errors),
-        cmocka_unit_test(test_disk),    cmocka_unit_test(test_disk_errors),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_net),
+        cmocka_unit_test(test_net_errors),
+        cmocka_unit_test(test_disk),
+        cmocka_unit_test(test_disk_errors),
+        cmocka_unit_test(test_display_and_vnc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,10 +17,14 @@ static void test_small_layout_and_ranges(void **state)
 {
     struct guest_mem m;
     assert_int_equal(guest_mem_init(&m, 64 << 20, false), 0);
-    assert_int_equal(m.nregions, 1);
+    assert_int_equal(m.nregions, 2); /* around the VGA window */
     assert_int_equal(guest_mem_low_top(&m), 64 << 20);
     assert_int_equal(guest_mem_high_size(&m), 0);
-    assert_non_null(guest_mem_ptr(&m, 0, 64 << 20));
+    assert_non_null(guest_mem_ptr(&m, 0, MEM_VGA_WINDOW_START));
+    assert_non_null(guest_mem_ptr(&m, MEM_VGA_WINDOW_END, (64 << 20) - MEM_VGA_WINDOW_END));
+    /* The VGA window is not RAM: a range through it is refused. */
+    assert_null(guest_mem_ptr(&m, 0, 64 << 20));
+    assert_null(guest_mem_ptr(&m, 0xb8000, 2));
     assert_non_null(guest_mem_ptr(&m, (64 << 20) - 1, 1));
     /* The whole range is checked, not just its start. */
     assert_null(guest_mem_ptr(&m, (64 << 20) - 1, 2));
@@ -41,7 +45,7 @@ static void test_hole_layout(void **state)
     /* 4 GiB of RAM: 3 GiB below the hole, 1 GiB from 4 GiB up (lazily allocated memfd). */
     struct guest_mem m;
     assert_int_equal(guest_mem_init(&m, 4ull << 30, false), 0);
-    assert_int_equal(m.nregions, 2);
+    assert_int_equal(m.nregions, 3);
     assert_int_equal(guest_mem_low_top(&m), MEM_32BIT_HOLE_START);
     assert_int_equal(guest_mem_high_size(&m), 1ull << 30);
     assert_null(guest_mem_ptr(&m, MEM_32BIT_HOLE_START, 1));

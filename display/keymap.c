@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * X keysym to set 1 scancode. Printable keysyms equal their Latin-1 code: each row of the
+ * US keyboard is one string, unshifted and shifted, whose characters take consecutive
+ * scancodes from the row's first key. Function and editing keys come from a short table.
+ */
+#include "display/keymap.h"
+
+#include <stddef.h>
+#include <string.h>
+
+struct key_row {
+    unsigned first; /* set 1 code of the row's first key */
+    const char *plain, *shifted;
+};
+
+static const struct key_row rows[] = {
+    {0x02, "1234567890-=", "!@#$%^&*()_+"},
+    {0x10, "qwertyuiop[]", "QWERTYUIOP{}"},
+    {0x1e, "asdfghjkl;'`", "ASDFGHJKL:\"~"},
+    {0x2b, "\\zxcvbnm,./", "|ZXCVBNM<>?"},
+};
+
+struct special {
+    uint32_t keysym;
+    uint16_t code;
+};
+
+/* keysymdef.h names in the comments. */
+static const struct special specials[] = {
+    {0x0020, 0x39},   /* space */
+    {0xff08, 0x0e},   /* BackSpace */
+    {0xff09, 0x0f},   /* Tab */
+    {0xfe20, 0x0f},   /* ISO_Left_Tab (Shift+Tab) */
+    {0xff0d, 0x1c},   /* Return */
+    {0xff1b, 0x01},   /* Escape */
+    {0xffff, 0xe053}, /* Delete */
+    {0xff50, 0xe047}, /* Home */
+    {0xff51, 0xe04b}, /* Left */
+    {0xff52, 0xe048}, /* Up */
+    {0xff53, 0xe04d}, /* Right */
+    {0xff54, 0xe050}, /* Down */
+    {0xff55, 0xe049}, /* Prior */
+    {0xff56, 0xe051}, /* Next */
+    {0xff57, 0xe04f}, /* End */
+    {0xff63, 0xe052}, /* Insert */
+    {0xff67, 0xe05d}, /* Menu */
+    {0xff7f, 0x45},   /* Num_Lock */
+    {0xff14, 0x46},   /* Scroll_Lock */
+    {0xff8d, 0xe01c}, /* KP_Enter */
+    {0xffaa, 0x37},   /* KP_Multiply */
+    {0xffab, 0x4e},   /* KP_Add */
+    {0xffad, 0x4a},   /* KP_Subtract */
+    {0xffae, 0x53},   /* KP_Decimal */
+    {0xffaf, 0xe035}, /* KP_Divide */
+    {0xffe1, 0x2a},   /* Shift_L */
+    {0xffe2, 0x36},   /* Shift_R */
+    {0xffe3, 0x1d},   /* Control_L */
+    {0xffe4, 0xe01d}, /* Control_R */
+    {0xffe5, 0x3a},   /* Caps_Lock */
+    {0xffe7, 0xe05b}, /* Meta_L */
+    {0xffe9, 0x38},   /* Alt_L */
+    {0xffea, 0xe038}, /* Alt_R */
+    {0xfe03, 0xe038}, /* ISO_Level3_Shift (AltGr) */
+    {0xffeb, 0xe05b}, /* Super_L */
+    {0xffec, 0xe05c}, /* Super_R */
+    {0x00a7, 0x56},   /* section: the 102nd key of ISO keyboards, as X maps it on de/fr */
+};
+
+/* KP_0..KP_9 (0xffb0 + n) in keypad order. */
+static const uint8_t keypad_digits[10] = {0x52, 0x4f, 0x50, 0x51, 0x4b,
+                                          0x4c, 0x4d, 0x47, 0x48, 0x49};
+
+int keymap_keysym_to_set1(uint32_t keysym)
+{
+    if (keysym > 0x20 && keysym < 0x7f) {
+        for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+            const char *p = strchr(rows[r].plain, (int)keysym);
+            if (!p) {
+                p = strchr(rows[r].shifted, (int)keysym);
+                if (p) {
+                    return (int)(rows[r].first + (unsigned)(p - rows[r].shifted));
+                }
+                continue;
+            }
+            return (int)(rows[r].first + (unsigned)(p - rows[r].plain));
+        }
+    }
+    if (keysym >= 0xffb0 && keysym <= 0xffb9) {
+        return keypad_digits[keysym - 0xffb0];
+    }
+    if (keysym >= 0xffbe && keysym <= 0xffc7) { /* F1-F10 */
+        return (int)(0x3b + keysym - 0xffbe);
+    }
+    if (keysym == 0xffc8 || keysym == 0xffc9) { /* F11, F12 */
+        return (int)(0x57 + keysym - 0xffc8);
+    }
+    for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+        if (specials[i].keysym == keysym) {
+            return specials[i].code;
+        }
+    }
+    return -1;
+}

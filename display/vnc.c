@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * VNC server on libvncserver. The RFB framebuffer is the display surface itself (zero
+ * copy, the surface's x8r8g8b8 described to libvncserver as 32 bpp with red at bit 16), so
+ * a damage rectangle only has to be marked modified. All socket work happens in
+ * rfbProcessEvents() with a zero timeout on the event-loop thread.
+ */
+#include "display/vnc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <rfb/rfb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define VNC_PASSWORD_MAX 8
+
+struct vnc_server {
+    struct vnc_config cfg;
+    struct display *d;
+    rfbScreenInfoPtr screen;
+    const struct vnc_input_ops *input;
+    void *opaque;
+    int unix_fd;
+    char password[VNC_PASSWORD_MAX + 1];
+    char *passwords[2]; /* the NULL-terminated list rfbCheckPasswordByList walks */
+};
+
+int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char buf[256];
+    if (strlen(spec) >= sizeof(buf)) {
+        snprintf(err, errlen, "--vnc: too long");
+        return -EINVAL;
+    }
+    strcpy(buf, spec);
+    char *opts = strchr(buf, ',');
+    if (opts) {
+        *opts++ = '\0';
+        for (char *save = NULL, *o = strtok_r(opts, ",", &save); o;
+             o = strtok_r(NULL, ",", &save)) {
+            if (strcmp(o, "password=on") == 0) {
+                cfg->password = true;
+            } else if (strcmp(o, "password=off") == 0) {
+                cfg->password = false;
+            } else {
+                snprintf(err, errlen, "--vnc %s: unknown option '%s' (expected password=on)", spec,
+                         o);
+                return -EINVAL;
+            }
+        }
+    }
+    if (strncmp(buf, "unix:", 5) == 0) {
+        if (!buf[5] || strlen(buf + 5) >= sizeof(cfg->path)) {
+            snprintf(err, errlen, "--vnc %s: expected unix:PATH (at most %zu bytes)", spec,
+                     sizeof(cfg->path) - 1);
+            return -EINVAL;
+        }
+        cfg->unix_socket = true;
+        strcpy(cfg->path, buf + 5);
+        return 0;
+    }
+    char *colon = strrchr(buf, ':');
+    struct in_addr a;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || end == colon + 1 || *end || port < 1 || port > 65535) {
+        snprintf(err, errlen, "--vnc %s: expected HOST:PORT or unix:PATH", spec);
+        return -EINVAL;
+    }
+    *colon = '\0';
+    if (strlen(buf) >= sizeof(cfg->host) || inet_pton(AF_INET, buf, &a) != 1) {
+        snprintf(err, errlen, "--vnc %s: HOST must be an IPv4 address such as 127.0.0.1", spec);
+        return -EINVAL;
+    }
+    strcpy(cfg->host, buf);
+    cfg->port = (unsigned)port;
+    /* Anyone who can reach a non-loopback address could take the guest's console. */
+    if ((ntohl(a.s_addr) >> 24) != 127 && !cfg->password) {
+        snprintf(err, errlen, "--vnc %s: listening beyond loopback needs password=on", spec);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void set_format(rfbScreenInfoPtr screen)
+{
+    screen->serverFormat.redShift = 16;
+    screen->serverFormat.greenShift = 8;
+    screen->serverFormat.blueShift = 0;
+}
+
+static void on_resize(void *opaque, struct display *d)
+{
+    struct vnc_server *s = opaque;
+    /* Clients that support it get a desktop-size update; the others keep the old size. */
+    rfbNewFramebuffer(s->screen, (char *)d->data, (int)d->width, (int)d->height, 8, 3, 4);
+    set_format(s->screen);
+}
+
+static void on_update(void *opaque, struct display *d, unsigned x, unsigned y, unsigned w,
+                      unsigned h)
+{
+    struct vnc_server *s = opaque;
+    rfbMarkRectAsModified(s->screen, (int)x, (int)y, (int)(x + w), (int)(y + h));
+}
+
+static const struct display_listener_ops vnc_listener_ops = {
+    .resize = on_resize,
+    .update = on_update,
+};
+
+static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+    struct vnc_server *s = cl->screen->screenData;
+    if (s->input && s->input->key) {
+        s->input->key(s->opaque, (uint32_t)keysym, down);
+    }
+}
+
+static void on_pointer(int buttons, int x, int y, rfbClientPtr cl)
+{
+    struct vnc_server *s = cl->screen->screenData;
+    /* guest-independent but client-controlled: keep the position on the surface */
+    x = x < 0 ? 0 : x >= (int)s->d->width ? (int)s->d->width - 1 : x;
+    y = y < 0 ? 0 : y >= (int)s->d->height ? (int)s->d->height - 1 : y;
+    if (s->input && s->input->pointer) {
+        s->input->pointer(s->opaque, x, y, (unsigned)buttons & 0x1f);
+    }
+}
+
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "vnc: socket: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    unlink(path); /* a stale socket from an engine that died */
+    mode_t old = umask(0077);
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r < 0 || listen(fd, 8) < 0) {
+        snprintf(err, errlen, "vnc: bind %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *d,
+                                  const struct vnc_input_ops *input, void *opaque, char *err,
+                                  size_t errlen)
+{
+    struct vnc_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "vnc: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->d = d;
+    s->input = input;
+    s->opaque = opaque;
+    s->unix_fd = -1;
+    rfbLogEnable(0);
+    int argc = 0;
+    s->screen = rfbGetScreen(&argc, NULL, (int)d->width, (int)d->height, 8, 3, 4);
+    if (!s->screen) {
+        snprintf(err, errlen, "vnc: cannot create the server");
+        free(s);
+        return NULL;
+    }
+    rfbScreenInfoPtr sc = s->screen;
+    sc->frameBuffer = (char *)d->data;
+    set_format(sc);
+    sc->desktopName = "deskvm";
+    sc->screenData = s;
+    sc->kbdAddEvent = on_key;
+    sc->ptrAddEvent = on_pointer;
+    /* No server-drawn cursor in the pixels: the guest draws its own, as on real VGA. */
+    sc->cursor = NULL;
+    sc->alwaysShared = TRUE;
+    sc->deferUpdateTime = 0;
+    sc->ipv6port = 0; /* no IPv6 listener on every interface behind our back */
+    sc->autoPort = FALSE;
+    if (cfg->password) {
+        /* Until a password is set, the list is empty and every attempt fails. */
+        s->passwords[0] = NULL;
+        sc->authPasswdData = s->passwords;
+        sc->passwordCheck = rfbCheckPasswordByList;
+    }
+    if (cfg->unix_socket) {
+        sc->port = 0;
+        s->unix_fd = listen_unix(cfg->path, err, errlen);
+        if (s->unix_fd < 0) {
+            vnc_server_free(s);
+            return NULL;
+        }
+    } else {
+        sc->port = (int)cfg->port;
+        inet_pton(AF_INET, cfg->host, &sc->listenInterface);
+    }
+    rfbInitServer(sc);
+    if (!cfg->unix_socket && sc->listenSock == RFB_INVALID_SOCKET) {
+        snprintf(err, errlen, "vnc: cannot listen on %s:%u: %s", cfg->host, cfg->port,
+                 strerror(errno ? errno : EADDRINUSE));
+        vnc_server_free(s);
+        return NULL;
+    }
+    if (display_add_listener(d, &vnc_listener_ops, s) < 0) {
+        snprintf(err, errlen, "vnc: too many display listeners");
+        vnc_server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void vnc_server_free(struct vnc_server *s)
+{
+    if (!s) {
+        return;
+    }
+    display_remove_listener(s->d, s);
+    if (s->screen) {
+        rfbShutdownServer(s->screen, TRUE);
+        rfbScreenCleanup(s->screen);
+    }
+    if (s->unix_fd >= 0) {
+        close(s->unix_fd);
+        unlink(s->cfg.path);
+    }
+    free(s);
+}
+
+void vnc_server_poll(struct vnc_server *s)
+{
+    rfbProcessEvents(s->screen, 0);
+}
+
+int vnc_server_unix_fd(const struct vnc_server *s)
+{
+    return s->unix_fd;
+}
+
+void vnc_server_accept_unix(struct vnc_server *s)
+{
+    int fd = accept4(s->unix_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    /* libvncserver takes the socket, sends the protocol version and owns it from now on. */
+    if (!rfbNewClient(s->screen, fd)) {
+        close(fd);
+    }
+}
+
+int vnc_server_set_password(struct vnc_server *s, const char *password)
+{
+    if (strlen(password) > VNC_PASSWORD_MAX) {
+        return -EINVAL;
+    }
+    strcpy(s->password, password);
+    s->passwords[0] = s->password;
+    s->passwords[1] = NULL;
+    if (!s->screen->authPasswdData) {
+        s->screen->authPasswdData = s->passwords;
+        s->screen->passwordCheck = rfbCheckPasswordByList;
+    }
+    return 0;
+}
+
+unsigned vnc_server_clients(struct vnc_server *s, struct vnc_client_info *out, unsigned max)
+{
+    unsigned n = 0;
+    rfbClientIteratorPtr it = rfbGetClientIterator(s->screen);
+    for (rfbClientPtr cl = rfbClientIteratorNext(it); cl; cl = rfbClientIteratorNext(it)) {
+        if (n < max) {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            memset(&out[n], 0, sizeof(out[n]));
+            if (getpeername(cl->sock, (struct sockaddr *)&ss, &len) == 0 &&
+                ss.ss_family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+                inet_ntop(AF_INET, &in->sin_addr, out[n].host, sizeof(out[n].host));
+                snprintf(out[n].service, sizeof(out[n].service), "%u", ntohs(in->sin_port));
+            } else {
+                snprintf(out[n].host, sizeof(out[n].host), "unix");
+            }
+        }
+        n++;
+    }
+    rfbReleaseClientIterator(it);
+    return n;
+}
+
+const struct vnc_config *vnc_server_config(const struct vnc_server *s)
+{
+    return &s->cfg;
+}

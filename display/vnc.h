@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The VNC server (libvncserver) as a listener of a display: updates go out from damage
+ * only, key and pointer events come back through input ops. It runs on the engine's event
+ * loop, never on threads of its own: vnc_server_poll() does all socket work without blocking.
+ * docs/display.md.
+ */
+#ifndef DESKVM_DISPLAY_VNC_H
+#define DESKVM_DISPLAY_VNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "display/surface.h"
+
+struct vnc_config {
+    bool unix_socket;
+    char path[108]; /* unix socket path */
+    char host[64];  /* IPv4 address */
+    unsigned port;
+    bool password; /* clients must authenticate (set with vnc_server_set_password) */
+};
+
+/*
+ * "HOST:PORT[,password=on]" or "unix:PATH[,password=on]". HOST must be an IPv4 address;
+ * a HOST that is not loopback needs password=on. -EINVAL with one line in err.
+ */
+int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen);
+
+struct vnc_input_ops {
+    void (*key)(void *opaque, uint32_t keysym, bool down);
+    /* Absolute position on the surface; buttons: bit 0 left, 1 middle, 2 right, 3/4 wheel. */
+    void (*pointer)(void *opaque, int x, int y, unsigned buttons);
+};
+
+struct vnc_server;
+
+/* Listen as cfg says and attach to d. NULL with err set on failure. */
+struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *d,
+                                  const struct vnc_input_ops *input, void *opaque, char *err,
+                                  size_t errlen);
+void vnc_server_free(struct vnc_server *s);
+/* Accept, read and send whatever is ready, without blocking. */
+void vnc_server_poll(struct vnc_server *s);
+/* The unix listening socket to watch (-1 for TCP: libvncserver polls its own). */
+int vnc_server_unix_fd(const struct vnc_server *s);
+/* Take the client on the unix socket (call when vnc_server_unix_fd() is readable). */
+void vnc_server_accept_unix(struct vnc_server *s);
+/* Set the VNC password (at most 8 characters are used by the protocol). -EINVAL when too long. */
+int vnc_server_set_password(struct vnc_server *s, const char *password);
+
+struct vnc_client_info {
+    char host[64];
+    char service[16];
+};
+/* Connected clients: fills at most max entries, returns the number connected. */
+unsigned vnc_server_clients(struct vnc_server *s, struct vnc_client_info *out, unsigned max);
+const struct vnc_config *vnc_server_config(const struct vnc_server *s);
+
+#endif

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* VGA/VBE device: text mode through the legacy window, dispi modes, hostile values, state. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "display/font.h"
+#include "display/surface.h"
+#include "io/vga.h"
+
+struct fixture {
+    struct vga vga;
+    struct display d;
+    uint8_t *vram;
+    uint64_t dirty_pages[64]; /* what the fake dirty log reports next */
+    bool use_log;
+};
+
+static int fake_sync(void *opaque, uint64_t *bitmap)
+{
+    struct fixture *f = opaque;
+    if (!f->use_log) {
+        return -ENOSYS;
+    }
+    for (unsigned i = 0; i < 64; i++) {
+        bitmap[i] |= f->dirty_pages[i];
+    }
+    memset(f->dirty_pages, 0, sizeof(f->dirty_pages));
+    return 0;
+}
+
+static int setup_size(void **state, uint32_t size)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    f->vram = calloc(1, size);
+    assert_int_equal(vga_init(&f->vga, f->vram, size), 0);
+    f->vga.sync_dirty = fake_sync;
+    f->vga.sync_opaque = f;
+    assert_int_equal(display_init(&f->d, 640, 480), 0);
+    display_set_hw(&f->d, &vga_display_ops, &f->vga);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_size(state, VGA_VRAM_DEFAULT);
+}
+
+static int setup_small(void **state)
+{
+    return setup_size(state, VGA_VRAM_MIN);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    display_destroy(&f->d);
+    vga_destroy(&f->vga);
+    free(f->vram);
+    free(f);
+    return 0;
+}
+
+static void vbe_set(struct vga *vga, unsigned index, uint16_t val)
+{
+    vga_vbe_ops.write(vga, 0, index, 2);
+    vga_vbe_ops.write(vga, 1, val, 2);
+}
+
+static uint16_t vbe_get(struct vga *vga, unsigned index)
+{
+    vga_vbe_ops.write(vga, 0, index, 2);
+    return (uint16_t)vga_vbe_ops.read(vga, 1, 2);
+}
+
+static void port_out(struct vga *vga, unsigned port, uint8_t v)
+{
+    vga_ioport_ops.write(vga, port - VGA_PORT_BASE, v, 1);
+}
+
+static uint8_t port_in(struct vga *vga, unsigned port)
+{
+    return (uint8_t)vga_ioport_ops.read(vga, port - VGA_PORT_BASE, 1);
+}
+
+/* Does cell (col, row) show glyph ch in fg on bg? */
+static void assert_cell(const struct display *d, unsigned col, unsigned row, uint8_t ch,
+                        uint32_t fg, uint32_t bg)
+{
+    for (unsigned y = 0; y < VGA_FONT_HEIGHT; y++) {
+        for (unsigned x = 0; x < VGA_FONT_WIDTH; x++) {
+            bool set = vga_font_8x16[ch][y] & (0x80u >> x);
+            assert_int_equal(display_pixel(d, col * 8 + x, row * 16 + y), set ? fg : bg);
+        }
+    }
+}
+
+static void test_text_mode_after_reset(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(vga_current_mode(&f->vga), VGA_MODE_TEXT);
+    /* "Hi" in bright white on blue at row 1, column 2: 0xB8000 + (80 + 2) * 2. */
+    uint64_t off = 0x18000 + (80 + 2) * 2;
+    vga_legacy_ops.write(&f->vga, off, 'H', 1);
+    vga_legacy_ops.write(&f->vga, off + 1, 0x1f, 1);
+    vga_legacy_ops.write(&f->vga, off + 2, 'i', 1);
+    vga_legacy_ops.write(&f->vga, off + 3, 0x4e, 1); /* yellow on red */
+    assert_int_equal(vga_legacy_ops.read(&f->vga, off, 1), 'H');
+    assert_int_equal(vga_legacy_ops.read(&f->vga, off + 3, 1), 0x4e);
+    display_refresh(&f->d);
+    assert_int_equal(f->d.width, 640);
+    assert_int_equal(f->d.height, 400);
+    assert_cell(&f->d, 2, 1, 'H', 0xffffff, 0x0000aa);
+    assert_cell(&f->d, 3, 1, 'i', 0xffff55, 0xaa0000);
+    assert_cell(&f->d, 40, 20, ' ', 0xaaaaaa, 0x000000);
+    /* Outside the selected B8000 window nothing is decoded. */
+    assert_int_equal(vga_legacy_ops.read(&f->vga, 0x100, 1), 0xff);
+}
+
+static void test_text_cursor_and_start(void **state)
+{
+    struct fixture *f = *state;
+    f->vga.clock_ns = 0; /* cursor phase: on */
+    /* Cursor at cell 80 * 3 + 5, scan lines 14-15 (CR0A/CR0B). */
+    unsigned pos = 80 * 3 + 5;
+    port_out(&f->vga, 0x3d4, 0x0e);
+    port_out(&f->vga, 0x3d5, (uint8_t)(pos >> 8));
+    port_out(&f->vga, 0x3d4, 0x0f);
+    port_out(&f->vga, 0x3d5, (uint8_t)pos);
+    port_out(&f->vga, 0x3d4, 0x0a);
+    port_out(&f->vga, 0x3d5, 14);
+    port_out(&f->vga, 0x3d4, 0x0b);
+    port_out(&f->vga, 0x3d5, 15);
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 5 * 8 + 3, 3 * 16 + 14), 0xaaaaaa);
+    assert_int_equal(display_pixel(&f->d, 5 * 8 + 3, 3 * 16 + 10), 0);
+    /* Disabling the cursor (CR0A bit 5) erases it. */
+    port_out(&f->vga, 0x3d4, 0x0a);
+    port_out(&f->vga, 0x3d5, 0x20);
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 5 * 8 + 3, 3 * 16 + 14), 0);
+    /* Start address 80: row 1 of memory shows on row 0. */
+    vga_legacy_ops.write(&f->vga, 0x18000 + 80 * 2, 'Z', 1);
+    port_out(&f->vga, 0x3d4, 0x0d);
+    port_out(&f->vga, 0x3d5, 80);
+    display_refresh(&f->d);
+    assert_cell(&f->d, 0, 0, 'Z', 0xaaaaaa, 0);
+}
+
+static void test_dac_and_palette(void **state)
+{
+    struct fixture *f = *state;
+    port_out(&f->vga, 0x3c8, 1); /* colour 1 (blue) becomes 6-bit (63, 0, 63) */
+    port_out(&f->vga, 0x3c9, 63);
+    port_out(&f->vga, 0x3c9, 0);
+    port_out(&f->vga, 0x3c9, 0xff); /* 6-bit DAC: masked */
+    port_out(&f->vga, 0x3c7, 1);
+    assert_int_equal(port_in(&f->vga, 0x3c9), 63);
+    assert_int_equal(port_in(&f->vga, 0x3c9), 0);
+    assert_int_equal(port_in(&f->vga, 0x3c9), 63);
+    port_out(&f->vga, 0x3d4, 0x0a); /* no cursor over cell 0 */
+    port_out(&f->vga, 0x3d5, 0x20);
+    vga_legacy_ops.write(&f->vga, 0x18000, 'X', 1);
+    vga_legacy_ops.write(&f->vga, 0x18001, 0x10, 1);
+    display_refresh(&f->d);
+    assert_cell(&f->d, 0, 0, 'X', 0x000000, 0xff00ff);
+    /* The attribute controller: index, then data, flip-flop reset by reading 0x3DA. */
+    port_in(&f->vga, 0x3da);
+    port_out(&f->vga, 0x3c0, 0x20 | 0x01);
+    port_out(&f->vga, 0x3c0, 0x02); /* attribute colour 1 now shows DAC entry 2 (green) */
+    display_refresh(&f->d);
+    assert_cell(&f->d, 0, 0, 'X', 0x000000, 0x00aa00);
+    /* Index without PAS blanks the display, as on real hardware. */
+    port_in(&f->vga, 0x3da);
+    port_out(&f->vga, 0x3c0, 0x00);
+    assert_int_equal(vga_current_mode(&f->vga), VGA_MODE_BLANK);
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 0, 0), 0);
+}
+
+static void test_vbe_mode(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_ID), VBE_ID5);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_VIDEO_MEMORY_64K), VGA_VRAM_DEFAULT / 65536);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_GETCAPS);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_XRES), VBE_MAX_XRES);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, 0);
+    vbe_set(&f->vga, VBE_INDEX_XRES, 320);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 200);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 32);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
+    assert_int_equal(vga_current_mode(&f->vga), VGA_MODE_VBE);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_VIRT_WIDTH), 320);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_VIRT_HEIGHT), VGA_VRAM_DEFAULT / (320 * 4));
+    uint32_t *fb = (uint32_t *)f->vram;
+    fb[10 * 320 + 7] = 0x00123456;
+    display_refresh(&f->d);
+    assert_int_equal(f->d.width, 320);
+    assert_int_equal(f->d.height, 200);
+    assert_int_equal(display_pixel(&f->d, 7, 10), 0x123456);
+
+    /* With a dirty log, only lines on dirty pages are read again. */
+    f->use_log = true;
+    fb[0] = 0xff0000;             /* page 0 */
+    fb[150 * 320 + 3] = 0x00ff00; /* line 150: byte 192012, page 46 */
+    f->dirty_pages[0] = 1;        /* only page 0 reported */
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 0, 0), 0xff0000);
+    assert_int_equal(display_pixel(&f->d, 3, 150), 0); /* not reported: not drawn */
+    f->dirty_pages[0] = 1ull << 46;
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 3, 150), 0x00ff00);
+
+    /* Panning: Y offset 1 shows line 1 of VRAM on line 0. */
+    vbe_set(&f->vga, VBE_INDEX_Y_OFFSET, 1);
+    fb[320] = 0x0000ff;
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 0, 0), 0x0000ff);
+
+    /* The MMIO BAR reaches the same registers. */
+    assert_int_equal(vga_mmio_ops.read(&f->vga, 0x500 + 2 * VBE_INDEX_XRES, 2), 320);
+    vga_mmio_ops.write(&f->vga, 0x500 + 2 * VBE_INDEX_ENABLE, 0, 2);
+    assert_int_equal(vga_current_mode(&f->vga), VGA_MODE_TEXT);
+    /* ...and the VGA ports at 0x400. */
+    vga_mmio_ops.write(&f->vga, 0x400 + 0x14, 0x0e, 1); /* 0x3D4 index */
+    assert_int_equal(vga_mmio_ops.read(&f->vga, 0x400 + 0x14, 1), 0x0e);
+}
+
+static void test_vbe_8bpp_banked(void **state)
+{
+    struct fixture *f = *state;
+    vbe_set(&f->vga, VBE_INDEX_XRES, 640);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 480);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 8);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_8BIT_DAC);
+    port_out(&f->vga, 0x3c8, 9);
+    port_out(&f->vga, 0x3c9, 0xfe); /* 8-bit DAC keeps all bits */
+    port_out(&f->vga, 0x3c9, 0x80);
+    port_out(&f->vga, 0x3c9, 0x01);
+    /* Bank 2 of the 0xA0000 window: VRAM 128 KiB + offset, i.e. line 204, column 512. */
+    vbe_set(&f->vga, VBE_INDEX_BANK, 2);
+    vga_legacy_ops.write(&f->vga, 0x200, 9, 1);
+    assert_int_equal(f->vram[0x20200], 9);
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 0x20200 % 640, 0x20200 / 640), 0xfe8001);
+}
+
+static void test_vbe_hostile_values(void **state)
+{
+    struct fixture *f = *state; /* 1 MiB of VRAM */
+    uint64_t bad = f->vga.bad_vbe;
+    vbe_set(&f->vga, VBE_INDEX_XRES, 5000);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 0);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 7);
+    vbe_set(&f->vga, VBE_INDEX_BANK, 16); /* 16 x 64 KiB = 1 MiB: past the end */
+    vbe_set(&f->vga, VBE_INDEX_ID, 0x1234);
+    vbe_set(&f->vga, VBE_INDEX_VIDEO_MEMORY_64K, 1);
+    vbe_set(&f->vga, 0x7777, 1);
+    assert_int_equal(f->vga.bad_vbe, bad + 7);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_XRES), 640);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_BPP), 8);
+    assert_int_equal(vbe_get(&f->vga, 0x7777), 0);
+    /* 1024 x 768 x 32 needs 3 MiB: enabling it is refused and the text mode stays. */
+    vbe_set(&f->vga, VBE_INDEX_XRES, 1024);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 768);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 32);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED);
+    assert_int_equal(vga_current_mode(&f->vga), VGA_MODE_TEXT);
+    assert_int_equal(f->vga.bad_vbe, bad + 8);
+    /* 640 x 400 x 32 (1000 KiB) fits; panning past the end is refused. */
+    vbe_set(&f->vga, VBE_INDEX_XRES, 640);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 400);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED);
+    assert_int_equal(vga_current_mode(&f->vga), VGA_MODE_VBE);
+    vbe_set(&f->vga, VBE_INDEX_Y_OFFSET, 10);
+    vbe_set(&f->vga, VBE_INDEX_X_OFFSET, 0xffff);
+    vbe_set(&f->vga, VBE_INDEX_VIRT_WIDTH, 0xffff);
+    vbe_set(&f->vga, VBE_INDEX_XRES, 800); /* fixed while enabled */
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_Y_OFFSET), 0);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_X_OFFSET), 0);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_VIRT_WIDTH), 640);
+    assert_int_equal(vbe_get(&f->vga, VBE_INDEX_XRES), 640);
+    assert_int_equal(f->vga.bad_vbe, bad + 12);
+    display_refresh(&f->d);
+    assert_int_equal(f->d.width, 640);
+    /* Out-of-range CRTC and attribute indices are ignored. */
+    port_out(&f->vga, 0x3d4, 0xff);
+    port_out(&f->vga, 0x3d5, 1);
+    assert_int_equal(port_in(&f->vga, 0x3d5), 0xff);
+}
+
+static void test_state_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    vbe_set(&f->vga, VBE_INDEX_XRES, 800);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 600);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 16);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED);
+    port_out(&f->vga, 0x3c8, 3);
+    port_out(&f->vga, 0x3c9, 7);
+    size_t n = vmstate_size(&vga_vmstate);
+    uint8_t *a = malloc(n), *b = malloc(n);
+    assert_int_equal(vmstate_save(&vga_vmstate, &f->vga, a, n), (long)n);
+    uint8_t *vram2 = calloc(1, VGA_VRAM_DEFAULT);
+    /* Heap, not stack: a struct vga holds a whole PCI function. */
+    struct vga *v2 = calloc(1, sizeof(*v2)), *hostile = calloc(1, sizeof(*hostile));
+    assert_int_equal(vga_init(v2, vram2, VGA_VRAM_DEFAULT), 0);
+    assert_int_equal(vmstate_load(&vga_vmstate, v2, a, n), 0);
+    assert_int_equal(vmstate_save(&vga_vmstate, v2, b, n), (long)n);
+    assert_memory_equal(a, b, n);
+    assert_int_equal(vga_current_mode(v2), VGA_MODE_VBE);
+    /* A state whose mode does not fit VRAM is refused and changes nothing. */
+    *hostile = f->vga;
+    hostile->vbe_regs[VBE_INDEX_YRES] = 0xffff;
+    assert_int_equal(vmstate_save(&vga_vmstate, hostile, b, n), (long)n);
+    assert_int_equal(vmstate_load(&vga_vmstate, v2, b, n), -EINVAL);
+    assert_int_equal(v2->vbe_regs[VBE_INDEX_YRES], 600);
+    *hostile = f->vga;
+    hostile->dac_sub = 3;
+    assert_int_equal(vmstate_save(&vga_vmstate, hostile, b, n), (long)n);
+    assert_int_equal(vmstate_load(&vga_vmstate, v2, b, n), -EINVAL);
+    vga_destroy(v2);
+    free(v2);
+    free(hostile);
+    free(vram2);
+    free(a);
+    free(b);
+}
+
+static void test_init_limits(void **state)
+{
+    struct vga *v = calloc(1, sizeof(*v));
+    uint8_t buf[16];
+    assert_int_equal(vga_init(v, buf, 3u << 20), -EINVAL);
+    assert_int_equal(vga_init(v, buf, VGA_VRAM_MAX * 2u), -EINVAL);
+    assert_int_equal(vga_init(v, NULL, VGA_VRAM_DEFAULT), -EINVAL);
+    vga_destroy(v);
+    free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_text_mode_after_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_cursor_and_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dac_and_palette, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vbe_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vbe_8bpp_banked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vbe_hostile_values, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_state_round_trip, setup, teardown),
+        cmocka_unit_test(test_init_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Display glue: places the VGA (legacy window, ports, PCI function), keeps VRAM in a memfd
+ * mapped as a KVM memory slot with dirty logging wherever the guest puts BAR0 (the model
+ * falls back to bus handlers while it is unmapped), refreshes the surface on a timer on the
+ * event loop, and routes VNC input to the i8042. Every callback runs with the device lock.
+ */
+#include "vmm/display_machine.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "display/keymap.h"
+#include "display/surface.h"
+#include "display/vnc.h"
+#include "io/i8042.h"
+#include "io/vga.h"
+#include "vmm/evloop.h"
+#include "vmm/pc.h"
+#include "vmm/pci_machine.h"
+#include "vmm/vm.h"
+
+struct display_machine {
+    struct vm *vm;
+    struct vga vga;
+    struct display display;
+    int vram_fd;
+    uint8_t *vram;
+    uint32_t vram_size;
+    uint64_t slot_addr; /* where the VRAM slot is mapped, PCI_BAR_UNMAPPED when not */
+    bool dirty_log;     /* the slot logs dirty pages */
+    uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
+    struct vtimer *refresh;
+    struct vnc_server *vnc;
+    bool unix_watched;
+    int ptr_x, ptr_y;
+    unsigned ptr_buttons;
+    uint64_t dropped_input; /* events the PS/2 devices could not take */
+    bool placed;            /* on the VM's buses and PCI machine: freed only after the VM */
+    bool failed;
+};
+
+static size_t log_words(const struct display_machine *dm)
+{
+    return (dm->vram_size / VGA_PAGE_SIZE + 63) / 64;
+}
+
+static int set_slot(struct display_machine *dm, uint64_t addr, bool log)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = DISPLAY_VRAM_KVM_SLOT,
+        .flags = log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+        .guest_phys_addr = addr == PCI_BAR_UNMAPPED ? 0 : addr,
+        .memory_size = addr == PCI_BAR_UNMAPPED ? 0 : dm->vram_size,
+        .userspace_addr = (uintptr_t)dm->vram,
+    };
+    return ioctl(dm->vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+/* BAR0 moved: the slot follows it, so guest VRAM accesses never exit. */
+static void vram_bar_moved(void *opaque, unsigned bar, uint64_t old_addr, uint64_t new_addr)
+{
+    struct display_machine *dm = opaque;
+    if (bar != VGA_VRAM_BAR || dm->vm->fd < 0) {
+        return;
+    }
+    if (dm->slot_addr != PCI_BAR_UNMAPPED) {
+        set_slot(dm, PCI_BAR_UNMAPPED, false);
+        dm->slot_addr = PCI_BAR_UNMAPPED;
+    }
+    if (new_addr == PCI_BAR_UNMAPPED) {
+        return;
+    }
+    /* guest-controlled: the address was checked by the PCI machine (no RAM, no overlap) */
+    dm->dirty_log = set_slot(dm, new_addr, true) == 0;
+    if (!dm->dirty_log && set_slot(dm, new_addr, false) < 0) {
+        return; /* stays on the bus handlers: slow, but correct */
+    }
+    dm->slot_addr = new_addr;
+    vga_mark_dirty(&dm->vga, 0, dm->vram_size);
+}
+
+static const struct pci_dev_ops vga_pci_ops = {
+    .bar_moved = vram_bar_moved,
+};
+
+static int sync_dirty(void *opaque, uint64_t *bitmap)
+{
+    struct display_machine *dm = opaque;
+    if (dm->slot_addr == PCI_BAR_UNMAPPED) {
+        return 0; /* every write went through vga_vram_ops, which marks it */
+    }
+    if (!dm->dirty_log) {
+        return -ENOSYS;
+    }
+    struct kvm_dirty_log log = {.slot = DISPLAY_VRAM_KVM_SLOT, .dirty_bitmap = dm->log};
+    if (ioctl(dm->vm->fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+        return -errno;
+    }
+    for (size_t i = 0; i < log_words(dm); i++) {
+        bitmap[i] |= dm->log[i];
+    }
+    return 0;
+}
+
+/* ---- input ------------------------------------------------------------------------------- */
+
+static void vnc_key(void *opaque, uint32_t keysym, bool down)
+{
+    struct display_machine *dm = opaque;
+    struct i8042 *kbd = pc_keyboard(dm->vm);
+    int code = keymap_keysym_to_set1(keysym);
+    if (!kbd || code < 0 || !i8042_key(kbd, (unsigned)code, down)) {
+        dm->dropped_input++;
+    }
+}
+
+static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
+{
+    struct display_machine *dm = opaque;
+    struct i8042 *kbd = pc_keyboard(dm->vm);
+    /* VNC: bit 0 left, 1 middle, 2 right, 3 wheel up, 4 wheel down. */
+    unsigned ps2 = (buttons & 1 ? I8042_BUTTON_LEFT : 0) | (buttons & 2 ? I8042_BUTTON_MIDDLE : 0) |
+                   (buttons & 4 ? I8042_BUTTON_RIGHT : 0);
+    int dz = (buttons & 8) ? -1 : (buttons & 16) ? 1 : 0;
+    int dx = x - dm->ptr_x, dy = y - dm->ptr_y;
+    if (dx || dy || dz || ps2 != dm->ptr_buttons) {
+        if (!kbd || !i8042_mouse_event(kbd, dx, dy, dz, ps2)) {
+            dm->dropped_input++;
+        }
+    }
+    /* A relative mouse: the guest's pointer follows motion, not the client's position. */
+    dm->ptr_x = x;
+    dm->ptr_y = y;
+    dm->ptr_buttons = ps2;
+}
+
+static const struct vnc_input_ops vnc_input = {
+    .key = vnc_key,
+    .pointer = vnc_pointer,
+};
+
+/* ---- refresh ----------------------------------------------------------------------------- */
+
+static void refresh(struct display_machine *dm)
+{
+    dm->vga.clock_ns = vclock_now(evloop_clock(dm->vm->loop));
+    display_refresh(&dm->display);
+}
+
+static void on_refresh(void *opaque)
+{
+    struct display_machine *dm = opaque;
+    refresh(dm);
+    if (dm->vnc) {
+        vnc_server_poll(dm->vnc);
+    }
+    vtimer_mod(dm->refresh, vclock_now(evloop_clock(dm->vm->loop)) + DISPLAY_REFRESH_NS);
+}
+
+static void on_vnc_unix(void *opaque, uint32_t events)
+{
+    struct display_machine *dm = opaque;
+    vnc_server_accept_unix(dm->vnc);
+    vnc_server_poll(dm->vnc);
+}
+
+/* ---- life cycle -------------------------------------------------------------------------- */
+
+static int place(struct display_machine *dm, char *err, size_t errlen)
+{
+    struct vm *vm = dm->vm;
+    struct vga *vga = &dm->vga;
+    int r;
+    if ((r = bus_register(&vm->pio, VGA_PORT_BASE, VGA_PORT_LEN, &vga_ioport_ops, vga,
+                          "vga-ports")) < 0 ||
+        (r = bus_register(&vm->pio, VBE_PORT_BASE, VBE_PORT_LEN + 1, &vga_vbe_ops, vga,
+                          "vbe-dispi")) < 0 ||
+        (r = bus_register(&vm->mmio, VGA_LEGACY_BASE, VGA_LEGACY_SIZE, &vga_legacy_ops, vga,
+                          "vga-window")) < 0) {
+        snprintf(err, errlen, "cannot place the VGA's legacy ports and window: %s", strerror(-r));
+        return r;
+    }
+    pci_dev_set_ops(&vga->pci, &vga_pci_ops, dm);
+    struct pci_bar_handler bars[PCI_NUM_BARS] = {0};
+    bars[VGA_VRAM_BAR] = (struct pci_bar_handler){&vga_vram_ops, vga};
+    bars[VGA_MMIO_BAR] = (struct pci_bar_handler){&vga_mmio_ops, vga};
+    if ((r = pci_machine_add(vm->pci, &vga->pci, DISPLAY_VGA_SLOT, 0, bars)) < 0) {
+        snprintf(err, errlen, "cannot attach the VGA at PCI slot %d: %s", DISPLAY_VGA_SLOT,
+                 strerror(-r));
+        return r;
+    }
+    struct device dev;
+    vga_device(vga, &dev);
+    if ((r = vm_add_device(vm, &dev)) < 0) {
+        snprintf(err, errlen, "too many devices");
+        return r;
+    }
+    return 0;
+}
+
+struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, const char *vnc_spec,
+                                            char *err, size_t errlen)
+{
+    struct vnc_config vcfg;
+    if (vnc_spec && vnc_parse(vnc_spec, &vcfg, err, errlen) < 0) {
+        return NULL;
+    }
+    struct display_machine *dm = calloc(1, sizeof(*dm));
+    if (!dm) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    dm->vm = vm;
+    dm->vram_fd = -1;
+    dm->slot_addr = PCI_BAR_UNMAPPED;
+    dm->vram_size = vram_size ? vram_size : VGA_VRAM_DEFAULT;
+    dm->vram_fd = memfd_create("deskvm-vram", MFD_CLOEXEC);
+    if (dm->vram_fd < 0 || ftruncate(dm->vram_fd, dm->vram_size) < 0) {
+        snprintf(err, errlen, "cannot allocate %u MiB of VRAM: %s", dm->vram_size >> 20,
+                 strerror(errno));
+        goto fail;
+    }
+    dm->vram = mmap(NULL, dm->vram_size, PROT_READ | PROT_WRITE, MAP_SHARED, dm->vram_fd, 0);
+    if (dm->vram == MAP_FAILED) {
+        dm->vram = NULL;
+        snprintf(err, errlen, "cannot map VRAM: %s", strerror(errno));
+        goto fail;
+    }
+    dm->log = calloc(log_words(dm), sizeof(uint64_t));
+    if (!dm->log || vga_init(&dm->vga, dm->vram, dm->vram_size) < 0) {
+        snprintf(err, errlen, "cannot create the VGA (VRAM %u bytes)", dm->vram_size);
+        goto fail;
+    }
+    dm->vga.sync_dirty = sync_dirty;
+    dm->vga.sync_opaque = dm;
+    if (display_init(&dm->display, 640, 400) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    display_set_hw(&dm->display, &vga_display_ops, &dm->vga);
+    dm->placed = true;
+    if (place(dm, err, errlen) < 0) {
+        goto fail;
+    }
+    if (vnc_spec) {
+        dm->vnc = vnc_server_new(&vcfg, &dm->display, &vnc_input, dm, err, errlen);
+        if (!dm->vnc) {
+            goto fail;
+        }
+        int fd = vnc_server_unix_fd(dm->vnc);
+        if (fd >= 0) {
+            if (evloop_add_fd(vm->loop, fd, EPOLLIN, on_vnc_unix, dm) < 0) {
+                snprintf(err, errlen, "vnc: cannot watch the socket");
+                goto fail;
+            }
+            dm->unix_watched = true;
+        }
+        dm->refresh = vtimer_new(evloop_clock(vm->loop), on_refresh, dm);
+        if (!dm->refresh) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        vtimer_mod(dm->refresh, vclock_now(evloop_clock(vm->loop)) + DISPLAY_REFRESH_NS);
+    }
+    return dm;
+fail:
+    if (dm->placed) {
+        /*
+         * The buses, the PCI machine and the device table point into dm until vm_destroy():
+         * the caller ends the engine on this error and frees dm after the VM.
+         */
+        display_machine_stop(dm);
+        dm->failed = true;
+        return NULL;
+    }
+    display_machine_free(dm);
+    return NULL;
+}
+
+void display_machine_stop(struct display_machine *dm)
+{
+    if (!dm) {
+        return;
+    }
+    if (dm->unix_watched) {
+        evloop_del_fd(dm->vm->loop, vnc_server_unix_fd(dm->vnc));
+        dm->unix_watched = false;
+    }
+    vtimer_free(dm->refresh);
+    dm->refresh = NULL;
+    vnc_server_free(dm->vnc);
+    dm->vnc = NULL;
+}
+
+void display_machine_free(struct display_machine *dm)
+{
+    if (!dm) {
+        return;
+    }
+    display_machine_stop(dm);
+    display_destroy(&dm->display);
+    vga_destroy(&dm->vga);
+    free(dm->log);
+    if (dm->vram) {
+        munmap(dm->vram, dm->vram_size);
+    }
+    if (dm->vram_fd >= 0) {
+        close(dm->vram_fd);
+    }
+    free(dm);
+}
+
+/* ---- QMP --------------------------------------------------------------------------------- */
+
+int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
+                           struct qmp_error *err)
+{
+    static const char *const known[] = {"filename", "device", "head", "format", NULL};
+    const char *path, *format = "png", *device = NULL;
+    int64_t head = 0;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "filename", &path, true, err) < 0 ||
+        qmp_arg_string(args, "device", &device, false, err) < 0 ||
+        qmp_arg_int(args, "head", &head, false, err) < 0 ||
+        qmp_arg_string(args, "format", &format, false, err) < 0) {
+        return -1;
+    }
+    if (device && strcmp(device, "vga") != 0) {
+        qmp_error_set(err, "DeviceNotFound", "Device '%.64s' not found", device);
+        return -1;
+    }
+    if (head != 0) {
+        qmp_error_set(err, "GenericError", "Head '%lld' not found", (long long)head);
+        return -1;
+    }
+    if (strcmp(format, "png") != 0 && strcmp(format, "ppm") != 0) {
+        qmp_error_set(err, "GenericError", "Parameter 'format' does not accept value '%.32s'",
+                      format);
+        return -1;
+    }
+    refresh(dm); /* what the guest has drawn up to now */
+    int r = strcmp(format, "png") == 0 ? display_write_png(&dm->display, path)
+                                       : display_write_ppm(&dm->display, path);
+    if (r < 0) {
+        qmp_error_set(err, "GenericError", "Could not write '%.128s': %s", path, strerror(-r));
+        return -1;
+    }
+    return 0;
+}
+
+int display_qmp_query_vnc(struct display_machine *dm, json_t *args, json_t **ret,
+                          struct qmp_error *err)
+{
+    static const char *const known[] = {NULL};
+    if (qmp_arg_check_known(args, known, err) < 0) {
+        return -1;
+    }
+    if (!dm || !dm->vnc) {
+        *ret = json_pack("{s:b}", "enabled", 0);
+        return 0;
+    }
+    const struct vnc_config *c = vnc_server_config(dm->vnc);
+    struct vnc_client_info info[16];
+    unsigned n = vnc_server_clients(dm->vnc, info, 16);
+    json_t *clients = json_array();
+    for (unsigned i = 0; i < n && i < 16; i++) {
+        bool unix_client = strcmp(info[i].host, "unix") == 0;
+        json_array_append_new(clients, json_pack("{s:s, s:s, s:s, s:b}", "host",
+                                                 unix_client ? c->path : info[i].host, "service",
+                                                 info[i].service, "family",
+                                                 unix_client ? "unix" : "ipv4", "websocket", 0));
+    }
+    char service[16];
+    snprintf(service, sizeof(service), "%u", c->port);
+    *ret = json_pack("{s:b, s:s, s:s, s:s, s:s, s:o}", "enabled", 1, "host",
+                     c->unix_socket ? c->path : c->host, "service", c->unix_socket ? "" : service,
+                     "family", c->unix_socket ? "unix" : "ipv4", "auth",
+                     c->password ? "vnc" : "none", "clients", clients);
+    return 0;
+}
+
+int display_qmp_set_password(struct display_machine *dm, json_t *args, json_t **ret,
+                             struct qmp_error *err)
+{
+    static const char *const known[] = {"protocol", "password", "connected", NULL};
+    const char *protocol, *password, *connected = "keep";
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "protocol", &protocol, true, err) < 0 ||
+        qmp_arg_string(args, "password", &password, true, err) < 0 ||
+        qmp_arg_string(args, "connected", &connected, false, err) < 0) {
+        return -1;
+    }
+    if (strcmp(protocol, "vnc") != 0) {
+        qmp_error_set(err, "GenericError", "Parameter 'protocol' does not accept value '%.32s'",
+                      protocol);
+        return -1;
+    }
+    if (strcmp(connected, "keep") != 0) {
+        qmp_error_set(err, "GenericError", "VNC only supports connected=keep");
+        return -1;
+    }
+    if (!dm || !dm->vnc) {
+        qmp_error_set(err, "GenericError", "VNC is not enabled");
+        return -1;
+    }
+    if (vnc_server_set_password(dm->vnc, password) < 0) {
+        qmp_error_set(err, "GenericError", "VNC passwords are at most 8 characters");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The machine's display: the VGA PCI device with its VRAM in a memfd mapped into the guest
+ * as a dirty-logged KVM memory slot, the display surface, the refresh timer, the VNC server
+ * and its input into the PS/2 keyboard and mouse, and the QMP commands on top (screendump,
+ * query-vnc, set_password). docs/display.md.
+ */
+#ifndef DESKVM_VMM_DISPLAY_MACHINE_H
+#define DESKVM_VMM_DISPLAY_MACHINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/qmp.h"
+
+struct vm;
+struct display_machine;
+
+/* The PCI slot the VGA takes (QEMU's q35 puts it at 00:01.0 too). */
+#define DISPLAY_VGA_SLOT 1
+/* The KVM memory slot of VRAM, clear of the RAM regions' slots 0..GUEST_MEM_MAX_REGIONS-1. */
+#define DISPLAY_VRAM_KVM_SLOT 16
+/* How often the surface is brought up to date and VNC clients served. */
+#define DISPLAY_REFRESH_NS (1000000000ull / 30)
+
+/*
+ * Add the VGA to vm (after vm_create, before vm_start; vm->pc and vm->pci exist) with
+ * vram_size bytes of VRAM (0: VGA_VRAM_DEFAULT), and a VNC server when vnc_spec is not NULL
+ * (vnc_parse syntax). NULL with err set on failure (the engine must then end).
+ */
+struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, const char *vnc_spec,
+                                            char *err, size_t errlen);
+/* Close the VNC server and stop refreshing (before the event loop goes). */
+void display_machine_stop(struct display_machine *dm);
+/* Free it all: after vm_destroy(), which still reaches the device. Accepts NULL. */
+void display_machine_free(struct display_machine *dm);
+
+/* QMP handlers, with dm as opaque (the engine forwards its commands to them). */
+int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
+                           struct qmp_error *err);
+int display_qmp_query_vnc(struct display_machine *dm, json_t *args, json_t **ret,
+                          struct qmp_error *err);
+int display_qmp_set_password(struct display_machine *dm, json_t *args, json_t **ret,
+                             struct qmp_error *err);
+
+#endif
