@@ -9,6 +9,7 @@
 #include "gui/dv-error.h"
 
 #include <glib/gstdio.h>
+#include <stdio.h>
 
 struct _DvVm {
     GObject parent;
@@ -18,6 +19,7 @@ struct _DvVm {
     DvVmState state;
     GError *error;
     DvEngine *engine;
+    FILE *transcript; /* serial.log in the VM directory: the console's output while it ran */
 };
 
 G_DEFINE_FINAL_TYPE(DvVm, dv_vm, G_TYPE_OBJECT)
@@ -43,6 +45,10 @@ static void set_error(DvVm *self, GError *error)
 
 static void drop_engine(DvVm *self)
 {
+    if (self->transcript != NULL) {
+        fclose(self->transcript);
+        self->transcript = NULL;
+    }
     if (self->engine != NULL) {
         g_signal_handlers_disconnect_by_data(self->engine, self);
         g_clear_object(&self->engine);
@@ -251,6 +257,17 @@ static void on_command_failed(DvEngine *engine, const char *command, const char 
     g_signal_emit(self, signals[SIG_ERROR], 0, e);
 }
 
+static void on_serial(DvEngine *engine, GBytes *bytes, gpointer data)
+{
+    DvVm *self = data;
+    if (self->transcript != NULL) {
+        gsize len;
+        const void *p = g_bytes_get_data(bytes, &len);
+        fwrite(p, 1, len, self->transcript);
+        fflush(self->transcript);
+    }
+}
+
 static char *runtime_dir(GError **error)
 {
     char *dir = g_build_filename(g_get_user_runtime_dir(), "deskvm", NULL);
@@ -293,6 +310,9 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_signal_connect(engine, "run-state", G_CALLBACK(on_run_state), self);
     g_signal_connect(engine, "exited", G_CALLBACK(on_exited), self);
     g_signal_connect(engine, "command-failed", G_CALLBACK(on_command_failed), self);
+    g_signal_connect(engine, "serial-output", G_CALLBACK(on_serial), self);
+    g_autofree char *transcript = g_build_filename(self->dir, "serial.log", NULL);
+    self->transcript = fopen(transcript, "we"); /* best effort: the console works without it */
     set_error(self, NULL);
     set_state(self, DV_VM_STARTING);
     return TRUE;
