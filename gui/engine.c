@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * deskvm-vm supervision. The engine starts its QMP server some time after exec, so the
+ * connection is retried every 100 ms while the process lives. COM1 is the slave side of a pty
+ * (the engine puts its stdin in raw mode when it is a tty); this object always drains the master
+ * so a guest printing with no console open never blocks on a full pty buffer.
+ */
+#include "gui/engine.h"
+
+#include "gui/dv-error.h"
+#include "gui/qmp-client.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define SCROLLBACK_MAX (256 * 1024)
+#define CONNECT_RETRY_MS 100
+#define CONNECT_TIMEOUT_MS 20000
+#define LOG_TAIL_LINES 20
+
+/* deskvm-vm's exit statuses (docs/exit-status.md). */
+#define ENGINE_EXIT_KVM 2
+#define ENGINE_EXIT_GUEST_ERROR 3
+
+struct _DvEngine {
+    GObject parent;
+    GSubprocess *proc;
+    char *qmp_path;
+    char *log_path;
+    int pty_master;
+    guint pty_watch;
+    GByteArray *scrollback;
+    DvQmpClient *qmp;
+    GCancellable *cancel;
+    guint retry_source;
+    gint64 connect_deadline;
+    gboolean force_off;
+    gboolean quit_sent; /* a clean end (SHUTDOWN event or quit) was announced */
+    gboolean exited;
+};
+
+G_DEFINE_FINAL_TYPE(DvEngine, dv_engine, G_TYPE_OBJECT)
+
+enum { SIG_RUN_STATE, SIG_SERIAL, SIG_EXITED, SIG_CMD_FAILED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static gboolean try_connect_source(gpointer data);
+
+char *dv_engine_find_binary(void)
+{
+    const char *env = g_getenv("DESKVM_VM");
+    if (env != NULL && *env != '\0') {
+        return g_strdup(env);
+    }
+    if (g_file_test(DESKVM_BINDIR "/deskvm-vm", G_FILE_TEST_IS_EXECUTABLE)) {
+        return g_strdup(DESKVM_BINDIR "/deskvm-vm");
+    }
+    char *found = g_find_program_in_path("deskvm-vm");
+    return found ? found : g_strdup("deskvm-vm");
+}
+
+gboolean dv_engine_check_kvm(GError **error)
+{
+    const char *dev = g_getenv("DESKVM_KVM_DEVICE");
+    if (dev == NULL || *dev == '\0') {
+        dev = "/dev/kvm";
+    }
+    int fd = open(dev, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return TRUE;
+    }
+    int e = errno;
+    if (e == ENOENT) {
+        g_set_error(error, DV_ERROR, DV_ERROR_KVM_ACCESS,
+                    "%s does not exist: KVM is not available on this computer", dev);
+    } else {
+        g_set_error(error, DV_ERROR, DV_ERROR_KVM_ACCESS, "You cannot open %s: %s", dev,
+                    g_strerror(e));
+    }
+    return FALSE;
+}
+
+static void dv_engine_dispose(GObject *obj)
+{
+    DvEngine *self = DV_ENGINE(obj);
+    g_cancellable_cancel(self->cancel);
+    g_clear_handle_id(&self->retry_source, g_source_remove);
+    g_clear_handle_id(&self->pty_watch, g_source_remove);
+    if (self->qmp != NULL) {
+        g_signal_handlers_disconnect_by_data(self->qmp, self);
+        dv_qmp_client_close(self->qmp);
+        g_clear_object(&self->qmp);
+    }
+    if (self->proc != NULL && !self->exited) {
+        /* Nobody supervises it any more: do not leave a VM running unseen. */
+        g_subprocess_force_exit(self->proc);
+    }
+    g_clear_object(&self->proc);
+    G_OBJECT_CLASS(dv_engine_parent_class)->dispose(obj);
+}
+
+static void dv_engine_finalize(GObject *obj)
+{
+    DvEngine *self = DV_ENGINE(obj);
+    if (self->pty_master >= 0) {
+        close(self->pty_master);
+    }
+    g_byte_array_unref(self->scrollback);
+    g_object_unref(self->cancel);
+    g_free(self->qmp_path);
+    g_free(self->log_path);
+    G_OBJECT_CLASS(dv_engine_parent_class)->finalize(obj);
+}
+
+static void dv_engine_class_init(DvEngineClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    oc->dispose = dv_engine_dispose;
+    oc->finalize = dv_engine_finalize;
+    GType t = G_TYPE_FROM_CLASS(klass);
+    signals[SIG_RUN_STATE] = g_signal_new("run-state", t, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 1, G_TYPE_STRING);
+    signals[SIG_SERIAL] = g_signal_new("serial-output", t, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                       G_TYPE_NONE, 1, G_TYPE_BYTES);
+    signals[SIG_EXITED] = g_signal_new("exited", t, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                       G_TYPE_NONE, 2, G_TYPE_BOOLEAN, G_TYPE_STRING);
+    signals[SIG_CMD_FAILED] = g_signal_new("command-failed", t, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                           NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void dv_engine_init(DvEngine *self)
+{
+    self->pty_master = -1;
+    self->scrollback = g_byte_array_new();
+    self->cancel = g_cancellable_new();
+}
+
+/* A pty pair; the slave is raw except for output newline translation (\n -> \r\n for the
+ * terminal), and without ISIG so Ctrl+C reaches the guest as a byte. */
+static gboolean open_pty(int *master, int *slave, GError **error)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+        int e = errno;
+        if (m >= 0) {
+            close(m);
+        }
+        g_set_error(error, DV_ERROR, DV_ERROR_ENGINE,
+                    "Cannot create a pty for the serial console: %s", g_strerror(e));
+        return FALSE;
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int e = errno;
+        close(m);
+        g_set_error(error, DV_ERROR, DV_ERROR_ENGINE, "Cannot open %s: %s", name, g_strerror(e));
+        return FALSE;
+    }
+    struct termios tio;
+    if (tcgetattr(s, &tio) == 0) {
+        cfmakeraw(&tio);
+        tio.c_oflag |= OPOST | ONLCR;
+        tcsetattr(s, TCSANOW, &tio);
+    }
+    g_unix_set_fd_nonblocking(m, TRUE, NULL);
+    *master = m;
+    *slave = s;
+    return TRUE;
+}
+
+/* One read from the pty master: > 0 bytes passed on, 0 nothing now, < 0 the engine's side
+ * is closed (EIO). */
+static ssize_t read_pty_once(DvEngine *self)
+{
+    guint8 buf[4096];
+    ssize_t n = read(self->pty_master, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return 0;
+    }
+    if (n <= 0) {
+        return -1;
+    }
+    g_byte_array_append(self->scrollback, buf, (guint)n);
+    if (self->scrollback->len > SCROLLBACK_MAX) {
+        g_byte_array_remove_range(self->scrollback, 0, self->scrollback->len - SCROLLBACK_MAX);
+    }
+    g_autoptr(GBytes) bytes = g_bytes_new(buf, (gsize)n);
+    g_signal_emit(self, signals[SIG_SERIAL], 0, bytes);
+    return n;
+}
+
+static gboolean pty_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    DvEngine *self = data;
+    if (read_pty_once(self) < 0) {
+        self->pty_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* The last lines of the engine's stderr, for the crash message. */
+static char *log_tail(const char *path)
+{
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(path, &text, &len, NULL) || len == 0) {
+        return g_strdup("(the engine wrote nothing to its log)");
+    }
+    g_auto(GStrv) lines = g_strsplit(g_strchomp(text), "\n", -1);
+    guint n = g_strv_length(lines);
+    guint first = n > LOG_TAIL_LINES ? n - LOG_TAIL_LINES : 0;
+    return g_strjoinv("\n", lines + first);
+}
+
+/* The guest's last words before the engine exited are still in the pty: pass them on. */
+static void drain_pty(DvEngine *self)
+{
+    if (self->pty_watch == 0) {
+        return;
+    }
+    while (read_pty_once(self) > 0) {
+    }
+}
+
+static void process_exited(GObject *src, GAsyncResult *res, gpointer data)
+{
+    DvEngine *self = data;
+    g_subprocess_wait_finish(G_SUBPROCESS(src), res, NULL);
+    if (g_cancellable_is_cancelled(self->cancel)) {
+        g_object_unref(self);
+        return;
+    }
+    self->exited = TRUE;
+    drain_pty(self);
+    g_clear_handle_id(&self->retry_source, g_source_remove);
+    if (self->qmp != NULL) {
+        g_signal_handlers_disconnect_by_data(self->qmp, self);
+        dv_qmp_client_close(self->qmp);
+        g_clear_object(&self->qmp);
+    }
+    GSubprocess *p = self->proc;
+    gboolean crashed = TRUE;
+    g_autofree char *message = NULL;
+    if (self->force_off) {
+        crashed = FALSE;
+        message = g_strdup("Forced off");
+    } else if (g_subprocess_get_if_exited(p) && g_subprocess_get_exit_status(p) == 0) {
+        crashed = FALSE;
+        message = g_strdup("Powered off");
+    } else {
+        g_autofree char *tail = log_tail(self->log_path);
+        g_autofree char *how = NULL;
+        if (g_subprocess_get_if_signaled(p)) {
+            int sig = g_subprocess_get_term_sig(p);
+            how = g_strdup_printf("was killed by signal %d (%s)", sig, g_strsignal(sig));
+        } else {
+            int st = g_subprocess_get_exit_status(p);
+            how = g_strdup_printf("exited with status %d%s", st,
+                                  st == ENGINE_EXIT_KVM           ? " (KVM unusable)"
+                                  : st == ENGINE_EXIT_GUEST_ERROR ? " (guest internal error)"
+                                                                  : "");
+        }
+        message = g_strdup_printf("The engine %s. Its log (%s) ends with:\n%s", how, self->log_path,
+                                  tail);
+    }
+    g_signal_emit(self, signals[SIG_EXITED], 0, crashed, message);
+    g_object_unref(self);
+}
+
+static void on_qmp_event(DvQmpClient *qmp, const char *name, JsonObject *data, gpointer user)
+{
+    DvEngine *self = user;
+    if (g_str_equal(name, "STOP")) {
+        g_signal_emit(self, signals[SIG_RUN_STATE], 0, "paused");
+    } else if (g_str_equal(name, "RESUME")) {
+        g_signal_emit(self, signals[SIG_RUN_STATE], 0, "running");
+    } else if (g_str_equal(name, "SHUTDOWN")) {
+        self->quit_sent = TRUE;
+        g_signal_emit(self, signals[SIG_RUN_STATE], 0, "shutdown");
+    }
+}
+
+static void status_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    DvEngine *self = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
+    if (ret != NULL && JSON_NODE_HOLDS_OBJECT(ret) && !g_cancellable_is_cancelled(self->cancel)) {
+        const char *st =
+            json_object_get_string_member_with_default(json_node_get_object(ret), "status", NULL);
+        if (st != NULL) {
+            g_signal_emit(self, signals[SIG_RUN_STATE], 0, st);
+        }
+    }
+    g_object_unref(self);
+}
+
+static void connect_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    DvEngine *self = data;
+    g_autoptr(GError) error = NULL;
+    DvQmpClient *qmp = dv_qmp_client_connect_finish(res, &error);
+    if (g_cancellable_is_cancelled(self->cancel) || self->exited) {
+        g_clear_object(&qmp);
+        g_object_unref(self);
+        return;
+    }
+    if (qmp == NULL) {
+        if (g_get_monotonic_time() < self->connect_deadline) {
+            self->retry_source = g_timeout_add(CONNECT_RETRY_MS, try_connect_source, self);
+        } else {
+            g_autofree char *msg =
+                g_strdup_printf("No QMP connection to %s: %s", self->qmp_path, error->message);
+            g_signal_emit(self, signals[SIG_CMD_FAILED], 0, "connect", msg);
+        }
+        g_object_unref(self);
+        return;
+    }
+    self->qmp = qmp;
+    g_signal_connect(qmp, "event", G_CALLBACK(on_qmp_event), self);
+    dv_qmp_client_execute_async(qmp, "query-status", NULL, self->cancel, status_done,
+                                g_object_ref(self));
+    g_object_unref(self);
+}
+
+static void try_connect(DvEngine *self)
+{
+    self->retry_source = 0;
+    dv_qmp_client_connect_async(self->qmp_path, self->cancel, connect_done, g_object_ref(self));
+}
+
+static gboolean try_connect_source(gpointer data)
+{
+    try_connect(data);
+    return G_SOURCE_REMOVE;
+}
+
+DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const char *qmp_path,
+                          const char *log_path, GError **error)
+{
+    int master, slave;
+    if (!open_pty(&master, &slave, error)) {
+        return NULL;
+    }
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+    g_subprocess_launcher_take_stdin_fd(launcher, slave);
+    g_subprocess_launcher_take_stdout_fd(launcher, dup(slave));
+    g_subprocess_launcher_set_stderr_file_path(launcher, log_path);
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)binary);
+    for (const char *const *a = args; *a != NULL; a++) {
+        g_ptr_array_add(argv, (gpointer)*a);
+    }
+    g_ptr_array_add(argv, NULL);
+    GError *local = NULL;
+    GSubprocess *proc =
+        g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &local);
+    g_ptr_array_free(argv, TRUE);
+    if (proc == NULL) {
+        close(master);
+        g_set_error(error, DV_ERROR, DV_ERROR_ENGINE, "Cannot start the engine %s: %s", binary,
+                    local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    DvEngine *self = g_object_new(DV_TYPE_ENGINE, NULL);
+    self->proc = proc;
+    self->pty_master = master;
+    self->qmp_path = g_strdup(qmp_path);
+    self->log_path = g_strdup(log_path);
+    self->pty_watch = g_unix_fd_add(master, G_IO_IN | G_IO_HUP | G_IO_ERR, pty_readable, self);
+    self->connect_deadline = g_get_monotonic_time() + CONNECT_TIMEOUT_MS * 1000;
+    g_subprocess_wait_async(proc, self->cancel, process_exited, g_object_ref(self));
+    self->retry_source = g_timeout_add(CONNECT_RETRY_MS, try_connect_source, self);
+    return self;
+}
+
+static void command_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    GTask *info = data; /* carries the engine and the command name */
+    DvEngine *self = g_task_get_source_object(info);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
+    if (ret == NULL && !g_cancellable_is_cancelled(self->cancel) && !self->exited) {
+        g_signal_emit(self, signals[SIG_CMD_FAILED], 0, (const char *)g_task_get_task_data(info),
+                      error->message);
+    }
+    g_task_return_boolean(info, TRUE);
+    g_object_unref(info);
+}
+
+void dv_engine_command(DvEngine *self, const char *command)
+{
+    if (self->qmp == NULL) {
+        g_signal_emit(self, signals[SIG_CMD_FAILED], 0, command,
+                      "The engine is not connected yet; try again in a moment");
+        return;
+    }
+    GTask *info = g_task_new(self, NULL, NULL, NULL);
+    g_task_set_task_data(info, g_strdup(command), g_free);
+    dv_qmp_client_execute_async(self->qmp, command, NULL, self->cancel, command_done, info);
+}
+
+void dv_engine_force_off(DvEngine *self)
+{
+    if (self->exited) {
+        return;
+    }
+    self->force_off = TRUE;
+    g_subprocess_force_exit(self->proc);
+}
+
+gboolean dv_engine_is_running(DvEngine *self)
+{
+    return !self->exited;
+}
+
+gboolean dv_engine_is_connected(DvEngine *self)
+{
+    return self->qmp != NULL;
+}
+
+void dv_engine_serial_write(DvEngine *self, const void *data, gsize len)
+{
+    if (self->exited || self->pty_master < 0) {
+        return;
+    }
+    const guint8 *p = data;
+    while (len > 0) {
+        ssize_t n = write(self->pty_master, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return; /* the pty is full (the guest is not reading): drop the keystrokes */
+        }
+        p += n;
+        len -= (gsize)n;
+    }
+}
+
+GBytes *dv_engine_get_serial_scrollback(DvEngine *self)
+{
+    return g_bytes_new(self->scrollback->data, self->scrollback->len);
+}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * One deskvm-vm process, supervised: spawned with COM1 on a pty that this object reads (and
+ * keeps a scrollback of), stderr in a log file, and a QMP connection for control and events.
+ * GIO only, no GTK: the console view subscribes to "serial-output" and writes typed bytes back.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define DV_TYPE_ENGINE (dv_engine_get_type())
+G_DECLARE_FINAL_TYPE(DvEngine, dv_engine, DV, ENGINE, GObject)
+
+/* The deskvm-vm to run: $DESKVM_VM, else the installed one, else the one on $PATH. */
+char *dv_engine_find_binary(void);
+
+/* Check that this user can open /dev/kvm ($DESKVM_KVM_DEVICE when set); DV_ERROR_KVM_ACCESS. */
+gboolean dv_engine_check_kvm(GError **error);
+
+/*
+ * Start @binary with @args (QMP and serial options included, see dv_vm_config_engine_args),
+ * QMP at @qmp_path and stderr in @log_path. Signals:
+ *   "run-state" (const char *status): the QMP RunState ("running", "paused", "shutdown",
+ *       "internal-error", ...) after connecting and on STOP/RESUME/SHUTDOWN;
+ *   "serial-output" (GBytes *): bytes the guest wrote on COM1;
+ *   "exited" (gboolean crashed, const char *message): the process ended; crashed is FALSE
+ *       after a guest power-off, quit or force_off, TRUE otherwise with a message and log tail;
+ *   "command-failed" (const char *command, const char *message).
+ */
+DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const char *qmp_path,
+                          const char *log_path, GError **error);
+
+/* Send a QMP command without arguments ("stop", "cont", "system_reset", ...). */
+void dv_engine_command(DvEngine *self, const char *command);
+/* SIGKILL the engine (a "pulled plug"); "exited" follows with crashed = FALSE. */
+void dv_engine_force_off(DvEngine *self);
+gboolean dv_engine_is_running(DvEngine *self);
+gboolean dv_engine_is_connected(DvEngine *self);
+
+/* Bytes typed into the console, to the guest's COM1. */
+void dv_engine_serial_write(DvEngine *self, const void *data, gsize len);
+/* The last serial output (up to 256 KiB), for a console attached late. */
+GBytes *dv_engine_get_serial_scrollback(DvEngine *self);
+
+G_END_DECLS

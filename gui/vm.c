@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A library VM and its run state. Start derives deskvm-vm's arguments from domain.xml (read
+ * again at each start, so an edit made while stopped counts), with the QMP socket in
+ * $XDG_RUNTIME_DIR/deskvm/UUID.qmp and the engine's stderr in the VM directory's engine.log.
+ */
+#include "gui/vm.h"
+
+#include "gui/dv-error.h"
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+
+struct _DvVm {
+    GObject parent;
+    char *dir;
+    char *name;
+    struct dv_vm_config *config;
+    DvVmState state;
+    GError *error;
+    DvEngine *engine;
+    FILE *transcript; /* serial.log in the VM directory: the console's output while it ran */
+};
+
+G_DEFINE_FINAL_TYPE(DvVm, dv_vm, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_STATE, N_PROPS };
+static GParamSpec *props[N_PROPS];
+enum { SIG_ERROR, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void set_state(DvVm *self, DvVmState state)
+{
+    if (self->state != state) {
+        self->state = state;
+        g_object_notify_by_pspec(G_OBJECT(self), props[PROP_STATE]);
+    }
+}
+
+static void set_error(DvVm *self, GError *error)
+{
+    g_clear_error(&self->error);
+    self->error = error;
+}
+
+static void drop_engine(DvVm *self)
+{
+    if (self->transcript != NULL) {
+        fclose(self->transcript);
+        self->transcript = NULL;
+    }
+    if (self->engine != NULL) {
+        g_signal_handlers_disconnect_by_data(self->engine, self);
+        g_clear_object(&self->engine);
+    }
+}
+
+static void dv_vm_dispose(GObject *obj)
+{
+    drop_engine(DV_VM(obj));
+    G_OBJECT_CLASS(dv_vm_parent_class)->dispose(obj);
+}
+
+static void dv_vm_finalize(GObject *obj)
+{
+    DvVm *self = DV_VM(obj);
+    g_free(self->dir);
+    g_free(self->name);
+    dv_vm_config_free(self->config);
+    g_clear_error(&self->error);
+    G_OBJECT_CLASS(dv_vm_parent_class)->finalize(obj);
+}
+
+static void dv_vm_get_property(GObject *obj, guint id, GValue *value, GParamSpec *pspec)
+{
+    switch (id) {
+    case PROP_STATE:
+        g_value_set_int(value, DV_VM(obj)->state);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void dv_vm_class_init(DvVmClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    oc->dispose = dv_vm_dispose;
+    oc->finalize = dv_vm_finalize;
+    oc->get_property = dv_vm_get_property;
+    props[PROP_STATE] = g_param_spec_int("state", NULL, NULL, DV_VM_STOPPED, DV_VM_BROKEN,
+                                         DV_VM_STOPPED, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    g_object_class_install_properties(oc, N_PROPS, props);
+    signals[SIG_ERROR] = g_signal_new("error", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void dv_vm_init(DvVm *self)
+{
+}
+
+/* Read domain.xml again; on failure the VM turns BROKEN and keeps the reason. */
+static gboolean reload_config(DvVm *self, GError **error)
+{
+    g_autofree char *path = dv_vm_get_xml_path(self);
+    g_autofree char *xml = NULL;
+    GError *local = NULL;
+    struct dv_vm_config *cfg = NULL;
+    if (!g_file_get_contents(path, &xml, NULL, &local)) {
+        GError *e =
+            g_error_new(DV_ERROR, DV_ERROR_CORRUPT, "Cannot read %s: %s", path, local->message);
+        g_error_free(local);
+        local = e;
+    } else {
+        cfg = dv_vm_config_from_xml(xml, &local);
+        if (cfg != NULL && g_strcmp0(cfg->name, self->name) != 0) {
+            local = g_error_new(DV_ERROR, DV_ERROR_CORRUPT,
+                                "%s names the VM \"%s\" but lives in the directory \"%s\"", path,
+                                cfg->name, self->name);
+            dv_vm_config_free(g_steal_pointer(&cfg));
+        } else if (cfg == NULL) {
+            g_prefix_error(&local, "%s: ", path);
+        }
+    }
+    if (cfg == NULL) {
+        if (error != NULL) {
+            *error = g_error_copy(local);
+        }
+        set_error(self, local);
+        set_state(self, DV_VM_BROKEN);
+        return FALSE;
+    }
+    dv_vm_config_free(self->config);
+    self->config = cfg;
+    if (self->state == DV_VM_BROKEN) {
+        set_error(self, NULL);
+        set_state(self, DV_VM_STOPPED);
+    }
+    return TRUE;
+}
+
+DvVm *dv_vm_load(const char *dir)
+{
+    DvVm *self = g_object_new(DV_TYPE_VM, NULL);
+    self->dir = g_strdup(dir);
+    self->name = g_path_get_basename(dir);
+    reload_config(self, NULL);
+    return self;
+}
+
+const char *dv_vm_get_name(DvVm *self)
+{
+    return self->name;
+}
+
+const char *dv_vm_get_dir(DvVm *self)
+{
+    return self->dir;
+}
+
+char *dv_vm_get_xml_path(DvVm *self)
+{
+    return g_build_filename(self->dir, "domain.xml", NULL);
+}
+
+DvVmState dv_vm_get_state(DvVm *self)
+{
+    return self->state;
+}
+
+const char *dv_vm_state_label(DvVmState state)
+{
+    switch (state) {
+    case DV_VM_STOPPED:
+        return "Stopped";
+    case DV_VM_STARTING:
+        return "Starting";
+    case DV_VM_RUNNING:
+        return "Running";
+    case DV_VM_PAUSED:
+        return "Paused";
+    case DV_VM_STOPPING:
+        return "Shutting down";
+    case DV_VM_CRASHED:
+        return "Crashed";
+    case DV_VM_GUEST_ERROR:
+        return "Guest error";
+    case DV_VM_BROKEN:
+        return "Cannot load";
+    }
+    return "?";
+}
+
+const struct dv_vm_config *dv_vm_get_config(DvVm *self)
+{
+    return self->config;
+}
+
+const GError *dv_vm_get_error(DvVm *self)
+{
+    return self->error;
+}
+
+DvEngine *dv_vm_get_engine(DvVm *self)
+{
+    return self->engine;
+}
+
+gboolean dv_vm_is_active(DvVm *self)
+{
+    return self->engine != NULL;
+}
+
+static void on_run_state(DvEngine *engine, const char *status, gpointer data)
+{
+    DvVm *self = data;
+    if (g_str_equal(status, "running")) {
+        if (self->state != DV_VM_STOPPING) {
+            set_state(self, DV_VM_RUNNING);
+        }
+    } else if (g_str_equal(status, "paused") || g_str_equal(status, "prelaunch")) {
+        set_state(self, DV_VM_PAUSED);
+    } else if (g_str_equal(status, "shutdown")) {
+        set_state(self, DV_VM_STOPPING);
+    } else if (g_str_equal(status, "internal-error") || g_str_equal(status, "guest-panicked")) {
+        set_error(self, g_error_new(DV_ERROR, DV_ERROR_ENGINE,
+                                    "The guest stopped on an internal error (%s); force it off "
+                                    "or reset it",
+                                    status));
+        set_state(self, DV_VM_GUEST_ERROR);
+        g_signal_emit(self, signals[SIG_ERROR], 0, self->error);
+    }
+}
+
+static void on_exited(DvEngine *engine, gboolean crashed, const char *message, gpointer data)
+{
+    DvVm *self = data;
+    g_object_ref(self);
+    drop_engine(self);
+    if (crashed) {
+        set_error(self, g_error_new(DV_ERROR, DV_ERROR_ENGINE, "%s: %s", self->name, message));
+        set_state(self, DV_VM_CRASHED);
+        g_signal_emit(self, signals[SIG_ERROR], 0, self->error);
+    } else {
+        set_error(self, NULL);
+        set_state(self, DV_VM_STOPPED);
+    }
+    g_object_unref(self);
+}
+
+static void on_command_failed(DvEngine *engine, const char *command, const char *message,
+                              gpointer data)
+{
+    DvVm *self = data;
+    g_autoptr(GError) e =
+        g_error_new(DV_ERROR, DV_ERROR_QMP, "%s: %s failed: %s", self->name, command, message);
+    g_signal_emit(self, signals[SIG_ERROR], 0, e);
+}
+
+static void on_serial(DvEngine *engine, GBytes *bytes, gpointer data)
+{
+    DvVm *self = data;
+    if (self->transcript != NULL) {
+        gsize len;
+        const void *p = g_bytes_get_data(bytes, &len);
+        fwrite(p, 1, len, self->transcript);
+        fflush(self->transcript);
+    }
+}
+
+static char *runtime_dir(GError **error)
+{
+    char *dir = g_build_filename(g_get_user_runtime_dir(), "deskvm", NULL);
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        int e = errno;
+        g_set_error(error, DV_ERROR, DV_ERROR_ENGINE, "Cannot create %s: %s", dir, g_strerror(e));
+        g_free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+gboolean dv_vm_start(DvVm *self, GError **error)
+{
+    if (self->engine != NULL || self->state == DV_VM_STARTING) {
+        g_set_error(error, DV_ERROR, DV_ERROR_BUSY, "%s is already running", self->name);
+        return FALSE;
+    }
+    if (!reload_config(self, error)) {
+        return FALSE;
+    }
+    if (!dv_vm_config_check_runnable(self->config, error) || !dv_engine_check_kvm(error)) {
+        return FALSE;
+    }
+    g_autofree char *rdir = runtime_dir(error);
+    if (rdir == NULL) {
+        return FALSE;
+    }
+    g_autofree char *sock_name =
+        g_strdup_printf("%s.qmp", self->config->uuid ? self->config->uuid : self->name);
+    g_autofree char *qmp = g_build_filename(rdir, sock_name, NULL);
+    g_autofree char *log = g_build_filename(self->dir, "engine.log", NULL);
+    g_autofree char *binary = dv_engine_find_binary();
+    g_auto(GStrv) args = dv_vm_config_engine_args(self->config, qmp);
+    DvEngine *engine = dv_engine_spawn(binary, (const char *const *)args, qmp, log, error);
+    if (engine == NULL) {
+        return FALSE;
+    }
+    self->engine = engine;
+    g_signal_connect(engine, "run-state", G_CALLBACK(on_run_state), self);
+    g_signal_connect(engine, "exited", G_CALLBACK(on_exited), self);
+    g_signal_connect(engine, "command-failed", G_CALLBACK(on_command_failed), self);
+    g_signal_connect(engine, "serial-output", G_CALLBACK(on_serial), self);
+    g_autofree char *transcript = g_build_filename(self->dir, "serial.log", NULL);
+    self->transcript = fopen(transcript, "we"); /* best effort: the console works without it */
+    set_error(self, NULL);
+    set_state(self, DV_VM_STARTING);
+    return TRUE;
+}
+
+static gboolean require(DvVm *self, gboolean ok, const char *action, GError **error)
+{
+    if (!ok) {
+        g_set_error(error, DV_ERROR, DV_ERROR_BUSY, "Cannot %s %s while it is %s", action,
+                    self->name, dv_vm_state_label(self->state));
+    }
+    return ok;
+}
+
+gboolean dv_vm_pause(DvVm *self, GError **error)
+{
+    if (!require(self, self->state == DV_VM_RUNNING, "pause", error)) {
+        return FALSE;
+    }
+    dv_engine_command(self->engine, "stop");
+    return TRUE;
+}
+
+gboolean dv_vm_resume(DvVm *self, GError **error)
+{
+    if (!require(self, self->state == DV_VM_PAUSED, "resume", error)) {
+        return FALSE;
+    }
+    dv_engine_command(self->engine, "cont");
+    return TRUE;
+}
+
+gboolean dv_vm_shutdown(DvVm *self, GError **error)
+{
+    if (!require(self, self->state == DV_VM_RUNNING, "shut down", error)) {
+        return FALSE;
+    }
+    dv_engine_command(self->engine, "system_powerdown");
+    set_state(self, DV_VM_STOPPING);
+    return TRUE;
+}
+
+gboolean dv_vm_reset(DvVm *self, GError **error)
+{
+    gboolean ok = self->engine != NULL && dv_engine_is_connected(self->engine) &&
+                  (self->state == DV_VM_RUNNING || self->state == DV_VM_PAUSED ||
+                   self->state == DV_VM_GUEST_ERROR || self->state == DV_VM_STOPPING);
+    if (!require(self, ok, "reset", error)) {
+        return FALSE;
+    }
+    dv_engine_command(self->engine, "system_reset");
+    if (self->state == DV_VM_GUEST_ERROR || self->state == DV_VM_STOPPING) {
+        set_state(self, DV_VM_RUNNING);
+    }
+    return TRUE;
+}
+
+gboolean dv_vm_force_off(DvVm *self, GError **error)
+{
+    if (!require(self, self->engine != NULL, "force off", error)) {
+        return FALSE;
+    }
+    dv_engine_force_off(self->engine);
+    return TRUE;
+}
