@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <libslirp.h>
 
@@ -51,6 +53,9 @@ struct net_slirp {
     struct vclock *clock;
     Slirp *slirp;
     struct vtimer *poll_timer;
+    uint64_t poll_deadline; /* when poll_timer fires; 0: disarmed */
+    int refresh_fd;         /* eventfd: a refresh is due after the frames being sent */
+    bool refresh_queued;
     struct pollent *polls; /* this round's slirp_pollfds_fill, indexed as slirp knows them */
     unsigned npolls, cap_polls;
     struct slirp_watch **watches;
@@ -250,7 +255,9 @@ static void on_fd(void *opaque, uint32_t events)
 
 static void on_poll_timer(void *opaque)
 {
-    dispatch(opaque); /* no socket ready: slirp runs its TCP timers */
+    struct net_slirp *ns = opaque;
+    ns->poll_deadline = 0;
+    dispatch(ns); /* no socket ready: slirp runs its TCP timers */
 }
 
 static void drop_watch(struct net_slirp *ns, unsigned i)
@@ -335,10 +342,33 @@ static void refresh(struct net_slirp *ns)
         i++;
     }
     if (timeout_ms == UINT32_MAX) {
-        vtimer_del(ns->poll_timer);
-    } else {
-        vtimer_mod(ns->poll_timer, vclock_now(ns->clock) + (uint64_t)timeout_ms * 1000000ull);
+        if (ns->poll_deadline) {
+            vtimer_del(ns->poll_timer);
+            ns->poll_deadline = 0;
+        }
+        return;
     }
+    /*
+     * An armed deadline that is still to come and no later than slirp's does as well (it
+     * fires, slirp runs what is due, the refresh re-arms): during a transfer slirp asks for
+     * now + 2 ms after every frame, and re-arming each time cost a timerfd_settime per frame.
+     */
+    uint64_t now = vclock_now(ns->clock), want = now + (uint64_t)timeout_ms * 1000000ull;
+    if (ns->poll_deadline == 0 || ns->poll_deadline <= now || ns->poll_deadline > want) {
+        vtimer_mod(ns->poll_timer, want);
+        ns->poll_deadline = want;
+    }
+}
+
+static void on_refresh(void *opaque, uint32_t events)
+{
+    struct net_slirp *ns = opaque;
+    uint64_t n;
+    if (read(ns->refresh_fd, &n, sizeof(n)) < 0) {
+        /* EAGAIN: nothing counted; the refresh below is what matters */
+    }
+    ns->refresh_queued = false;
+    refresh(ns);
 }
 
 static int user_send(struct net_backend *be, const uint8_t *frame, size_t len)
@@ -348,7 +378,19 @@ static int user_send(struct net_backend *be, const uint8_t *frame, size_t len)
         return -EMSGSIZE;
     }
     slirp_input(ns->slirp, frame, (int)len);
-    refresh(ns); /* a new connection may want polling, a timer may be due */
+    /*
+     * A new connection may want polling, a timer may be due: refresh once after the batch
+     * the NIC is sending (the eventfd is read when the loop gets back to its events), not
+     * after every frame, which cost a slirp_pollfds_fill and a few syscalls per frame.
+     */
+    if (!ns->refresh_queued) {
+        uint64_t one = 1;
+        if (ns->refresh_fd >= 0 && write(ns->refresh_fd, &one, sizeof(one)) == sizeof(one)) {
+            ns->refresh_queued = true;
+        } else {
+            refresh(ns);
+        }
+    }
     return 0;
 }
 
@@ -362,6 +404,10 @@ static void user_destroy(struct net_backend *be)
     struct net_slirp *ns = (struct net_slirp *)be;
     while (ns->nwatches) {
         drop_watch(ns, ns->nwatches - 1);
+    }
+    if (ns->refresh_fd >= 0) {
+        evloop_del_fd(ns->loop, ns->refresh_fd);
+        close(ns->refresh_fd);
     }
     if (ns->slirp) {
         slirp_cleanup(ns->slirp);
@@ -408,6 +454,11 @@ int net_user_create(struct evloop *loop, const struct net_user_config *cfg,
     ns->loop = loop;
     ns->clock = evloop_clock(loop);
     ns->poll_timer = vtimer_new(ns->clock, on_poll_timer, ns);
+    ns->refresh_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ns->refresh_fd >= 0 && evloop_add_fd(loop, ns->refresh_fd, EPOLLIN, on_refresh, ns) < 0) {
+        close(ns->refresh_fd);
+        ns->refresh_fd = -1; /* user_send then refreshes after every frame */
+    }
     /* The addresses QEMU's -netdev user uses, so guides written for QEMU apply. */
     SlirpConfig sc = {
         .version = 4,

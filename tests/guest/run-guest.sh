@@ -26,6 +26,10 @@
 #   image must pass `qemu-img check` (qcow2) and hold the guest's "blk-pattern:" ranges and
 #   zeros elsewhere (check-disk.py; disk_check=0 leaves that out, for guests that write
 #   something else, like the benchmark guest).
+#   virtio=net adds a virtio-net NIC on user networking (deskvm --net user, QEMU -netdev user
+#   + virtio-net-pci) and starts net-peer.py as the host side: the guest gets net_port=P (an
+#   echo server on the host's 127.0.0.1:P, 10.0.2.2:P for the guest) and net_listen=7777 (a
+#   hostfwd from a free host port); the peer's verdict counts as much as the guest's.
 # environment: GUEST_TIMEOUT (s, default 120), GUEST_QEMU_MACHINE (default microvm, overridden
 #   by qemu_machine=), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
@@ -111,6 +115,7 @@ dev_deskvm=
 dev_qemu=
 serial_deskvm=stdio
 serial_qemu=stdio
+net_peer=
 for v in $virtio; do
     case $v in
     rng)
@@ -134,8 +139,25 @@ for v in $virtio; do
         dev_qemu="$dev_qemu -device virtio-serial-pci,disable-legacy=on"
         dev_qemu="$dev_qemu -device virtconsole,chardev=vcon0"
         ;;
+    net)
+        net_ready=$(mktemp -u "${TMPDIR:-/tmp}/run-guest-net.XXXXXX") || exit 1
+        python3 "$(dirname "$0")/net-peer.py" --ready "$net_ready" --now "$now" \
+            --timeout "$timeout_s" &
+        net_peer=$!
+        trap 'rm -f "$net_ready"; kill "$net_peer" 2>/dev/null' EXIT
+        for _ in $(seq 100); do
+            [ -s "$net_ready" ] && break
+            sleep 0.1
+        done
+        read -r net_echo net_fwd <"$net_ready" || exit 1
+        fwd="hostfwd=tcp:127.0.0.1:$net_fwd-:7777"
+        dev_deskvm="$dev_deskvm --net user,$fwd"
+        dev_qemu="$dev_qemu -netdev user,id=n0,$fwd"
+        dev_qemu="$dev_qemu -device virtio-net-pci,netdev=n0,disable-legacy=on,romfile="
+        append="$append net_port=$net_echo net_listen=7777"
+        ;;
     *)
-        echo "run-guest: unknown virtio=$v (rng, console)" >&2
+        echo "run-guest: unknown virtio=$v (rng, console, net)" >&2
         exit 2
         ;;
     esac
@@ -233,6 +255,17 @@ elif [ -n "${GUEST_NO_STDIN:-}" ]; then
 else
     timeout "$timeout_s" "$@"
     rc=$?
+fi
+
+if [ -n "$net_peer" ]; then
+    if [ "$rc" = 33 ]; then
+        if ! wait "$net_peer"; then
+            echo "run-guest: the host side (net-peer.py) failed" >&2
+            exit 1
+        fi
+    else
+        kill "$net_peer" 2>/dev/null
+    fi
 fi
 
 if [ -n "$expect_exit" ] && [ "$rc" != 37 ]; then
