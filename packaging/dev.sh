@@ -13,7 +13,7 @@ mode=${1:-run}
 build_deps="meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcapstone-dev zlib1g-dev
  liblzma-dev liblz4-dev libzstd-dev libxxhash-dev"
 test_deps="libcmocka-dev clang-format qemu-system-x86 qemu-utils clang libclang-rt-14-dev acpica-tools socat
- linux-image-cloud-amd64"
+ linux-image-cloud-amd64 busybox-static"
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
