@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Exact emulation of the few instructions a host's KVM emulator may lack (int3, popcnt,
- * [v]ldmxcsr/[v]stmxcsr, fwait), following the Intel SDM vol. 2 pages of each and the
+ * [v]ldmxcsr/[v]stmxcsr, fwait, clac/stac), following the Intel SDM vol. 2 pages of each and the
  * exception classes of vol. 3 ch. 6; everything else is refused with a reason so the
  * engine can stop the VM with a report instead of guessing.
  *
@@ -491,6 +491,36 @@ static enum emu_result emu_fwait(struct ctx *c)
     return EMU_DONE;
 }
 
+static enum emu_result emu_clac_stac(struct ctx *c, const uint8_t *bytes, bool set)
+{
+    struct emu_cpu *cpu = c->cpu;
+    /*
+     * SDM vol. 2, CLAC/STAC: #UD in real-address mode and when CPL > 0 (virtual-8086 mode is
+     * refused before decoding). The guest's CPUID.7.0:EBX.SMAP is not consulted, as for popcnt:
+     * a CPU that has SMAP executes the instruction whatever the hypervisor's CPUID says.
+     */
+    if (!(cpu->sregs.cr0 & CR0_PE) || cpl(cpu) > 0) {
+        return fault(c, EMU_VEC_UD, false, 0);
+    }
+    /*
+     * With F2/F3 the same opcode bytes are other instructions (ERETS/ERETU on FRED CPUs) and
+     * 66 is not documented for these opcodes: refuse rather than guess what the CPU does.
+     */
+    for (size_t i = 0; i < c->insn->size && bytes[i] != 0x0f; i++) {
+        if (bytes[i] == 0x66 || bytes[i] == 0xf2 || bytes[i] == 0xf3) {
+            return unhandled(c, "66/F2/F3 prefix (another instruction on some CPUs)");
+        }
+    }
+    if (set) {
+        cpu->regs.rflags |= FL_AC;
+    } else {
+        cpu->regs.rflags &= ~FL_AC;
+    }
+    advance(c);
+    say(c, "emulated '%s'", set ? "stac" : "clac");
+    return EMU_DONE;
+}
+
 static bool is_legacy_prefix(uint8_t b)
 {
     return b == 0x66 || b == 0x67 || b == 0xf0 || b == 0xf2 || b == 0xf3 || b == 0x2e ||
@@ -502,7 +532,8 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
     bool known = c->insn->id == X86_INS_INT3 || c->insn->id == X86_INS_POPCNT ||
                  c->insn->id == X86_INS_LDMXCSR || c->insn->id == X86_INS_STMXCSR ||
                  c->insn->id == X86_INS_VLDMXCSR || c->insn->id == X86_INS_VSTMXCSR ||
-                 c->insn->id == X86_INS_WAIT;
+                 c->insn->id == X86_INS_WAIT || c->insn->id == X86_INS_CLAC ||
+                 c->insn->id == X86_INS_STAC;
     if (!known) {
         return unhandled(c, "no emulation");
     }
@@ -538,6 +569,10 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
         return emu_mxcsr(c, bytes, false, true);
     case X86_INS_WAIT:
         return emu_fwait(c);
+    case X86_INS_CLAC:
+        return emu_clac_stac(c, bytes, false);
+    case X86_INS_STAC:
+        return emu_clac_stac(c, bytes, true);
     default:
         return unhandled(c, "no emulation");
     }

@@ -456,6 +456,89 @@ static void test_fwait(void **state)
     free(f);
 }
 
+#define FL_RF 0x10000ull
+#define FL_AC 0x40000ull
+
+static void test_clac_stac(void **state)
+{
+    struct fake *f = fake_new64();
+    static const uint8_t stac[] = {0x0f, 0x01, 0xcb, 0x90};
+    static const uint8_t clac[] = {0x0f, 0x01, 0xca};
+    f->cpu.regs.rflags = 0x2 | FL_CF | FL_RF;
+    assert_int_equal(run(f, stac, sizeof(stac)), EMU_DONE);
+    assert_false(f->cpu.inject);
+    assert_true(f->cpu.regs_dirty);
+    assert_int_equal(f->cpu.regs.rip, 0x1003);
+    /* AC set, RF cleared as the instruction completes, every other flag kept. */
+    assert_int_equal(f->cpu.regs.rflags, 0x2 | FL_CF | FL_AC);
+    assert_int_equal(f->reads + f->writes, 0);
+    assert_int_equal(run(f, stac, sizeof(stac)), EMU_DONE); /* idempotent */
+    assert_int_equal(f->cpu.regs.rflags, 0x2 | FL_CF | FL_AC);
+    assert_int_equal(run(f, clac, sizeof(clac)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rip, 0x1009);
+    assert_int_equal(f->cpu.regs.rflags, 0x2 | FL_CF);
+    assert_int_equal(run(f, clac, 2), EMU_UNHANDLED); /* truncated */
+    assert_int_equal(f->cpu.regs.rip, 0x1009);
+    free(f);
+
+    /* 32-bit protected mode at CPL 0: EIP wraps at 4 GiB. */
+    f = fake_new32();
+    f->cpu.regs.rip = 0xfffffffe;
+    assert_int_equal(run(f, stac, sizeof(stac)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rip, 0x1);
+    assert_true(f->cpu.regs.rflags & FL_AC);
+    free(f);
+}
+
+static void test_clac_stac_exceptions(void **state)
+{
+    static const uint8_t stac[] = {0x0f, 0x01, 0xcb};
+    static const uint8_t lock_clac[] = {0xf0, 0x0f, 0x01, 0xca};
+    static const uint8_t f3_clac[] = {0xf3, 0x0f, 0x01, 0xca}; /* ERETU on FRED CPUs */
+    static const uint8_t f2_clac[] = {0xf2, 0x0f, 0x01, 0xca}; /* ERETS on FRED CPUs */
+    static const uint8_t o16_clac[] = {0x66, 0x0f, 0x01, 0xca};
+
+    /* CPL 3: #UD, a fault, so RIP and RFLAGS stay as they were. */
+    struct fake *f = fake_new64();
+    f->cpu.sregs.ss.dpl = 3;
+    f->cpu.sregs.cs.dpl = 3;
+    assert_int_equal(run(f, stac, sizeof(stac)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 6);
+    assert_false(f->cpu.has_error_code);
+    assert_int_equal(f->cpu.regs.rip, 0x1000);
+    assert_int_equal(f->cpu.regs.rflags, 0x2);
+    assert_false(f->cpu.regs_dirty);
+    f->cpu.sregs.ss.dpl = 1; /* any CPL above 0 */
+    assert_int_equal(run(f, stac, sizeof(stac)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 6);
+    free(f);
+
+    f = fake_new64();
+    f->cpu.regs.rflags = 0x2 | FL_AC;
+    /* LOCK is #UD; capstone 4 does not decode it at all, which is refused: either way no change. */
+    enum emu_result r = run(f, lock_clac, sizeof(lock_clac));
+    assert_true(r == EMU_UNHANDLED || (r == EMU_INJECT && f->cpu.vector == 6));
+    assert_int_equal(f->cpu.regs.rflags, 0x2 | FL_AC);
+    assert_int_equal(run(f, f3_clac, sizeof(f3_clac)), EMU_UNHANDLED);
+    assert_int_equal(run(f, f2_clac, sizeof(f2_clac)), EMU_UNHANDLED);
+    assert_int_equal(run(f, o16_clac, sizeof(o16_clac)), EMU_UNHANDLED);
+    assert_non_null(strstr(f->why, "prefix"));
+    assert_int_equal(f->cpu.regs.rflags, 0x2 | FL_AC);
+    assert_int_equal(f->cpu.regs.rip, 0x1000);
+    free(f);
+
+    /* Real-address mode: CLAC/STAC are not recognised there (#UD). */
+    f = fake_new32();
+    f->cpu.sregs.cr0 = 0x10;
+    f->cpu.sregs.cs.db = 0;
+    f->cpu.regs.rip = 0x100;
+    assert_int_equal(run(f, stac, sizeof(stac)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 6);
+    assert_int_equal(f->cpu.regs.rip, 0x100);
+    assert_false(f->cpu.regs.rflags & FL_AC);
+    free(f);
+}
+
 static void test_unknown_and_truncated(void **state)
 {
     struct fake *f = fake_new64();
@@ -606,6 +689,8 @@ int main(void)
         cmocka_unit_test(test_real_mode_16bit_addressing),
         cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_fwait),
+        cmocka_unit_test(test_clac_stac),
+        cmocka_unit_test(test_clac_stac_exceptions),
         cmocka_unit_test(test_unknown_and_truncated),
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_page_walk),
