@@ -6,41 +6,44 @@
  */
 #include <errno.h>
 #include <png.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "display/surface.h"
+#include "vmm/lazy_png.h"
 
 static void rgb_row(const struct display *d, unsigned y, uint8_t *row);
 
 static int write_png_rows(FILE *f, const struct display *d, uint8_t *row)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_structp png = lazy_png.png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     if (!png) {
         return -ENOMEM;
     }
-    png_infop info = png_create_info_struct(png);
+    png_infop info = lazy_png.png_create_info_struct(png);
     if (!info) {
-        png_destroy_write_struct(&png, NULL);
+        lazy_png.png_destroy_write_struct(&png, NULL);
         return -ENOMEM;
     }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
+    /* png_jmpbuf(png), which names png_set_longjmp_fn directly */
+    if (setjmp(*lazy_png.png_set_longjmp_fn(png, longjmp, sizeof(jmp_buf)))) {
+        lazy_png.png_destroy_write_struct(&png, &info);
         return -EIO;
     }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, d->width, d->height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 1); /* screendumps are taken often; size matters less */
-    png_write_info(png, info);
+    lazy_png.png_init_io(png, f);
+    lazy_png.png_set_IHDR(png, info, d->width, d->height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                          PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    lazy_png.png_set_compression_level(png, 1); /* screendumps are taken often; size matters less */
+    lazy_png.png_write_info(png, info);
     for (unsigned y = 0; y < d->height; y++) {
         rgb_row(d, y, row);
-        png_write_row(png, row);
+        lazy_png.png_write_row(png, row);
     }
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
+    lazy_png.png_write_end(png, NULL);
+    lazy_png.png_destroy_write_struct(&png, &info);
     return 0;
 }
 
@@ -103,6 +106,9 @@ out:
 
 int display_write_png(const struct display *d, const char *path)
 {
+    if (lazy_png_load(NULL) < 0) {
+        return -ENOPKG; /* display_qmp_screendump() asks lazy_png_load() why */
+    }
     return write_file(d, path, write_png_rows);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "display/font.h"
+#include "vmm/lazy_pixman.h"
 
 unsigned display_format_bytes(enum display_format fmt)
 {
@@ -73,14 +74,14 @@ static int alloc_surface(struct display *d, unsigned width, unsigned height)
     if (!data) {
         return -ENOMEM;
     }
-    pixman_image_t *img =
-        pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)width, (int)height, data, (int)width * 4);
+    pixman_image_t *img = lazy_pixman.pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)width,
+                                                               (int)height, data, (int)width * 4);
     if (!img) {
         free(data);
         return -ENOMEM;
     }
     if (d->image) {
-        pixman_image_unref(d->image);
+        lazy_pixman.pixman_image_unref(d->image);
     }
     free(d->data);
     d->data = data;
@@ -88,8 +89,8 @@ static int alloc_surface(struct display *d, unsigned width, unsigned height)
     d->width = width;
     d->height = height;
     d->stride = width * 4;
-    pixman_region32_fini(&d->damage);
-    pixman_region32_init_rect(&d->damage, 0, 0, width, height);
+    lazy_pixman.pixman_region32_fini(&d->damage);
+    lazy_pixman.pixman_region32_init_rect(&d->damage, 0, 0, width, height);
     d->resized = true;
     return 0;
 }
@@ -97,10 +98,13 @@ static int alloc_surface(struct display *d, unsigned width, unsigned height)
 int display_init(struct display *d, unsigned width, unsigned height)
 {
     memset(d, 0, sizeof(*d));
-    pixman_region32_init(&d->damage);
+    if (lazy_pixman_load(NULL) < 0) {
+        return -ENOPKG; /* the callers that name the option ask lazy_pixman_load() why */
+    }
+    lazy_pixman.pixman_region32_init(&d->damage);
     int r = alloc_surface(d, width, height);
     if (r < 0) {
-        pixman_region32_fini(&d->damage);
+        lazy_pixman.pixman_region32_fini(&d->damage);
     }
     return r;
 }
@@ -110,9 +114,9 @@ void display_destroy(struct display *d)
     if (!d || !d->data) {
         return;
     }
-    pixman_image_unref(d->image);
+    lazy_pixman.pixman_image_unref(d->image);
     free(d->data);
-    pixman_region32_fini(&d->damage);
+    lazy_pixman.pixman_region32_fini(&d->damage);
     memset(d, 0, sizeof(*d));
 }
 
@@ -148,7 +152,7 @@ static bool clip(const struct display *d, unsigned x, unsigned y, unsigned *w, u
 void display_damage(struct display *d, unsigned x, unsigned y, unsigned w, unsigned h)
 {
     if (clip(d, x, y, &w, &h)) {
-        pixman_region32_union_rect(&d->damage, &d->damage, (int)x, (int)y, w, h);
+        lazy_pixman.pixman_region32_union_rect(&d->damage, &d->damage, (int)x, (int)y, w, h);
     }
 }
 
@@ -187,12 +191,12 @@ void display_blit(struct display *d, enum display_format fmt, const uint8_t *src
     if (fmt != DISPLAY_FMT_C8 && stride % 4 == 0 && (uintptr_t)src % 4 == 0 &&
         stride <= INT32_MAX) {
         /* pixman needs 32-bit aligned lines; it converts the common formats fast. */
-        pixman_image_t *s = pixman_image_create_bits(pixman_format(fmt), (int)(x + w), (int)(y + h),
-                                                     (uint32_t *)src, (int)stride);
+        pixman_image_t *s = lazy_pixman.pixman_image_create_bits(
+            pixman_format(fmt), (int)(x + w), (int)(y + h), (uint32_t *)src, (int)stride);
         if (s) {
-            pixman_image_composite32(PIXMAN_OP_SRC, s, NULL, d->image, (int)x, (int)y, 0, 0, (int)x,
-                                     (int)y, (int)w, (int)h);
-            pixman_image_unref(s);
+            lazy_pixman.pixman_image_composite32(PIXMAN_OP_SRC, s, NULL, d->image, (int)x, (int)y,
+                                                 0, 0, (int)x, (int)y, (int)w, (int)h);
+            lazy_pixman.pixman_image_unref(s);
             display_damage(d, x, y, w, h);
             return;
         }
@@ -274,12 +278,12 @@ void display_refresh(struct display *d)
             }
         }
     }
-    if (!pixman_region32_not_empty(&d->damage)) {
+    if (!lazy_pixman.pixman_region32_not_empty(&d->damage)) {
         return;
     }
     d->updates++;
     int n;
-    const pixman_box32_t *box = pixman_region32_rectangles(&d->damage, &n);
+    const pixman_box32_t *box = lazy_pixman.pixman_region32_rectangles(&d->damage, &n);
     for (int k = 0; k < n; k++) {
         for (unsigned i = 0; i < d->nlisteners; i++) {
             if (d->listeners[i].ops->update) {
@@ -289,7 +293,7 @@ void display_refresh(struct display *d)
             }
         }
     }
-    pixman_region32_clear(&d->damage);
+    lazy_pixman.pixman_region32_clear(&d->damage);
 }
 
 uint32_t display_pixel(const struct display *d, unsigned x, unsigned y)

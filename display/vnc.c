@@ -18,6 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmm/lazy_vncserver.h"
+
 #define VNC_PASSWORD_MAX 8
 
 struct vnc_server {
@@ -100,7 +102,8 @@ static void on_resize(void *opaque, struct display *d)
 {
     struct vnc_server *s = opaque;
     /* Clients that support it get a desktop-size update; the others keep the old size. */
-    rfbNewFramebuffer(s->screen, (char *)d->data, (int)d->width, (int)d->height, 8, 3, 4);
+    lazy_vncserver.rfbNewFramebuffer(s->screen, (char *)d->data, (int)d->width, (int)d->height, 8,
+                                     3, 4);
     set_format(s->screen);
 }
 
@@ -108,7 +111,7 @@ static void on_update(void *opaque, struct display *d, unsigned x, unsigned y, u
                       unsigned h)
 {
     struct vnc_server *s = opaque;
-    rfbMarkRectAsModified(s->screen, (int)x, (int)y, (int)(x + w), (int)(y + h));
+    lazy_vncserver.rfbMarkRectAsModified(s->screen, (int)x, (int)y, (int)(x + w), (int)(y + h));
 }
 
 static const struct display_listener_ops vnc_listener_ops = {
@@ -160,6 +163,11 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
                                   const struct vnc_input_ops *input, void *opaque, char *err,
                                   size_t errlen)
 {
+    const char *why;
+    if (lazy_vncserver_load(&why) < 0) {
+        snprintf(err, errlen, "--vnc needs %s", why);
+        return NULL;
+    }
     struct vnc_server *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "vnc: out of memory");
@@ -170,9 +178,9 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     s->input = input;
     s->opaque = opaque;
     s->unix_fd = -1;
-    rfbLogEnable(0);
+    lazy_vncserver.rfbLogEnable(0);
     int argc = 0;
-    s->screen = rfbGetScreen(&argc, NULL, (int)d->width, (int)d->height, 8, 3, 4);
+    s->screen = lazy_vncserver.rfbGetScreen(&argc, NULL, (int)d->width, (int)d->height, 8, 3, 4);
     if (!s->screen) {
         snprintf(err, errlen, "vnc: cannot create the server");
         free(s);
@@ -195,7 +203,7 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
         /* Until a password is set, the list is empty and every attempt fails. */
         s->passwords[0] = NULL;
         sc->authPasswdData = s->passwords;
-        sc->passwordCheck = rfbCheckPasswordByList;
+        sc->passwordCheck = lazy_vncserver.rfbCheckPasswordByList;
     }
     if (cfg->unix_socket) {
         sc->port = 0;
@@ -208,7 +216,7 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
         sc->port = (int)cfg->port;
         inet_pton(AF_INET, cfg->host, &sc->listenInterface);
     }
-    rfbInitServer(sc);
+    lazy_vncserver.rfbInitServer(sc);
     if (!cfg->unix_socket && sc->listenSock == RFB_INVALID_SOCKET) {
         snprintf(err, errlen, "vnc: cannot listen on %s:%u: %s", cfg->host, cfg->port,
                  strerror(errno ? errno : EADDRINUSE));
@@ -230,8 +238,8 @@ void vnc_server_free(struct vnc_server *s)
     }
     display_remove_listener(s->d, s);
     if (s->screen) {
-        rfbShutdownServer(s->screen, TRUE);
-        rfbScreenCleanup(s->screen);
+        lazy_vncserver.rfbShutdownServer(s->screen, TRUE);
+        lazy_vncserver.rfbScreenCleanup(s->screen);
     }
     if (s->unix_fd >= 0) {
         close(s->unix_fd);
@@ -242,7 +250,7 @@ void vnc_server_free(struct vnc_server *s)
 
 void vnc_server_poll(struct vnc_server *s)
 {
-    rfbProcessEvents(s->screen, 0);
+    lazy_vncserver.rfbProcessEvents(s->screen, 0);
 }
 
 int vnc_server_unix_fd(const struct vnc_server *s)
@@ -257,7 +265,7 @@ void vnc_server_accept_unix(struct vnc_server *s)
         return;
     }
     /* libvncserver takes the socket, sends the protocol version and owns it from now on. */
-    if (!rfbNewClient(s->screen, fd)) {
+    if (!lazy_vncserver.rfbNewClient(s->screen, fd)) {
         close(fd);
     }
 }
@@ -272,7 +280,7 @@ int vnc_server_set_password(struct vnc_server *s, const char *password)
     s->passwords[1] = NULL;
     if (!s->screen->authPasswdData) {
         s->screen->authPasswdData = s->passwords;
-        s->screen->passwordCheck = rfbCheckPasswordByList;
+        s->screen->passwordCheck = lazy_vncserver.rfbCheckPasswordByList;
     }
     return 0;
 }
@@ -280,8 +288,9 @@ int vnc_server_set_password(struct vnc_server *s, const char *password)
 unsigned vnc_server_clients(struct vnc_server *s, struct vnc_client_info *out, unsigned max)
 {
     unsigned n = 0;
-    rfbClientIteratorPtr it = rfbGetClientIterator(s->screen);
-    for (rfbClientPtr cl = rfbClientIteratorNext(it); cl; cl = rfbClientIteratorNext(it)) {
+    rfbClientIteratorPtr it = lazy_vncserver.rfbGetClientIterator(s->screen);
+    for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
+         cl = lazy_vncserver.rfbClientIteratorNext(it)) {
         if (n < max) {
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
@@ -297,7 +306,7 @@ unsigned vnc_server_clients(struct vnc_server *s, struct vnc_client_info *out, u
         }
         n++;
     }
-    rfbReleaseClientIterator(it);
+    lazy_vncserver.rfbReleaseClientIterator(it);
     return n;
 }
 

@@ -21,6 +21,7 @@
 
 #include "vmm/clock.h"
 #include "vmm/evloop.h"
+#include "vmm/lazy_slirp.h"
 
 struct slirp_watch {
     struct net_slirp *ns;
@@ -239,7 +240,7 @@ static int cb_get_revents(int idx, void *opaque)
 
 static void dispatch(struct net_slirp *ns)
 {
-    slirp_pollfds_poll(ns->slirp, 0, cb_get_revents, ns);
+    lazy_slirp.slirp_pollfds_poll(ns->slirp, 0, cb_get_revents, ns);
     for (unsigned i = 0; i < ns->nwatches; i++) {
         ns->watches[i]->revents = 0;
     }
@@ -299,7 +300,7 @@ static void refresh(struct net_slirp *ns)
 {
     uint32_t timeout_ms = UINT32_MAX;
     ns->npolls = 0;
-    slirp_pollfds_fill(ns->slirp, &timeout_ms, cb_add_poll, ns);
+    lazy_slirp.slirp_pollfds_fill(ns->slirp, &timeout_ms, cb_add_poll, ns);
     for (unsigned i = 0; i < ns->nwatches; i++) {
         ns->watches[i]->seen = false;
         ns->watches[i]->want = 0;
@@ -377,7 +378,7 @@ static int user_send(struct net_backend *be, const uint8_t *frame, size_t len)
     if (len > NET_FRAME_MAX) {
         return -EMSGSIZE;
     }
-    slirp_input(ns->slirp, frame, (int)len);
+    lazy_slirp.slirp_input(ns->slirp, frame, (int)len);
     /*
      * A new connection may want polling, a timer may be due: refresh once after the batch
      * the NIC is sending (the eventfd is read when the loop gets back to its events), not
@@ -410,7 +411,7 @@ static void user_destroy(struct net_backend *be)
         close(ns->refresh_fd);
     }
     if (ns->slirp) {
-        slirp_cleanup(ns->slirp);
+        lazy_slirp.slirp_cleanup(ns->slirp);
     }
     vtimer_free(ns->poll_timer);
     for (unsigned i = 0; i < ns->held_count; i++) {
@@ -445,6 +446,11 @@ static struct in6_addr ip6(const char *s)
 int net_user_create(struct evloop *loop, const struct net_user_config *cfg,
                     struct net_backend **out, char *err, size_t errlen)
 {
+    const char *why;
+    if (lazy_slirp_load(&why) < 0) {
+        snprintf(err, errlen, "needs %s", why); /* "--net user: needs libslirp (...): ..." */
+        return -ENOPKG;
+    }
     struct net_slirp *ns = calloc(1, sizeof(*ns));
     if (!ns) {
         snprintf(err, errlen, "user network: out of memory");
@@ -475,7 +481,7 @@ int net_user_create(struct evloop *loop, const struct net_user_config *cfg,
         .vnameserver6 = ip6("fec0::3"),
     };
     if (ns->poll_timer) {
-        ns->slirp = slirp_new(&sc, &slirp_cbs, ns);
+        ns->slirp = lazy_slirp.slirp_new(&sc, &slirp_cbs, ns);
     }
     if (!ns->slirp) {
         snprintf(err, errlen, "user network: cannot start libslirp");
@@ -485,7 +491,8 @@ int net_user_create(struct evloop *loop, const struct net_user_config *cfg,
     for (unsigned i = 0; cfg && i < cfg->nhostfwd; i++) {
         const struct net_hostfwd *f = &cfg->hostfwd[i];
         struct in_addr host = {f->host_addr}, guest = {f->guest_addr};
-        if (slirp_add_hostfwd(ns->slirp, f->udp, host, f->host_port, guest, f->guest_port) < 0) {
+        if (lazy_slirp.slirp_add_hostfwd(ns->slirp, f->udp, host, f->host_port, guest,
+                                         f->guest_port) < 0) {
             char a[INET_ADDRSTRLEN];
             inet_ntop(AF_INET, &host, a, sizeof(a));
             snprintf(err, errlen, "hostfwd %s:%s:%u: cannot listen there (port in use?)",

@@ -23,6 +23,8 @@
 #include "io/i8042.h"
 #include "io/vga.h"
 #include "vmm/evloop.h"
+#include "vmm/lazy_pixman.h"
+#include "vmm/lazy_png.h"
 #include "vmm/pc.h"
 #include "vmm/pci_machine.h"
 #include "vmm/vm.h"
@@ -213,6 +215,11 @@ struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, c
     if (vnc_spec && vnc_parse(vnc_spec, &vcfg, err, errlen) < 0) {
         return NULL;
     }
+    const char *why;
+    if (lazy_pixman_load(&why) < 0) {
+        snprintf(err, errlen, "%s needs %s", vnc_spec ? "--vnc" : "--display vga", why);
+        return NULL;
+    }
     struct display_machine *dm = calloc(1, sizeof(*dm));
     if (!dm) {
         snprintf(err, errlen, "out of memory");
@@ -344,6 +351,12 @@ int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **re
     if (strcmp(format, "png") != 0 && strcmp(format, "ppm") != 0) {
         qmp_error_set(err, "GenericError", "Parameter 'format' does not accept value '%.32s'",
                       format);
+        return -1;
+    }
+    const char *why;
+    if (strcmp(format, "png") == 0 && lazy_png_load(&why) < 0) {
+        qmp_error_set(err, "GenericError", "format 'png' needs %.400s; format 'ppm' works without",
+                      why);
         return -1;
     }
     refresh(dm); /* what the guest has drawn up to now */
