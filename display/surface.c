@@ -6,8 +6,11 @@
 #include "display/surface.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "display/font.h"
 #include "vmm/lazy_pixman.h"
@@ -65,26 +68,58 @@ static pixman_format_code_t pixman_format(enum display_format fmt)
     }
 }
 
+static void free_pixels(struct display *d)
+{
+    if (d->data) {
+        munmap(d->data, (size_t)d->stride * d->height);
+        d->data = NULL;
+    }
+    if (d->fd >= 0) {
+        close(d->fd);
+    }
+    d->fd = -1;
+}
+
 static int alloc_surface(struct display *d, unsigned width, unsigned height)
 {
     if (width == 0 || height == 0 || width > DISPLAY_MAX_WIDTH || height > DISPLAY_MAX_HEIGHT) {
         return -EINVAL;
     }
-    uint32_t *data = calloc((size_t)width * height, sizeof(uint32_t));
-    if (!data) {
+    /*
+     * The pixels live in a memfd so the local display channel can hand them to the GUI, which
+     * maps them and draws without a copy (docs/display-channel.md). A resize makes a new memfd:
+     * a client keeps its old mapping valid until it has mapped the new one.
+     */
+    size_t size = (size_t)width * height * sizeof(uint32_t);
+    int fd = memfd_create("deskvm-surface", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (ftruncate(fd, (off_t)size) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    /* Clients may map it, never grow or shrink it under the engine. */
+    (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    uint32_t *data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (data == MAP_FAILED) {
+        close(fd);
         return -ENOMEM;
     }
     pixman_image_t *img = lazy_pixman.pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)width,
                                                                (int)height, data, (int)width * 4);
     if (!img) {
-        free(data);
+        munmap(data, size);
+        close(fd);
         return -ENOMEM;
     }
     if (d->image) {
         lazy_pixman.pixman_image_unref(d->image);
     }
-    free(d->data);
+    free_pixels(d);
     d->data = data;
+    d->fd = fd;
     d->image = img;
     d->width = width;
     d->height = height;
@@ -98,6 +133,7 @@ static int alloc_surface(struct display *d, unsigned width, unsigned height)
 int display_init(struct display *d, unsigned width, unsigned height)
 {
     memset(d, 0, sizeof(*d));
+    d->fd = -1;
     if (lazy_pixman_load(NULL) < 0) {
         return -ENOPKG; /* the callers that name the option ask lazy_pixman_load() why */
     }
@@ -115,9 +151,10 @@ void display_destroy(struct display *d)
         return;
     }
     lazy_pixman.pixman_image_unref(d->image);
-    free(d->data);
+    free_pixels(d);
     lazy_pixman.pixman_region32_fini(&d->damage);
     memset(d, 0, sizeof(*d));
+    d->fd = -1;
 }
 
 void display_set_hw(struct display *d, const struct display_hw_ops *hw, void *opaque)

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "display/vnc.h"
+#include "vmm/display_channel.h"
 #include "vmm/acpi.h"
 #include "vmm/virtio_machine.h"
 
@@ -39,9 +40,11 @@ static const char usage[] =
     "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
     "                       format is probed when not given; cache=none is raw only)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
-    "  --display vga|none   the graphics device (default: vga with --vnc, else none)\n"
+    "  --display vga|none   the graphics device (default: vga with --vnc or a channel)\n"
     "  --vnc HOST:PORT[,password=on] | unix:PATH[,password=on]\n"
     "                       VNC server, e.g. 127.0.0.1:5900 (beyond loopback needs a password)\n"
+    "  --display-channel unix:PATH | fd:N\n"
+    "                       the local display channel for the GUI (docs/display-channel.md)\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
     "  -V, --version        version\n"
@@ -209,6 +212,7 @@ enum {
     OPT_KVM,
     OPT_DISPLAY,
     OPT_VNC,
+    OPT_DISPLAY_CHANNEL,
     OPT_DEVICE,
     OPT_NET,
     OPT_DISK,
@@ -235,6 +239,7 @@ static const struct option options[] = {
     {"vnc", required_argument, NULL, OPT_VNC},
     {"net", required_argument, NULL, OPT_NET},
     {"display", required_argument, NULL, OPT_DISPLAY},
+    {"display-channel", required_argument, NULL, OPT_DISPLAY_CHANNEL},
     {"config", required_argument, NULL, OPT_LATER},
     {"restore", required_argument, NULL, OPT_LATER},
     {NULL, 0, NULL, 0},
@@ -485,6 +490,12 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             }
             opt->display = optarg;
             break;
+        case OPT_DISPLAY_CHANNEL:
+            if (display_channel_parse(optarg, err, errlen) < 0) {
+                return -EINVAL;
+            }
+            opt->display_channel = optarg;
+            break;
         case OPT_VNC: {
             struct vnc_config vcfg;
             if (vnc_parse(optarg, &vcfg, err, errlen) < 0) {
@@ -531,7 +542,11 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
         snprintf(err, errlen, "--vnc needs a display: drop --display none");
         return -EINVAL;
     }
-    if (opt->vnc && !opt->display) {
+    if (opt->display_channel && opt->display && strcmp(opt->display, "none") == 0) {
+        snprintf(err, errlen, "--display-channel needs a display: drop --display none");
+        return -EINVAL;
+    }
+    if ((opt->vnc || opt->display_channel) && !opt->display) {
         opt->display = "vga";
     }
     for (unsigned i = 0; i < opt->nnet; i++) {

@@ -22,6 +22,7 @@
 #include "display/vnc.h"
 #include "io/i8042.h"
 #include "io/vga.h"
+#include "vmm/display_channel.h"
 #include "vmm/evloop.h"
 #include "vmm/lazy_pixman.h"
 #include "vmm/lazy_png.h"
@@ -41,6 +42,7 @@ struct display_machine {
     uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
     struct vtimer *refresh;
     struct vnc_server *vnc;
+    struct display_channel *channel;
     bool unix_watched;
     int ptr_x, ptr_y;
     unsigned ptr_buttons;
@@ -164,6 +166,7 @@ static void on_refresh(void *opaque)
     if (dm->vnc) {
         vnc_server_poll(dm->vnc);
     }
+    display_channel_flush(dm->channel);
     vtimer_mod(dm->refresh, vclock_now(evloop_clock(dm->vm->loop)) + DISPLAY_REFRESH_NS);
 }
 
@@ -209,7 +212,7 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
 }
 
 struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, const char *vnc_spec,
-                                            char *err, size_t errlen)
+                                            const char *channel_spec, char *err, size_t errlen)
 {
     struct vnc_config vcfg;
     if (vnc_spec && vnc_parse(vnc_spec, &vcfg, err, errlen) < 0) {
@@ -270,6 +273,15 @@ struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, c
             }
             dm->unix_watched = true;
         }
+    }
+    if (channel_spec) {
+        dm->channel =
+            display_channel_new(channel_spec, &dm->display, vm->loop, &vnc_input, dm, err, errlen);
+        if (!dm->channel) {
+            goto fail;
+        }
+    }
+    if (vnc_spec || channel_spec) {
         dm->refresh = vtimer_new(evloop_clock(vm->loop), on_refresh, dm);
         if (!dm->refresh) {
             snprintf(err, errlen, "out of memory");
@@ -305,6 +317,8 @@ void display_machine_stop(struct display_machine *dm)
     dm->refresh = NULL;
     vnc_server_free(dm->vnc);
     dm->vnc = NULL;
+    display_channel_free(dm->channel);
+    dm->channel = NULL;
 }
 
 void display_machine_free(struct display_machine *dm)

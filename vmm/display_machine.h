@@ -27,10 +27,11 @@ struct display_machine;
 /*
  * Add the VGA to vm (after vm_create, before vm_start; vm->pc and vm->pci exist) with
  * vram_size bytes of VRAM (0: VGA_VRAM_DEFAULT), and a VNC server when vnc_spec is not NULL
- * (vnc_parse syntax). NULL with err set on failure (the engine must then end).
+ * (vnc_parse syntax), and the local display channel when channel_spec is not NULL
+ * (display_channel_parse syntax). NULL with err set on failure (the engine must then end).
  */
 struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, const char *vnc_spec,
-                                            char *err, size_t errlen);
+                                            const char *channel_spec, char *err, size_t errlen);
 /* Close the VNC server and stop refreshing (before the event loop goes). */
 void display_machine_stop(struct display_machine *dm);
 /* Free it all: after vm_destroy(), which still reaches the device. Accepts NULL. */
