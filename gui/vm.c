@@ -19,7 +19,8 @@ struct _DvVm {
     DvVmState state;
     GError *error;
     DvEngine *engine;
-    FILE *transcript; /* serial.log in the VM directory: the console's output while it ran */
+    char *display_path; /* the engine's display channel socket while it runs */
+    FILE *transcript;   /* serial.log in the VM directory: the console's output while it ran */
 };
 
 G_DEFINE_FINAL_TYPE(DvVm, dv_vm, G_TYPE_OBJECT)
@@ -65,6 +66,7 @@ static void dv_vm_finalize(GObject *obj)
 {
     DvVm *self = DV_VM(obj);
     g_free(self->dir);
+    g_free(self->display_path);
     g_free(self->name);
     dv_vm_config_free(self->config);
     g_clear_error(&self->error);
@@ -201,6 +203,11 @@ const GError *dv_vm_get_error(DvVm *self)
     return self->error;
 }
 
+const char *dv_vm_get_display_path(DvVm *self)
+{
+    return self->engine != NULL ? self->display_path : NULL;
+}
+
 DvEngine *dv_vm_get_engine(DvVm *self)
 {
     return self->engine;
@@ -301,7 +308,20 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_autofree char *qmp = g_build_filename(rdir, sock_name, NULL);
     g_autofree char *log = g_build_filename(self->dir, "engine.log", NULL);
     g_autofree char *binary = dv_engine_find_binary();
-    g_auto(GStrv) args = dv_vm_config_engine_args(self->config, qmp);
+    g_auto(GStrv) config_args = dv_vm_config_engine_args(self->config, qmp);
+    /* Every VM gets the VGA and the local display channel the Screen page connects to. */
+    g_autofree char *display_name =
+        g_strdup_printf("%s.display", self->config->uuid ? self->config->uuid : self->name);
+    g_free(self->display_path);
+    self->display_path = g_build_filename(rdir, display_name, NULL);
+    g_autoptr(GStrvBuilder) argb = g_strv_builder_new();
+    g_strv_builder_addv(argb, (const char **)config_args);
+    g_strv_builder_add(argb, "--display");
+    g_strv_builder_add(argb, "vga");
+    g_strv_builder_add(argb, "--display-channel");
+    g_autofree char *channel = g_strconcat("unix:", self->display_path, NULL);
+    g_strv_builder_add(argb, channel);
+    g_auto(GStrv) args = g_strv_builder_end(argb);
     DvEngine *engine = dv_engine_spawn(binary, (const char *const *)args, qmp, log, error);
     if (engine == NULL) {
         return FALSE;

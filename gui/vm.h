@@ -41,6 +41,8 @@ const struct dv_vm_config *dv_vm_get_config(DvVm *self);
 const GError *dv_vm_get_error(DvVm *self);
 /* The engine while one runs (for the console), else NULL. */
 DvEngine *dv_vm_get_engine(DvVm *self);
+/* The display channel socket of the running engine (docs/display-channel.md), else NULL. */
+const char *dv_vm_get_display_path(DvVm *self);
 /* TRUE in the states where an engine process exists. */
 gboolean dv_vm_is_active(DvVm *self);
 

@@ -8,6 +8,7 @@
 
 #include "gui/dv-error.h"
 #include "gui/new-vm-dialog.h"
+#include "gui/screen-page.h"
 #include "gui/serial-console.h"
 
 struct _DvWindow {
@@ -361,6 +362,7 @@ DvWindow *dv_window_new(GtkApplication *app, DvLibrary *library)
     self->library = g_object_ref(library);
     gtk_list_box_bind_model(self->vm_list, dv_library_get_model(library), create_row, self, NULL);
     dv_window_add_console_page(self, DV_CONSOLE_PAGE(self->serial));
+    dv_window_add_console_page(self, DV_CONSOLE_PAGE(dv_screen_page_new()));
     GtkListBoxRow *first = gtk_list_box_get_row_at_index(self->vm_list, 0);
     if (first != NULL) {
         gtk_list_box_select_row(self->vm_list, first);
