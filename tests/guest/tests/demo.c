@@ -4,12 +4,60 @@
  * once a second (as a "\rHH:MM:SS" line it rewrites), echoes every byte received on COM1
  * (polled at CPL3), powers the machine off through ACPI (S5, as an OS shuts down: the engine
  * exits with status 0) when it reads 'q', and exits with PASS after seconds=N seconds.
+ * With a VGA (1234:1111 on bus 0) it also writes the banner, the clock and the echoed text
+ * to the text screen at 0xB8000, so the GUI's Screen page and VNC show a live screen;
+ * without one it touches no display memory.
  */
 #include "guest.h"
 
+#define TEXT_COLS 80
+#define TEXT_ROWS 25
+
+static volatile uint16_t *text; /* NULL without a VGA */
+static unsigned echo_row = 6, echo_col;
+
+static bool have_vga(void)
+{
+    for (unsigned d = 0; d < 32; d++) {
+        outl(0xcf8, 0x80000000u | d << 11);
+        if (inl(0xcfc) == 0x11111234u) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void text_at(unsigned row, unsigned col, const char *s, uint8_t attr)
+{
+    for (unsigned i = 0; text && s[i] && col + i < TEXT_COLS; i++) {
+        text[row * TEXT_COLS + col + i] = (uint16_t)((uint8_t)s[i] | attr << 8);
+    }
+}
+
+static void text_echo(char c)
+{
+    if (!text) {
+        return;
+    }
+    if (c == '\n' || echo_col == TEXT_COLS) {
+        echo_col = 0;
+        echo_row = echo_row + 1 < TEXT_ROWS ? echo_row + 1 : 6;
+        for (unsigned i = 0; i < TEXT_COLS; i++) {
+            text[echo_row * TEXT_COLS + i] = 0x0720;
+        }
+        if (c == '\n') {
+            return;
+        }
+    }
+    text[echo_row * TEXT_COLS + echo_col++] = (uint16_t)((uint8_t)c | 0x0a << 8);
+}
+
 static void show_time(const struct rtc_time *t)
 {
+    char buf[16];
     printf("\r%02u:%02u:%02u", t->hour, t->minute, t->second);
+    snprintf(buf, sizeof(buf), "%02u:%02u:%02u", t->hour, t->minute, t->second);
+    text_at(3, 2, buf, 0x0e);
 }
 
 void test_main(void)
@@ -18,6 +66,17 @@ void test_main(void)
     uint64_t elapsed = 0;
     struct rtc_time t;
 
+    if (have_vga()) {
+        text = (volatile uint16_t *)0xb8000;
+        for (unsigned i = 0; i < TEXT_COLS * TEXT_ROWS; i++) {
+            text[i] = 0x0720;
+        }
+        text_at(0, 0,
+                "                         deskvm demo guest                             "
+                "         ",
+                0x1f);
+        text_at(1, 2, "type to echo, 'q' to quit", 0x07);
+    }
     printf("deskvm demo guest\n");
     printf("type to echo, 'q' to quit");
     if (limit != 0) {
@@ -36,6 +95,7 @@ void test_main(void)
                 guest_fail("%s", acpi_poweroff()); /* returns only on failure */
             }
             uart_putc(c == '\r' ? '\n' : (char)c);
+            text_echo(c == '\r' ? '\n' : (char)c);
         }
         uint8_t sec = cmos_read(0x00);
         if (sec != last_sec) {
