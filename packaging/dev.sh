@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The README's two commands: install what deskvm needs from Debian, build, and then either
-# run the engine on its embedded demo guest (run) or run the whole test suite (test).
+# open the app (run; with no display: the embedded demo guest headless, VNC on 127.0.0.1:5900)
+# or run the whole test suite (test). With options, run starts the engine with them instead.
 #   packaging/dev.sh run  [deskvm-vm options]
 #   packaging/dev.sh test
 set -eu
@@ -41,7 +42,20 @@ run)
     install_deps $build_deps
     [ -d build ] || meson setup build
     ninja -C build
-    exec build/vmm/deskvm-vm "$@"
+    if [ $# -gt 0 ]; then
+        exec build/vmm/deskvm-vm "$@"
+    fi
+    if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+        echo "No display (\$DISPLAY and \$WAYLAND_DISPLAY are unset): running the demo VM headless."
+        echo "Its screen is on VNC at 127.0.0.1:5900 (e.g. gvncviewer 127.0.0.1:0); 'q' on the"
+        echo "serial console below powers it off."
+        exec build/vmm/deskvm-vm --vnc 127.0.0.1:5900 --serial stdio
+    fi
+    if [ ! -x build/gui/deskvm ]; then
+        echo "build/gui/deskvm was not built (GTK/VTE missing?): running the engine instead"
+        exec build/vmm/deskvm-vm --serial stdio
+    fi
+    DESKVM_VM="$PWD/build/vmm/deskvm-vm" exec build/gui/deskvm
     ;;
 test)
     # shellcheck disable=SC2086
