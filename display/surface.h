@@ -54,8 +54,8 @@ struct display_hw_ops {
 
 struct display {
     uint32_t width, height, stride; /* stride in bytes, width * 4 */
-    uint32_t *data; /* a shared mapping of fd */
-    int fd;         /* the memfd holding the pixels (stride * height bytes), sealed size */
+    uint32_t *data;                 /* a shared mapping of fd */
+    int fd; /* the memfd holding the pixels (stride * height bytes), sealed size */
     pixman_image_t *image;
     pixman_region32_t damage;
     bool resized; /* listeners have not been told of the last resize yet */

@@ -269,8 +269,8 @@ int main(int argc, char **argv)
     }
     /* First, so the VGA takes PCI slot 1 (as on QEMU's q35) before the virtio devices. */
     if (e.opt.display && strcmp(e.opt.display, "vga") == 0) {
-        e.display = display_machine_new(&e.vm, 0, e.opt.vnc, e.opt.display_channel, err,
-                                        sizeof(err));
+        e.display =
+            display_machine_new(&e.vm, 0, e.opt.vnc, e.opt.display_channel, err, sizeof(err));
         if (!e.display) {
             fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
