@@ -305,13 +305,6 @@ int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot register fw_cfg: %s", strerror(-r));
         return r;
     }
-    struct device dev;
-    fw_cfg_device(&fw->cfg, &dev);
-    r = vm_add_device(vm, &dev);
-    if (r < 0) {
-        snprintf(err, errlen, "too many devices");
-        return r;
-    }
     return 0;
 }
 

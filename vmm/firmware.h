@@ -56,7 +56,8 @@ uint64_t firmware_seg_size(unsigned i);
 
 /*
  * With vm's memory registered (guest_mem_set_shadow() done) and the PCI host bridge up:
- * map the ROM, hook PAM, create fw_cfg at 0x510. Sets vm->fw.
+ * map the ROM, hook PAM, create fw_cfg at 0x510. Sets vm->fw. The caller registers
+ * fw_cfg_device(&vm->fw->cfg) with the VM (reset, snapshot).
  */
 int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen);
 void firmware_destroy(struct vm *vm);

@@ -210,6 +210,13 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
         if (r < 0) {
             return r;
         }
+        struct device dev;
+        fw_cfg_device(&vm->fw->cfg, &dev);
+        r = vm_add_device(vm, &dev);
+        if (r < 0) {
+            snprintf(err, errlen, "too many devices");
+            return r;
+        }
     }
     r = load_guest(vm, err, errlen);
     if (r < 0) {
