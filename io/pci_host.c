@@ -39,12 +39,22 @@ static void ecam_update(struct pci_host *h)
     h->ecam_base = want;
 }
 
+static void pam_update(struct pci_host *h)
+{
+    if (h->pam_changed) {
+        h->pam_changed(h->pam_opaque, h->bridge.cfg + Q35_PAM0);
+    }
+}
+
 static void bridge_cfg_write(void *opaque, unsigned off, uint32_t val, unsigned size)
 {
-    (void)off;
     (void)val;
-    (void)size;
-    ecam_update(opaque);
+    if (off < Q35_PCIEXBAR + 8 && off + size > Q35_PCIEXBAR) {
+        ecam_update(opaque);
+    }
+    if (off < Q35_PAM0 + Q35_PAM_COUNT && off + size > Q35_PAM0) {
+        pam_update(opaque);
+    }
 }
 
 static const struct pci_dev_ops bridge_ops = {
@@ -75,7 +85,7 @@ int pci_host_init(struct pci_host *h, uint64_t ecam_base, const struct bus_ops *
     pci_set_wmask(&h->bridge, Q35_PAM0, storage, 7);
     pci_set_wmask(&h->bridge, Q35_SMRAM, storage, 1);
     pci_dev_set_ops(&h->bridge, &bridge_ops, h);
-    pci_set_dev_cfg_range(&h->bridge, Q35_PCIEXBAR, Q35_PCIEXBAR + 8);
+    pci_set_dev_cfg_range(&h->bridge, Q35_PCIEXBAR, Q35_PAM0 + Q35_PAM_COUNT);
     pci_dev_realize(&h->bridge);
     h->ecam_base = PCI_BAR_UNMAPPED;
     h->cf9_ops = cf9_ops;
@@ -88,6 +98,15 @@ void pci_host_destroy(struct pci_host *h)
     if (h) {
         pci_dev_destroy(&h->bridge);
     }
+}
+
+void pci_host_set_pam_hook(struct pci_host *h,
+                           void (*fn)(void *opaque, const uint8_t pam[Q35_PAM_COUNT]),
+                           void *opaque)
+{
+    h->pam_changed = fn;
+    h->pam_opaque = opaque;
+    pam_update(h);
 }
 
 void pci_host_set_ecam_hook(struct pci_host *h,
@@ -275,11 +294,13 @@ void pci_host_reset(struct pci_host *h)
     h->config_address = 0;
     pci_dev_reset(&h->bridge);
     ecam_update(h);
+    pam_update(h);
 }
 
 void pci_host_sync(struct pci_host *h)
 {
     ecam_update(h);
+    pam_update(h);
 }
 
 static int pci_host_post_load(void *opaque)

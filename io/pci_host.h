@@ -29,8 +29,9 @@
 #define Q35_PCIEXBAR 0x60
 #define Q35_PCIEXBAR_EN 1u
 #define Q35_PCIEXBAR_SIZE 0x10000000ull /* only the 256 MiB length (field 00b) exists here */
-/* PAM0-6 and SMRAM: storage only until the firmware issue gives them meaning. */
+/* PAM0-6 (shadow RAM control for 0xC0000-0xFFFFF, datasheet 5.1.18) and SMRAM (storage). */
 #define Q35_PAM0 0x90
+#define Q35_PAM_COUNT 7
 #define Q35_SMRAM 0x9d
 
 /* Offsets in the 8-port range at 0xCF8 that pci_host_cf8_ops handles. */
@@ -53,6 +54,9 @@ struct pci_host {
      */
     int (*ecam_moved)(void *opaque, uint64_t old_addr, uint64_t new_addr);
     void *opaque;
+    /* PAM0-6 changed (or reset/loaded): the machine maps 0xC0000-0xFFFFF to follow them. */
+    void (*pam_changed)(void *opaque, const uint8_t pam[Q35_PAM_COUNT]);
+    void *pam_opaque;
 
     uint64_t bad_access;   /* malformed accesses at 0xCF8-0xCFB: counted, ignored */
     uint64_t refused_ecam; /* PCIEXBAR placements the machine refused */
@@ -69,6 +73,10 @@ void pci_host_destroy(struct pci_host *h);
 void pci_host_set_ecam_hook(struct pci_host *h,
                             int (*fn)(void *opaque, uint64_t old_addr, uint64_t new_addr),
                             void *opaque);
+/* Set the PAM hook and call it once with the current registers. */
+void pci_host_set_pam_hook(struct pci_host *h,
+                           void (*fn)(void *opaque, const uint8_t pam[Q35_PAM_COUNT]),
+                           void *opaque);
 
 /*
  * Put dev at slot/fn of bus 0 (the caller sets dev's hooks and INTx line). Function 0 gets

@@ -21,6 +21,8 @@ enum boot_mode {
     BOOT_LINUX64,
     /* 32-bit protected mode, paging off, flat segments; ESI = boot_params. */
     BOOT_LINUX32,
+    /* Firmware (--firmware): KVM's reset state, CS:IP = F000:FFF0 (base 0xFFFF0000). */
+    BOOT_FIRMWARE,
 };
 
 struct boot_entry {

@@ -13,6 +13,7 @@
 #include "display/vnc.h"
 #include "vmm/display_channel.h"
 #include "vmm/acpi.h"
+#include "vmm/firmware.h"
 #include "vmm/virtio_machine.h"
 
 #define DEFAULT_MEM (256ull << 20)
@@ -23,6 +24,7 @@ static const char usage[] =
     "Run one virtual machine on KVM. Without --kernel, runs the built-in demo guest.\n"
     "\n"
     "  --kernel FILE        PVH ELF, vmlinux or bzImage to boot\n"
+    "  --firmware bios|FILE boot through a BIOS image (bios: Debian's SeaBIOS)\n"
     "  --initrd FILE        initial ramdisk\n"
     "  --append CMDLINE     kernel command line\n"
     "  --memory SIZE        guest RAM, e.g. 512M, 2G (default 256M; plain numbers are MiB)\n"
@@ -203,6 +205,7 @@ int cli_parse_net(const char *s, unsigned n, struct cli_net *out, char *err, siz
 
 enum {
     OPT_KERNEL = 256,
+    OPT_FIRMWARE,
     OPT_INITRD,
     OPT_APPEND,
     OPT_MEMORY,
@@ -235,7 +238,7 @@ static const struct option options[] = {
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
     {"cdrom", required_argument, NULL, OPT_LATER},
-    {"firmware", required_argument, NULL, OPT_LATER},
+    {"firmware", required_argument, NULL, OPT_FIRMWARE},
     {"vnc", required_argument, NULL, OPT_VNC},
     {"net", required_argument, NULL, OPT_NET},
     {"display", required_argument, NULL, OPT_DISPLAY},
@@ -410,6 +413,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
         case OPT_KERNEL:
             opt->kernel = optarg;
             break;
+        case OPT_FIRMWARE:
+            opt->firmware = strcmp(optarg, "bios") == 0 ? FIRMWARE_BIOS_PATH : optarg;
+            break;
         case OPT_INITRD:
             opt->initrd = optarg;
             break;
@@ -556,6 +562,12 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
                 return -EINVAL;
             }
         }
+    }
+    if (opt->firmware && opt->kernel) {
+        /* Firmware-mediated kernel boot (fw_cfg kernel items + linuxboot_dma.bin) is not
+         * built yet: say so rather than ignore one of them. */
+        snprintf(err, errlen, "--firmware and --kernel cannot be combined yet");
+        return -EINVAL;
     }
     if ((opt->initrd || opt->cmdline) && !opt->kernel) {
         snprintf(err, errlen, "--initrd and --append need --kernel");

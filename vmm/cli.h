@@ -43,6 +43,7 @@ struct cli_disk {
 
 struct cli_options {
     const char *kernel;
+    const char *firmware; /* --firmware: a path ("bios" already resolved to Debian's SeaBIOS) */
     const char *initrd;
     const char *cmdline;
     uint64_t mem_size;

@@ -254,9 +254,10 @@ int main(int argc, char **argv)
         .kernel = e.opt.kernel,
         .initrd = e.opt.initrd,
         .cmdline = e.opt.cmdline,
+        .firmware = e.opt.firmware,
         .serial = &e.serial,
     };
-    if (!cfg.kernel) {
+    if (!cfg.kernel && !cfg.firmware) {
         cfg.kernel_buf = demo_guest_elf;
         cfg.kernel_len = demo_guest_elf_len;
         cfg.kernel = "(embedded demo guest)";

@@ -23,6 +23,7 @@ static void add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_
     r->hva = m->base + off;
     r->fd_offset = off;
     r->slot = -1;
+    r->no_slot = false;
 }
 
 static void layout(struct guest_mem *m)
@@ -32,7 +33,13 @@ static void layout(struct guest_mem *m)
     if (low > MEM_VGA_WINDOW_END) {
         /* The VGA window is MMIO, as on a PC: its bytes of the memfd stay unused. */
         add_region(m, 0, MEM_VGA_WINDOW_START, 0);
-        add_region(m, MEM_VGA_WINDOW_END, low - MEM_VGA_WINDOW_END, MEM_VGA_WINDOW_END);
+        if (m->shadow && low > MEM_SHADOW_END) {
+            add_region(m, MEM_SHADOW_START, MEM_SHADOW_END - MEM_SHADOW_START, MEM_SHADOW_START);
+            m->regions[m->nregions - 1].no_slot = true;
+            add_region(m, MEM_SHADOW_END, low - MEM_SHADOW_END, MEM_SHADOW_END);
+        } else {
+            add_region(m, MEM_VGA_WINDOW_END, low - MEM_VGA_WINDOW_END, MEM_VGA_WINDOW_END);
+        }
     } else {
         add_region(m, 0, low < MEM_VGA_WINDOW_START ? low : MEM_VGA_WINDOW_START, 0);
     }
@@ -81,6 +88,12 @@ void guest_mem_init_host(struct guest_mem *m, void *buf, uint64_t size)
     layout(m);
 }
 
+void guest_mem_set_shadow(struct guest_mem *m)
+{
+    m->shadow = true;
+    layout(m);
+}
+
 void guest_mem_destroy(struct guest_mem *m)
 {
     if (!m) {
@@ -98,6 +111,9 @@ int guest_mem_register(struct guest_mem *m, int vm_fd)
 {
     for (unsigned i = 0; i < m->nregions; i++) {
         struct guest_region *r = &m->regions[i];
+        if (r->no_slot) {
+            continue;
+        }
         struct kvm_userspace_memory_region kr = {
             .slot = i,
             .guest_phys_addr = r->gpa,

@@ -19,6 +19,7 @@ struct guest_region {
     uint8_t *hva;
     uint64_t fd_offset; /* offset of this region in the memfd */
     int slot;           /* KVM memory slot, -1 until registered */
+    bool no_slot;       /* not registered here: the firmware's shadow RAM (vmm/firmware.c) */
 };
 
 struct guest_mem {
@@ -27,6 +28,7 @@ struct guest_mem {
     int memfd;     /* -1 for host-backed (test) memory */
     uint8_t *base; /* the whole memfd mapping */
     uint64_t size; /* RAM bytes */
+    bool shadow;   /* 0xC0000-0xFFFFF is a separate region left to the firmware's PAM slots */
 };
 
 /* Layout of the PC memory map we build. */
@@ -35,6 +37,9 @@ struct guest_mem {
 /* The legacy VGA window: never RAM (io/vga.c decodes it), so low RAM is two regions. */
 #define MEM_VGA_WINDOW_START 0xA0000ull
 #define MEM_VGA_WINDOW_END 0xC0000ull
+/* With firmware, 0xC0000-0xFFFFF is shadow RAM behind the chipset's PAM registers. */
+#define MEM_SHADOW_START 0xC0000ull
+#define MEM_SHADOW_END 0x100000ull
 
 /*
  * Allocate RAM of `size` bytes in a memfd and map it: below 3 GiB at 0 (less the VGA window),
@@ -45,6 +50,11 @@ __attribute__((warn_unused_result)) int guest_mem_init(struct guest_mem *m, uint
 /* Test memory: caller-owned buffer at gpa 0 (no memfd, no KVM). */
 void guest_mem_init_host(struct guest_mem *m, void *buf, uint64_t size);
 void guest_mem_destroy(struct guest_mem *m);
+/*
+ * Firmware boot: cut 0xC0000-0xFFFFF out as its own region that guest_mem_register() skips,
+ * so the PAM emulation can map RAM or ROM there. Call before guest_mem_register().
+ */
+void guest_mem_set_shadow(struct guest_mem *m);
 
 /* Register every region as a KVM user memory slot on vm_fd. */
 __attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);

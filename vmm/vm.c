@@ -15,6 +15,7 @@
 
 #include "vmm/acpi.h"
 #include "vmm/evloop.h"
+#include "vmm/firmware.h"
 #include "vmm/pc.h"
 #include "vmm/vcpu.h"
 #include "vmm/x86_cpu.h"
@@ -115,6 +116,11 @@ static int create_irqchip(struct vm *vm, char *err, size_t errlen)
 /* Place ACPI tables, kernel and boot tables; run at creation and at every reset. */
 static int load_guest(struct vm *vm, char *err, size_t errlen)
 {
+    if (vm->cfg.firmware) {
+        /* The firmware finds everything through fw_cfg; vCPU 0 starts at the reset vector. */
+        vm->boot = (struct boot_entry){.mode = BOOT_FIRMWARE, .rip = 0xfff0, .format = "firmware"};
+        return 0;
+    }
     struct acpi_config acfg = {.ncpus = vm->ncpus, .pci = vm->pci != NULL};
     int r = acpi_build(&vm->mem, ACPI_TABLES_ADDR, ACPI_TABLES_MAX, &acfg, &vm->rsdp_gpa);
     if (r < 0) {
@@ -172,6 +178,9 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
                  (unsigned long long)(cfg->mem_size >> 20), strerror(-r));
         return r;
     }
+    if (cfg->firmware) {
+        guest_mem_set_shadow(&vm->mem);
+    }
     e820_build(&vm->e820, &vm->mem);
     vm->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
     if (vm->fd < 0) {
@@ -195,6 +204,19 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
     r = pc_devices_init(vm, err, errlen);
     if (r < 0) {
         return r;
+    }
+    if (cfg->firmware) {
+        r = firmware_init(vm, cfg->firmware, err, errlen);
+        if (r < 0) {
+            return r;
+        }
+        struct device dev;
+        fw_cfg_device(&vm->fw->cfg, &dev);
+        r = vm_add_device(vm, &dev);
+        if (r < 0) {
+            snprintf(err, errlen, "too many devices");
+            return r;
+        }
     }
     r = load_guest(vm, err, errlen);
     if (r < 0) {
@@ -231,6 +253,7 @@ void vm_destroy(struct vm *vm)
         free(vm->vcpus);
         vm->vcpus = NULL;
     }
+    firmware_destroy(vm);
     pc_devices_destroy(vm);
     free(vm->cpuid);
     vm->cpuid = NULL;

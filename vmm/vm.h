@@ -22,6 +22,7 @@
 
 struct chardev;
 struct evloop;
+struct firmware;
 struct pc;
 struct pci_machine;
 struct vcpu;
@@ -47,6 +48,7 @@ struct vm_config {
     size_t kernel_len;
     const char *initrd;
     const char *cmdline;
+    const char *firmware;   /* BIOS image path: boot through it instead of the kernel */
     struct chardev *serial; /* COM1 back-end, NULL = discard */
 };
 
@@ -83,6 +85,7 @@ struct vm {
     struct pc *pc;                 /* the platform's devices (vmm/pc.c) */
     struct pci_machine *pci;       /* the PCI host bridge and functions (vmm/pci_machine.c) */
     struct virtio_machine *virtio; /* virtio-pci functions (vmm/virtio_machine.c) */
+    struct firmware *fw;           /* --firmware: ROM, PAM, fw_cfg (vmm/firmware.c) */
 
     /* Run control: vCPU threads park here while the VM is not running. */
     pthread_mutex_t run_lock;

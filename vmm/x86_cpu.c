@@ -185,6 +185,9 @@ static struct kvm_segment segment(uint16_t sel, uint64_t desc)
 
 void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs, struct kvm_sregs *sregs)
 {
+    if (entry->mode == BOOT_FIRMWARE) {
+        return; /* KVM's reset state is the reset vector: real mode, F000:FFF0 */
+    }
     memset(regs, 0, sizeof(*regs));
     regs->rflags = 2;
     regs->rip = entry->rip;
@@ -223,6 +226,8 @@ void x86_boot_regs(const struct boot_entry *entry, struct kvm_regs *regs, struct
         sregs->cr0 = 0x80000011;              /* PG | PE | ET */
         sregs->efer = (1u << 8) | (1u << 10); /* LME | LMA */
         break;
+    case BOOT_FIRMWARE:
+        break; /* returned above */
     }
     if (entry->mode != BOOT_PVH32) {
         /* The boot protocol leaves the stack to the kernel; give it a sane one anyway. */

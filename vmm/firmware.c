@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Firmware boot: the BIOS ROM at the top of 4 GiB and at 0xE0000-0xFFFFF, shadow RAM that
+ * follows the Q35 MCH's PAM0-6 registers (Intel 3 Series Chipset datasheet 5.1.18-5.1.24),
+ * and the fw_cfg items SeaBIOS reads (docs/firmware.md).
+ *
+ * Each of the 13 PAM segments is one KVM memory slot whose kind follows its two attribute
+ * bits: RE|WE shadow RAM, RE alone read-only RAM, neither the ROM alias (E/F segments) or
+ * nothing (C/D segments, where option ROM BARs would decode). A write to a read-only slot
+ * exits to the MMIO handler here, which drops it, or stores it to RAM when only WE is set.
+ */
+#include "vmm/firmware.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/pci_machine.h"
+#include "vmm/vm.h"
+
+#define FW_SLOT_SEG0 20 /* segment slots 20-32; guest RAM uses 0-7, VRAM 16 */
+#define FW_SLOT_ROM 33
+#define PAM_RE 1u
+#define PAM_WE 2u
+
+uint64_t firmware_seg_base(unsigned i)
+{
+    return i == 0 ? 0xF0000 : 0xC0000 + (uint64_t)(i - 1) * 0x4000;
+}
+
+uint64_t firmware_seg_size(unsigned i)
+{
+    return i == 0 ? 0x10000 : 0x4000;
+}
+
+unsigned firmware_seg_attr(const uint8_t *pam, unsigned i)
+{
+    if (i == 0) {
+        return (pam[0] >> 4) & 3; /* PAM0 bits 5:4: 0xF0000-0xFFFFF */
+    }
+    /* PAMn (n = 1..6): low nibble the lower 16 KiB, high nibble the upper. */
+    unsigned reg = 1 + (i - 1) / 2;
+    return (pam[reg] >> ((i - 1) % 2 ? 4 : 0)) & 3;
+}
+
+enum firmware_seg firmware_seg_kind(unsigned i, unsigned attr)
+{
+    if (attr & PAM_RE) {
+        return attr & PAM_WE ? FW_SEG_RAM : FW_SEG_RAM_RO;
+    }
+    /* Reads go to the bus: the BIOS alias covers 0xE0000-0xFFFFF only. */
+    return firmware_seg_base(i) >= 0xE0000 ? FW_SEG_ROM : FW_SEG_NONE;
+}
+
+int firmware_load_image(const char *path, uint8_t **rom, size_t *size, char *err, size_t errlen)
+{
+    *rom = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return -EINVAL;
+    }
+    if (st.st_size < FIRMWARE_MIN_SIZE || st.st_size > FIRMWARE_MAX_SIZE || (st.st_size & 0xfff)) {
+        snprintf(err, errlen,
+                 "%s: not a BIOS image: %lld bytes (a multiple of 4 KiB from 128 to 256 KiB "
+                 "is needed)",
+                 path, (long long)st.st_size);
+        close(fd);
+        return -EINVAL;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        close(fd);
+        return -e;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r <= 0) {
+            snprintf(err, errlen, "%s: read error", path);
+            munmap(p, n);
+            close(fd);
+            return -EIO;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    /* The reset vector (16 bytes below 4 GiB) must jump: far (EA) or near (E9/EB, maybe after
+     * NOPs as OVMF does). */
+    const uint8_t *rv = p + n - 16;
+    bool jump = false;
+    for (unsigned i = 0; i < 4 && !jump; i++) {
+        jump = rv[i] == 0xea || rv[i] == 0xe9 || rv[i] == 0xeb;
+        if (rv[i] != 0x90 && !jump) {
+            break;
+        }
+    }
+    if (!jump) {
+        snprintf(err, errlen, "%s: not a BIOS image: no jump at the reset vector", path);
+        munmap(p, n);
+        return -EINVAL;
+    }
+    *rom = p;
+    *size = n;
+    return 0;
+}
+
+static int set_slot(struct firmware *fw, unsigned slot, uint64_t gpa, uint64_t size, void *hva,
+                    bool readonly)
+{
+    struct kvm_userspace_memory_region kr = {
+        .slot = slot,
+        .flags = readonly ? KVM_MEM_READONLY : 0,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uintptr_t)hva,
+    };
+    if (ioctl(fw->vm->fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+static void apply_seg(struct firmware *fw, unsigned i, enum firmware_seg kind)
+{
+    if (fw->seg[i] == kind) {
+        return;
+    }
+    uint64_t gpa = firmware_seg_base(i);
+    uint64_t size = firmware_seg_size(i);
+    unsigned slot = FW_SLOT_SEG0 + i;
+    int r = 0;
+    if (fw->seg[i] != FW_SEG_NONE) {
+        r = set_slot(fw, slot, gpa, 0, NULL, false); /* KVM changes flags only by delete+add */
+    }
+    void *ram = fw->vm->mem.base + gpa; /* below 3 GiB the memfd offset is the address */
+    void *rom = fw->rom + fw->rom_size - FIRMWARE_ALIAS_SIZE + (gpa - 0xE0000);
+    if (r == 0 && kind != FW_SEG_NONE) {
+        r = set_slot(fw, slot, gpa, size, kind == FW_SEG_ROM ? rom : ram, kind != FW_SEG_RAM);
+    }
+    if (r < 0) {
+        if (fw->slot_errors++ == 0) {
+            fprintf(stderr, "deskvm-vm: cannot remap 0x%llx for the PAM registers: %s\n",
+                    (unsigned long long)gpa, strerror(-r));
+        }
+        kind = FW_SEG_NONE;
+    }
+    fw->seg[i] = kind;
+}
+
+/* The host bridge's PAM hook: runs in the guest's config write, under the device lock. */
+static void pam_changed(void *opaque, const uint8_t pam[Q35_PAM_COUNT])
+{
+    struct firmware *fw = opaque;
+    memcpy(fw->pam, pam, Q35_PAM_COUNT);
+    for (unsigned i = 0; i < FIRMWARE_PAM_SEGS; i++) {
+        apply_seg(fw, i, firmware_seg_kind(i, firmware_seg_attr(pam, i)));
+    }
+}
+
+static unsigned seg_of(uint64_t gpa)
+{
+    return gpa >= 0xF0000 ? 0 : 1 + (unsigned)((gpa - 0xC0000) / 0x4000);
+}
+
+/* Exits in 0xC0000-0xFFFFF: reads where no slot decodes, writes to read-only slots. */
+static uint64_t shadow_read(void *opaque, uint64_t off, unsigned size)
+{
+    (void)opaque;
+    (void)off;
+    return size >= 8 ? UINT64_MAX : (1ull << (size * 8)) - 1;
+}
+
+static void shadow_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    struct firmware *fw = opaque;
+    uint64_t gpa = MEM_SHADOW_START + off;
+    /* guest-controlled: the bus keeps off + size inside the range; a write may straddle two
+     * segments only if misaligned, and then the first segment's attribute decides. */
+    if (!(firmware_seg_attr(fw->pam, seg_of(gpa)) & PAM_WE) || gpa + size > MEM_SHADOW_END) {
+        return; /* ROM or write-protected shadow: dropped, as the hardware does */
+    }
+    memcpy(fw->vm->mem.base + gpa, &val, size);
+}
+
+static const struct bus_ops shadow_ops = {
+    .read = shadow_read,
+    .write = shadow_write,
+    .min_size = 1,
+    .max_size = 8,
+};
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static int add_items(struct firmware *fw)
+{
+    struct vm *vm = fw->vm;
+    struct fw_cfg *f = &fw->cfg;
+    int r;
+    if ((r = fw_cfg_add_i64(f, FW_CFG_RAM_SIZE, vm->mem.size)) < 0 ||
+        (r = fw_cfg_add_i16(f, FW_CFG_NB_CPUS, (uint16_t)vm->ncpus)) < 0 ||
+        (r = fw_cfg_add_i16(f, FW_CFG_MAX_CPUS, (uint16_t)vm->ncpus)) < 0 ||
+        (r = fw_cfg_add_i16(f, FW_CFG_NOGRAPHIC, 0)) < 0 ||
+        (r = fw_cfg_add_i64(f, FW_CFG_NUMA, 0)) < 0 ||
+        (r = fw_cfg_add_i16(f, FW_CFG_BOOT_MENU, 0)) < 0) {
+        return r;
+    }
+    /* etc/e820: { le64 address, le64 length, le32 type } per entry, RAM only; the firmware
+     * reserves its own areas (EBDA, BIOS, ECAM) itself. */
+    uint8_t e820[2 * 20];
+    unsigned n = 0;
+    put_le(e820, 0, 8);
+    put_le(e820 + 8, guest_mem_low_top(&vm->mem), 8);
+    put_le(e820 + 16, 1, 4);
+    n++;
+    if (guest_mem_high_size(&vm->mem)) {
+        put_le(e820 + 20, MEM_4G, 8);
+        put_le(e820 + 28, guest_mem_high_size(&vm->mem), 8);
+        put_le(e820 + 36, 1, 4);
+        n++;
+    }
+    if ((r = fw_cfg_add_file(f, "etc/e820", e820, n * 20)) < 0) {
+        return r;
+    }
+    /* SeaBIOS's serial console (sercon): BIOS text output also goes to COM1. */
+    uint8_t port[2];
+    put_le(port, 0x3f8, 2);
+    return fw_cfg_add_file(f, "etc/sercon-port", port, sizeof(port));
+}
+
+int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    if (!vm->pci) {
+        snprintf(err, errlen, "--firmware needs the PCI host bridge");
+        return -EINVAL;
+    }
+    if (guest_mem_low_top(&vm->mem) <= MEM_SHADOW_END || !vm->mem.shadow) {
+        snprintf(err, errlen, "--firmware needs more than 1 MiB of RAM");
+        return -EINVAL;
+    }
+    struct firmware *fw = calloc(1, sizeof(*fw));
+    if (!fw) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    fw->vm = vm;
+    vm->fw = fw;
+    int r = firmware_load_image(path, &fw->rom, &fw->rom_size, err, errlen);
+    if (r < 0) {
+        return r;
+    }
+    r = set_slot(fw, FW_SLOT_ROM, MEM_4G - fw->rom_size, fw->rom_size, fw->rom, true);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot map the BIOS below 4 GiB: %s", strerror(-r));
+        return r;
+    }
+    r = bus_register(&vm->mmio, MEM_SHADOW_START, MEM_SHADOW_END - MEM_SHADOW_START, &shadow_ops,
+                     fw, "bios-shadow");
+    if (r < 0) {
+        snprintf(err, errlen, "cannot register the BIOS area: %s", strerror(-r));
+        return r;
+    }
+    for (unsigned i = 0; i < FIRMWARE_PAM_SEGS; i++) {
+        fw->seg[i] = FW_SEG_NONE;
+    }
+    pci_host_set_pam_hook(&vm->pci->host, pam_changed, fw);
+    if (fw->slot_errors) {
+        snprintf(err, errlen, "cannot map the BIOS at 0xE0000");
+        return -EIO;
+    }
+
+    r = fw_cfg_init(&fw->cfg, &vm->mem);
+    if (r == 0) {
+        r = add_items(fw);
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-r));
+        return r;
+    }
+    r = bus_register(&vm->pio, FW_CFG_PORT_BASE, FW_CFG_PORT_LEN, &fw_cfg_ops, &fw->cfg, "fw-cfg");
+    if (r < 0) {
+        snprintf(err, errlen, "cannot register fw_cfg: %s", strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+void firmware_destroy(struct vm *vm)
+{
+    struct firmware *fw = vm ? vm->fw : NULL;
+    if (!fw) {
+        return;
+    }
+    fw_cfg_destroy(&fw->cfg);
+    if (fw->rom) {
+        munmap(fw->rom, fw->rom_size);
+    }
+    free(fw);
+    vm->fw = NULL;
+}
