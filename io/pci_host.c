@@ -101,8 +101,7 @@ void pci_host_destroy(struct pci_host *h)
 }
 
 void pci_host_set_pam_hook(struct pci_host *h,
-                           void (*fn)(void *opaque, const uint8_t pam[Q35_PAM_COUNT]),
-                           void *opaque)
+                           void (*fn)(void *opaque, const uint8_t pam[Q35_PAM_COUNT]), void *opaque)
 {
     h->pam_changed = fn;
     h->pam_opaque = opaque;
