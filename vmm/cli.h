@@ -51,7 +51,7 @@ struct cli_options {
     const char *qmp_path;
     const char *kvm_path;
     bool start_paused;
-    const char *display; /* "vga", "none", or NULL: vga when --vnc is given */
+    const char *display; /* "vga", "virtio-gpu", "none", or NULL: vga when --vnc is given */
     const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */
     /* --device specs in command-line order (checked by virtio_spec_parse). */
     const char *devices[CLI_MAX_DEVICES];
