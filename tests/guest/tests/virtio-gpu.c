@@ -219,8 +219,7 @@ void test_main(void)
     CHECK(cmd_rect(&vq, CMD_TRANSFER_TO_HOST_2D, 300, 0, 40, 10, 0, 0, RES_ID) ==
               RESP_ERR_INVALID_PARAMETER,
           "transfer outside the resource: %#x", resp[0]);
-    CHECK(cmd_rect(&vq, CMD_SET_SCANOUT, 0, 0, W, H, 5, RES_ID, 0) ==
-              RESP_ERR_INVALID_SCANOUT_ID,
+    CHECK(cmd_rect(&vq, CMD_SET_SCANOUT, 0, 0, W, H, 5, RES_ID, 0) == RESP_ERR_INVALID_SCANOUT_ID,
           "scanout 5: %#x", resp[0]);
     CHECK(!(vpci_status(&d) & VIRTIO_STATUS_NEEDS_RESET), "device needs reset");
     printf("virtio-gpu: pattern drawn %ux%u\n", W, H);
