@@ -102,3 +102,49 @@ int keymap_keysym_to_set1(uint32_t keysym)
     }
     return -1;
 }
+
+/*
+ * Set 1 codes without the E0 prefix equal evdev codes up to 0x58 (KEY_ESC = 1 ... KEY_F12 =
+ * 88, KEY_102ND = 86), the way Linux's atkbd maps them; the E0 keys have codes of their own.
+ */
+static const struct {
+    uint16_t set1;
+    uint16_t evdev;
+} e0_keys[] = {
+    {0xe01c, 96},  /* KEY_KPENTER */
+    {0xe01d, 97},  /* KEY_RIGHTCTRL */
+    {0xe035, 98},  /* KEY_KPSLASH */
+    {0xe038, 100}, /* KEY_RIGHTALT */
+    {0xe047, 102}, /* KEY_HOME */
+    {0xe048, 103}, /* KEY_UP */
+    {0xe049, 104}, /* KEY_PAGEUP */
+    {0xe04b, 105}, /* KEY_LEFT */
+    {0xe04d, 106}, /* KEY_RIGHT */
+    {0xe04f, 107}, /* KEY_END */
+    {0xe050, 108}, /* KEY_DOWN */
+    {0xe051, 109}, /* KEY_PAGEDOWN */
+    {0xe052, 110}, /* KEY_INSERT */
+    {0xe053, 111}, /* KEY_DELETE */
+    {0xe05b, 125}, /* KEY_LEFTMETA */
+    {0xe05c, 126}, /* KEY_RIGHTMETA */
+    {0xe05d, 127}, /* KEY_COMPOSE */
+};
+
+int keymap_set1_to_evdev(int set1)
+{
+    if (set1 > 0 && set1 <= 0x58 && set1 != 0x54 && set1 != 0x55) {
+        return set1;
+    }
+    for (size_t i = 0; i < sizeof(e0_keys) / sizeof(e0_keys[0]); i++) {
+        if (e0_keys[i].set1 == set1) {
+            return e0_keys[i].evdev;
+        }
+    }
+    return -1;
+}
+
+int keymap_keysym_to_evdev(uint32_t keysym)
+{
+    int set1 = keymap_keysym_to_set1(keysym);
+    return set1 < 0 ? -1 : keymap_set1_to_evdev(set1);
+}

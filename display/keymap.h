@@ -2,7 +2,8 @@
 /*
  * Keymaps: X keysyms (what VNC clients send) to PC set 1 make codes, the form the i8042
  * model takes (io/i8042.h i8042_key). US layout: a shifted keysym maps to the key that
- * produces it, and the client's own Shift events reach the guest as they are.
+ * produces it, and the client's own Shift events reach the guest as they are. The evdev codes
+ * (linux/input-event-codes.h, what virtio-input carries) derive from the set 1 codes.
  */
 #ifndef DESKVM_DISPLAY_KEYMAP_H
 #define DESKVM_DISPLAY_KEYMAP_H
@@ -11,5 +12,9 @@
 
 /* Set 1 make code (0xE0xx for E0-prefixed keys), or -1 for a keysym with no PC key. */
 int keymap_keysym_to_set1(uint32_t keysym);
+/* The evdev key code of a set 1 make code (as keymap_keysym_to_set1 gives), or -1. */
+int keymap_set1_to_evdev(int set1);
+/* X keysym to evdev key code, or -1. */
+int keymap_keysym_to_evdev(uint32_t keysym);
 
 #endif

@@ -42,7 +42,9 @@ static const char usage[] =
     "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
     "                       format is probed when not given; cache=none is raw only)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
-    "  --display vga|none   the graphics device (default: vga with --vnc or a channel)\n"
+    "  --display vga|virtio-gpu|none   the graphics device (default: vga with --vnc or a\n"
+    "                       channel, else none); virtio-gpu comes with a virtio keyboard and "
+    "tablet\n"
     "  --vnc HOST:PORT[,password=on] | unix:PATH[,password=on]\n"
     "                       VNC server, e.g. 127.0.0.1:5900 (beyond loopback needs a password)\n"
     "  --display-channel unix:PATH | fd:N\n"
@@ -490,8 +492,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             opt->start_paused = true;
             break;
         case OPT_DISPLAY:
-            if (strcmp(optarg, "vga") != 0 && strcmp(optarg, "none") != 0) {
-                snprintf(err, errlen, "--display %s: expected vga or none", optarg);
+            if (strcmp(optarg, "vga") != 0 && strcmp(optarg, "virtio-gpu") != 0 &&
+                strcmp(optarg, "none") != 0) {
+                snprintf(err, errlen, "--display %s: expected vga, virtio-gpu or none", optarg);
                 return -EINVAL;
             }
             opt->display = optarg;

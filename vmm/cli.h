@@ -52,8 +52,8 @@ struct cli_options {
     const char *qmp_path;
     const char *kvm_path;
     bool start_paused;
-    const char *display;         /* "vga", "none", or NULL: vga when --vnc is given */
-    const char *vnc;             /* the --vnc argument (display/vnc.h vnc_parse) */
+    const char *display; /* "vga", "virtio-gpu", "none", or NULL: vga with --vnc or a channel */
+    const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */
     const char *display_channel; /* --display-channel (vmm/display_channel.h) */
     /* --device specs in command-line order (checked by virtio_spec_parse). */
     const char *devices[CLI_MAX_DEVICES];

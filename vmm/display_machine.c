@@ -3,7 +3,11 @@
  * Display glue: places the VGA (legacy window, ports, PCI function), keeps VRAM in a memfd
  * mapped as a KVM memory slot with dirty logging wherever the guest puts BAR0 (the model
  * falls back to bus handlers while it is unmapped), refreshes the surface on a timer on the
- * event loop, and routes VNC input to the i8042. Every callback runs with the device lock.
+ * event loop, and routes VNC input to the i8042. With virtio-gpu there is no VGA: the
+ * gpu, a virtio keyboard and a tablet sit on the PCI bus as virtio-pci functions, flushes
+ * damage the surface directly, and VNC input goes to the virtio devices once their drivers
+ * are up (the tablet is absolute: no pointer grab), to PS/2 before. Every callback runs
+ * with the device lock.
  */
 #include "vmm/display_machine.h"
 
@@ -23,16 +27,25 @@
 #include "io/i8042.h"
 #include "io/vga.h"
 #include "vmm/display_channel.h"
+#include "io/virtio_gpu.h"
+#include "io/virtio_input.h"
 #include "vmm/evloop.h"
 #include "vmm/lazy_pixman.h"
 #include "vmm/lazy_png.h"
 #include "vmm/pc.h"
 #include "vmm/pci_machine.h"
+#include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
+
+#define VIRTIO_GPU_WIDTH 1024 /* the preferred mode a virtio-gpu starts with */
+#define VIRTIO_GPU_HEIGHT 768
 
 struct display_machine {
     struct vm *vm;
+    enum display_kind kind;
     struct vga vga;
+    struct virtio_gpu gpu; /* DISPLAY_VIRTIO_GPU */
+    struct virtio_input kbd, tablet;
     struct display display;
     int vram_fd;
     uint8_t *vram;
@@ -119,6 +132,13 @@ static int sync_dirty(void *opaque, uint64_t *bitmap)
 static void vnc_key(void *opaque, uint32_t keysym, bool down)
 {
     struct display_machine *dm = opaque;
+    if (dm->kind == DISPLAY_VIRTIO_GPU && virtio_input_ready(&dm->kbd)) {
+        int code = keymap_keysym_to_evdev(keysym);
+        if (code < 0 || virtio_input_key(&dm->kbd, (unsigned)code, down) < 0) {
+            dm->dropped_input++;
+        }
+        return;
+    }
     struct i8042 *kbd = pc_keyboard(dm->vm);
     int code = keymap_keysym_to_set1(keysym);
     if (!kbd || code < 0 || !i8042_key(kbd, (unsigned)code, down)) {
@@ -129,6 +149,15 @@ static void vnc_key(void *opaque, uint32_t keysym, bool down)
 static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
 {
     struct display_machine *dm = opaque;
+    if (dm->kind == DISPLAY_VIRTIO_GPU && virtio_input_ready(&dm->tablet)) {
+        /* Absolute: the guest pointer is where the client's is. Bits 3/4: wheel up/down. */
+        int wheel = (buttons & 8) ? 1 : (buttons & 16) ? -1 : 0;
+        if (virtio_input_pointer(&dm->tablet, x < 0 ? 0 : (unsigned)x, y < 0 ? 0 : (unsigned)y,
+                                 dm->display.width, dm->display.height, buttons & 7, wheel) < 0) {
+            dm->dropped_input++;
+        }
+        return;
+    }
     struct i8042 *kbd = pc_keyboard(dm->vm);
     /* VNC: bit 0 left, 1 middle, 2 right, 3 wheel up, 4 wheel down. */
     unsigned ps2 = (buttons & 1 ? I8042_BUTTON_LEFT : 0) | (buttons & 2 ? I8042_BUTTON_MIDDLE : 0) |
@@ -211,7 +240,40 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
     return 0;
 }
 
-struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, const char *vnc_spec,
+/* One virtio function with its state sections. */
+static int add_virtio(struct display_machine *dm, struct virtio_dev *vdev, const char *name,
+                      struct device *state, unsigned nstate, char *err, size_t errlen)
+{
+    return virtio_machine_add(dm->vm, vdev, name, state, nstate, err, errlen) ? 0 : -EINVAL;
+}
+
+/* virtio-gpu, keyboard and tablet on the PCI bus, in that order (slots 1, 2, 3 if free). */
+static int place_virtio(struct display_machine *dm, char *err, size_t errlen)
+{
+    struct device state[VIRTIO_QUEUES_MAX + 4];
+    unsigned n;
+    if (virtio_gpu_init(&dm->gpu, &dm->vm->mem, &dm->display, VIRTIO_GPU_WIDTH, VIRTIO_GPU_HEIGHT) <
+            0 ||
+        virtio_input_init(&dm->kbd, &dm->vm->mem, VIRTIO_INPUT_KEYBOARD) < 0 ||
+        virtio_input_init(&dm->tablet, &dm->vm->mem, VIRTIO_INPUT_TABLET) < 0) {
+        snprintf(err, errlen, "cannot create the virtio display devices");
+        return -EINVAL;
+    }
+    dm->placed = true;
+    n = virtio_gpu_state_sections(&dm->gpu, state, VIRTIO_QUEUES_MAX + 4);
+    if (add_virtio(dm, &dm->gpu.vdev, "virtio-gpu", state, n, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    n = virtio_input_state_sections(&dm->kbd, state, VIRTIO_QUEUES_MAX + 4);
+    if (add_virtio(dm, &dm->kbd.vdev, "virtio-keyboard", state, n, err, errlen) < 0) {
+        return -EINVAL;
+    }
+    n = virtio_input_state_sections(&dm->tablet, state, VIRTIO_QUEUES_MAX + 4);
+    return add_virtio(dm, &dm->tablet.vdev, "virtio-tablet", state, n, err, errlen);
+}
+
+struct display_machine *display_machine_new(struct vm *vm, enum display_kind kind,
+                                            uint32_t vram_size, const char *vnc_spec,
                                             const char *channel_spec, char *err, size_t errlen)
 {
     struct vnc_config vcfg;
@@ -220,7 +282,11 @@ struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, c
     }
     const char *why;
     if (lazy_pixman_load(&why) < 0) {
-        snprintf(err, errlen, "%s needs %s", vnc_spec ? "--vnc" : "--display vga", why);
+        snprintf(err, errlen, "%s needs %s",
+                 vnc_spec                     ? "--vnc"
+                 : kind == DISPLAY_VIRTIO_GPU ? "--display virtio-gpu"
+                                              : "--display vga",
+                 why);
         return NULL;
     }
     struct display_machine *dm = calloc(1, sizeof(*dm));
@@ -229,8 +295,19 @@ struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, c
         return NULL;
     }
     dm->vm = vm;
+    dm->kind = kind;
     dm->vram_fd = -1;
     dm->slot_addr = PCI_BAR_UNMAPPED;
+    if (kind == DISPLAY_VIRTIO_GPU) {
+        if (display_init(&dm->display, VIRTIO_GPU_WIDTH, VIRTIO_GPU_HEIGHT) < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        if (place_virtio(dm, err, errlen) < 0) {
+            goto fail;
+        }
+        goto vnc;
+    }
     dm->vram_size = vram_size ? vram_size : VGA_VRAM_DEFAULT;
     dm->vram_fd = memfd_create("deskvm-vram", MFD_CLOEXEC);
     if (dm->vram_fd < 0 || ftruncate(dm->vram_fd, dm->vram_size) < 0) {
@@ -260,6 +337,7 @@ struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, c
     if (place(dm, err, errlen) < 0) {
         goto fail;
     }
+vnc:
     if (vnc_spec) {
         dm->vnc = vnc_server_new(&vcfg, &dm->display, &vnc_input, dm, err, errlen);
         if (!dm->vnc) {
@@ -329,6 +407,9 @@ void display_machine_free(struct display_machine *dm)
     display_machine_stop(dm);
     display_destroy(&dm->display);
     vga_destroy(&dm->vga);
+    if (dm->kind == DISPLAY_VIRTIO_GPU) {
+        virtio_gpu_destroy(&dm->gpu);
+    }
     free(dm->log);
     if (dm->vram) {
         munmap(dm->vram, dm->vram_size);
@@ -354,7 +435,7 @@ int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **re
         qmp_arg_string(args, "format", &format, false, err) < 0) {
         return -1;
     }
-    if (device && strcmp(device, "vga") != 0) {
+    if (device && strcmp(device, dm->kind == DISPLAY_VIRTIO_GPU ? "virtio-gpu" : "vga") != 0) {
         qmp_error_set(err, "DeviceNotFound", "Device '%.64s' not found", device);
         return -1;
     }

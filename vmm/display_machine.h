@@ -3,7 +3,8 @@
  * The machine's display: the VGA PCI device with its VRAM in a memfd mapped into the guest
  * as a dirty-logged KVM memory slot, the display surface, the refresh timer, the VNC server
  * and its input into the PS/2 keyboard and mouse, and the QMP commands on top (screendump,
- * query-vnc, set_password). docs/display.md.
+ * query-vnc, set_password). Or, instead of the VGA, virtio-gpu with a virtio keyboard and
+ * tablet that take the VNC input once their drivers are up. docs/display.md.
  */
 #ifndef DESKVM_VMM_DISPLAY_MACHINE_H
 #define DESKVM_VMM_DISPLAY_MACHINE_H
@@ -24,13 +25,19 @@ struct display_machine;
 /* How often the surface is brought up to date and VNC clients served. */
 #define DISPLAY_REFRESH_NS (1000000000ull / 30)
 
+enum display_kind {
+    DISPLAY_VGA,
+    DISPLAY_VIRTIO_GPU, /* virtio-gpu + virtio-keyboard + virtio-tablet, no VGA */
+};
+
 /*
- * Add the VGA to vm (after vm_create, before vm_start; vm->pc and vm->pci exist) with
- * vram_size bytes of VRAM (0: VGA_VRAM_DEFAULT), and a VNC server when vnc_spec is not NULL
- * (vnc_parse syntax), and the local display channel when channel_spec is not NULL
+ * Add the graphics device of kind to vm (after vm_create, before vm_start; vm->pc and vm->pci
+ * exist) with vram_size bytes of VRAM (0: VGA_VRAM_DEFAULT), and a VNC server when vnc_spec is not
+ * NULL (vnc_parse syntax), and the local display channel when channel_spec is not NULL
  * (display_channel_parse syntax). NULL with err set on failure (the engine must then end).
  */
-struct display_machine *display_machine_new(struct vm *vm, uint32_t vram_size, const char *vnc_spec,
+struct display_machine *display_machine_new(struct vm *vm, enum display_kind kind,
+                                            uint32_t vram_size, const char *vnc_spec,
                                             const char *channel_spec, char *err, size_t errlen);
 /* Close the VNC server and stop refreshing (before the event loop goes). */
 void display_machine_stop(struct display_machine *dm);

@@ -269,9 +269,11 @@ int main(int argc, char **argv)
         goto out;
     }
     /* First, so the VGA takes PCI slot 1 (as on QEMU's q35) before the virtio devices. */
-    if (e.opt.display && strcmp(e.opt.display, "vga") == 0) {
+    if (e.opt.display && strcmp(e.opt.display, "none") != 0) {
+        enum display_kind kind =
+            strcmp(e.opt.display, "virtio-gpu") == 0 ? DISPLAY_VIRTIO_GPU : DISPLAY_VGA;
         e.display =
-            display_machine_new(&e.vm, 0, e.opt.vnc, e.opt.display_channel, err, sizeof(err));
+            display_machine_new(&e.vm, kind, 0, e.opt.vnc, e.opt.display_channel, err, sizeof(err));
         if (!e.display) {
             fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;

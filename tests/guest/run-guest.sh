@@ -215,6 +215,11 @@ if [ "$vmm" = qemu ]; then
         # qemu64 without SSE3, which the development host lacks (-cpu host dies on MSR 0x10a).
         cpu_arg="-cpu qemu64,-pni"
     fi
+    case $display in
+    vga) display_qemu="-device VGA" ;;
+    virtio-gpu) display_qemu="-device virtio-gpu-pci" ;;
+    *) display_qemu= ;;
+    esac
     # microvm turns the RTC (and with TCG the PIT and PIC) off by default: ask for them.
     case $machine in
     microvm) machine=microvm,rtc=on,pit=on,pic=on,isa-serial=on,acpi=on ;;
@@ -224,7 +229,7 @@ if [ "$vmm" = qemu ]; then
         -accel "$accel" $cpu_arg -nodefaults -no-user-config -display none \
         -serial "$serial_qemu" -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
         -smp "$cpus,sockets=1,cores=$cpus,threads=1" -m "$mem_mib" \
-        -kernel "$elf" -append "$append" $dev_qemu ${display:+-device VGA} ${GUEST_EXTRA_ARGS:-}
+        -kernel "$elf" -append "$append" $dev_qemu $display_qemu ${GUEST_EXTRA_ARGS:-}
 else
     if [ ! -x "$vmm" ]; then
         echo "SKIP: $vmm is not an executable"

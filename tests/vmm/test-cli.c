@@ -147,6 +147,8 @@ static void test_display_and_vnc(void **state)
     assert_non_null(strstr(err, "share=on"));
     assert_int_equal(PARSE(&o, err, "--display", "none", "--vnc", "127.0.0.1:5900"), -EINVAL);
     assert_int_equal(PARSE(&o, err, "--display", "cirrus"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--display", "virtio-gpu", "--vnc", "127.0.0.1:5900"), 0);
+    assert_string_equal(o.display, "virtio-gpu");
 }
 
 static void test_net(void **state)

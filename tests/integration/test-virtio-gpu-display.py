@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""test-virtio-gpu-display: the virtio-gpu guest (tests/guest/tests/virtio-gpu.c,
+interactive=1) draws a 320x200 pattern through virtio-gpu resources, transfers and flushes;
+this test checks every pixel of it through QMP screendump on deskvm (--display virtio-gpu),
+then sends a VNC key and a pointer move, which must arrive in the guest as evdev events from
+the virtio keyboard and tablet. When qemu-system-x86_64 is installed, QEMU's
+-device virtio-gpu-pci must show the same picture.
+
+usage: test-virtio-gpu-display.py DESKVM_VM VIRTIO_GPU_ELF
+"""
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
+
+W, H = 320, 200
+
+
+def read_ppm(path):
+    data = open(path, "rb").read()
+    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    check(m and m.group(3) == b"255", "%s: not an 8-bit binary PPM" % path)
+    w, h = int(m.group(1)), int(m.group(2))
+    return w, h, data[m.end():m.end() + w * h * 3]
+
+
+def expected():
+    """tests/guest/tests/virtio-gpu.c pattern() after the second (partial) transfer."""
+    out = bytearray()
+    for y in range(H):
+        for x in range(W):
+            if 40 <= x < 120 and 30 <= y < 80:
+                v = 0xff8000
+            elif 200 <= x < 260 and 100 <= y < 150:
+                v = 0xffffff
+            else:
+                v = (x * 255 // (W - 1)) << 16 | (y * 255 // (H - 1)) << 8 | ((x ^ y) & 0xff)
+            out += bytes(((v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff))
+    return bytes(out)
+
+
+def first_difference(got, want):
+    for i in range(0, min(len(got), len(want)), 3):
+        if got[i:i + 3] != want[i:i + 3]:
+            return "pixel (%d, %d) is %s, want %s" % ((i // 3) % W, (i // 3) // W,
+                                                      got[i:i + 3].hex(), want[i:i + 3].hex())
+    return "sizes %d and %d" % (len(got), len(want))
+
+
+def screendump(c, tmp, name):
+    path = os.path.join(tmp, name + ".ppm")
+    check(c.cmd("screendump", {"filename": path, "format": "ppm"}) == {}, "screendump")
+    return read_ppm(path)
+
+
+class Rfb:
+    """Just enough of an RFB client to send input (no security, shared)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        check(self.recv(12).startswith(b"RFB 003."), "no RFB greeting")
+        self.s.sendall(b"RFB 003.008\n")
+        types = self.recv(self.recv(1)[0])
+        check(1 in types, "security types %r offer no None" % list(types))
+        self.s.sendall(b"\x01")
+        check(self.recv(4) == b"\0\0\0\0", "security result")
+        self.s.sendall(b"\x01")
+        self.w, self.h = struct.unpack(">HH", self.recv(4))
+        self.recv(16)
+        self.recv(struct.unpack(">I", self.recv(4))[0])
+
+    def recv(self, n):
+        b = b""
+        while len(b) < n:
+            chunk = self.s.recv(n - len(b))
+            check(chunk, "VNC server closed the connection")
+            b += chunk
+        return b
+
+    def key(self, keysym, down):
+        self.s.sendall(struct.pack(">BBxxI", 4, 1 if down else 0, keysym))
+
+    def pointer(self, x, y, buttons=0):
+        self.s.sendall(struct.pack(">BBHH", 5, buttons, x, y))
+
+
+def free_port():
+    for port in range(5960, 6010):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    check(False, "no free port")
+
+
+def qemu_screen(elf, tmp):
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        return None
+    qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
+    p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
+                          "-display", "none", "-device", "virtio-gpu-pci",
+                          "-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci",
+                          "-m", "256", "-serial", "file:" + serial,
+                          "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
+                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                          "-kernel", elf, "-append", "interactive=1"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        log = lambda: open(serial, errors="replace").read() if os.path.exists(serial) else ""
+        wait_for(lambda: os.path.exists(qmp_path), 20, "QEMU's QMP socket")
+        c = Qmp(qmp_path)
+        c.negotiate()
+        wait_for(lambda: "input ready" in log(), 60, lambda: "QEMU: " + log())
+        return screendump(c, tmp, "qemu")
+    finally:
+        p.kill()
+        p.wait()
+
+
+def run():
+    require_kvm()
+    binary, elf = sys.argv[1:3]
+    port = free_port()
+    vm = Engine(binary, ["--kernel", elf, "--append", "interactive=1", "--display", "virtio-gpu",
+                         "--vnc", "127.0.0.1:%d" % port])
+    tmp = tempfile.mkdtemp(prefix="deskvm-virtio-gpu-")
+    try:
+        c = vm.qmp()
+        vm.wait_serial("input ready", timeout=60)
+        w, h, got = screendump(c, tmp, "deskvm")
+        check((w, h) == (W, H), "screen is %dx%d, want %dx%d" % (w, h, W, H))
+        want = expected()
+        check(got == want, "deskvm screen: " + first_difference(got, want))
+        print("deskvm: every pixel of the %dx%d pattern matches" % (W, H))
+
+        rfb = Rfb(port)
+        check((rfb.w, rfb.h) == (W, H), "VNC desktop %dx%d" % (rfb.w, rfb.h))
+        rfb.key(0x61, True)  # 'a': KEY_A = 30
+        rfb.key(0x61, False)
+        for line in ("evdev kbd 1 30 1", "evdev kbd 0 0 0", "evdev kbd 1 30 0"):
+            vm.wait_serial(line, timeout=30)
+        rfb.pointer(160, 100)  # absolute: 0..319 -> 0..32767
+        for line in ("evdev tablet 3 0 %d" % (160 * 32767 // 319),
+                     "evdev tablet 3 1 %d" % (100 * 32767 // 199), "evdev tablet 0 0 0"):
+            vm.wait_serial(line, timeout=30)
+        rc = vm.wait_exit(30)
+        check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
+        print("VNC key and pointer arrived as evdev events")
+
+        q = qemu_screen(elf, tmp)
+        if q is None:
+            print("QEMU: not installed, no cross-check")
+        else:
+            check(q[:2] == (W, H), "QEMU's screen is %dx%d" % q[:2])
+            check(q[2] == got, "QEMU and deskvm differ: " + first_difference(q[2], got))
+            print("QEMU -device virtio-gpu-pci shows the same picture")
+    finally:
+        vm.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+main(run)
