@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,9 @@ struct qcow2 {
     unsigned l2_dirty;
     struct qcow2_pending_free *pfree;
     size_t npfree, cap_pfree;
+    /* Anything of the above pending; read without the lock by qcow2_sync_fd, which must not
+     * wait for a write-back's fdatasyncs on the event loop's thread. */
+    atomic_bool deferred;
 
     uint64_t file_size; /* bytes; grows as clusters are allocated */
     uint64_t free_hint; /* cluster index where the search for a free cluster starts */
@@ -615,6 +619,7 @@ static int qcow2_writeback(struct qcow2 *q)
         }
         q->l2_dirty = 0;
         q->l1_dlo = q->l1_dhi = 0;
+        atomic_store(&q->deferred, q->npfree > 0);
     }
     if (r < 0) {
         return r;
@@ -627,6 +632,7 @@ static int qcow2_writeback(struct qcow2 *q)
     /* A range that failed half-way is dropped, not retried: a leak, never a double free. */
     memmove(q->pfree, q->pfree + i, (q->npfree - i) * sizeof(*q->pfree));
     q->npfree -= i;
+    atomic_store(&q->deferred, q->npfree > 0);
     return r;
 }
 
@@ -660,6 +666,7 @@ static int defer_free(struct qcow2 *q, uint64_t off, uint64_t len)
         q->cap_pfree = cap;
     }
     q->pfree[q->npfree++] = (struct qcow2_pending_free){off, len};
+    atomic_store(&q->deferred, true);
     return 0;
 }
 
@@ -975,6 +982,7 @@ static int set_l2_entry(struct qcow2 *q, uint64_t vc, uint64_t new_entry)
         ce->dhi = ce->dhi > hi ? ce->dhi : hi;
     }
     ce->fresh |= fresh;
+    atomic_store(&q->deferred, true);
     return 0;
 }
 
@@ -1191,6 +1199,8 @@ static void qcow2_close(struct block_image *img)
                             "leaked clusters)",
                             strerror(-r));
         }
+    } else if (!img->readonly && q->fd >= 0) {
+        (void)fdatasync(q->fd);
     }
     block_close(q->backing);
     for (unsigned i = 0; i < QCOW2_L2_CACHE; i++) {
@@ -1246,16 +1256,14 @@ static int qcow2_map(struct block_image *img, uint64_t off, uint64_t len, bool w
 
 /*
  * A plain fdatasync is the guest's flush only while no metadata is deferred; otherwise -1
- * sends the flush through qcow2_flush. Writes completed before this call left their metadata
- * deferred already, so a clean answer here covers them.
+ * sends the flush through qcow2_flush. Writes completed before this call set `deferred`
+ * before they completed (their completion passed through the pool's mutex since), so a clean
+ * answer here covers them.
  */
 static int qcow2_sync_fd(struct block_image *img)
 {
     struct qcow2 *q = to_q(img);
-    pthread_mutex_lock(&q->lock);
-    bool clean = q->l2_dirty == 0 && q->l1_dlo >= q->l1_dhi && q->npfree == 0;
-    pthread_mutex_unlock(&q->lock);
-    return clean ? q->fd : -1;
+    return atomic_load(&q->deferred) ? -1 : q->fd;
 }
 
 static const struct block_driver qcow2_driver = {
