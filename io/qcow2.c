@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,24 @@
 #define QCOW2_L2_CACHE 16
 #define QCOW2_RB_CACHE 8
 #define QCOW2_MAX_EOF_SCAN (1u << 20)
+/* Deferred frees held before a write-back is forced (each entry may cover many clusters). */
+#define QCOW2_MAX_PENDING_FREES 4096
 
 struct qcow2_cache_entry {
     uint64_t off; /* host offset of the cached cluster; 0 = empty slot */
     uint64_t used;
     uint8_t *data;
+    /* L2 tables only (docs/qcow2.md, "Write ordering"): entries changed in memory and not
+     * yet written, bytes [dlo, dhi); fresh: the whole table is new and no L1 entry on disk
+     * points to it yet. */
+    bool dirty;
+    bool fresh;
+    uint32_t dlo, dhi;
+};
+
+/* Host bytes whose references were dropped in memory; freed after the drop is durable. */
+struct qcow2_pending_free {
+    uint64_t off, len;
 };
 
 struct qcow2 {
@@ -55,6 +69,17 @@ struct qcow2 {
     uint32_t rt_clusters;
     uint64_t rt_size; /* entries */
     uint64_t *rt;     /* host byte order */
+
+    bool writethrough; /* cache=writethrough: every request's metadata is written back */
+    /* Deferred metadata (see qcow2_writeback): dirty L1 entries [l1_dlo, l1_dhi), dirty L2
+     * tables in l2c, and host ranges waiting to be freed. */
+    uint32_t l1_dlo, l1_dhi;
+    unsigned l2_dirty;
+    struct qcow2_pending_free *pfree;
+    size_t npfree, cap_pfree;
+    /* Anything of the above pending; read without the lock by qcow2_sync_fd, which must not
+     * wait for a write-back's fdatasyncs on the event loop's thread. */
+    atomic_bool deferred;
 
     uint64_t file_size; /* bytes; grows as clusters are allocated */
     uint64_t free_hint; /* cluster index where the search for a free cluster starts */
@@ -131,8 +156,14 @@ static int qcow2_sync(struct qcow2 *q)
     return fdatasync(q->fd) < 0 ? -errno : 0;
 }
 
-/* ---- metadata cache (write-through: the cache never holds anything the file lacks) ---- */
+/* ---- metadata cache ---- */
 
+static int qcow2_writeback(struct qcow2 *q);
+
+/*
+ * Refcount blocks are write-through (the file always holds what the cache holds). L2 tables
+ * may be dirty: a dirty victim forces a write-back of all deferred metadata first.
+ */
 static int cache_get(struct qcow2 *q, struct qcow2_cache_entry *c, unsigned n, uint64_t off,
                      bool fill_zero, uint8_t **out)
 {
@@ -151,6 +182,12 @@ static int cache_get(struct qcow2 *q, struct qcow2_cache_entry *c, unsigned n, u
         }
     }
     struct qcow2_cache_entry *e = &c[victim];
+    if (e->dirty) {
+        int r = qcow2_writeback(q);
+        if (r < 0) {
+            return r;
+        }
+    }
     if (e->data == NULL) {
         e->data = malloc(q->cluster_size);
         if (e->data == NULL) {
@@ -523,6 +560,116 @@ static int free_host_range(struct qcow2 *q, uint64_t off, uint64_t len)
     return 0;
 }
 
+/*
+ * Writes the deferred metadata in dependency order (docs/qcow2.md, "Write ordering"):
+ *   group 1, already in the file: guest data, refcount increments, and now the whole of every
+ *            fresh L2 table (nothing on disk points to it yet)
+ *   fdatasync
+ *   group 2: changed entries of existing L2 tables, changed L1 entries
+ *   fdatasync
+ *   group 3: refcount decrements of what group 2 stopped referencing (durable at the next
+ *            flush; lost, they only leak)
+ * The pwrite order alone keeps an engine crash (page cache intact) consistent; the two
+ * fdatasyncs extend that to a host crash. With nothing deferred it is one fdatasync, so this
+ * is also the guest's flush. Lock held.
+ */
+static int qcow2_writeback(struct qcow2 *q)
+{
+    int r;
+    if (q->l2_dirty == 0 && q->l1_dlo >= q->l1_dhi) {
+        r = qcow2_sync(q);
+    } else {
+        r = 0;
+        for (unsigned i = 0; i < QCOW2_L2_CACHE && r == 0; i++) {
+            struct qcow2_cache_entry *e = &q->l2c[i];
+            if (e->dirty && e->fresh) {
+                r = block_file_pwrite(q->fd, e->off, e->data, q->cluster_size);
+            }
+        }
+        if (r == 0) {
+            r = qcow2_sync(q);
+        }
+        for (unsigned i = 0; i < QCOW2_L2_CACHE && r == 0; i++) {
+            struct qcow2_cache_entry *e = &q->l2c[i];
+            if (e->dirty && !e->fresh) {
+                r = block_file_pwrite(q->fd, e->off + e->dlo, e->data + e->dlo, e->dhi - e->dlo);
+            }
+        }
+        if (r == 0 && q->l1_dlo < q->l1_dhi) {
+            uint32_t n = q->l1_dhi - q->l1_dlo;
+            uint64_t *be = malloc((size_t)n * 8);
+            if (be == NULL) {
+                return -ENOMEM;
+            }
+            for (uint32_t i = 0; i < n; i++) {
+                be[i] = htobe64(q->l1[q->l1_dlo + i]);
+            }
+            r = block_file_pwrite(q->fd, q->l1_offset + (uint64_t)q->l1_dlo * 8, be, (size_t)n * 8);
+            free(be);
+        }
+        if (r == 0) {
+            r = qcow2_sync(q);
+        }
+        if (r < 0) {
+            return r; /* everything stays deferred; the next write-back tries again */
+        }
+        for (unsigned i = 0; i < QCOW2_L2_CACHE; i++) {
+            q->l2c[i].dirty = false;
+            q->l2c[i].fresh = false;
+        }
+        q->l2_dirty = 0;
+        q->l1_dlo = q->l1_dhi = 0;
+        atomic_store(&q->deferred, q->npfree > 0);
+    }
+    if (r < 0) {
+        return r;
+    }
+    /* Group 3. The references are gone on disk, so the clusters may be reused. */
+    size_t i = 0;
+    for (; i < q->npfree && r == 0; i++) {
+        r = free_host_range(q, q->pfree[i].off, q->pfree[i].len);
+    }
+    /* A range that failed half-way is dropped, not retried: a leak, never a double free. */
+    memmove(q->pfree, q->pfree + i, (q->npfree - i) * sizeof(*q->pfree));
+    q->npfree -= i;
+    atomic_store(&q->deferred, q->npfree > 0);
+    return r;
+}
+
+/*
+ * The references to [off, off + len) were dropped in memory: free the host bytes once that
+ * drop is on disk (at the next write-back). Until then nobody may reuse them. Lock held.
+ */
+static int defer_free(struct qcow2 *q, uint64_t off, uint64_t len)
+{
+    if (q->npfree > 0) {
+        struct qcow2_pending_free *last = &q->pfree[q->npfree - 1];
+        if (last->off + last->len == off && (off & (q->cluster_size - 1)) == 0 &&
+            (last->len & (q->cluster_size - 1)) == 0) {
+            last->len += len; /* whole clusters, adjacent: one range */
+            return 0;
+        }
+    }
+    if (q->npfree >= QCOW2_MAX_PENDING_FREES) {
+        int r = qcow2_writeback(q);
+        if (r < 0) {
+            return r;
+        }
+    }
+    if (q->npfree == q->cap_pfree) {
+        size_t cap = q->cap_pfree ? q->cap_pfree * 2 : 64;
+        struct qcow2_pending_free *n = realloc(q->pfree, cap * sizeof(*n));
+        if (n == NULL) {
+            return -ENOMEM;
+        }
+        q->pfree = n;
+        q->cap_pfree = cap;
+    }
+    q->pfree[q->npfree++] = (struct qcow2_pending_free){off, len};
+    atomic_store(&q->deferred, true);
+    return 0;
+}
+
 /* ---- cluster mapping ---- */
 
 enum qcow2_ctype {
@@ -757,13 +904,11 @@ static int qcow2_pread(struct block_image *img, uint64_t off, void *buf, size_t 
 }
 
 /*
- * Points guest cluster vc at new_entry. If the L1 entry is empty, a fresh L2 table is
- * allocated first; `pre_sync` says the caller has unsynced writes (a new data cluster and
- * its refcount) that must be durable before the reference. Order:
- *   [new L2 table written] -> fdatasync -> L1 entry or L2 entry written.
- * Caller holds the lock.
+ * Points guest cluster vc at new_entry, in memory: the L2 entry (and, for a fresh L2 table,
+ * the L1 entry) reaches the file at the next write-back, after everything the caller wrote
+ * before (data, refcounts) is durable. Caller holds the lock.
  */
-static int set_l2_entry(struct qcow2 *q, uint64_t vc, uint64_t new_entry, bool pre_sync)
+static int set_l2_entry(struct qcow2 *q, uint64_t vc, uint64_t new_entry)
 {
     uint64_t i1 = vc >> q->l2_bits;
     uint64_t i2 = vc & ((1ull << q->l2_bits) - 1);
@@ -787,6 +932,7 @@ static int set_l2_entry(struct qcow2 *q, uint64_t vc, uint64_t new_entry, bool p
                             (unsigned long long)l2_off, (unsigned long long)rc);
             return -ENOTSUP;
         }
+        /* Only a flag on an existing reference: no ordering to keep. */
         uint8_t e[8];
         st64(e, l2_off | QCOW2_OFLAG_COPIED);
         r = block_file_pwrite(q->fd, q->l1_offset + i1 * 8, e, 8);
@@ -795,7 +941,8 @@ static int set_l2_entry(struct qcow2 *q, uint64_t vc, uint64_t new_entry, bool p
         }
         q->l1[i1] = l2_off | QCOW2_OFLAG_COPIED;
     }
-    if (l2 == NULL) {
+    bool fresh = l2 == NULL;
+    if (fresh) {
         r = alloc_cluster(q, &l2_off);
         if (r < 0) {
             return r;
@@ -804,34 +951,42 @@ static int set_l2_entry(struct qcow2 *q, uint64_t vc, uint64_t new_entry, bool p
         if (r < 0) {
             return r;
         }
-        st64(l2 + 8 * i2, new_entry);
-        r = block_file_pwrite(q->fd, l2_off, l2, q->cluster_size);
-        if (r == 0) {
-            r = qcow2_sync(q);
-        }
-        if (r < 0) {
-            return r;
-        }
-        uint8_t e[8];
-        st64(e, l2_off | QCOW2_OFLAG_COPIED);
-        r = block_file_pwrite(q->fd, q->l1_offset + i1 * 8, e, 8);
-        if (r < 0) {
-            return r;
-        }
         q->l1[i1] = l2_off | QCOW2_OFLAG_COPIED;
-        return 0;
-    }
-    if (pre_sync) {
-        r = qcow2_sync(q);
-        if (r < 0) {
-            return r;
+        if (q->l1_dlo >= q->l1_dhi) {
+            q->l1_dlo = (uint32_t)i1;
+            q->l1_dhi = (uint32_t)i1 + 1;
+        } else {
+            q->l1_dlo = q->l1_dlo < i1 ? q->l1_dlo : (uint32_t)i1;
+            q->l1_dhi = q->l1_dhi > i1 + 1 ? q->l1_dhi : (uint32_t)i1 + 1;
         }
+    }
+    struct qcow2_cache_entry *ce = NULL;
+    for (unsigned i = 0; i < QCOW2_L2_CACHE; i++) {
+        if (q->l2c[i].data == l2) {
+            ce = &q->l2c[i];
+        }
+    }
+    if (ce == NULL) {
+        return -EIO; /* cannot happen: l2 came from this cache */
     }
     st64(l2 + 8 * i2, new_entry);
-    return block_file_pwrite(q->fd, l2_off + 8 * i2, l2 + 8 * i2, 8);
+    uint32_t lo = (uint32_t)(8 * i2), hi = lo + 8;
+    if (!ce->dirty) {
+        ce->dirty = true;
+        ce->fresh = fresh;
+        ce->dlo = lo;
+        ce->dhi = hi;
+        q->l2_dirty++;
+    } else {
+        ce->dlo = ce->dlo < lo ? ce->dlo : lo;
+        ce->dhi = ce->dhi > hi ? ce->dhi : hi;
+    }
+    ce->fresh |= fresh;
+    atomic_store(&q->deferred, true);
+    return 0;
 }
 
-/* Drops the host clusters an old mapping held, after its replacement is durable. */
+/* Drops the host clusters an old mapping held, once its replacement is durable. */
 static int release_old(struct qcow2 *q, const struct qcow2_map *old, bool keeps_host)
 {
     uint64_t off, len;
@@ -846,11 +1001,7 @@ static int release_old(struct qcow2 *q, const struct qcow2_map *old, bool keeps_
         return 0;
     }
     /* The new L2 entry must be on disk before the old clusters can be reused. */
-    int r = qcow2_sync(q);
-    if (r < 0) {
-        return r;
-    }
-    return free_host_range(q, off, len);
+    return defer_free(q, off, len);
 }
 
 /* Writes n bytes at off inside one cluster that needs allocation (or COW). Lock held. */
@@ -877,7 +1028,7 @@ static int write_alloc(struct qcow2 *q, uint64_t off, const uint8_t *buf, size_t
         /* Preallocated zero cluster we own: fill it in place, then drop the zero flag. */
         r = block_file_pwrite(q->fd, m->host, c, cs);
         if (r == 0) {
-            r = set_l2_entry(q, vc, m->host | QCOW2_OFLAG_COPIED, true);
+            r = set_l2_entry(q, vc, m->host | QCOW2_OFLAG_COPIED);
         }
         goto out;
     }
@@ -890,7 +1041,7 @@ static int write_alloc(struct qcow2 *q, uint64_t off, const uint8_t *buf, size_t
     if (r < 0) {
         goto out;
     }
-    r = set_l2_entry(q, vc, host | QCOW2_OFLAG_COPIED, true);
+    r = set_l2_entry(q, vc, host | QCOW2_OFLAG_COPIED);
     if (r < 0) {
         goto out;
     }
@@ -918,6 +1069,9 @@ static int qcow2_pwrite(struct block_image *img, uint64_t off, const void *buf, 
             if (r == 0) {
                 r = write_alloc(q, off, p, n, &m);
             }
+            if (r == 0 && q->writethrough) {
+                r = qcow2_writeback(q); /* O_DSYNC promises the write is durable now */
+            }
             pthread_mutex_unlock(&q->lock);
         }
         if (r < 0) {
@@ -930,9 +1084,14 @@ static int qcow2_pwrite(struct block_image *img, uint64_t off, const void *buf, 
     return 0;
 }
 
+/* The guest's flush: the deferred metadata goes out in order, ending with an fdatasync. */
 static int qcow2_flush(struct block_image *img)
 {
-    return qcow2_sync(to_q(img));
+    struct qcow2 *q = to_q(img);
+    pthread_mutex_lock(&q->lock);
+    int r = qcow2_writeback(q);
+    pthread_mutex_unlock(&q->lock);
+    return r;
 }
 
 /* Zeroes (or discards, unmap=true) whole cluster vc. Lock held. */
@@ -961,7 +1120,7 @@ static int zero_cluster(struct qcow2 *q, uint64_t vc, bool unmap)
         if (m.type == QCOW2_UNALLOC) {
             return 0;
         }
-        r = set_l2_entry(q, vc, 0, false);
+        r = set_l2_entry(q, vc, 0);
         return r < 0 ? r : release_old(q, &m, false);
     }
     if (m.type == QCOW2_UNALLOC && q->backing == NULL) {
@@ -973,7 +1132,7 @@ static int zero_cluster(struct qcow2 *q, uint64_t vc, bool unmap)
     if (e == m.entry) {
         return 0;
     }
-    r = set_l2_entry(q, vc, e, false);
+    r = set_l2_entry(q, vc, e);
     return r < 0 ? r : release_old(q, &m, keep);
 }
 
@@ -1011,6 +1170,9 @@ static int zero_range(struct block_image *img, uint64_t off, uint64_t len, bool 
     for (uint64_t v = first_full; v < last_full && r == 0; v += cs) {
         pthread_mutex_lock(&q->lock);
         r = q->corrupt ? -EIO : zero_cluster(q, v >> q->cluster_bits, unmap);
+        if (r == 0 && q->writethrough && v + cs >= last_full) {
+            r = qcow2_writeback(q);
+        }
         pthread_mutex_unlock(&q->lock);
     }
     return r;
@@ -1029,7 +1191,15 @@ static int qcow2_discard(struct block_image *img, uint64_t off, uint64_t len)
 static void qcow2_close(struct block_image *img)
 {
     struct qcow2 *q = to_q(img);
-    if (!img->readonly) {
+    if (!img->readonly && q->fd >= 0 && !q->corrupt) {
+        int r = qcow2_writeback(q);
+        if (r < 0) {
+            block_set_error(img,
+                            "cannot write metadata back at close: %s (the image may have "
+                            "leaked clusters)",
+                            strerror(-r));
+        }
+    } else if (!img->readonly && q->fd >= 0) {
         (void)fdatasync(q->fd);
     }
     block_close(q->backing);
@@ -1041,6 +1211,7 @@ static void qcow2_close(struct block_image *img)
     }
     free(q->l1);
     free(q->rt);
+    free(q->pfree);
     if (q->fd >= 0) {
         close(q->fd);
     }
@@ -1083,9 +1254,16 @@ static int qcow2_map(struct block_image *img, uint64_t off, uint64_t len, bool w
     return 1;
 }
 
+/*
+ * A plain fdatasync is the guest's flush only while no metadata is deferred; otherwise -1
+ * sends the flush through qcow2_flush. Writes completed before this call set `deferred`
+ * before they completed (their completion passed through the pool's mutex since), so a clean
+ * answer here covers them.
+ */
 static int qcow2_sync_fd(struct block_image *img)
 {
-    return to_q(img)->fd;
+    struct qcow2 *q = to_q(img);
+    return atomic_load(&q->deferred) ? -1 : q->fd;
 }
 
 static const struct block_driver qcow2_driver = {
@@ -1519,6 +1697,7 @@ int block_open_qcow2(const char *path, bool readonly, enum block_cache cache,
         return -ENOMEM;
     }
     q->fd = -1;
+    q->writethrough = cache == BLOCK_CACHE_WRITETHROUGH;
     pthread_mutex_init(&q->lock, NULL);
     block_image_init(&q->base, &qcow2_driver, path, 0, readonly);
     o->path = path;

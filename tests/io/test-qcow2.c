@@ -479,6 +479,96 @@ static void test_cache_none_refused(void **state)
     block_close(img);
 }
 
+/* The file as an engine crash would leave it: copied while the image is still open. */
+static void snapshot_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(in >= 0 && out >= 0);
+    uint8_t *b = malloc(65536);
+    ssize_t n;
+    while ((n = read(in, b, 65536)) > 0) {
+        assert_int_equal(write(out, b, (size_t)n), n);
+    }
+    assert_int_equal(n, 0);
+    free(b);
+    close(in);
+    close(out);
+}
+
+/* [off, off + n) reads as want or, when zero_ok, as zeroes. */
+static void assert_range(struct block_image *img, uint64_t off, const uint8_t *want, size_t n,
+                         bool zero_ok)
+{
+    uint8_t *b = malloc(n);
+    uint8_t *z = calloc(1, n);
+    assert_int_equal(block_pread(img, off, b, n), 0);
+    if (!(zero_ok && memcmp(b, z, n) == 0)) {
+        assert_memory_equal(b, want, n);
+    }
+    free(b);
+    free(z);
+}
+
+/*
+ * Metadata is deferred to the flush (docs/qcow2.md, "Write ordering"): between flushes the
+ * file is consistent but may lack the latest writes; after a flush it has them; a cluster
+ * freed by a discard is not reused while an old reference to it may still be on disk.
+ */
+static void test_deferred_metadata(void **state)
+{
+    struct ctx *c = *state;
+    enum { N = 65536 };
+    static uint8_t a[N], b[N], d[N], z[N];
+    fill(a, N, 1);
+    fill(b, N, 2);
+    fill(d, N, 3);
+    char snap[160];
+    snprintf(snap, sizeof(snap), "%s/snap.qcow2", c->dir);
+    make(c, c->path, 8 << 20, 16, NULL);
+    struct block_image *img = open_img(c, c->path, false);
+    assert_int_equal(block_pwrite(img, 0, a, N), 0);
+    assert_true(block_sync_fd(img) < 0); /* a plain fdatasync would not write the L2 entry */
+    assert_int_equal(block_flush(img), 0);
+    assert_true(block_sync_fd(img) >= 0);
+    assert_int_equal(block_pwrite(img, 1 << 20, b, N), 0);
+    assert_int_equal(block_discard(img, 0, N), 0);
+    assert_int_equal(block_pwrite(img, 2 << 20, d, N), 0); /* must not reuse a's cluster */
+    assert_true(block_sync_fd(img) < 0);
+    assert_range(img, 0, z, N, false);
+    assert_range(img, 1 << 20, b, N, false);
+    assert_range(img, 2 << 20, d, N, false);
+
+    snapshot_file(c->path, snap);
+    struct block_image *s = open_img(c, snap, true);
+    assert_range(s, 0, a, N, true);
+    assert_range(s, 1 << 20, b, N, true);
+    assert_range(s, 2 << 20, d, N, true);
+    block_close(s);
+
+    assert_int_equal(block_flush(img), 0);
+    snapshot_file(c->path, snap);
+    s = open_img(c, snap, true);
+    assert_range(s, 0, z, N, false);
+    assert_range(s, 1 << 20, b, N, false);
+    assert_range(s, 2 << 20, d, N, false);
+    block_close(s);
+    block_close(img);
+
+    /* Writethrough: every completed write is in the file at once. */
+    assert_int_equal(block_open(c->path, BLOCK_FORMAT_QCOW2, false, BLOCK_CACHE_WRITETHROUGH, &img,
+                                c->err, sizeof(c->err)),
+                     0);
+    assert_int_equal(block_pwrite(img, 3 << 20, a, N), 0);
+    assert_int_equal(block_discard(img, 1 << 20, N), 0);
+    snapshot_file(c->path, snap);
+    s = open_img(c, snap, true);
+    assert_range(s, 3 << 20, a, N, false);
+    assert_range(s, 1 << 20, z, N, false);
+    block_close(s);
+    block_close(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runtime_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_none_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_metadata, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,13 @@
  * Every 4 KiB block written starts with its disk offset + 1, every block read is checked for
  * it, every status must be OK: a row cannot finish on wrong data. Buffers live at 64 MiB
  * (identity-mapped RAM), so mem= must be at least 128M.
+ *
+ * crash=1 (tests/integration/test-blk-crash.py): instead of the rows, writes forever at depth
+ * 8: 4..128 KiB writes at random 4 KiB-aligned offsets (mostly allocating on a fresh image,
+ * overwrites later), 1 in 16 a flush, a discard, a write-zeroes (64 KiB..1 MiB), printing
+ * "blk-crash: ops=N" every 1024 completions until the host kills the VMM.
+ * crash=2: reads the whole disk and checks every 4 KiB block is zeroes or carries its own
+ * tag, then passes: what a crash left must still be a disk of whole, correctly placed blocks.
  */
 #include "guest.h"
 #include "virtio_guest.h"
@@ -19,6 +26,13 @@
 #define SECT 512u
 #define T_IN 0
 #define T_OUT 1
+#define T_FLUSH 4
+#define T_DISCARD 11
+#define T_WRITE_ZEROES 13
+#define F_FLUSH 9
+#define F_DISCARD 13
+#define F_WRITE_ZEROES 14
+#define CRASH_QD 8
 #define SLOTS 64
 #define BUF_BASE (64ull << 20)
 #define BUF_SLOT (128u << 10)
@@ -36,6 +50,11 @@ static uint8_t stats[SLOTS];
 static struct virtq_desc tbls[SLOTS][3] __attribute__((aligned(16)));
 static uint64_t slot_off[SLOTS];
 static uint64_t disk_bytes, rng_state, seq_next;
+/* Discard / write-zeroes segment per slot (virtio 1.2 5.2.6, device-readable). */
+static struct blk_seg {
+    uint64_t sector;
+    uint32_t num, flags;
+} segs[SLOTS];
 
 static uint64_t rng(void)
 {
@@ -136,14 +155,139 @@ static void run(const struct row *r)
     printf("blk-bench: %s ops=%lu bytes=%lu cycles=%lu\n", r->name, r->ops, r->ops * r->bs, cycles);
 }
 
+/* One random request of the crash=1 mix into slot s. */
+static void crash_post(unsigned s)
+{
+    unsigned pick = (unsigned)(rng() % 16);
+    uint8_t *buf = slot_buf(s);
+    stats[s] = 0xff;
+    bool flush = pick == 0 && (d.features & 1ull << F_FLUSH);
+    bool disc = pick == 1 && (d.features & 1ull << F_DISCARD);
+    bool zero = pick == 2 && (d.features & 1ull << F_WRITE_ZEROES);
+    if (flush) {
+        hdrs[s] = (struct blk_hdr){.type = T_FLUSH};
+        struct vq_buf chain[2] = {{&hdrs[s], sizeof(hdrs[s]), false}, {&stats[s], 1, true}};
+        vq_post_indirect(&vq, (uint16_t)s, tbls[s], chain, 2);
+        return;
+    }
+    if (disc || zero) {
+        uint64_t len = (1 + rng() % 16) << 16;
+        uint64_t off = rng() % (disk_bytes / 4096) * 4096;
+        if (off + len > disk_bytes) {
+            len = disk_bytes - off;
+        }
+        hdrs[s] = (struct blk_hdr){.type = disc ? T_DISCARD : T_WRITE_ZEROES};
+        segs[s] = (struct blk_seg){.sector = off / SECT, .num = (uint32_t)(len / SECT)};
+        struct vq_buf chain[3] = {
+            {&hdrs[s], sizeof(hdrs[s]), false},
+            {&segs[s], sizeof(segs[s]), false},
+            {&stats[s], 1, true},
+        };
+        vq_post_indirect(&vq, (uint16_t)s, tbls[s], chain, 3);
+        return;
+    }
+    uint32_t len = (uint32_t)(1 + rng() % 32) * 4096;
+    uint64_t off = rng() % (disk_bytes / 4096) * 4096;
+    if (off + len > disk_bytes) {
+        len = (uint32_t)(disk_bytes - off);
+    }
+    for (uint32_t b = 0; b < len; b += 4096) {
+        uint64_t tag = off + b + 1;
+        memcpy(buf + b, &tag, 8);
+    }
+    hdrs[s] = (struct blk_hdr){.type = T_OUT, .sector = off / SECT};
+    slot_off[s] = off;
+    struct vq_buf chain[3] = {
+        {&hdrs[s], sizeof(hdrs[s]), false},
+        {buf, len, false},
+        {&stats[s], 1, true},
+    };
+    vq_post_indirect(&vq, (uint16_t)s, tbls[s], chain, 3);
+}
+
+__attribute__((noreturn)) static void crash_loop(void)
+{
+    for (unsigned s = 0; s < CRASH_QD; s++) {
+        crash_post(s);
+    }
+    vq_kick(&vq);
+    uint64_t done = 0, last = rdtsc();
+    printf("blk-crash: writing\n");
+    for (;;) {
+        uint32_t id, len;
+        bool more = false;
+        while (vq_used_next(&vq, &id, &len)) {
+            CHECK(id < CRASH_QD && stats[id] == 0, "crash: used id %u status %u", id,
+                  id < CRASH_QD ? stats[id] : 0);
+            if (++done % 1024 == 0) {
+                printf("blk-crash: ops=%lu\n", done);
+            }
+            crash_post(id);
+            more = true;
+        }
+        uint64_t now = rdtsc();
+        if (more) {
+            vq_kick_if_needed(&vq);
+            last = now;
+        } else if (now - last > 40000000000ull) {
+            guest_fail("crash: stuck after %lu requests (status %#x)", done, vpci_status(&d));
+        } else {
+            cpu_relax();
+        }
+    }
+}
+
+/* crash=2: every 4 KiB block of the disk is zeroes or starts with its own offset + 1. */
+static void crash_verify(void)
+{
+    uint64_t tagged = 0;
+    for (uint64_t off = 0; off < disk_bytes; off += BUF_SLOT) {
+        uint8_t *buf = slot_buf(0);
+        hdrs[0] = (struct blk_hdr){.type = T_IN, .sector = off / SECT};
+        stats[0] = 0xff;
+        struct vq_buf chain[3] = {
+            {&hdrs[0], sizeof(hdrs[0]), false},
+            {buf, BUF_SLOT, true},
+            {&stats[0], 1, true},
+        };
+        vq_post_indirect(&vq, 0, tbls[0], chain, 3);
+        vq_kick(&vq);
+        uint32_t id, len;
+        uint64_t t0 = rdtsc();
+        while (!vq_used_next(&vq, &id, &len)) {
+            CHECK(rdtsc() - t0 < 40000000000ull, "verify: read at %#lx stuck", off);
+            cpu_relax();
+        }
+        CHECK(id == 0 && stats[0] == 0, "verify: read at %#lx: id %u status %u", off, id, stats[0]);
+        for (uint32_t b = 0; b < BUF_SLOT; b += 4096) {
+            uint64_t tag;
+            memcpy(&tag, buf + b, 8);
+            bool zeroes = true;
+            for (uint32_t i = 0; i < 4096 && zeroes; i += 8) {
+                uint64_t v;
+                memcpy(&v, buf + b + i, 8);
+                zeroes = v == 0;
+            }
+            CHECK(zeroes || tag == off + b + 1, "verify: block at %#lx carries tag %#lx", off + b,
+                  tag);
+            tagged += !zeroes;
+        }
+    }
+    printf("blk-crash: verified %lu MiB, %lu blocks written\n", disk_bytes >> 20, tagged);
+}
+
 void test_main(void)
 {
     CHECK(cmdline_u64("mem", 0) >= 128ull << 20, "mem= must be at least 128M");
     CHECK(vpci_find(VIRTIO_ID_BLOCK, 0, &d) == 0, "no usable virtio-blk device");
     CHECK(vpci_reset(&d) == 0, "reset failed");
     /* FLUSH as every real driver takes it: without it both VMMs write through. */
-    CHECK(vpci_negotiate(&d, 1ull << VIRTIO_F_INDIRECT_DESC | 1ull << 9) == 0,
-          "negotiation failed");
+    uint64_t crash = cmdline_u64("crash", 0);
+    uint64_t want = 1ull << VIRTIO_F_INDIRECT_DESC | 1ull << F_FLUSH;
+    if (crash == 1) {
+        want |= 1ull << F_DISCARD | 1ull << F_WRITE_ZEROES;
+    }
+    CHECK(vpci_negotiate(&d, want) == 0, "negotiation failed");
     CHECK(d.features & 1ull << VIRTIO_F_INDIRECT_DESC, "no indirect descriptors");
     CHECK(d.device != 0, "no device config");
     disk_bytes = (mmio_read32(d.device) | (uint64_t)mmio_read32(d.device + 4) << 32) * SECT;
@@ -153,6 +297,14 @@ void test_main(void)
     CHECK(vq.size >= 32, "queue of %u entries: depth 32 needs 32", vq.size);
     vpci_driver_ok(&d);
     rng_state = cmdline_u64("now", 1) | 1;
+    if (crash == 1) {
+        crash_loop();
+    }
+    if (crash == 2) {
+        crash_verify();
+        mmio_write8(d.common + 0x14, 0);
+        return;
+    }
 
     unsigned seq_qd = (unsigned)cmdline_u64("seq_qd", 8);
     CHECK(seq_qd >= 1 && seq_qd <= vq.size, "seq_qd=%u", seq_qd);
