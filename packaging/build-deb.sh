@@ -26,15 +26,20 @@ echo "build-deb: dpkg-buildpackage -us -uc -b in $work/deskvm-$version"
 dpkg-buildpackage -us -uc -b >"$out/dpkg-buildpackage.log" 2>&1 || {
     tail -n 60 "$out/dpkg-buildpackage.log"; echo "build-deb: dpkg-buildpackage failed"; exit 1; }
 cd "$work"
-rm -f "$out"/deskvm_*
-cp deskvm_"$version"_*.deb deskvm_"$version"_*.buildinfo deskvm_"$version"_*.changes "$out/"
-deb=$(ls "$out"/deskvm_"$version"_*.deb)
+rm -f "$out"/deskvm_* "$out"/deskvm-dbgsym_*
+cp ./*.deb ./*.buildinfo ./*.changes "$out/"
+deb=$out/deskvm_${version}_$(dpkg-architecture -qDEB_HOST_ARCH).deb
+[ -f "$deb" ] || { echo "build-deb: no $deb"; exit 1; }
+dpkg-deb --info "$deb" >"$out/info.txt"
 dpkg-deb --contents "$deb" >"$out/contents.txt"
 
-# lintian's exit status is 0 with only warnings; tags are "E: ", "W: ", "I: ", "P: " lines.
-lintian --info --display-info --pedantic "$out"/deskvm_"$version"_*.changes >"$out/lintian.txt" 2>&1 || true
+# lintian: status 1 with an error (--fail-on error), 2 when it could not check at all. Tags
+# are "E: ", "W: ", "I: ", "P: " lines; warnings do not fail the build (docs/packaging.md).
+rc=0
+lintian --fail-on error --info --display-info --pedantic "$out"/*.changes \
+    >"$out/lintian.txt" 2>&1 || rc=$?
 cat "$out/lintian.txt"
 errors=$(grep -c '^E: ' "$out/lintian.txt" || true)
 warnings=$(grep -c '^W: ' "$out/lintian.txt" || true)
-echo "build-deb: $deb; lintian: $errors errors, $warnings warnings (full list in $out/lintian.txt)"
-[ "$errors" -eq 0 ]
+echo "build-deb: $deb; lintian: exit $rc, $errors errors, $warnings warnings ($out/lintian.txt)"
+[ "$rc" -eq 0 ] && [ "$errors" -eq 0 ]
