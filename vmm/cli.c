@@ -28,6 +28,8 @@ static const char usage[] =
     "                       where COM1 goes (default stdio)\n"
     "  --qmp unix:PATH      QMP control socket\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
+    "  --restore FILE       start from a checkpoint (QMP snapshot-save); the memory size,\n"
+    "                       vCPUs, kernel and command line come from the file\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
     "  -V, --version        version\n"
@@ -97,6 +99,7 @@ enum {
     OPT_SERIAL,
     OPT_QMP,
     OPT_KVM,
+    OPT_RESTORE,
     OPT_LATER,
 };
 
@@ -109,6 +112,7 @@ static const struct option options[] = {
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"qmp", required_argument, NULL, OPT_QMP},
     {"kvm-device", required_argument, NULL, OPT_KVM},
+    {"restore", required_argument, NULL, OPT_RESTORE},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -120,7 +124,7 @@ static const struct option options[] = {
     {"net", required_argument, NULL, OPT_LATER},
     {"display", required_argument, NULL, OPT_LATER},
     {"config", required_argument, NULL, OPT_LATER},
-    {"restore", required_argument, NULL, OPT_LATER},
+
     {NULL, 0, NULL, 0},
 };
 
@@ -134,6 +138,7 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
     optind = 1;
     opterr = 0;
     int c, idx = -1;
+    bool machine_set = false; /* --memory or --cpus given */
     while ((c = getopt_long(argc, argv, ":ShV", options, &idx)) != -1) {
         switch (c) {
         case OPT_KERNEL:
@@ -146,12 +151,14 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
             opt->cmdline = optarg;
             break;
         case OPT_MEMORY:
+            machine_set = true;
             if (cli_parse_size(optarg, &opt->mem_size) < 0) {
                 snprintf(err, errlen, "--memory %s: not a size (examples: 512M, 2G)", optarg);
                 return -EINVAL;
             }
             break;
         case OPT_CPUS: {
+            machine_set = true;
             char *end;
             errno = 0;
             long n = strtol(optarg, &end, 10);
@@ -176,6 +183,9 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
             break;
         case OPT_KVM:
             opt->kvm_path = optarg;
+            break;
+        case OPT_RESTORE:
+            opt->restore = optarg;
             break;
         case 'S':
             opt->start_paused = true;
@@ -212,6 +222,12 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
         snprintf(err, errlen, "--memory %llu MiB is more than this host's %llu MiB of RAM",
                  (unsigned long long)(opt->mem_size >> 20),
                  (unsigned long long)(((uint64_t)pages * (uint64_t)psize) >> 20));
+        return -EINVAL;
+    }
+    if (opt->restore && (opt->kernel || opt->initrd || opt->cmdline || machine_set)) {
+        snprintf(err, errlen, "--restore takes the memory size, vCPUs, kernel and command line "
+                              "from the checkpoint: drop --memory, --cpus, --kernel, --initrd "
+                              "and --append");
         return -EINVAL;
     }
     if ((opt->initrd || opt->cmdline) && !opt->kernel) {

@@ -16,6 +16,7 @@ struct cli_options {
     const char *serial;
     const char *qmp_path;
     const char *kvm_path;
+    const char *restore; /* checkpoint file: the machine comes from it */
     bool start_paused;
 };
 

@@ -24,8 +24,9 @@ struct guest_region {
 struct guest_mem {
     struct guest_region regions[GUEST_MEM_MAX_REGIONS];
     unsigned nregions;
-    int memfd;     /* -1 for host-backed (test) memory */
-    uint8_t *base; /* the whole memfd mapping */
+    int memfd;     /* -1 for host-backed (test) memory and after a lazy restore */
+    uint8_t *base; /* the whole RAM mapping */
+    bool owns_map; /* base is ours to munmap */
     uint64_t size; /* RAM bytes */
 };
 
@@ -45,6 +46,15 @@ void guest_mem_destroy(struct guest_mem *m);
 
 /* Register every region as a KVM user memory slot on vm_fd. */
 __attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);
+
+/*
+ * Put RAM on another mapping of the same size (a restored checkpoint): every region and
+ * KVM slot moves to base; the old mapping and memfd are released. Takes ownership of base
+ * and memfd (-1 for a mapping with no memfd behind it). vCPUs must not be running. On
+ * failure nothing changes and the caller keeps base.
+ */
+__attribute__((warn_unused_result)) int guest_mem_rebase(struct guest_mem *m, int vm_fd,
+                                                         uint8_t *base, int memfd);
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM region, else NULL. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);

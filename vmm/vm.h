@@ -47,6 +47,7 @@ struct vm_config {
     const char *initrd;
     const char *cmdline;
     struct chardev *serial; /* COM1 back-end, NULL = discard */
+    bool restoring;         /* a checkpoint supplies RAM and state: load no kernel */
 };
 
 /* What the machine does when a guest or host event asks it to stop or reset. */
