@@ -225,9 +225,10 @@ int cli_parse(struct cli_options *opt, int argc, char **argv, char *err, size_t 
         return -EINVAL;
     }
     if (opt->restore && (opt->kernel || opt->initrd || opt->cmdline || machine_set)) {
-        snprintf(err, errlen, "--restore takes the memory size, vCPUs, kernel and command line "
-                              "from the checkpoint: drop --memory, --cpus, --kernel, --initrd "
-                              "and --append");
+        snprintf(err, errlen,
+                 "--restore takes the memory size, vCPUs, kernel and command line "
+                 "from the checkpoint: drop --memory, --cpus, --kernel, --initrd "
+                 "and --append");
         return -EINVAL;
     }
     if ((opt->initrd || opt->cmdline) && !opt->kernel) {

@@ -188,8 +188,7 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_load(&e->vm, file, verify ? 0 : VM_SNAPSHOT_NO_VERIFY, msg, sizeof(msg)) <
-        0) {
+    if (vm_snapshot_load(&e->vm, file, verify ? 0 : VM_SNAPSHOT_NO_VERIFY, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }

@@ -159,9 +159,26 @@ static void free_state(struct snap_state *st)
     free(st);
 }
 
+/*
+ * A vCPU parked right after a port-I/O or MMIO exit has not finished the instruction: KVM
+ * completes it (loads RAX, advances RIP) on the next KVM_RUN. Until then its registers are
+ * not the guest's, and state set now would get the stale completion applied on top. One
+ * KVM_RUN with immediate_exit completes it and returns at once (KVM API, "immediate_exit").
+ * The parked vCPU thread clears immediate_exit when it runs again.
+ */
+static void complete_pending_io(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        (void)ioctl(v->fd, KVM_RUN, 0); /* -EINTR: nothing was run */
+    }
+}
+
 /* Everything but the RAM. vCPUs must be parked. */
 static int capture(struct vm *vm, struct snap_state **out, char *err, size_t errlen)
 {
+    complete_pending_io(vm);
     struct snap_state *st = calloc(1, sizeof(*st));
     struct kvm_msr_list *msrs = NULL;
     int r = -ENOMEM;

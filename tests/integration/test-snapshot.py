@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""test-snapshot: checkpoints over QMP and --restore (docs/snapshot-format.md, docs/qmp.md)
+on the snapshot guest, which keeps 64 MiB of patterned RAM that it checks and rewrites on
+every PIT-driven "count N" line (tests/guest/tests/snapshot.c).
+
+usage: test-snapshot.py DESKVM_VM SNAPSHOT_ELF
+
+Proves: snapshot-save of a running VM returns with the VM running and the guest counting on;
+snapshot-load takes the guest back to the count it had at the save, with its memory intact
+(the guest checks every slice) and the PIT and serial port working; loading the same file a
+second time does the same; a zstd checkpoint and a load without the RAM checksum work too;
+a save while paused leaves the VM paused; corrupted (bit-flipped RAM, device section),
+truncated and missing files are refused with an error naming the section and the VM keeps
+running untouched; deskvm-vm --restore starts a fresh engine from the file at the same
+count; --restore of a corrupt file exits 1 with the section named.
+"""
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deskvm_harness import Engine, check, main, require_kvm, wait_for  # noqa: E402
+
+COUNT_RE = re.compile(r"count (\d+)\r?\n")
+
+
+def counts(text):
+    return [int(m.group(1)) for m in COUNT_RE.finditer(text)]
+
+
+def last_count(vm):
+    c = counts(vm.serial())
+    return c[-1] if c else 0
+
+
+def wait_count(vm, n, since=0, timeout=20):
+    """Waits until a "count K" line with K >= n appears after serial offset since."""
+    def seen():
+        return any(k >= n for k in counts(vm.serial()[since:]))
+    wait_for(seen, timeout, lambda: "count %d after offset %d (serial ends %r)"
+             % (n, since, vm.serial()[-200:]))
+
+
+def check_guest_ok(vm):
+    s = vm.serial()
+    check("MISMATCH" not in s and "FAIL" not in s, "the guest reports: %r" % s[-400:])
+
+
+def check_resumes_at(vm, c, path, n_save, what, args=None):
+    """snapshot-load path: the guest goes back to n_save and counts on from there."""
+    before = vm.serial_size()
+    top = last_count(vm)
+    check(top >= n_save + 3, "%s: the guest has not moved on since the save (%d)" % (what, top))
+    args = dict(args or {}, file=path)
+    t = time.monotonic()
+    check(c.cmd("snapshot-load", args, timeout=60) == {}, "snapshot-load returned something")
+    took = time.monotonic() - t
+    check(c.status() == "running", "%s: status after snapshot-load" % what)
+    wait_count(vm, n_save + 4, since=before)
+    after = counts(vm.serial()[before:])
+    check(after and after[0] <= n_save + 1,
+          "%s: the first count after the load is %r, the checkpoint was taken at %d"
+          % (what, after[:3], n_save))
+    check(after == list(range(after[0], after[0] + len(after))),
+          "%s: counts after the load are not consecutive: %r" % (what, after))
+    check_guest_ok(vm)
+    print("%s: back at count %d (was %d), load took %.1f ms" % (what, after[0], top, took * 1000))
+
+
+def flip(src, dst, offset):
+    shutil.copyfile(src, dst)
+    with open(dst, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x10]))
+
+
+def section_offset(path, wanted_type, name=None):
+    """Offset of the payload of the first section of a type (format: docs/snapshot-format.md)."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    pos = 64
+    while pos + 64 <= len(data):
+        typ, _idx, length = struct.unpack_from("<IIQ", data, pos)
+        sname = data[pos + 16:pos + 48].rstrip(b"\0").decode()
+        if typ == wanted_type and (name is None or sname == name):
+            return pos + 64, length
+        pos = (pos + 64 + length + 7) & ~7
+    raise AssertionError("no section of type %d in %s" % (wanted_type, path))
+
+
+def run():
+    require_kvm()
+    binary, elf = sys.argv[1], sys.argv[2]
+    vm = Engine(binary, ["--kernel", elf, "--memory", "256M", "--append", "mem=256M mib=64"])
+    fresh = None
+    try:
+        c = vm.qmp()
+        wait_count(vm, 5)
+        snap = os.path.join(vm.tmp, "a.dvs")
+        check(c.cmd("snapshot-save", {"file": snap}, timeout=60) == {}, "snapshot-save")
+        n_save = last_count(vm)
+        check(c.status() == "running", "status after snapshot-save")
+        check(os.path.getsize(snap) > 64 << 20, "the checkpoint is smaller than the guest's data")
+        check(not [f for f in os.listdir(vm.tmp) if ".tmp." in f], "temporary file left behind")
+        print("saved at count %d: %d bytes" % (n_save, os.path.getsize(snap)))
+        wait_count(vm, n_save + 5)
+        check_guest_ok(vm)
+
+        check_resumes_at(vm, c, snap, n_save, "first load")
+        wait_count(vm, n_save + 8, since=vm.serial_size())
+        check_resumes_at(vm, c, snap, n_save, "second load of the same file")
+        wait_count(vm, n_save + 8, since=vm.serial_size())
+        check_resumes_at(vm, c, snap, n_save, "load without the RAM checksum",
+                         {"verify-ram": False})
+
+        # zstd: smaller, and restores the same way (copied, not mapped).
+        z = os.path.join(vm.tmp, "z.dvs")
+        check(c.cmd("snapshot-save", {"file": z, "zstd": True}, timeout=60) == {}, "zstd save")
+        nz = last_count(vm)
+        check(os.path.getsize(z) < os.path.getsize(snap), "zstd file is not smaller")
+        wait_count(vm, nz + 4, since=vm.serial_size())
+        check_resumes_at(vm, c, z, nz, "zstd load")
+
+        # Paused VM: save and load keep it paused.
+        c.cmd("stop")
+        c.event("STOP")
+        p = os.path.join(vm.tmp, "p.dvs")
+        check(c.cmd("snapshot-save", {"file": p}, timeout=60) == {}, "save while paused")
+        check(c.status() == "paused", "a save while paused resumed the VM")
+        check(c.cmd("snapshot-load", {"file": snap}, timeout=60) == {}, "load while paused")
+        check(c.status() == "paused", "a load while paused resumed the VM")
+        c.cmd("cont")
+        c.event("RESUME")
+
+        # Bad files: refused, the section named, the VM running on as it was.
+        ram_off = (os.path.getsize(snap) + os.path.getsize(snap) // 2) // 2 & ~7
+        dev_off, _ = section_offset(snap, 3, "uart16550")
+        bad = [
+            ("ram", lambda d: flip(snap, d, ram_off), "ram section"),
+            ("device", lambda d: flip(snap, d, dev_off + 9), "device section 'uart16550'"),
+            ("header", lambda d: flip(snap, d, 8), "header"),
+            ("truncated", lambda d: (shutil.copyfile(snap, d),
+                                     os.truncate(d, os.path.getsize(snap) - 4096)), "truncated"),
+        ]
+        for what, make, expect in bad:
+            d = os.path.join(vm.tmp, "bad-" + what + ".dvs")
+            make(d)
+            before = last_count(vm)
+            at = vm.serial_size()
+            e = c.error("snapshot-load", {"file": d})
+            check(expect in e["desc"], "%s: error %r does not name %r" % (what, e, expect))
+            check(c.status() == "running", "%s: VM not running after a refused load" % what)
+            wait_count(vm, before + 2, since=at)
+            now = counts(vm.serial())
+            check(now[-1] >= before + 2 and now[-3:] == list(range(now[-3], now[-3] + 3)),
+                  "%s: the guest did not count on untouched: %r" % (what, now[-5:]))
+            print("%s: refused: %s" % (what, e["desc"]))
+        e = c.error("snapshot-load", {"file": os.path.join(vm.tmp, "none.dvs")})
+        check("No such file" in e["desc"], "missing file: %r" % e)
+        e = c.error("snapshot-save", {"file": "/nonexistent-dir/x.dvs"})
+        check("/nonexistent-dir" in e["desc"], "save to a bad path: %r" % e)
+        check_guest_ok(vm)
+
+        # --restore: a fresh engine from the file, same count, same memory.
+        fresh = Engine(binary, ["--restore", snap])
+        fc = fresh.qmp()
+        check(fc.status() == "running", "status of the restored engine")
+        wait_count(fresh, n_save + 4)
+        got = counts(fresh.serial())
+        check(got[0] <= n_save + 1 and got == list(range(got[0], got[0] + len(got))),
+              "--restore: counts %r, the checkpoint was taken at %d" % (got[:5], n_save))
+        check_guest_ok(fresh)
+        fc.cmd("quit")
+        check(fresh.wait_exit() == 0, "restored engine exit status")
+
+        p2 = subprocess.run([binary, "--restore", os.path.join(vm.tmp, "bad-device.dvs"),
+                             "--serial", "null"], stdin=subprocess.DEVNULL, capture_output=True,
+                            timeout=30)
+        check(p2.returncode == 1 and b"uart16550" in p2.stderr,
+              "--restore of a corrupt file: %d %r" % (p2.returncode, p2.stderr))
+        p3 = subprocess.run([binary, "--restore", snap, "--memory", "512M"],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        check(p3.returncode == 1 and b"--restore" in p3.stderr,
+              "--restore with --memory: %d %r" % (p3.returncode, p3.stderr))
+
+        c.cmd("quit")
+        check(vm.wait_exit() == 0, "exit status after quit")
+    finally:
+        vm.cleanup()
+        if fresh:
+            fresh.cleanup()
+
+
+main(run)
