@@ -604,8 +604,19 @@ static int next_section(struct reader *rd, unsigned seq, struct section *s)
              type_name(s->type), s->name);
         return -EINVAL;
     }
+    /* Alignment padding is not under the checksum: it must be zero. */
     uint64_t end = align_up(at + s->len, 8);
-    rd->pos = end > rd->len ? rd->len : (size_t)end;
+    if (end > rd->len) {
+        end = rd->len;
+    }
+    for (uint64_t i = at + s->len; i < end; i++) {
+        if (rd->buf[i]) {
+            fail(rd->err, rd->errlen, "snapshot %s section '%s': non-zero padding",
+                 type_name(s->type), s->name);
+            return -EINVAL;
+        }
+    }
+    rd->pos = (size_t)end;
     return 0;
 }
 
@@ -786,6 +797,11 @@ static int parse_ram(const struct section *s, const struct reader *rd, uint32_t 
     if (!(flags & SNAP_F_ZSTD) && ram->data_len != data_pages * SNAP_PAGE) {
         BAD("snapshot ram section: %llu data bytes for %llu pages",
             (unsigned long long)ram->data_len, (unsigned long long)data_pages);
+    }
+    for (uint64_t i = rd->pos; i < expect_off && i < rd->len; i++) {
+        if (rd->buf[i]) {
+            BAD("snapshot ram section: non-zero padding before the page data");
+        }
     }
     if (ram->data_offset > rd->len || ram->data_len != rd->len - ram->data_offset) {
         BAD("snapshot ram section: page data [%llu, +%llu) does not end the %zu-byte file "
