@@ -587,7 +587,7 @@ static int next_section(struct reader *rd, unsigned seq, struct section *s)
         return -EINVAL;
     }
     if (get_u32(h + 12) != 0) {
-        fail(rd->err, rd->errlen, "snapshot %s section '%s': reserved field is not zero",
+        fail(rd->err, rd->errlen, "snapshot %s section '%s': payload of 4 GiB or more",
              type_name(s->type), s->name);
         return -EINVAL;
     }

@@ -95,16 +95,15 @@ void test_main(void)
         while (irq_stats.count[vec] - last < TICKS_PER_COUNT) {
             cpu_relax();
             /* 10 ticks take 0.1 s; 20 s of TSC (at any plausible rate) is a dead PIT. */
-            CHECK(rdtsc() - t0 < 80000000000ull, "the PIT stopped ticking after count %lu",
-                  count);
+            CHECK(rdtsc() - t0 < 80000000000ull, "the PIT stopped ticking after count %lu", count);
         }
         last += TICKS_PER_COUNT;
         for (unsigned s = 0; s < NSLICES; s++) {
             uint64_t bad = 0;
             if (!check(region + s * slice_words, slice_words, seeds[s], &bad)) {
                 printf("MISMATCH\n");
-                guest_fail("slice %u (seed %#lx): wrong word at %#lx after count %lu", s,
-                           seeds[s], bad, count);
+                guest_fail("slice %u (seed %#lx): wrong word at %#lx after count %lu", s, seeds[s],
+                           bad, count);
             }
         }
         count++;
