@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "snapshots/vmstate.h"
+#include "snapshots/devstate.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -152,9 +152,7 @@ static void free_state(struct snap_state *st)
     if (!st) {
         return;
     }
-    for (unsigned i = 0; i < st->ndevices; i++) {
-        free((void *)st->devices[i].data);
-    }
+    snap_devices_release(st);
     free(st->vcpus);
     free(st);
 }
@@ -193,42 +191,21 @@ static int capture(struct vm *vm, struct snap_state **out, char *err, size_t err
     if (vm->cfg.kernel_buf) {
         c->flags |= SNAP_CFG_EMBEDDED_KERNEL;
     } else if (vm->cfg.kernel) {
-        snprintf(c->kernel, sizeof(c->kernel), "%s", vm->cfg.kernel);
+        /* Absolute, so that a --restore from another directory can still reset the VM. */
+        char *abs = realpath(vm->cfg.kernel, NULL);
+        snprintf(c->kernel, sizeof(c->kernel), "%s", abs ? abs : vm->cfg.kernel);
+        free(abs);
     }
-    snprintf(c->initrd, sizeof(c->initrd), "%s", vm->cfg.initrd ? vm->cfg.initrd : "");
+    if (vm->cfg.initrd) {
+        char *abs = realpath(vm->cfg.initrd, NULL);
+        snprintf(c->initrd, sizeof(c->initrd), "%s", abs ? abs : vm->cfg.initrd);
+        free(abs);
+    }
     snprintf(c->cmdline, sizeof(c->cmdline), "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "");
 
-    if (vm->ndevices > SNAP_MAX_DEVICES) {
-        snprintf(err, errlen, "%u devices, a checkpoint holds at most %u", vm->ndevices,
-                 SNAP_MAX_DEVICES);
-        r = -E2BIG;
+    r = snap_devices_capture(st, vm->devices, vm->ndevices, err, errlen);
+    if (r < 0) {
         goto fail;
-    }
-    for (unsigned i = 0; i < vm->ndevices; i++) {
-        const struct device *d = &vm->devices[i];
-        if (!d->state) {
-            snprintf(err, errlen,
-                     "device '%s' has no state description: this VM cannot be snapshotted",
-                     d->name);
-            r = -ENOTSUP;
-            goto fail;
-        }
-        size_t len = vmstate_size(d->state);
-        uint8_t *buf = malloc(len);
-        if (!buf) {
-            snprintf(err, errlen, "out of memory");
-            goto fail;
-        }
-        struct snap_device *sd = &st->devices[st->ndevices++];
-        snprintf(sd->name, sizeof(sd->name), "%s", d->name);
-        sd->data = buf;
-        long n = vmstate_save(d->state, d->opaque, buf, len);
-        if (n < 0 || len > SNAP_MAX_DEVICE_STATE) {
-            snprintf(err, errlen, "device '%s': cannot save its state", d->name);
-            r = -EIO;
-            goto fail;
-        }
-        sd->len = (uint32_t)n;
     }
 
     msrs = msr_index_list(vm);
@@ -338,17 +315,12 @@ static int apply(struct vm *vm, const struct snap_state *st, char *err, size_t e
         return -EINVAL;
     }
     /* After the irqchip, so that a device re-asserting its line in post_load sticks. */
-    for (unsigned i = 0; i < st->ndevices; i++) {
-        const struct device *d = &vm->devices[i];
-        int r = vmstate_load(d->state, d->opaque, st->devices[i].data, st->devices[i].len);
-        if (r < 0) {
-            snprintf(err, errlen, "snapshot device section '%s': the device refuses the state",
-                     d->name);
-            return r;
-        }
+    int r = snap_devices_apply(st, vm->devices, vm->ndevices, err, errlen);
+    if (r < 0) {
+        return r;
     }
     for (unsigned i = 0; i < st->nvcpus; i++) {
-        int r = apply_vcpu(&vm->vcpus[i], &st->vcpus[i], err, errlen);
+        r = apply_vcpu(&vm->vcpus[i], &st->vcpus[i], err, errlen);
         if (r < 0) {
             return r;
         }
@@ -400,29 +372,9 @@ static int check_against_vm(struct vm *vm, const struct snap_file *f, char *err,
                  (unsigned long long)(vm->cfg.mem_size >> 20), vm->ncpus);
         return -EINVAL;
     }
-    if (st->ndevices != vm->ndevices) {
-        snprintf(err, errlen, "snapshot device sections: %u devices, this VM has %u", st->ndevices,
-                 vm->ndevices);
-        return -EINVAL;
-    }
-    for (unsigned i = 0; i < st->ndevices; i++) {
-        const struct device *d = &vm->devices[i];
-        if (strcmp(st->devices[i].name, d->name) != 0) {
-            snprintf(err, errlen, "snapshot device section '%s': this VM has '%s' there",
-                     st->devices[i].name, d->name);
-            return -EINVAL;
-        }
-        if (!d->state) {
-            snprintf(err, errlen, "device '%s' has no state description", d->name);
-            return -ENOTSUP;
-        }
-        if (vmstate_check(d->state, st->devices[i].data, st->devices[i].len) < 0) {
-            snprintf(err, errlen,
-                     "snapshot device section '%s': state version or length does not match "
-                     "this device",
-                     d->name);
-            return -EINVAL;
-        }
+    r = snap_devices_check(st, vm->devices, vm->ndevices, err, errlen);
+    if (r < 0) {
+        return r;
     }
     for (unsigned i = 0; i < st->nvcpus; i++) {
         if (st->vcpus[i].xsave_len != here.xsave_size) {
