@@ -120,7 +120,23 @@ static int set_slot(int vm_fd, const struct guest_region *r, uint8_t *hva, uint6
     return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 ? -errno : 0;
 }
 
-int guest_mem_rebase(struct guest_mem *m, int vm_fd, uint8_t *base, int memfd)
+void guest_mem_backing_release(struct guest_mem_backing *b)
+{
+    if (!b) {
+        return;
+    }
+    if (b->owned) {
+        munmap(b->base, b->size);
+    }
+    if (b->memfd >= 0) {
+        close(b->memfd);
+    }
+    b->owned = false;
+    b->memfd = -1;
+}
+
+int guest_mem_rebase(struct guest_mem *m, int vm_fd, uint8_t *base, int memfd,
+                     struct guest_mem_backing *old)
 {
     /* KVM cannot move a slot's host address: delete it and add it back. */
     unsigned i;
@@ -147,12 +163,7 @@ int guest_mem_rebase(struct guest_mem *m, int vm_fd, uint8_t *base, int memfd)
         }
         return r;
     }
-    if (m->owns_map) {
-        munmap(m->base, m->size);
-    }
-    if (m->memfd >= 0) {
-        close(m->memfd);
-    }
+    *old = (struct guest_mem_backing){m->base, m->size, m->memfd, m->owns_map};
     m->base = base;
     m->memfd = memfd;
     m->owns_map = true;

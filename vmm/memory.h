@@ -47,14 +47,25 @@ void guest_mem_destroy(struct guest_mem *m);
 /* Register every region as a KVM user memory slot on vm_fd. */
 __attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);
 
+/* A RAM mapping and the memfd behind it (-1 if none), as handed over by guest_mem_rebase(). */
+struct guest_mem_backing {
+    uint8_t *base;
+    uint64_t size;
+    int memfd;
+    bool owned; /* base is to be unmapped */
+};
+
 /*
  * Put RAM on another mapping of the same size (a restored checkpoint): every region and
- * KVM slot moves to base; the old mapping and memfd are released. Takes ownership of base
- * and memfd (-1 for a mapping with no memfd behind it). vCPUs must not be running. On
- * failure nothing changes and the caller keeps base.
+ * KVM slot moves to base. Takes ownership of base and memfd (-1 for a mapping with no memfd
+ * behind it) and hands the previous backing to *old, for guest_mem_backing_release() once
+ * the VM runs again (unmapping hundreds of MiB takes a while). vCPUs must not be running.
+ * On failure nothing changes and the caller keeps base.
  */
 __attribute__((warn_unused_result)) int guest_mem_rebase(struct guest_mem *m, int vm_fd,
-                                                         uint8_t *base, int memfd);
+                                                         uint8_t *base, int memfd,
+                                                         struct guest_mem_backing *old);
+void guest_mem_backing_release(struct guest_mem_backing *b);
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM region, else NULL. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);

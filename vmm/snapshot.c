@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "snapshots/devstate.h"
+#include "vmm/evloop.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -24,7 +25,11 @@
 /* Lazy restore maps each run of non-zero pages separately: stay well under vm.max_map_count. */
 #define LAZY_MAX_EXTENTS 16384
 
-static void host_probe(struct vm *vm, struct snap_host *h)
+/*
+ * This host's features. vcpus: also read vCPU 0's TSC rate, which only a parked vCPU
+ * answers promptly (a vCPU ioctl waits until KVM_RUN returns, up to the guest's next exit).
+ */
+static void host_probe(struct vm *vm, struct snap_host *h, bool vcpus)
 {
     unsigned a, b, c, d;
     memset(h, 0, sizeof(*h));
@@ -44,7 +49,7 @@ static void host_probe(struct vm *vm, struct snap_host *h)
     h->model = model;
     int xs = ioctl(vm->kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
     h->xsave_size = xs > (int)sizeof(struct kvm_xsave) ? (uint32_t)xs : sizeof(struct kvm_xsave);
-    int khz = vm->ncpus ? ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0) : -1;
+    int khz = vcpus && vm->ncpus ? ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0) : -1;
     h->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 }
 
@@ -184,7 +189,7 @@ static int capture(struct vm *vm, struct snap_state **out, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    host_probe(vm, &st->host);
+    host_probe(vm, &st->host, true);
     struct snap_config *c = &st->config;
     c->mem_size = vm->cfg.mem_size;
     c->ncpus = vm->ncpus;
@@ -359,7 +364,7 @@ static int check_against_vm(struct vm *vm, const struct snap_file *f, char *err,
 {
     const struct snap_state *st = &f->st;
     struct snap_host here;
-    host_probe(vm, &here);
+    host_probe(vm, &here, false); /* the VM may be running */
     int r = snap_host_check(&st->host, &here, err, errlen);
     if (r < 0) {
         return r;
@@ -422,39 +427,60 @@ static int prepare_ram(const struct snap_file *f, uint8_t **base, int *memfd, ch
     return 0;
 }
 
+static void release_backing(void *opaque)
+{
+    guest_mem_backing_release(opaque);
+    free(opaque);
+}
+
 int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen)
 {
     struct snap_file *f = malloc(sizeof(*f));
-    if (!f) {
+    struct guest_mem_backing *old = calloc(1, sizeof(*old));
+    if (!f || !old) {
+        free(f);
+        free(old);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     int r = snapfile_open(path, flags & VM_SNAPSHOT_NO_VERIFY ? 0 : SNAP_OPEN_VERIFY_RAM, f, err,
                           errlen);
-    if (r < 0) {
-        free(f);
-        return r;
-    }
-    uint8_t *base = NULL;
-    int memfd = -1;
-    r = check_against_vm(vm, f, err, errlen);
     if (r == 0) {
-        r = prepare_ram(f, &base, &memfd, err, errlen);
+        r = check_against_vm(vm, f, err, errlen);
+        if (r < 0) {
+            snapfile_close(f);
+        }
     }
     if (r < 0) {
-        snapfile_close(f);
         free(f);
+        free(old);
         return r;
     }
 
+    /*
+     * Map the new RAM only once the vCPUs are parked: a guest running on a lazily restored
+     * RAM page-faults all the time, and each mmap would queue behind those faults for the
+     * process's mmap lock (seconds, measured).
+     */
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
+    uint8_t *base = NULL;
+    int memfd = -1;
     struct snap_state *backup = NULL;
-    r = capture(vm, &backup, err, errlen);
+    r = prepare_ram(f, &base, &memfd, err, errlen);
+    if (r == 0) {
+        r = capture(vm, &backup, err, errlen);
+        if (r < 0) {
+            munmap(base, f->ram.size);
+            if (memfd >= 0) {
+                close(memfd);
+            }
+        }
+    }
     if (r == 0) {
         r = apply(vm, &f->st, err, errlen);
         if (r == 0) {
-            r = guest_mem_rebase(&vm->mem, vm->fd, base, memfd);
+            r = guest_mem_rebase(&vm->mem, vm->fd, base, memfd, old);
             if (r < 0) {
                 snprintf(err, errlen, "cannot move the KVM memory slots to the restored RAM: %s",
                          strerror(-r));
@@ -464,19 +490,21 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
             /* Put back what was there; it was just read from KVM, so KVM takes it. */
             char ignored[256];
             (void)apply(vm, backup, ignored, sizeof(ignored));
+            munmap(base, f->ram.size);
+            if (memfd >= 0) {
+                close(memfd);
+            }
         }
     }
     free_state(backup);
-    if (r < 0) {
-        munmap(base, f->ram.size);
-        if (memfd >= 0) {
-            close(memfd);
-        }
-    }
     snapfile_close(f);
     free(f);
     if (was_running) {
         vm_resume(vm);
+    }
+    /* The old RAM goes after this command has answered and the guest runs. */
+    if (r < 0 || evloop_call(vm->loop, release_backing, old) < 0) {
+        release_backing(old);
     }
     return r;
 }
