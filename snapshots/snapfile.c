@@ -1077,54 +1077,88 @@ static void zero_range(uint8_t *p, uint64_t len)
     memset(p, 0, len);
 }
 
-int snapfile_ram_copy(const struct snap_file *f, uint8_t *dst, char *err, size_t errlen)
+/* Decompress exactly len bytes of the frame into out; refuses a frame that ends early. */
+static int zstd_fill(ZSTD_DCtx *dctx, ZSTD_inBuffer *in, uint8_t *out, size_t len, size_t *last,
+                     char *err, size_t errlen)
+{
+    ZSTD_outBuffer ob = {out, len, 0};
+    while (ob.pos < ob.size) {
+        size_t in0 = in->pos, out0 = ob.pos;
+        size_t ret = ZSTD_decompressStream(dctx, &ob, in);
+        *last = ret;
+        if (ZSTD_isError(ret)) {
+            fail(err, errlen, "snapshot ram section: bad compressed data: %s",
+                 ZSTD_getErrorName(ret));
+            return -EINVAL;
+        }
+        if (ob.pos < ob.size && (ret == 0 || (in->pos == in0 && ob.pos == out0))) {
+            /* The frame ended, or no progress with input exhausted: data too short. */
+            fail(err, errlen, "snapshot ram section: compressed data ends early");
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The RAM, extent by extent, into dst (gaps zeroed) or, with fd >= 0, into a freshly
+ * truncated file with pwrite (gaps left as holes). pwrite fills a memfd without a page
+ * fault per page, which under nested virtualisation is most of the cost.
+ */
+static int ram_out(const struct snap_file *f, uint8_t *dst, int fd, char *err, size_t errlen)
 {
     const struct snap_ram *ram = &f->ram;
     const uint8_t *src = f->map + ram->data_offset;
     uint64_t prev_end = 0;
     ZSTD_DCtx *dctx = NULL;
+    uint8_t *bounce = NULL;
     ZSTD_inBuffer in = {src, ram->data_len, 0};
     int r = 0;
     if (f->flags & SNAP_F_ZSTD) {
         dctx = ZSTD_createDCtx();
-        if (!dctx) {
+        bounce = fd >= 0 ? malloc(IO_CHUNK) : NULL;
+        if (!dctx || (fd >= 0 && !bounce)) {
             fail(err, errlen, "out of memory");
-            return -ENOMEM;
+            r = -ENOMEM;
+            goto out;
         }
     }
     uint64_t pos = 0;
     size_t last = 1; /* zstd: 0 once the frame is complete */
     for (uint64_t i = 0; i <= ram->nextents; i++) {
         uint64_t page = i < ram->nextents ? ram->extents[i].page : ram->size / SNAP_PAGE;
-        zero_range(dst + prev_end * SNAP_PAGE, (page - prev_end) * SNAP_PAGE);
+        if (fd < 0) {
+            zero_range(dst + prev_end * SNAP_PAGE, (page - prev_end) * SNAP_PAGE);
+        }
         if (i == ram->nextents) {
             break;
         }
         uint64_t bytes = ram->extents[i].npages * SNAP_PAGE;
-        uint8_t *out = dst + page * SNAP_PAGE;
+        uint64_t off = page * SNAP_PAGE;
         prev_end = page + ram->extents[i].npages;
         if (!dctx) {
-            memcpy(out, src + pos, bytes);
+            if (fd >= 0) {
+                r = pwrite_all(fd, src + pos, bytes, off);
+            } else {
+                memcpy(dst + off, src + pos, bytes);
+            }
             pos += bytes;
-            continue;
+        } else if (fd < 0) {
+            r = zstd_fill(dctx, &in, dst + off, bytes, &last, err, errlen);
+        } else {
+            for (uint64_t done = 0; done < bytes && r == 0; done += IO_CHUNK) {
+                size_t n = bytes - done < IO_CHUNK ? (size_t)(bytes - done) : IO_CHUNK;
+                r = zstd_fill(dctx, &in, bounce, n, &last, err, errlen);
+                if (r == 0) {
+                    r = pwrite_all(fd, bounce, n, off + done);
+                }
+            }
         }
-        ZSTD_outBuffer ob = {out, bytes, 0};
-        while (ob.pos < ob.size) {
-            size_t in0 = in.pos, out0 = ob.pos;
-            size_t ret = ZSTD_decompressStream(dctx, &ob, &in);
-            last = ret;
-            if (ZSTD_isError(ret)) {
-                fail(err, errlen, "snapshot ram section: bad compressed data: %s",
-                     ZSTD_getErrorName(ret));
-                r = -EINVAL;
-                goto out;
+        if (r < 0) {
+            if (r != -EINVAL) {
+                fail(err, errlen, "cannot write the restored RAM: %s", strerror(-r));
             }
-            if (ob.pos < ob.size && (ret == 0 || (in.pos == in0 && ob.pos == out0))) {
-                /* The frame ended, or no progress with input exhausted: data too short. */
-                fail(err, errlen, "snapshot ram section: compressed data ends early");
-                r = -EINVAL;
-                goto out;
-            }
+            goto out;
         }
     }
     if (dctx && last != 0) {
@@ -1141,8 +1175,19 @@ int snapfile_ram_copy(const struct snap_file *f, uint8_t *dst, char *err, size_t
         r = -EINVAL;
     }
 out:
+    free(bounce);
     ZSTD_freeDCtx(dctx);
     return r;
+}
+
+int snapfile_ram_copy(const struct snap_file *f, uint8_t *dst, char *err, size_t errlen)
+{
+    return ram_out(f, dst, -1, err, errlen);
+}
+
+int snapfile_ram_write_fd(const struct snap_file *f, int fd, char *err, size_t errlen)
+{
+    return ram_out(f, NULL, fd, err, errlen);
 }
 
 int snapfile_ram_map(const struct snap_file *f, uint64_t max_extents, uint8_t **out, char *err,

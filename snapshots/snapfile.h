@@ -144,6 +144,11 @@ int snap_host_check(const struct snap_host *file, const struct snap_host *here, 
  */
 int snapfile_ram_copy(const struct snap_file *f, uint8_t *dst, char *err, size_t errlen);
 /*
+ * The same into fd, a file of ram.size bytes that reads as zeros (a fresh memfd), with
+ * pwrite: gaps stay holes, and no page is faulted in one at a time.
+ */
+int snapfile_ram_write_fd(const struct snap_file *f, int fd, char *err, size_t errlen);
+/*
  * Lazy restore: a new private mapping of ram.size bytes whose non-zero runs map the file
  * MAP_PRIVATE (pages are read on first touch, writes stay private). -ENOTSUP for a
  * compressed file, a buffer, or more extents than max_extents (mapping count).

@@ -409,16 +409,15 @@ static int prepare_ram(const struct snap_file *f, uint8_t **base, int *memfd, ch
         }
         return r;
     }
+    r = snapfile_ram_write_fd(f, fd, err, errlen);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
     uint8_t *p = mmap(NULL, f->ram.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
     if (p == MAP_FAILED) {
         r = -errno;
         snprintf(err, errlen, "cannot map the RAM: %s", strerror(errno));
-        close(fd);
-        return r;
-    }
-    r = snapfile_ram_copy(f, p, err, errlen);
-    if (r < 0) {
-        munmap(p, f->ram.size);
         close(fd);
         return r;
     }

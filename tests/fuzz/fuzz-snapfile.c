@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -82,6 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ram) {
                 (void)snapfile_ram_copy(&f, ram, err, sizeof(err));
                 free(ram);
+            }
+        }
+        if (f.ram.size <= (4u << 20)) {
+            int fd = memfd_create("fuzz-snapfile", MFD_CLOEXEC);
+            if (fd >= 0 && ftruncate(fd, (off_t)f.ram.size) == 0) {
+                (void)snapfile_ram_write_fd(&f, fd, err, sizeof(err));
+            }
+            if (fd >= 0) {
+                close(fd);
             }
         }
         uint8_t *map = NULL;

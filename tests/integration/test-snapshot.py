@@ -12,7 +12,8 @@ snapshot-load takes the guest back to the count it had at the save, with its mem
 second time does the same; a zstd checkpoint and a load without the RAM checksum work too;
 a save while paused leaves the VM paused; corrupted (bit-flipped RAM, device section),
 truncated and missing files are refused with an error naming the section and the VM keeps
-running untouched; deskvm-vm --restore starts a fresh engine from the file at the same
+running untouched; an engine killed (SIGKILL) during a save over an earlier checkpoint
+leaves a whole file at that path; deskvm-vm --restore starts a fresh engine from the file at the same
 count; --restore of a corrupt file exits 1 with the section named.
 """
 import os
@@ -167,6 +168,32 @@ def run():
         e = c.error("snapshot-save", {"file": "/nonexistent-dir/x.dvs"})
         check("/nonexistent-dir" in e["desc"], "save to a bad path: %r" % e)
         check_guest_ok(vm)
+
+        # SIGKILL during a save over an existing checkpoint: the old one stays whole, or the
+        # new one is complete; never a partial file at that path.
+        victim = Engine(binary, ["--kernel", elf, "--memory", "256M", "--append",
+                                 "mem=256M mib=64"])
+        try:
+            vc = victim.qmp()
+            wait_count(victim, 2)
+            kp = os.path.join(victim.tmp, "k.dvs")
+            vc.cmd("snapshot-save", {"file": kp}, timeout=60)
+            with open(kp, "rb") as f:
+                old = f.read()
+            vc.send_raw('{"execute": "snapshot-save", "arguments": {"file": "%s"}}\n' % kp)
+            time.sleep(0.02)
+            victim.proc.kill()
+            victim.proc.wait()
+            with open(kp, "rb") as f:
+                now = f.read()
+            size_in_header = struct.unpack_from("<Q", now, 24)[0]
+            check(now == old or (now[:8] == b"DVMSNAP\x1a" and size_in_header == len(now)),
+                  "a killed save left a partial checkpoint (%d bytes, header says %d)"
+                  % (len(now), size_in_header))
+            print("killed during a save: the checkpoint at the path is %s"
+                  % ("the old one" if now == old else "the new, complete one"))
+        finally:
+            victim.cleanup()
 
         # --restore: a fresh engine from the file, same count, same memory.
         fresh = Engine(binary, ["--restore", snap])

@@ -210,6 +210,16 @@ static void round_trip(struct fixture *fx, unsigned flags)
     memset(copy, 0xee, RAM_SIZE); /* gaps must come back zero */
     assert_int_equal(snapfile_ram_copy(f, copy, err, sizeof(err)), 0);
     assert_memory_equal(copy, fx->ram, RAM_SIZE);
+    /* Into a fresh memfd with pwrite: the same bytes, gaps left as holes. */
+    int mfd = memfd_create("test-snapfile", MFD_CLOEXEC);
+    assert_true(mfd >= 0);
+    assert_int_equal(ftruncate(mfd, RAM_SIZE), 0);
+    assert_int_equal(snapfile_ram_write_fd(f, mfd, err, sizeof(err)), 0);
+    memset(copy, 0xee, RAM_SIZE);
+    assert_int_equal(pread(mfd, copy, RAM_SIZE, 0), RAM_SIZE);
+    assert_memory_equal(copy, fx->ram, RAM_SIZE);
+    assert_int_equal(lseek(mfd, 0, SEEK_DATA), 0x1000); /* page 0 was never written */
+    close(mfd);
     free(copy);
 
     uint8_t *map = NULL;
