@@ -81,12 +81,8 @@ void guest_mem_destroy(struct guest_mem *m)
     if (!m) {
         return;
     }
-    if (m->owns_map) {
-        munmap(m->base, m->size);
-    }
-    if (m->memfd >= 0) {
-        close(m->memfd);
-    }
+    struct guest_mem_backing b = {m->base, m->size, m->memfd, m->owns_map};
+    guest_mem_backing_release(&b);
     memset(m, 0, sizeof(*m));
     m->memfd = -1;
 }
