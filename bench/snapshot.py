@@ -3,7 +3,8 @@
 """Checkpoint save/restore, deskvm vs QEMU, on the snapshot guest (tests/guest/tests/
 snapshot.c) with --mib MiB of touched, non-zero RAM (256 by default) in a VM of twice that.
 
-deskvm: QMP snapshot-save of the running VM (pause, write, resume: all inside the figure);
+deskvm: QMP snapshot-save of the running VM (pause, write, resume, then fsync and rename:
+all inside the figure; how long the guest was paused comes from the STOP and RESUME events);
 snapshot-load into the running engine with and without the RAM checksum; deskvm-vm --restore
 from process spawn to the first QMP reply (the VM runs by then).
 QEMU: stop, then migrate to "exec:cat > FILE" with max-bandwidth lifted (QEMU's default caps
@@ -120,9 +121,14 @@ class Bench:
         wait_for(lambda: counts(serial), 120, "the guest to fill its memory")
         out = {}
         t = time.monotonic()
+        c.events.clear()
         c.cmd("snapshot-save", {"file": snap}, timeout=120)
         out["save_s"] = time.monotonic() - t
         out["size"] = os.path.getsize(snap)
+        # How long the guest was stopped: the STOP and RESUME events' timestamps.
+        stop, resume = (c.event(n)["timestamp"] for n in ("STOP", "RESUME"))
+        out["paused_s"] = (resume["seconds"] - stop["seconds"]
+                           + (resume["microseconds"] - stop["microseconds"]) / 1e6)
         wait_counting(serial, 3)
         for key, verify in (("load_s", True), ("load_noverify_s", False)):
             t = time.monotonic()
@@ -261,6 +267,7 @@ def main():
     rows = [
         ("save (deskvm: incl. fsync)", "save_s", "save_s"),
         ("  qemu with an fsync after it", "save_s", "save_sync_s"),
+        ("guest paused during the save", "paused_s", "save_s"),
         ("restore into a running process", "load_s", "load_s"),
         ("  deskvm without RAM checksum", "load_noverify_s", "load_s"),
         ("restore, process spawn -> running", "restore_proc_s", "restore_proc_s"),

@@ -40,6 +40,12 @@ enum snap_type {
      sizeof(struct kvm_mp_state) + sizeof(struct kvm_debugregs))
 #define RAM_FIXED 40
 #define IO_CHUNK (1u << 20)
+/*
+ * Largest single pwrite. From a memfd mapping (guest RAM), 1 GiB into ext4's page cache took
+ * 2.4 s in 64 MiB writes, 0.67 s in 1 MiB and 0.44 s in 256 KiB ones on the development host
+ * (a large write that faults part-way is retried from a costly fault-in of the rest).
+ */
+#define WRITE_CHUNK (256u << 10)
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -285,7 +291,7 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
     const uint8_t *p = buf;
     while (len) {
-        ssize_t w = pwrite(fd, p, len > IO_CHUNK * 64 ? IO_CHUNK * 64 : len, (off_t)off);
+        ssize_t w = pwrite(fd, p, len > WRITE_CHUNK ? WRITE_CHUNK : len, (off_t)off);
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
@@ -389,9 +395,11 @@ static int fsync_dir_of(const char *path)
     return r;
 }
 
-int snapfile_write(const char *path, const struct snap_state *st, const uint8_t *ram,
-                   uint64_t ram_size, int ram_fd, unsigned flags, char *err, size_t errlen)
+int snapfile_write_begin(const char *path, const struct snap_state *st, const uint8_t *ram,
+                         uint64_t ram_size, int ram_fd, unsigned flags, struct snap_pending *out,
+                         char *err, size_t errlen)
 {
+    *out = (struct snap_pending){.fd = -1};
     struct wbuf b = {0};
     struct snap_extent *ext = NULL;
     uint64_t next = 0;
@@ -476,26 +484,17 @@ int snapfile_write(const char *path, const struct snap_state *st, const uint8_t 
     if (r == 0 && ftruncate(fd, (off_t)(data_off + data_len)) < 0) {
         r = -errno;
     }
-    if (r == 0 && fsync(fd) < 0) {
-        r = -errno;
+    if (r == 0 && !(out->path = strdup(path))) {
+        r = -ENOMEM;
     }
     if (r < 0) {
         fail(err, errlen, "cannot write %s: %s", tmp, strerror(-r));
         goto out;
     }
-    close(fd);
+    out->fd = fd;
+    out->tmp = tmp;
     fd = -1;
-    if (rename(tmp, path) < 0) {
-        r = -errno;
-        fail(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    free(tmp);
     tmp = NULL;
-    r = fsync_dir_of(path);
-    if (r < 0) {
-        fail(err, errlen, "cannot sync the directory of %s: %s", path, strerror(-r));
-    }
 out:
     if (fd >= 0) {
         close(fd);
@@ -507,6 +506,54 @@ out:
     free(ext);
     free(b.p);
     return r;
+}
+
+void snapfile_write_abort(struct snap_pending *p)
+{
+    if (p->fd >= 0) {
+        close(p->fd);
+    }
+    if (p->tmp) {
+        unlink(p->tmp);
+    }
+    free(p->tmp);
+    free(p->path);
+    *p = (struct snap_pending){.fd = -1};
+}
+
+int snapfile_write_commit(struct snap_pending *p, char *err, size_t errlen)
+{
+    int r = 0;
+    if (fsync(p->fd) < 0) {
+        r = -errno;
+        fail(err, errlen, "cannot write %s: %s", p->tmp, strerror(errno));
+        snapfile_write_abort(p);
+        return r;
+    }
+    close(p->fd);
+    p->fd = -1;
+    if (rename(p->tmp, p->path) < 0) {
+        r = -errno;
+        fail(err, errlen, "cannot rename %s to %s: %s", p->tmp, p->path, strerror(errno));
+        snapfile_write_abort(p);
+        return r;
+    }
+    free(p->tmp);
+    p->tmp = NULL;
+    r = fsync_dir_of(p->path);
+    if (r < 0) {
+        fail(err, errlen, "cannot sync the directory of %s: %s", p->path, strerror(-r));
+    }
+    snapfile_write_abort(p); /* frees the path; nothing left to remove */
+    return r;
+}
+
+int snapfile_write(const char *path, const struct snap_state *st, const uint8_t *ram,
+                   uint64_t ram_size, int ram_fd, unsigned flags, char *err, size_t errlen)
+{
+    struct snap_pending p;
+    int r = snapfile_write_begin(path, st, ram, ram_size, ram_fd, flags, &p, err, errlen);
+    return r < 0 ? r : snapfile_write_commit(&p, err, errlen);
 }
 
 /* ---- reader ---- */

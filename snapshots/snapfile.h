@@ -110,6 +110,23 @@ struct snap_state {
 int snapfile_write(const char *path, const struct snap_state *st, const uint8_t *ram,
                    uint64_t ram_size, int ram_fd, unsigned flags, char *err, size_t errlen);
 
+/*
+ * snapfile_write() in two steps, so that a VM can run again as soon as its state is in the
+ * temporary file: begin writes everything (not yet durable, not yet at path); commit
+ * fsyncs, renames and fsyncs the directory; abort removes the temporary file. A failed
+ * begin or commit cleans up after itself.
+ */
+struct snap_pending {
+    int fd;
+    char *tmp;
+    char *path;
+};
+int snapfile_write_begin(const char *path, const struct snap_state *st, const uint8_t *ram,
+                         uint64_t ram_size, int ram_fd, unsigned flags, struct snap_pending *out,
+                         char *err, size_t errlen);
+int snapfile_write_commit(struct snap_pending *p, char *err, size_t errlen);
+void snapfile_write_abort(struct snap_pending *p);
+
 /* A parsed and validated checkpoint file. */
 struct snap_file {
     int fd;             /* -1 for an in-memory buffer */

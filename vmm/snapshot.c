@@ -347,16 +347,18 @@ int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err,
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
     struct snap_state *st = NULL;
+    struct snap_pending pending;
     int r = capture(vm, &st, err, errlen);
     if (r == 0) {
-        r = snapfile_write(path, st, vm->mem.base, vm->mem.size, vm->mem.memfd,
-                           flags & VM_SNAPSHOT_ZSTD ? SNAP_F_ZSTD : 0, err, errlen);
+        r = snapfile_write_begin(path, st, vm->mem.base, vm->mem.size, vm->mem.memfd,
+                                 flags & VM_SNAPSHOT_ZSTD ? SNAP_F_ZSTD : 0, &pending, err, errlen);
     }
     free_state(st);
+    /* The state is in the file (page cache): the guest may run while it reaches the disk. */
     if (was_running) {
         vm_resume(vm);
     }
-    return r;
+    return r < 0 ? r : snapfile_write_commit(&pending, err, errlen);
 }
 
 /* Everything that can be checked against this VM without changing it. */

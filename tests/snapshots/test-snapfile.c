@@ -487,6 +487,32 @@ static void test_crash_safe_write(void **state)
                                     sizeof(err)),
                      -ENOENT);
     assert_non_null(strstr(err, "/nonexistent-dir/x.dvs.tmp"));
+
+    /* Two steps: after begin the old file is still at the path; abort leaves only it. */
+    struct snap_pending p;
+    fx->ram[0x1000] ^= 0xff;
+    assert_int_equal(
+        snapfile_write_begin(fx->path, fx->st, fx->ram, RAM_SIZE, -1, 0, &p, err, sizeof(err)), 0);
+    assert_non_null(strstr(p.tmp, ".tmp."));
+    assert_int_equal(access(p.tmp, F_OK), 0);
+    free(after);
+    after = read_file(fx->path, &len2);
+    assert_memory_equal(before, after, len1);
+    char tmp[256];
+    snprintf(tmp, sizeof(tmp), "%s", p.tmp);
+    snapfile_write_abort(&p);
+    assert_int_equal(access(tmp, F_OK), -1);
+    free(after);
+    after = read_file(fx->path, &len2);
+    assert_memory_equal(before, after, len1);
+    /* begin + commit: the new file replaces the old one. */
+    assert_int_equal(
+        snapfile_write_begin(fx->path, fx->st, fx->ram, RAM_SIZE, -1, 0, &p, err, sizeof(err)), 0);
+    assert_int_equal(snapfile_write_commit(&p, err, sizeof(err)), 0);
+    free(after);
+    after = read_file(fx->path, &len2);
+    assert_int_equal(len1, len2);
+    assert_memory_not_equal(before, after, len1);
     free(before);
     free(after);
 }
