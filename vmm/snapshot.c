@@ -459,9 +459,8 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
     }
 
     /*
-     * Map the new RAM only once the vCPUs are parked: a guest running on a lazily restored
-     * RAM page-faults all the time, and each mmap would queue behind those faults for the
-     * process's mmap lock (seconds, measured).
+     * Map the new RAM only once the vCPUs are parked, so that the mmaps do not compete for
+     * the process's mmap lock with a guest that page-faults on lazily restored RAM.
      */
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
