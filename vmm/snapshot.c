@@ -278,14 +278,32 @@ static int apply_vcpu(struct vcpu *vcpu, const struct snap_vcpu *v, char *err, s
     }
     if (!what) {
         memcpy(m->e, v->msrs, v->nmsrs * sizeof(v->msrs[0]));
-        m->e[v->nmsrs] = (struct kvm_msr_entry){.index = MSR_IA32_TSC, .data = v->tsc};
-        m->hdr.nmsrs = v->nmsrs + 1;
+        m->hdr.nmsrs = v->nmsrs;
         int n = ioctl(fd, KVM_SET_MSRS, m);
         if (n != (int)m->hdr.nmsrs) {
             snprintf(err, errlen, "snapshot vcpu %u section: KVM refuses MSR %#x", vcpu->index,
                      n >= 0 && n < (int)m->hdr.nmsrs ? m->e[n].index : 0);
             free(m);
             return -EINVAL;
+        }
+        /*
+         * The TSC, written twice. KVM takes a host TSC write that lands within one second
+         * of where the last write (the reset's 0, or another vCPU's) has since run to as
+         * an attempt to synchronise vCPUs, and keeps its own offset instead of the value
+         * (kvm_synchronize_tsc()). A checkpoint taken less than a second after boot and
+         * restored into a fresh engine then resumed with a TSC near 0, behind the guest's
+         * own readings. A first write 2^40 cycles away is never "synchronising", and the
+         * real value, 2^40 from that, is not either.
+         */
+        for (int pass = 0; pass < 2 && !what; pass++) {
+            m->e[0] = (struct kvm_msr_entry){
+                .index = MSR_IA32_TSC,
+                .data = v->tsc + (pass == 0 ? 1ull << 40 : 0),
+            };
+            m->hdr.nmsrs = 1;
+            if (ioctl(fd, KVM_SET_MSRS, m) != 1) {
+                what = "KVM_SET_MSRS (IA32_TSC)";
+            }
         }
     }
     free(m);
