@@ -455,13 +455,14 @@ static void release_backing(void *opaque)
 int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen)
 {
     struct snap_file *f = malloc(sizeof(*f));
-    struct guest_mem_backing *old = calloc(1, sizeof(*old));
+    struct guest_mem_backing *old = malloc(sizeof(*old));
     if (!f || !old) {
         free(f);
         free(old);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    *old = (struct guest_mem_backing){.memfd = -1};
     int r = snapfile_open(path, flags & VM_SNAPSHOT_NO_VERIFY ? 0 : SNAP_OPEN_VERIFY_RAM, f, err,
                           errlen);
     if (r == 0) {
@@ -482,38 +483,39 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
      */
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
-    uint8_t *base = NULL;
-    int memfd = -1;
+    struct guest_mem_backing fresh = {.memfd = -1, .size = f->ram.size};
     struct snap_state *backup = NULL;
-    r = prepare_ram(f, &base, &memfd, err, errlen);
+    r = prepare_ram(f, &fresh.base, &fresh.memfd, err, errlen);
+    fresh.owned = r == 0;
     if (r == 0) {
         r = capture(vm, &backup, err, errlen);
-        if (r < 0) {
-            munmap(base, f->ram.size);
-            if (memfd >= 0) {
-                close(memfd);
-            }
-        }
     }
+    /*
+     * RAM first: device post_load maps guest memory again (virtqueue rings), and must map
+     * the restored RAM, not the mapping about to go.
+     */
     if (r == 0) {
-        r = apply(vm, &f->st, err, errlen);
-        if (r == 0) {
-            r = guest_mem_rebase(&vm->mem, vm->fd, base, memfd, old);
-            if (r < 0) {
-                snprintf(err, errlen, "cannot move the KVM memory slots to the restored RAM: %s",
-                         strerror(-r));
-            }
-        }
+        r = guest_mem_rebase(&vm->mem, vm->fd, fresh.base, fresh.memfd, old);
         if (r < 0) {
-            /* Put back what was there; it was just read from KVM, so KVM takes it. */
-            char ignored[256];
-            (void)apply(vm, backup, ignored, sizeof(ignored));
-            munmap(base, f->ram.size);
-            if (memfd >= 0) {
-                close(memfd);
+            snprintf(err, errlen, "cannot move the KVM memory slots to the restored RAM: %s",
+                     strerror(-r));
+        } else {
+            fresh = (struct guest_mem_backing){.memfd = -1}; /* vm->mem owns it now */
+            r = apply(vm, &f->st, err, errlen);
+            if (r < 0) {
+                /*
+                 * Back to the RAM and state that were there (the state was just read from
+                 * KVM, so KVM takes it); the restored RAM is released instead.
+                 */
+                char ignored[256];
+                if (guest_mem_rebase(&vm->mem, vm->fd, old->base, old->memfd, &fresh) == 0) {
+                    *old = (struct guest_mem_backing){.memfd = -1};
+                }
+                (void)apply(vm, backup, ignored, sizeof(ignored));
             }
         }
     }
+    guest_mem_backing_release(&fresh);
     free_state(backup);
     snapfile_close(f);
     free(f);
@@ -521,7 +523,7 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
         vm_resume(vm);
     }
     /* The old RAM goes after this command has answered and the guest runs. */
-    if (r < 0 || evloop_call(vm->loop, release_backing, old) < 0) {
+    if (evloop_call(vm->loop, release_backing, old) < 0) {
         release_backing(old);
     }
     return r;

@@ -5,7 +5,8 @@
  * its own memory, then counts PIT interrupts (100 Hz, through the IOAPIC as in timers.c).
  * Every 10 ticks it checks every slice against its seed, rewrites one slice with a new seed
  * (so memory keeps changing after a checkpoint is taken) and prints "count N". A restored
- * checkpoint must give back memory and seeds that agree, and a PIT that still ticks; any
+ * checkpoint must give back memory and seeds that agree, seeds that agree with the counter
+ * (a register: RAM and vCPU state from different moments fail), and a PIT that ticks; any
  * mismatch prints "MISMATCH" and fails. Exits with PASS after count=N counts (0: never; the
  * integration test, tests/integration/test-snapshot.py, quits it over QMP).
  */
@@ -24,6 +25,20 @@ static uint64_t pattern(uint64_t seed, uint64_t addr)
 {
     uint64_t x = (addr ^ seed) * 0x9e3779b97f4a7c15ull;
     return x ^ (x >> 29);
+}
+
+/*
+ * The seed slice s must hold after `count` counts: the last count that rewrote it, or its
+ * initial seed. Ties the seeds (RAM) to the counter (a register): RAM from one moment with
+ * registers from another shows up here.
+ */
+static uint64_t expected_seed(unsigned s, uint64_t count)
+{
+    if (count < s) {
+        return 0x5eed0000u + s;
+    }
+    uint64_t c = count - (count - s) % NSLICES;
+    return c == 0 ? 0x5eed0000u + s : c;
 }
 
 static void fill(uint64_t *p, uint64_t words, uint64_t seed)
@@ -98,6 +113,13 @@ void test_main(void)
             CHECK(rdtsc() - t0 < 80000000000ull, "the PIT stopped ticking after count %lu", count);
         }
         last += TICKS_PER_COUNT;
+        for (unsigned s = 0; s < NSLICES; s++) {
+            if (seeds[s] != expected_seed(s, count)) {
+                printf("MISMATCH\n");
+                guest_fail("slice %u has seed %#lx after count %lu, expected %#lx", s, seeds[s],
+                           count, expected_seed(s, count));
+            }
+        }
         for (unsigned s = 0; s < NSLICES; s++) {
             uint64_t bad = 0;
             if (!check(region + s * slice_words, slice_words, seeds[s], &bad)) {
