@@ -71,7 +71,7 @@ long vmstate_save(const struct vmstate *vms, const void *opaque, void *buf, size
     return (long)pos;
 }
 
-int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_t len)
+int vmstate_check(const struct vmstate *vms, const void *buf, size_t len)
 {
     const uint8_t *in = buf;
     if (len < 8) {
@@ -83,6 +83,16 @@ int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_
         payload != fields_size(vms, version)) {
         return -EINVAL;
     }
+    return 0;
+}
+
+int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_t len)
+{
+    const uint8_t *in = buf;
+    if (vmstate_check(vms, buf, len) < 0) {
+        return -EINVAL;
+    }
+    uint32_t version = get_u32(in);
     size_t extent = struct_extent(vms);
     uint8_t *saved = malloc(extent ? extent : 1);
     if (!saved) {

@@ -58,5 +58,10 @@ long vmstate_save(const struct vmstate *vms, const void *opaque, void *buf, size
  * was.
  */
 int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_t len);
+/*
+ * What vmstate_load() checks before touching the device (header, version, length): 0 or
+ * -EINVAL. Lets a whole checkpoint be validated before any device is changed.
+ */
+int vmstate_check(const struct vmstate *vms, const void *buf, size_t len);
 
 #endif

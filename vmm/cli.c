@@ -49,6 +49,8 @@ static const char usage[] =
     "                       VNC server, e.g. 127.0.0.1:5900 (beyond loopback needs a password)\n"
     "  --display-channel unix:PATH | fd:N\n"
     "                       the local display channel for the GUI (docs/display-channel.md)\n"
+    "  --restore FILE       start from a checkpoint (QMP snapshot-save); the memory size,\n"
+    "                       vCPUs, kernel and command line come from the file\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
     "  -V, --version        version\n"
@@ -221,6 +223,7 @@ enum {
     OPT_DEVICE,
     OPT_NET,
     OPT_DISK,
+    OPT_RESTORE,
     OPT_LATER,
 };
 
@@ -235,6 +238,7 @@ static const struct option options[] = {
     {"kvm-device", required_argument, NULL, OPT_KVM},
     {"device", required_argument, NULL, OPT_DEVICE},
     {"disk", required_argument, NULL, OPT_DISK},
+    {"restore", required_argument, NULL, OPT_RESTORE},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -246,7 +250,7 @@ static const struct option options[] = {
     {"display", required_argument, NULL, OPT_DISPLAY},
     {"display-channel", required_argument, NULL, OPT_DISPLAY_CHANNEL},
     {"config", required_argument, NULL, OPT_LATER},
-    {"restore", required_argument, NULL, OPT_LATER},
+
     {NULL, 0, NULL, 0},
 };
 
@@ -410,6 +414,7 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
     optind = 1;
     opterr = 0;
     int c, idx = -1;
+    bool machine_set = false; /* --memory or --cpus given */
     while ((c = getopt_long(argc, argv, ":ShV", options, &idx)) != -1) {
         switch (c) {
         case OPT_KERNEL:
@@ -425,12 +430,14 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             opt->cmdline = optarg;
             break;
         case OPT_MEMORY:
+            machine_set = true;
             if (cli_parse_size(optarg, &opt->mem_size) < 0) {
                 snprintf(err, errlen, "--memory %s: not a size (examples: 512M, 2G)", optarg);
                 return -EINVAL;
             }
             break;
         case OPT_CPUS: {
+            machine_set = true;
             char *end;
             errno = 0;
             long n = strtol(optarg, &end, 10);
@@ -487,6 +494,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
                 return -EINVAL;
             }
             opt->ndisks++;
+            break;
+        case OPT_RESTORE:
+            opt->restore = optarg;
             break;
         case 'S':
             opt->start_paused = true;
@@ -570,6 +580,14 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
         /* Firmware-mediated kernel boot (fw_cfg kernel items + linuxboot_dma.bin) is not
          * built yet: say so rather than ignore one of them. */
         snprintf(err, errlen, "--firmware and --kernel cannot be combined yet");
+        return -EINVAL;
+    }
+    if (opt->restore &&
+        (opt->kernel || opt->initrd || opt->cmdline || machine_set || opt->firmware)) {
+        snprintf(err, errlen,
+                 "--restore takes the memory size, vCPUs, kernel and command line "
+                 "from the checkpoint: drop --memory, --cpus, --kernel, --initrd, "
+                 "--append and --firmware");
         return -EINVAL;
     }
     if ((opt->initrd || opt->cmdline) && !opt->kernel) {

@@ -51,6 +51,7 @@ struct cli_options {
     const char *serial;
     const char *qmp_path;
     const char *kvm_path;
+    const char *restore; /* checkpoint file: the machine comes from it */
     bool start_paused;
     const char *display; /* "vga", "virtio-gpu", "none", or NULL: vga with --vnc or a channel */
     const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */

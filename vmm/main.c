@@ -23,6 +23,7 @@
 #include "vmm/qmp.h"
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 extern const unsigned char demo_guest_elf[];
@@ -179,10 +180,54 @@ static int cmd_set_password(void *opaque, json_t *args, json_t **ret, struct qmp
     return display_qmp_set_password(((struct engine *)opaque)->display, args, ret, err);
 }
 
+static int cmd_snapshot_save(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {"file", "zstd", NULL};
+    struct engine *e = opaque;
+    const char *file = NULL;
+    bool zstd = false;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "file", &file, true, err) < 0 ||
+        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0) {
+        return -1;
+    }
+    char msg[512];
+    if (vm_snapshot_save(&e->vm, file, zstd ? VM_SNAPSHOT_ZSTD : 0, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {"file", "verify-ram", NULL};
+    struct engine *e = opaque;
+    const char *file = NULL;
+    bool verify = true;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "file", &file, true, err) < 0 ||
+        qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        return -1;
+    }
+    if (e->vm.state == VM_SHUTDOWN) {
+        qmp_error_set(err, "GenericError", "the VM has shut down");
+        return -1;
+    }
+    char msg[512];
+    if (vm_snapshot_load(&e->vm, file, verify ? 0 : VM_SNAPSHOT_NO_VERIFY, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct qmp_command engine_commands[] = {
     {"screendump", cmd_screendump},
     {"query-vnc", cmd_query_vnc},
     {"set_password", cmd_set_password},
+    {"snapshot-save", cmd_snapshot_save},
+    {"snapshot-load", cmd_snapshot_load},
     {"query-status", cmd_query_status},
     {"stop", cmd_stop},
     {"cont", cmd_cont},
@@ -218,6 +263,7 @@ static int setup_signals(struct engine *e)
 int main(int argc, char **argv)
 {
     static struct engine e;
+    static struct snap_config restore_cfg;
     char err[1024] = "";
     int r = cli_parse(&e.opt, argc, argv, err, sizeof(err));
     if (r != 0) {
@@ -257,6 +303,18 @@ int main(int argc, char **argv)
         .firmware = e.opt.firmware,
         .serial = &e.serial,
     };
+    if (e.opt.restore) {
+        if (vm_snapshot_read_config(e.opt.restore, &restore_cfg, err, sizeof(err)) < 0) {
+            fprintf(stderr, "deskvm-vm: --restore %s: %s\n", e.opt.restore, err);
+            return EXIT_FAILURE_;
+        }
+        cfg.mem_size = restore_cfg.mem_size;
+        cfg.ncpus = restore_cfg.ncpus;
+        cfg.kernel = restore_cfg.flags & SNAP_CFG_EMBEDDED_KERNEL ? NULL : restore_cfg.kernel;
+        cfg.initrd = restore_cfg.initrd[0] ? restore_cfg.initrd : NULL;
+        cfg.cmdline = restore_cfg.cmdline[0] ? restore_cfg.cmdline : NULL;
+        cfg.restoring = true;
+    }
     if (!cfg.kernel && !cfg.firmware) {
         cfg.kernel_buf = demo_guest_elf;
         cfg.kernel_len = demo_guest_elf_len;
@@ -306,6 +364,14 @@ int main(int argc, char **argv)
         }
     }
     pthread_mutex_lock(&e.vm.dev_lock);
+    if (e.opt.restore) {
+        r = vm_snapshot_load(&e.vm, e.opt.restore, 0, err, sizeof(err));
+        if (r < 0) {
+            pthread_mutex_unlock(&e.vm.dev_lock);
+            fprintf(stderr, "deskvm-vm: --restore %s: %s\n", e.opt.restore, err);
+            goto out;
+        }
+    }
     r = vm_start(&e.vm, e.opt.start_paused, err, sizeof(err));
     pthread_mutex_unlock(&e.vm.dev_lock);
     if (r < 0) {

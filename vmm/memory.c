@@ -74,6 +74,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t size, bool hugepages)
     madvise(p, size, MADV_MERGEABLE);
     m->memfd = fd;
     m->base = p;
+    m->owns_map = true;
     m->size = size;
     layout(m);
     return 0;
@@ -99,10 +100,8 @@ void guest_mem_destroy(struct guest_mem *m)
     if (!m) {
         return;
     }
-    if (m->memfd >= 0) {
-        munmap(m->base, m->size);
-        close(m->memfd);
-    }
+    struct guest_mem_backing b = {m->base, m->size, m->memfd, m->owns_map};
+    guest_mem_backing_release(&b);
     memset(m, 0, sizeof(*m));
     m->memfd = -1;
 }
@@ -124,6 +123,70 @@ int guest_mem_register(struct guest_mem *m, int vm_fd)
             return -errno;
         }
         r->slot = (int)i;
+    }
+    return 0;
+}
+
+static int set_slot(int vm_fd, const struct guest_region *r, uint8_t *hva, uint64_t size)
+{
+    struct kvm_userspace_memory_region kr = {
+        .slot = (uint32_t)r->slot,
+        .guest_phys_addr = r->gpa,
+        .memory_size = size,
+        .userspace_addr = (uintptr_t)hva,
+    };
+    return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 ? -errno : 0;
+}
+
+void guest_mem_backing_release(struct guest_mem_backing *b)
+{
+    if (!b) {
+        return;
+    }
+    if (b->owned) {
+        munmap(b->base, b->size);
+    }
+    if (b->memfd >= 0) {
+        close(b->memfd);
+    }
+    b->owned = false;
+    b->memfd = -1;
+}
+
+int guest_mem_rebase(struct guest_mem *m, int vm_fd, uint8_t *base, int memfd,
+                     struct guest_mem_backing *old)
+{
+    /* KVM cannot move a slot's host address: delete it and add it back. */
+    unsigned i;
+    int r = 0;
+    for (i = 0; i < m->nregions; i++) {
+        struct guest_region *g = &m->regions[i];
+        if (g->slot < 0) {
+            continue;
+        }
+        r = set_slot(vm_fd, g, NULL, 0);
+        if (r == 0) {
+            r = set_slot(vm_fd, g, base + g->fd_offset, g->size);
+        }
+        if (r < 0) {
+            break;
+        }
+    }
+    if (r < 0) {
+        for (unsigned j = 0; j <= i && j < m->nregions; j++) {
+            struct guest_region *g = &m->regions[j];
+            if (g->slot >= 0 && set_slot(vm_fd, g, NULL, 0) == 0) {
+                (void)set_slot(vm_fd, g, g->hva, g->size);
+            }
+        }
+        return r;
+    }
+    *old = (struct guest_mem_backing){m->base, m->size, m->memfd, m->owns_map};
+    m->base = base;
+    m->memfd = memfd;
+    m->owns_map = true;
+    for (i = 0; i < m->nregions; i++) {
+        m->regions[i].hva = base + m->regions[i].fd_offset;
     }
     return 0;
 }

@@ -25,8 +25,9 @@ struct guest_region {
 struct guest_mem {
     struct guest_region regions[GUEST_MEM_MAX_REGIONS];
     unsigned nregions;
-    int memfd;     /* -1 for host-backed (test) memory */
-    uint8_t *base; /* the whole memfd mapping */
+    int memfd;     /* -1 for host-backed (test) memory and after a lazy restore */
+    uint8_t *base; /* the whole RAM mapping */
+    bool owns_map; /* base is ours to munmap */
     uint64_t size; /* RAM bytes */
     bool shadow;   /* 0xC0000-0xFFFFF is a separate region left to the firmware's PAM slots */
 };
@@ -58,6 +59,26 @@ void guest_mem_set_shadow(struct guest_mem *m);
 
 /* Register every region as a KVM user memory slot on vm_fd. */
 __attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);
+
+/* A RAM mapping and the memfd behind it (-1 if none), as handed over by guest_mem_rebase(). */
+struct guest_mem_backing {
+    uint8_t *base;
+    uint64_t size;
+    int memfd;
+    bool owned; /* base is to be unmapped */
+};
+
+/*
+ * Put RAM on another mapping of the same size (a restored checkpoint): every region and
+ * KVM slot moves to base. Takes ownership of base and memfd (-1 for a mapping with no memfd
+ * behind it) and hands the previous backing to *old, for guest_mem_backing_release() once
+ * the VM runs again (unmapping hundreds of MiB takes a while). vCPUs must not be running.
+ * On failure nothing changes and the caller keeps base.
+ */
+__attribute__((warn_unused_result)) int guest_mem_rebase(struct guest_mem *m, int vm_fd,
+                                                         uint8_t *base, int memfd,
+                                                         struct guest_mem_backing *old);
+void guest_mem_backing_release(struct guest_mem_backing *b);
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM region, else NULL. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);

@@ -218,7 +218,7 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
             return r;
         }
     }
-    r = load_guest(vm, err, errlen);
+    r = cfg->restoring ? 0 : load_guest(vm, err, errlen);
     if (r < 0) {
         return r;
     }

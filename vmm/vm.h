@@ -50,6 +50,7 @@ struct vm_config {
     const char *cmdline;
     const char *firmware;   /* BIOS image path: boot through it instead of the kernel */
     struct chardev *serial; /* COM1 back-end, NULL = discard */
+    bool restoring;         /* a checkpoint supplies RAM and state: load no kernel */
 };
 
 /* What the machine does when a guest or host event asks it to stop or reset. */

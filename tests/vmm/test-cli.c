@@ -306,6 +306,26 @@ static void test_disk_errors(void **state)
     cli_options_free(&o);
 }
 
+static void test_restore(void **state)
+{
+    struct cli_options o;
+    char err[256];
+    assert_int_equal(PARSE(&o, err, "--restore", "vm.dvs", "-S"), 0);
+    assert_string_equal(o.restore, "vm.dvs");
+    assert_true(o.start_paused);
+    /* The machine comes from the checkpoint: options that shape it are refused. */
+    const char *clash[][2] = {
+        {"--memory", "512M"}, {"--cpus", "2"},   {"--kernel", "k"},
+        {"--append", "x"},    {"--initrd", "i"},
+    };
+    for (size_t i = 0; i < sizeof(clash) / sizeof(clash[0]); i++) {
+        assert_int_equal(PARSE(&o, err, "--restore", "vm.dvs", clash[i][0], clash[i][1]), -EINVAL);
+        assert_non_null(strstr(err, "--restore"));
+    }
+    assert_int_equal(PARSE(&o, err, "--restore"), -EINVAL);
+    assert_non_null(strstr(err, "needs a value"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_disk),
         cmocka_unit_test(test_disk_errors),
         cmocka_unit_test(test_display_and_vnc),
+        cmocka_unit_test(test_restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

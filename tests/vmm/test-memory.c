@@ -9,6 +9,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmm/e820.h"
 #include "vmm/memory.h"
@@ -104,6 +109,51 @@ static void test_e820_small_and_full(void **state)
     free(buf);
 }
 
+/* Moving RAM to another mapping (a restored checkpoint): KVM slots follow, lookups follow. */
+static void test_rebase(void **state)
+{
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) {
+        skip();
+    }
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    assert_true(vm >= 0);
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 8 << 20, false), 0);
+    assert_int_equal(guest_mem_register(&m, vm), 0);
+    memset(m.base, 0x11, 8 << 20);
+    uint8_t *old_base = m.base;
+    int old_fd = m.memfd;
+
+    uint8_t *nb = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(nb != MAP_FAILED);
+    memset(nb, 0x22, 8 << 20);
+    /* A bad VM fd: refused, nothing moved, the caller keeps its mapping. */
+    struct guest_mem_backing old = {0};
+    assert_true(guest_mem_rebase(&m, -1, nb, -1, &old) < 0);
+    assert_ptr_equal(m.base, old_base);
+    assert_ptr_equal(m.regions[0].hva, old_base);
+
+    assert_int_equal(guest_mem_rebase(&m, vm, nb, -1, &old), 0);
+    assert_ptr_equal(m.base, nb);
+    assert_ptr_equal(m.regions[0].hva, nb);
+    assert_int_equal(m.memfd, -1);
+    uint8_t b = 0;
+    assert_int_equal(guest_mem_read(&m, 0x1234, &b, 1), 0);
+    assert_int_equal(b, 0x22);
+    /* The old backing is handed over intact, to be released later. */
+    assert_ptr_equal(old.base, old_base);
+    assert_int_equal(old.memfd, old_fd);
+    assert_true(old.owned);
+    assert_int_equal(old_base[0x1234], 0x11);
+    guest_mem_backing_release(&old);
+    assert_int_equal(fcntl(old_fd, F_GETFD), -1); /* closed */
+    guest_mem_backing_release(NULL);
+    guest_mem_destroy(&m); /* unmaps nb: owned now */
+    close(vm);
+    close(kvm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_hole_layout),
         cmocka_unit_test(test_bad_sizes),
         cmocka_unit_test(test_e820_small_and_full),
+        cmocka_unit_test(test_rebase),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Checkpoint save and restore for the VM (vmm/snapshot.h): reads the vCPUs, the in-kernel
+ * irqchip, PIT and clock through KVM, the devices through their vmstate tables, and hands
+ * it all with the RAM to snapshots/snapfile.c. Restores validate the whole file first and
+ * keep a copy of the current state to put back if applying fails part-way.
+ */
+#include "vmm/snapshot.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "snapshots/devstate.h"
+#include "vmm/evloop.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define MSR_IA32_TSC 0x10
+/* Lazy restore maps each run of non-zero pages separately: stay well under vm.max_map_count. */
+#define LAZY_MAX_EXTENTS 16384
+
+/*
+ * This host's features. vcpus: also read vCPU 0's TSC rate, which only a parked vCPU
+ * answers promptly (a vCPU ioctl waits until KVM_RUN returns, up to the guest's next exit).
+ */
+static void host_probe(struct vm *vm, struct snap_host *h, bool vcpus)
+{
+    unsigned a, b, c, d;
+    memset(h, 0, sizeof(*h));
+    __cpuid(0, a, b, c, d);
+    memcpy(h->vendor, &b, 4);
+    memcpy(h->vendor + 4, &d, 4);
+    memcpy(h->vendor + 8, &c, 4);
+    __cpuid(1, a, b, c, d);
+    unsigned fam = (a >> 8) & 0xf, model = (a >> 4) & 0xf;
+    if (fam == 0xf) {
+        fam += (a >> 20) & 0xff;
+    }
+    if (fam == 0x6 || fam >= 0xf) {
+        model |= ((a >> 16) & 0xf) << 4;
+    }
+    h->family = fam;
+    h->model = model;
+    int xs = ioctl(vm->kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+    h->xsave_size = xs > (int)sizeof(struct kvm_xsave) ? (uint32_t)xs : sizeof(struct kvm_xsave);
+    int khz = vcpus && vm->ncpus ? ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0) : -1;
+    h->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+}
+
+/* The MSRs KVM says it saves and restores (KVM_GET_MSR_INDEX_LIST). */
+static struct kvm_msr_list *msr_index_list(struct vm *vm)
+{
+    struct kvm_msr_list probe = {0};
+    if (ioctl(vm->kvm->fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG) {
+        return NULL;
+    }
+    struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+    if (!l) {
+        return NULL;
+    }
+    l->nmsrs = probe.nmsrs;
+    if (ioctl(vm->kvm->fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/*
+ * Read the listed MSRs. KVM_GET_MSRS stops at the first MSR it cannot read (one this vCPU's
+ * CPUID does not have): those are left out, the rest are read in batches.
+ */
+static int read_msrs(int fd, const struct kvm_msr_list *list, struct snap_vcpu *v)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[SNAP_MAX_MSRS];
+    } *buf = calloc(1, sizeof(*buf));
+    if (!buf) {
+        return -ENOMEM;
+    }
+    v->nmsrs = 0;
+    uint32_t i = 0;
+    while (i < list->nmsrs) {
+        uint32_t n = 0;
+        for (uint32_t j = i; j < list->nmsrs && n < SNAP_MAX_MSRS; j++) {
+            buf->e[n++] = (struct kvm_msr_entry){.index = list->indices[j]};
+        }
+        buf->hdr.nmsrs = n;
+        int got = ioctl(fd, KVM_GET_MSRS, buf);
+        if (got < 0) {
+            free(buf);
+            return -errno;
+        }
+        for (int k = 0; k < got; k++) {
+            if (buf->e[k].index == MSR_IA32_TSC) {
+                v->tsc = buf->e[k].data;
+                continue;
+            }
+            if (v->nmsrs >= SNAP_MAX_MSRS - 1) {
+                free(buf);
+                return -E2BIG;
+            }
+            v->msrs[v->nmsrs++] = buf->e[k];
+        }
+        i += (uint32_t)got + ((uint32_t)got < n ? 1 : 0);
+    }
+    free(buf);
+    return 0;
+}
+
+static int capture_vcpu(struct vm *vm, struct vcpu *vcpu, const struct kvm_msr_list *msrs,
+                        uint32_t xsave_size, struct snap_vcpu *v, char *err, size_t errlen)
+{
+    int fd = vcpu->fd;
+    const char *what = NULL;
+    if (ioctl(fd, KVM_GET_REGS, &v->regs) < 0) {
+        what = "KVM_GET_REGS";
+    } else if (ioctl(fd, KVM_GET_SREGS, &v->sregs) < 0) {
+        what = "KVM_GET_SREGS";
+    } else if (ioctl(fd, xsave_size > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+                     v->xsave) < 0) {
+        what = "KVM_GET_XSAVE";
+    } else if (ioctl(fd, KVM_GET_XCRS, &v->xcrs) < 0) {
+        what = "KVM_GET_XCRS";
+    } else if (ioctl(fd, KVM_GET_LAPIC, &v->lapic) < 0) {
+        what = "KVM_GET_LAPIC";
+    } else if (ioctl(fd, KVM_GET_VCPU_EVENTS, &v->events) < 0) {
+        what = "KVM_GET_VCPU_EVENTS";
+    } else if (ioctl(fd, KVM_GET_MP_STATE, &v->mp) < 0) {
+        what = "KVM_GET_MP_STATE";
+    } else if (ioctl(fd, KVM_GET_DEBUGREGS, &v->debugregs) < 0) {
+        what = "KVM_GET_DEBUGREGS";
+    }
+    if (what) {
+        snprintf(err, errlen, "vCPU %u: %s: %s", vcpu->index, what, strerror(errno));
+        return -EIO;
+    }
+    v->xsave_len = xsave_size;
+    int khz = ioctl(fd, KVM_GET_TSC_KHZ, 0);
+    v->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    int r = read_msrs(fd, msrs, v);
+    if (r < 0) {
+        snprintf(err, errlen, "vCPU %u: cannot read its MSRs: %s", vcpu->index, strerror(-r));
+    }
+    return r;
+}
+
+static void free_state(struct snap_state *st)
+{
+    if (!st) {
+        return;
+    }
+    snap_devices_release(st);
+    free(st->vcpus);
+    free(st);
+}
+
+/*
+ * A vCPU parked right after a port-I/O or MMIO exit has not finished the instruction: KVM
+ * completes it (loads RAX, advances RIP) on the next KVM_RUN. Until then its registers are
+ * not the guest's, and state set now would get the stale completion applied on top. One
+ * KVM_RUN with immediate_exit completes it and returns at once (KVM API, "immediate_exit").
+ * The parked vCPU thread clears immediate_exit when it runs again.
+ */
+static void complete_pending_io(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct vcpu *v = &vm->vcpus[i];
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        (void)ioctl(v->fd, KVM_RUN, 0); /* -EINTR: nothing was run */
+    }
+}
+
+/* Everything but the RAM. vCPUs must be parked. */
+static int capture(struct vm *vm, struct snap_state **out, char *err, size_t errlen)
+{
+    complete_pending_io(vm);
+    struct snap_state *st = calloc(1, sizeof(*st));
+    struct kvm_msr_list *msrs = NULL;
+    int r = -ENOMEM;
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    host_probe(vm, &st->host, true);
+    struct snap_config *c = &st->config;
+    c->mem_size = vm->cfg.mem_size;
+    c->ncpus = vm->ncpus;
+    if (vm->cfg.kernel_buf) {
+        c->flags |= SNAP_CFG_EMBEDDED_KERNEL;
+    } else if (vm->cfg.kernel) {
+        /* Absolute, so that a --restore from another directory can still reset the VM. */
+        char *abs = realpath(vm->cfg.kernel, NULL);
+        snprintf(c->kernel, sizeof(c->kernel), "%s", abs ? abs : vm->cfg.kernel);
+        free(abs);
+    }
+    if (vm->cfg.initrd) {
+        char *abs = realpath(vm->cfg.initrd, NULL);
+        snprintf(c->initrd, sizeof(c->initrd), "%s", abs ? abs : vm->cfg.initrd);
+        free(abs);
+    }
+    snprintf(c->cmdline, sizeof(c->cmdline), "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "");
+
+    r = snap_devices_capture(st, vm->devices, vm->ndevices, err, errlen);
+    if (r < 0) {
+        goto fail;
+    }
+
+    msrs = msr_index_list(vm);
+    st->vcpus = calloc(vm->ncpus, sizeof(*st->vcpus));
+    if (!msrs || !st->vcpus) {
+        snprintf(err, errlen, "cannot list the MSRs KVM saves: %s", strerror(errno));
+        r = -EIO;
+        goto fail;
+    }
+    st->nvcpus = vm->ncpus;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        r = capture_vcpu(vm, &vm->vcpus[i], msrs, st->host.xsave_size, &st->vcpus[i], err, errlen);
+        if (r < 0) {
+            goto fail;
+        }
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        st->irqchip[i].chip_id = i;
+        if (ioctl(vm->fd, KVM_GET_IRQCHIP, &st->irqchip[i]) < 0) {
+            snprintf(err, errlen, "KVM_GET_IRQCHIP: %s", strerror(errno));
+            r = -EIO;
+            goto fail;
+        }
+    }
+    if (ioctl(vm->fd, KVM_GET_PIT2, &st->pit) < 0 || ioctl(vm->fd, KVM_GET_CLOCK, &st->clock) < 0) {
+        snprintf(err, errlen, "cannot read the PIT or the KVM clock: %s", strerror(errno));
+        r = -EIO;
+        goto fail;
+    }
+    free(msrs);
+    *out = st;
+    return 0;
+fail:
+    free(msrs);
+    free_state(st);
+    return r;
+}
+
+static int apply_vcpu(struct vcpu *vcpu, const struct snap_vcpu *v, char *err, size_t errlen)
+{
+    int fd = vcpu->fd;
+    const char *what = NULL;
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[SNAP_MAX_MSRS];
+    } *m = calloc(1, sizeof(*m));
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int khz = ioctl(fd, KVM_GET_TSC_KHZ, 0);
+    if (v->tsc_khz && khz > 0 && (uint32_t)khz != v->tsc_khz &&
+        ioctl(fd, KVM_SET_TSC_KHZ, v->tsc_khz) < 0) {
+        what = "KVM_SET_TSC_KHZ";
+    } else if (ioctl(fd, KVM_SET_SREGS, &v->sregs) < 0) {
+        what = "KVM_SET_SREGS";
+    } else if (ioctl(fd, KVM_SET_REGS, &v->regs) < 0) {
+        what = "KVM_SET_REGS";
+    } else if (ioctl(fd, KVM_SET_XSAVE, v->xsave) < 0) {
+        what = "KVM_SET_XSAVE";
+    } else if (v->xcrs.nr_xcrs && ioctl(fd, KVM_SET_XCRS, &v->xcrs) < 0) {
+        what = "KVM_SET_XCRS";
+    } else if (ioctl(fd, KVM_SET_LAPIC, &v->lapic) < 0) {
+        what = "KVM_SET_LAPIC";
+    }
+    if (!what) {
+        memcpy(m->e, v->msrs, v->nmsrs * sizeof(v->msrs[0]));
+        m->hdr.nmsrs = v->nmsrs;
+        int n = ioctl(fd, KVM_SET_MSRS, m);
+        if (n != (int)m->hdr.nmsrs) {
+            snprintf(err, errlen, "snapshot vcpu %u section: KVM refuses MSR %#x", vcpu->index,
+                     n >= 0 && n < (int)m->hdr.nmsrs ? m->e[n].index : 0);
+            free(m);
+            return -EINVAL;
+        }
+        /*
+         * The TSC, written twice. KVM takes a host TSC write that lands within one second
+         * of where the last write (the reset's 0, or another vCPU's) has since run to as
+         * an attempt to synchronise vCPUs, and keeps its own offset instead of the value
+         * (kvm_synchronize_tsc()). A checkpoint taken less than a second after boot and
+         * restored into a fresh engine then resumed with a TSC near 0, behind the guest's
+         * own readings. A first write 2^40 cycles away is never "synchronising", and the
+         * real value, 2^40 from that, is not either.
+         */
+        for (int pass = 0; pass < 2 && !what; pass++) {
+            m->e[0] = (struct kvm_msr_entry){
+                .index = MSR_IA32_TSC,
+                .data = v->tsc + (pass == 0 ? 1ull << 40 : 0),
+            };
+            m->hdr.nmsrs = 1;
+            if (ioctl(fd, KVM_SET_MSRS, m) != 1) {
+                what = "KVM_SET_MSRS (IA32_TSC)";
+            }
+        }
+    }
+    free(m);
+    if (!what) {
+        struct kvm_vcpu_events ev = v->events;
+        if (ioctl(fd, KVM_SET_MP_STATE, &v->mp) < 0) {
+            what = "KVM_SET_MP_STATE";
+        } else if (ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
+            what = "KVM_SET_VCPU_EVENTS";
+        } else if (ioctl(fd, KVM_SET_DEBUGREGS, &v->debugregs) < 0) {
+            what = "KVM_SET_DEBUGREGS";
+        }
+    }
+    if (what) {
+        snprintf(err, errlen, "snapshot vcpu %u section: %s: %s", vcpu->index, what,
+                 strerror(errno));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int apply(struct vm *vm, const struct snap_state *st, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < 3; i++) {
+        if (ioctl(vm->fd, KVM_SET_IRQCHIP, &st->irqchip[i]) < 0) {
+            snprintf(err, errlen, "snapshot irqchip section: KVM_SET_IRQCHIP: %s", strerror(errno));
+            return -EINVAL;
+        }
+    }
+    if (ioctl(vm->fd, KVM_SET_PIT2, &st->pit) < 0) {
+        snprintf(err, errlen, "snapshot pit section: KVM_SET_PIT2: %s", strerror(errno));
+        return -EINVAL;
+    }
+    /* After the irqchip, so that a device re-asserting its line in post_load sticks. */
+    int r = snap_devices_apply(st, vm->devices, vm->ndevices, err, errlen);
+    if (r < 0) {
+        return r;
+    }
+    for (unsigned i = 0; i < st->nvcpus; i++) {
+        r = apply_vcpu(&vm->vcpus[i], &st->vcpus[i], err, errlen);
+        if (r < 0) {
+            return r;
+        }
+    }
+    struct kvm_clock_data clock = {.clock = st->clock.clock};
+    if (ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0) {
+        snprintf(err, errlen, "snapshot clock section: KVM_SET_CLOCK: %s", strerror(errno));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen)
+{
+    if (vm->state == VM_SHUTDOWN) {
+        snprintf(err, errlen, "the VM has shut down");
+        return -EINVAL;
+    }
+    bool was_running = vm->state == VM_RUNNING;
+    vm_pause(vm);
+    struct snap_state *st = NULL;
+    struct snap_pending pending;
+    int r = capture(vm, &st, err, errlen);
+    if (r == 0) {
+        r = snapfile_write_begin(path, st, vm->mem.base, vm->mem.size, vm->mem.memfd,
+                                 flags & VM_SNAPSHOT_ZSTD ? SNAP_F_ZSTD : 0, &pending, err, errlen);
+    }
+    free_state(st);
+    /* The state is in the file (page cache): the guest may run while it reaches the disk. */
+    if (was_running) {
+        vm_resume(vm);
+    }
+    return r < 0 ? r : snapfile_write_commit(&pending, err, errlen);
+}
+
+/* Everything that can be checked against this VM without changing it. */
+static int check_against_vm(struct vm *vm, const struct snap_file *f, char *err, size_t errlen)
+{
+    const struct snap_state *st = &f->st;
+    struct snap_host here;
+    host_probe(vm, &here, false); /* the VM may be running */
+    int r = snap_host_check(&st->host, &here, err, errlen);
+    if (r < 0) {
+        return r;
+    }
+    if (st->config.mem_size != vm->cfg.mem_size || st->config.ncpus != vm->ncpus) {
+        snprintf(err, errlen,
+                 "snapshot config section: saved with %llu MiB and %u vCPUs, this VM has %llu "
+                 "MiB and %u (use deskvm-vm --restore)",
+                 (unsigned long long)(st->config.mem_size >> 20), st->config.ncpus,
+                 (unsigned long long)(vm->cfg.mem_size >> 20), vm->ncpus);
+        return -EINVAL;
+    }
+    r = snap_devices_check(st, vm->devices, vm->ndevices, err, errlen);
+    if (r < 0) {
+        return r;
+    }
+    for (unsigned i = 0; i < st->nvcpus; i++) {
+        if (st->vcpus[i].xsave_len != here.xsave_size) {
+            snprintf(err, errlen, "snapshot vcpu %u section: XSAVE area of %u bytes, expected %u",
+                     i, st->vcpus[i].xsave_len, here.xsave_size);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* New RAM backing holding the file's RAM: mapped from the file when possible, else copied. */
+static int prepare_ram(const struct snap_file *f, uint8_t **base, int *memfd, char *err,
+                       size_t errlen)
+{
+    *memfd = -1;
+    int r = snapfile_ram_map(f, LAZY_MAX_EXTENTS, base, err, errlen);
+    if (r != -ENOTSUP) {
+        return r;
+    }
+    int fd = memfd_create("deskvm-ram", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)f->ram.size) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "cannot allocate the RAM: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return r;
+    }
+    r = snapfile_ram_write_fd(f, fd, err, errlen);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    uint8_t *p = mmap(NULL, f->ram.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED) {
+        r = -errno;
+        snprintf(err, errlen, "cannot map the RAM: %s", strerror(errno));
+        close(fd);
+        return r;
+    }
+    *base = p;
+    *memfd = fd;
+    return 0;
+}
+
+static void release_backing(void *opaque)
+{
+    guest_mem_backing_release(opaque);
+    free(opaque);
+}
+
+int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen)
+{
+    struct snap_file *f = malloc(sizeof(*f));
+    struct guest_mem_backing *old = malloc(sizeof(*old));
+    if (!f || !old) {
+        free(f);
+        free(old);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    *old = (struct guest_mem_backing){.memfd = -1};
+    int r = snapfile_open(path, flags & VM_SNAPSHOT_NO_VERIFY ? 0 : SNAP_OPEN_VERIFY_RAM, f, err,
+                          errlen);
+    if (r == 0) {
+        r = check_against_vm(vm, f, err, errlen);
+        if (r < 0) {
+            snapfile_close(f);
+        }
+    }
+    if (r < 0) {
+        free(f);
+        free(old);
+        return r;
+    }
+
+    /*
+     * Map the new RAM only once the vCPUs are parked, so that the mmaps do not compete for
+     * the process's mmap lock with a guest that page-faults on lazily restored RAM.
+     */
+    bool was_running = vm->state == VM_RUNNING;
+    vm_pause(vm);
+    struct guest_mem_backing fresh = {.memfd = -1, .size = f->ram.size};
+    struct snap_state *backup = NULL;
+    r = prepare_ram(f, &fresh.base, &fresh.memfd, err, errlen);
+    fresh.owned = r == 0;
+    if (r == 0) {
+        r = capture(vm, &backup, err, errlen);
+    }
+    /*
+     * RAM first: device post_load maps guest memory again (virtqueue rings), and must map
+     * the restored RAM, not the mapping about to go.
+     */
+    if (r == 0) {
+        r = guest_mem_rebase(&vm->mem, vm->fd, fresh.base, fresh.memfd, old);
+        if (r < 0) {
+            snprintf(err, errlen, "cannot move the KVM memory slots to the restored RAM: %s",
+                     strerror(-r));
+        } else {
+            fresh = (struct guest_mem_backing){.memfd = -1}; /* vm->mem owns it now */
+            r = apply(vm, &f->st, err, errlen);
+            if (r < 0) {
+                /*
+                 * Back to the RAM and state that were there (the state was just read from
+                 * KVM, so KVM takes it); the restored RAM is released instead.
+                 */
+                char ignored[256];
+                if (guest_mem_rebase(&vm->mem, vm->fd, old->base, old->memfd, &fresh) == 0) {
+                    *old = (struct guest_mem_backing){.memfd = -1};
+                }
+                (void)apply(vm, backup, ignored, sizeof(ignored));
+            }
+        }
+    }
+    guest_mem_backing_release(&fresh);
+    free_state(backup);
+    snapfile_close(f);
+    free(f);
+    if (was_running) {
+        vm_resume(vm);
+    }
+    /* The old RAM goes after this command has answered and the guest runs. */
+    if (evloop_call(vm->loop, release_backing, old) < 0) {
+        release_backing(old);
+    }
+    return r;
+}
+
+int vm_snapshot_read_config(const char *path, struct snap_config *cfg, char *err, size_t errlen)
+{
+    struct snap_file *f = malloc(sizeof(*f));
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int r = snapfile_open(path, 0, f, err, errlen);
+    if (r == 0) {
+        *cfg = f->st.config;
+        snapfile_close(f);
+    }
+    free(f);
+    return r;
+}
