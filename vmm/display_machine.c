@@ -325,6 +325,11 @@ void display_machine_free(struct display_machine *dm)
     free(dm);
 }
 
+const struct display *display_machine_display(const struct display_machine *dm)
+{
+    return &dm->display;
+}
+
 /* ---- QMP --------------------------------------------------------------------------------- */
 
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,

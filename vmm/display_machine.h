@@ -36,6 +36,9 @@ void display_machine_stop(struct display_machine *dm);
 /* Free it all: after vm_destroy(), which still reaches the device. Accepts NULL. */
 void display_machine_free(struct display_machine *dm);
 
+/* The surface the display shows (for absolute pointer events). */
+const struct display *display_machine_display(const struct display_machine *dm);
+
 /* QMP handlers, with dm as opaque (the engine forwards its commands to them). */
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
                            struct qmp_error *err);
