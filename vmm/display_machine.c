@@ -40,6 +40,7 @@ struct display_machine {
     bool dirty_log;     /* the slot logs dirty pages */
     uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
     struct vtimer *refresh;
+    uint64_t last_activity; /* damage found or input given, engine clock */
     struct vnc_server *vnc;
     bool unix_watched;
     int ptr_x, ptr_y;
@@ -114,9 +115,19 @@ static int sync_dirty(void *opaque, uint64_t *bitmap)
 
 /* ---- input ------------------------------------------------------------------------------- */
 
+/* Input usually makes the guest draw: scan fast for a while. */
+static void input_activity(struct display_machine *dm)
+{
+    dm->last_activity = vclock_now(evloop_clock(dm->vm->loop));
+    if (dm->refresh) {
+        vtimer_mod(dm->refresh, dm->last_activity + DISPLAY_REFRESH_FAST_NS);
+    }
+}
+
 static void vnc_key(void *opaque, uint32_t keysym, bool down)
 {
     struct display_machine *dm = opaque;
+    input_activity(dm);
     struct i8042 *kbd = pc_keyboard(dm->vm);
     int code = keymap_keysym_to_set1(keysym);
     if (!kbd || code < 0 || !i8042_key(kbd, (unsigned)code, down)) {
@@ -127,6 +138,7 @@ static void vnc_key(void *opaque, uint32_t keysym, bool down)
 static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
 {
     struct display_machine *dm = opaque;
+    input_activity(dm);
     struct i8042 *kbd = pc_keyboard(dm->vm);
     /* VNC: bit 0 left, 1 middle, 2 right, 3 wheel up, 4 wheel down. */
     unsigned ps2 = (buttons & 1 ? I8042_BUTTON_LEFT : 0) | (buttons & 2 ? I8042_BUTTON_MIDDLE : 0) |
@@ -144,10 +156,23 @@ static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
     dm->ptr_buttons = ps2;
 }
 
-static const struct vnc_input_ops vnc_input = {
-    .key = vnc_key,
-    .pointer = vnc_pointer,
-};
+static void on_vnc_fd(void *opaque, uint32_t events)
+{
+    struct display_machine *dm = opaque;
+    vnc_server_poll(dm->vnc);
+}
+
+static int vnc_watch(void *opaque, int fd)
+{
+    struct display_machine *dm = opaque;
+    return evloop_add_fd(dm->vm->loop, fd, EPOLLIN, on_vnc_fd, dm);
+}
+
+static void vnc_unwatch(void *opaque, int fd)
+{
+    struct display_machine *dm = opaque;
+    evloop_del_fd(dm->vm->loop, fd);
+}
 
 /* ---- refresh ----------------------------------------------------------------------------- */
 
@@ -157,15 +182,34 @@ static void refresh(struct display_machine *dm)
     display_refresh(&dm->display);
 }
 
+/*
+ * The dirty log is scanned every DISPLAY_REFRESH_FAST_NS while the screen changes (or
+ * input just went in) and a client watches, every DISPLAY_REFRESH_NS otherwise; what a scan
+ * finds goes out in the same call to every client with an update request outstanding.
+ */
 static void on_refresh(void *opaque)
 {
     struct display_machine *dm = opaque;
+    uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
+    uint64_t updates = dm->display.updates;
     refresh(dm);
+    if (dm->display.updates != updates) {
+        dm->last_activity = now;
+    }
     if (dm->vnc) {
         vnc_server_poll(dm->vnc);
     }
-    vtimer_mod(dm->refresh, vclock_now(evloop_clock(dm->vm->loop)) + DISPLAY_REFRESH_NS);
+    bool fast = dm->vnc && now - dm->last_activity < DISPLAY_FAST_HOLD_NS &&
+                vnc_server_clients(dm->vnc, NULL, 0) > 0;
+    vtimer_mod(dm->refresh, now + (fast ? DISPLAY_REFRESH_FAST_NS : DISPLAY_REFRESH_NS));
 }
+
+static const struct vnc_input_ops vnc_input = {
+    .key = vnc_key,
+    .pointer = vnc_pointer,
+    .watch = vnc_watch,
+    .unwatch = vnc_unwatch,
+};
 
 static void on_vnc_unix(void *opaque, uint32_t events)
 {

@@ -21,8 +21,14 @@ struct display_machine;
 #define DISPLAY_VGA_SLOT 1
 /* The KVM memory slot of VRAM, clear of the RAM regions' slots 0..GUEST_MEM_MAX_REGIONS-1. */
 #define DISPLAY_VRAM_KVM_SLOT 16
-/* How often the surface is brought up to date and VNC clients served. */
+/*
+ * How often the surface is brought up to date from the dirty log: DISPLAY_REFRESH_NS when
+ * idle, DISPLAY_REFRESH_FAST_NS for DISPLAY_FAST_HOLD_NS after damage or VNC input while a
+ * client is connected. Client requests and input are served when they arrive (epoll).
+ */
 #define DISPLAY_REFRESH_NS (1000000000ull / 30)
+#define DISPLAY_REFRESH_FAST_NS (1000000000ull / 125)
+#define DISPLAY_FAST_HOLD_NS 500000000ull
 
 /*
  * Add the VGA to vm (after vm_create, before vm_start; vm->pc and vm->pci exist) with
