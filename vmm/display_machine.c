@@ -41,6 +41,9 @@ struct display_machine {
     uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
     struct vtimer *refresh;
     uint64_t last_activity; /* damage found or input given, engine clock */
+    uint64_t last_scan;     /* the last refresh from a tick or a client request */
+    uint64_t compare_until; /* compare lines instead of fetching the dirty log until then */
+    uint64_t compare_periods;
     struct vnc_server *vnc;
     bool unix_watched;
     int ptr_x, ptr_y;
@@ -103,12 +106,31 @@ static int sync_dirty(void *opaque, uint64_t *bitmap)
     if (!dm->dirty_log) {
         return -ENOSYS;
     }
+    uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
+    bool compare = vga_can_compare(&dm->vga);
+    if (compare && now < dm->compare_until) {
+        /* KVM keeps logging; the pages stay writable as long as nobody fetches the log. */
+        memset(bitmap, 0xff, log_words(dm) * sizeof(uint64_t));
+        return VGA_SYNC_COMPARE;
+    }
     struct kvm_dirty_log log = {.slot = DISPLAY_VRAM_KVM_SLOT, .dirty_bitmap = dm->log};
     if (ioctl(dm->vm->fd, KVM_GET_DIRTY_LOG, &log) < 0) {
         return -errno;
     }
+    unsigned pages = 0;
     for (size_t i = 0; i < log_words(dm); i++) {
         bitmap[i] |= dm->log[i];
+        pages += (unsigned)__builtin_popcountll(dm->log[i]);
+    }
+    /*
+     * Fetching the log write-protects every page again, and each first write after that is a
+     * fault: a guest that redraws the whole screen every frame pays one per 4 KiB per
+     * refresh. While it does, stop fetching and compare lines instead (DISPLAY_COMPARE_NS
+     * at a time; the next fetch decides again and loses nothing, as KVM kept logging).
+     */
+    if (compare && pages >= DISPLAY_COMPARE_PAGES) {
+        dm->compare_until = now + DISPLAY_COMPARE_NS;
+        dm->compare_periods++;
     }
     return 0;
 }
@@ -156,9 +178,21 @@ static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
     dm->ptr_buttons = ps2;
 }
 
+static void scan(struct display_machine *dm, uint64_t now);
+
+/*
+ * A client's request or input: while the screen is changing, scan the dirty log right away
+ * (at most every DISPLAY_REFRESH_MIN_NS) so that the request is answered with what the guest
+ * drew up to now instead of waiting for the next tick.
+ */
 static void on_vnc_fd(void *opaque, uint32_t events)
 {
     struct display_machine *dm = opaque;
+    uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
+    if (now - dm->last_activity < DISPLAY_FAST_HOLD_NS &&
+        now - dm->last_scan >= DISPLAY_REFRESH_MIN_NS) {
+        scan(dm, now);
+    }
     vnc_server_poll(dm->vnc);
 }
 
@@ -187,15 +221,21 @@ static void refresh(struct display_machine *dm)
  * input just went in) and a client watches, every DISPLAY_REFRESH_NS otherwise; what a scan
  * finds goes out in the same call to every client with an update request outstanding.
  */
+static void scan(struct display_machine *dm, uint64_t now)
+{
+    uint64_t updates = dm->display.updates;
+    refresh(dm);
+    dm->last_scan = now;
+    if (dm->display.updates != updates) {
+        dm->last_activity = now;
+    }
+}
+
 static void on_refresh(void *opaque)
 {
     struct display_machine *dm = opaque;
     uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
-    uint64_t updates = dm->display.updates;
-    refresh(dm);
-    if (dm->display.updates != updates) {
-        dm->last_activity = now;
-    }
+    scan(dm, now);
     if (dm->vnc) {
         vnc_server_poll(dm->vnc);
     }

@@ -29,6 +29,12 @@ struct display_machine;
 #define DISPLAY_REFRESH_NS (1000000000ull / 30)
 #define DISPLAY_REFRESH_FAST_NS (1000000000ull / 125)
 #define DISPLAY_FAST_HOLD_NS 500000000ull
+/* While fast, a client request triggers a refresh too, at most this often. */
+#define DISPLAY_REFRESH_MIN_NS 2000000ull
+/* A refresh that finds this many dirty VRAM pages (1 MiB) in a 32 bpp VBE mode switches to
+ * comparing lines for DISPLAY_COMPARE_NS instead of fetching the dirty log. */
+#define DISPLAY_COMPARE_PAGES 256
+#define DISPLAY_COMPARE_NS 250000000ull
 
 /*
  * Add the VGA to vm (after vm_create, before vm_start; vm->pc and vm->pci exist) with

@@ -22,7 +22,6 @@ class Rfb:
     def __init__(self, port, encodings=(ENC_RAW,), host="127.0.0.1", timeout=10):
         self.s = socket.create_connection((host, port), timeout=timeout)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
         greeting = self.recv(12)
         if not greeting.startswith(b"RFB 003."):
             raise RfbError("no RFB greeting: %r" % greeting)
@@ -40,26 +39,31 @@ class Rfb:
         self.recv(struct.unpack(">I", self.recv(4))[0])
         self.fb = bytearray(self.w * self.h * 4)
         self.resizes = []  # (encoding, w, h) as the server sent them
+        self.origin = None  # pixel (0,0) of the last raw rect that started there
+        self.scratch = bytearray()
+        self.covered = bytearray(self.w * self.h)  # pixels received (store=True) since grab()
         # 32 bpp little endian true colour, red at bit 16: bytes B, G, R, X.
         self.s.sendall(struct.pack(">B3xBBBBHHHBBB3x", 0, 32, 24, 0, 1, 255, 255, 255, 16, 8, 0))
         self.s.sendall(struct.pack(">BxH", 2, len(encodings)) +
                        b"".join(struct.pack(">i", e) for e in encodings))
 
-    def recv(self, n):
-        while len(self.buf) < n:
-            chunk = self.s.recv(max(65536, n - len(self.buf)))
-            if not chunk:
+    def recv(self, n, into=None):
+        out = into if into is not None else bytearray(n)
+        view, got = memoryview(out), 0
+        while got < n:
+            k = self.s.recv_into(view[got:], n - got)
+            if not k:
                 raise RfbError("VNC server closed the connection")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+            got += k
+        return bytes(out) if n < 64 else out
 
     def request(self, incremental):
         self.s.sendall(struct.pack(">BBHHHH", 3, 1 if incremental else 0, 0, 0, self.w, self.h))
 
-    def read_update(self):
+    def read_update(self, store=True):
         """Read server messages up to and including one FramebufferUpdate; returns its rects
-        as (x, y, w, h, encoding)."""
+        as (x, y, w, h, encoding). store=False skips copying pixels into self.fb and only
+        keeps pixel (0,0) in self.origin (BGRX bytes) when a rect starts there."""
         while True:
             t = self.recv(1)[0]
             if t == 0:
@@ -82,8 +86,19 @@ class Rfb:
             if enc == ENC_RAW:
                 if x + w > self.w or y + h > self.h:
                     raise RfbError("rect %dx%d+%d+%d outside %dx%d" % (w, h, x, y, self.w, self.h))
-                px = self.recv(w * h * 4)
+                if not store:  # into a scratch buffer kept between updates
+                    if len(self.scratch) < w * h * 4:
+                        self.scratch = bytearray(w * h * 4)
+                    px = self.recv(w * h * 4, memoryview(self.scratch)[:w * h * 4])
+                else:
+                    px = self.recv(w * h * 4)
+                if x == 0 and y == 0 and w and h:
+                    self.origin = bytes(px[:4])
+                if not store:
+                    continue
+                ones = b"\1" * w
                 for j in range(h):
+                    self.covered[(y + j) * self.w + x:(y + j) * self.w + x + w] = ones
                     o = ((y + j) * self.w + x) * 4
                     self.fb[o:o + w * 4] = px[j * w * 4:(j + 1) * w * 4]
             elif enc in (ENC_DESKTOP_SIZE, ENC_EXTENDED_DESKTOP_SIZE):
@@ -93,6 +108,7 @@ class Rfb:
                 if (w, h) != (self.w, self.h):  # ExtendedDesktopSize also announces the layout
                     self.w, self.h = w, h
                     self.fb = bytearray(w * h * 4)
+                    self.covered = bytearray(w * h)
                     self.resizes.append((enc, w, h))
             else:
                 raise RfbError("encoding %d, asked for raw" % enc)
@@ -107,12 +123,16 @@ class Rfb:
         return bytes(out)
 
     def grab(self):
-        """A full (non-incremental) update as RGB bytes."""
+        """The whole screen as RGB bytes: a full (non-incremental) request, then incremental
+        ones until every pixel has arrived since (libvncserver answers a full request from an
+        ExtendedDesktopSize client with the layout alone, and a resize can split the pixels
+        over several updates)."""
+        self.covered = bytearray(self.w * self.h)
         self.request(False)
-        while not any(r[4] == ENC_RAW for r in self.read_update()):
-            # Only a desktop-size rect: libvncserver answers a full request from an
-            # ExtendedDesktopSize client with the layout alone; the pixels stay modified.
+        self.read_update()
+        while self.covered.count(0):
             self.request(True)
+            self.read_update()
         return self.rgb()
 
     def wait_size(self, w, h, timeout=30):

@@ -10,7 +10,8 @@
  *                 (or frames=N); prints "display-bench: frames N in T us" at the end.
  *   mode=latency  count=N changes of a 64x64 box (and the counter) at (0,0), gap_ms=G apart
  *                 plus up to G/2 ms of jitter; after each change prints "f N" to the serial
- *                 port, which the host timestamps on arrival.
+ *                 port, which the host timestamps on arrival; then linger_ms=L (1000) of
+ *                 no change, so that the last one reaches the client before the guest ends.
  *   wait=1        print "display-bench: ready" and wait for a byte on the serial port first
  *                 (the host connects its VNC client before the animation starts).
  * Every frame is read back from the framebuffer (a few pixels), so the guest checks itself.
@@ -50,14 +51,20 @@ static uint32_t colour(uint32_t n)
     return ((n * 37u) & 0xff) << 16 | ((n * 91u) & 0xff) << 8 | ((n * 13u + 128u) & 0xff);
 }
 
+/* Everything but pixel (0,0), which only ever holds a frame number. */
 static void fill(volatile uint32_t *fb, unsigned w, unsigned h, uint32_t v)
 {
     uint64_t two = (uint64_t)v << 32 | v;
-    for (unsigned y = 0; y < h; y++) {
+    for (unsigned y = 1; y < h; y++) {
         volatile uint64_t *row = (volatile uint64_t *)(fb + (uintptr_t)y * W);
         for (unsigned x = 0; x < w / 2; x++) {
             row[x] = two;
         }
+    }
+    fb[1] = v;
+    volatile uint64_t *row0 = (volatile uint64_t *)fb;
+    for (unsigned x = 1; x < w / 2; x++) {
+        row0[x] = two;
     }
 }
 
@@ -120,5 +127,8 @@ void test_main(void)
         }
     }
     uint64_t us = (rdtsc() - start) * 1000000 / hz;
+    if (latency) {
+        udelay(cmdline_u64("linger_ms", 1000) * 1000); /* the last change still has to go out */
+    }
     printf("display-bench: frames %u in %lu us\n", n, (unsigned long)us);
 }
