@@ -19,7 +19,9 @@
 #include "vmm/cli.h"
 #include "vmm/display_machine.h"
 #include "vmm/evloop.h"
+#include "vmm/input_qmp.h"
 #include "vmm/kvm.h"
+#include "vmm/pc.h"
 #include "vmm/qmp.h"
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
@@ -35,6 +37,8 @@ struct engine {
     struct evloop *loop;
     struct qmp_server *qmp;
     struct display_machine *display; /* NULL without --display/--vnc */
+    struct input_qmp input;          /* send-key, input-send-event */
+    bool input_ready;
     struct chardev serial;
     struct cli_options opt;
     struct virtio_io io; /* --disk, --net */
@@ -222,7 +226,19 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
     return 0;
 }
 
+static int cmd_send_key(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return input_qmp_send_key(&((struct engine *)opaque)->input, args, ret, err);
+}
+
+static int cmd_input_send_event(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return input_qmp_send_event(&((struct engine *)opaque)->input, args, ret, err);
+}
+
 static const struct qmp_command engine_commands[] = {
+    {"send-key", cmd_send_key},
+    {"input-send-event", cmd_input_send_event},
     {"screendump", cmd_screendump},
     {"query-vnc", cmd_query_vnc},
     {"set_password", cmd_set_password},
@@ -337,6 +353,12 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (input_qmp_init(&e.input, evloop_clock(e.loop), pc_keyboard(&e.vm),
+                       e.display ? display_machine_display(e.display) : NULL) < 0) {
+        fprintf(stderr, "deskvm-vm: out of memory\n");
+        goto out;
+    }
+    e.input_ready = true;
     r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
                                  !strcmp(e.opt.serial, "stdio"), err, sizeof(err));
     if (r < 0) {
@@ -386,6 +408,9 @@ out:
     display_machine_stop(e.display);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
+    if (e.input_ready) {
+        input_qmp_destroy(&e.input);
+    }
     virtio_io_free(&e.io);
     if (e.sigfd >= 0) {
         close(e.sigfd);
