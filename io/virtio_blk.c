@@ -508,6 +508,11 @@ const struct vmstate virtio_blk_vmstate = {
     .post_load = blk_post_load,
 };
 
+static void blk_quiesce(void *opaque)
+{
+    virtio_blk_drain(opaque);
+}
+
 unsigned virtio_blk_state_sections(struct virtio_blk *blk, struct device *out, unsigned max)
 {
     unsigned n = virtio_dev_state_sections(&blk->vdev, out, max);
@@ -516,6 +521,7 @@ unsigned virtio_blk_state_sections(struct virtio_blk *blk, struct device *out, u
             .name = "virtio-blk.disk",
             .opaque = blk,
             .state = &virtio_blk_vmstate,
+            .quiesce = blk_quiesce,
         };
     }
     return n + 1;

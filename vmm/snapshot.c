@@ -178,6 +178,20 @@ static void complete_pending_io(struct vm *vm)
     }
 }
 
+/*
+ * Finish the devices' asynchronous I/O (virtio-blk requests on the block engine) with the
+ * vCPUs parked: completions land in guest RAM and raise interrupts now, before the RAM, the
+ * irqchip and the devices are read, and none lands later in RAM that a load replaced.
+ */
+static void quiesce(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ndevices; i++) {
+        if (vm->devices[i].quiesce) {
+            vm->devices[i].quiesce(vm->devices[i].opaque);
+        }
+    }
+}
+
 /* Everything but the RAM. vCPUs must be parked. */
 static int capture(struct vm *vm, struct snap_state **out, char *err, size_t errlen)
 {
@@ -366,6 +380,7 @@ int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err,
     vm_pause(vm);
     struct snap_state *st = NULL;
     struct snap_pending pending;
+    quiesce(vm);
     int r = capture(vm, &st, err, errlen);
     if (r == 0) {
         r = snapfile_write_begin(path, st, vm->mem.base, vm->mem.size, vm->mem.memfd,
@@ -483,6 +498,7 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
      */
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
+    quiesce(vm);
     struct guest_mem_backing fresh = {.memfd = -1, .size = f->ram.size};
     struct snap_state *backup = NULL;
     r = prepare_ram(f, &fresh.base, &fresh.memfd, err, errlen);
