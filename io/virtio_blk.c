@@ -485,6 +485,21 @@ void virtio_blk_drain(struct virtio_blk *blk)
     notify_batches(blk);
 }
 
+struct block_image *virtio_blk_replace_image(struct virtio_blk *blk, struct block_image *img,
+                                             char *err, size_t errlen)
+{
+    if (block_size(img) / VIRTIO_BLK_SECTOR != blk->capacity ||
+        block_readonly(img) != blk->readonly) {
+        snprintf(err, errlen, "the new image has another size or read-only setting");
+        return NULL;
+    }
+    virtio_blk_drain(blk);
+    block_aio_set_image(blk->aio, img);
+    struct block_image *old = blk->img;
+    blk->img = img;
+    return old;
+}
+
 static int blk_post_load(void *opaque)
 {
     struct virtio_blk *blk = opaque;
