@@ -923,8 +923,10 @@ const struct vmstate vga_vmstate = {
 
 void vga_device(struct vga *vga, struct device *out)
 {
-    out->name = "vga";
-    out->opaque = vga;
-    out->reset = vga_reset_cb;
-    out->state = &vga_vmstate;
+    *out = (struct device){
+        .name = "vga",
+        .opaque = vga,
+        .reset = vga_reset_cb,
+        .state = &vga_vmstate,
+    };
 }

@@ -315,7 +315,7 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
                  strerror(-r));
         return r;
     }
-    struct device dev;
+    struct device dev = {0};
     vga_device(vga, &dev);
     if ((r = vm_add_device(vm, &dev)) < 0) {
         snprintf(err, errlen, "too many devices");

@@ -26,6 +26,7 @@
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/snapshot.h"
+#include "vmm/snaptree.h"
 #include "vmm/vm.h"
 
 extern const unsigned char demo_guest_elf[];
@@ -41,7 +42,9 @@ struct engine {
     bool input_ready;
     struct chardev serial;
     struct cli_options opt;
-    struct virtio_io io; /* --disk, --net */
+    struct virtio_io io;  /* --disk, --net */
+    struct snaptree tree; /* opened on the first snapshot tree command */
+    bool tree_open;
     int sigfd;
 };
 
@@ -236,9 +239,117 @@ static int cmd_input_send_event(void *opaque, json_t *args, json_t **ret, struct
     return input_qmp_send_event(&((struct engine *)opaque)->input, args, ret, err);
 }
 
+/* The snapshot tree, opened (index read) on first use. */
+static struct snaptree *tree(struct engine *e, struct qmp_error *err)
+{
+    if (e->tree_open) {
+        return &e->tree;
+    }
+    char dir[PATH_MAX], msg[512];
+    if (e->opt.snapshot_dir) {
+        snprintf(dir, sizeof(dir), "%s", e->opt.snapshot_dir);
+    } else if (e->opt.ndisks) {
+        snprintf(dir, sizeof(dir), "%s", e->opt.disks[0].file);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+        } else {
+            snprintf(dir, sizeof(dir), ".");
+        }
+    } else {
+        qmp_error_set(err, "GenericError", "no snapshot directory: use --snapshot-dir DIR");
+        return NULL;
+    }
+    char *active[CLI_MAX_DISKS];
+    for (unsigned i = 0; i < e->opt.ndisks; i++) {
+        active[i] = e->opt.disks[i].file;
+    }
+    if (snaptree_open(&e->tree, dir, &e->vm, &e->io, active, e->opt.ndisks, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return NULL;
+    }
+    e->tree_open = true;
+    return &e->tree;
+}
+
+static int cmd_snapshot_take(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {"name", "description", NULL};
+    struct engine *e = opaque;
+    const char *name = NULL, *desc = NULL, *id = NULL;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "name", &name, true, err) < 0 ||
+        qmp_arg_string(args, "description", &desc, false, err) < 0) {
+        return -1;
+    }
+    if (e->vm.state == VM_SHUTDOWN) {
+        qmp_error_set(err, "GenericError", "the VM has shut down");
+        return -1;
+    }
+    struct snaptree *t = tree(e, err);
+    char msg[512];
+    if (!t) {
+        return -1;
+    }
+    if (snaptree_take(t, name, desc, &id, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return -1;
+    }
+    *ret = json_pack("{s:s}", "id", id);
+    return 0;
+}
+
+static int cmd_query_snapshots(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {NULL};
+    struct snaptree *t;
+    if (qmp_arg_check_known(args, known, err) < 0 || !(t = tree(opaque, err))) {
+        return -1;
+    }
+    *ret = snaptree_list(t);
+    return 0;
+}
+
+static int tree_by_id(void *opaque, json_t *args, struct qmp_error *err,
+                      int (*fn)(struct snaptree *, const char *, char *, size_t))
+{
+    static const char *const known[] = {"id", NULL};
+    struct engine *e = opaque;
+    const char *id = NULL;
+    struct snaptree *t;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "id", &id, true, err) < 0 || !(t = tree(e, err))) {
+        return -1;
+    }
+    if (e->vm.state == VM_SHUTDOWN) {
+        qmp_error_set(err, "GenericError", "the VM has shut down");
+        return -1;
+    }
+    char msg[512];
+    if (fn(t, id, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_snapshot_revert(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return tree_by_id(opaque, args, err, snaptree_revert);
+}
+
+static int cmd_snapshot_delete(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return tree_by_id(opaque, args, err, snaptree_delete);
+}
+
 static const struct qmp_command engine_commands[] = {
     {"send-key", cmd_send_key},
     {"input-send-event", cmd_input_send_event},
+    {"snapshot-take", cmd_snapshot_take},
+    {"query-snapshots", cmd_query_snapshots},
+    {"snapshot-revert", cmd_snapshot_revert},
+    {"snapshot-delete", cmd_snapshot_delete},
     {"screendump", cmd_screendump},
     {"query-vnc", cmd_query_vnc},
     {"set_password", cmd_set_password},
@@ -405,6 +516,9 @@ out:
     vm_join(&e.vm);
     virtio_io_quiesce(&e.io);
     qmp_server_free(e.qmp);
+    if (e.tree_open) {
+        snaptree_close(&e.tree);
+    }
     display_machine_stop(e.display);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
