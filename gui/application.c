@@ -23,6 +23,9 @@ static void activate(GApplication *app)
         g_autoptr(GError) error = NULL;
         self->library = dv_library_new(NULL);
         gboolean ok = dv_library_load(self->library, &error);
+        if (ok && dv_library_ensure_demo(self->library, &error) == NULL && error != NULL) {
+            ok = FALSE;
+        }
         DvWindow *w = dv_window_new(GTK_APPLICATION(app), self->library);
         if (!ok) {
             dv_window_notify_error(w, error);

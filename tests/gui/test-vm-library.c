@@ -396,6 +396,44 @@ static void test_new_vm_validation(void **state)
     dv_new_vm_clear(&m);
 }
 
+/* First start: an empty library gets "Demo" once; a user who deletes it does not get it back,
+ * and a library that already has VMs is left alone. */
+static void test_first_start_demo(void **state)
+{
+    g_autofree char *root = lib_root("first-start");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    GError *e = NULL;
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *demo = dv_library_ensure_demo(lib, &e);
+    assert_null(e);
+    assert_non_null(demo);
+    assert_string_equal(dv_vm_get_name(demo), "Demo");
+    assert_true(dv_vm_get_config(demo)->demo);
+    assert_int_equal(dv_vm_get_state(demo), DV_VM_STOPPED);
+    assert_null(dv_library_ensure_demo(lib, &e)); /* not twice */
+    assert_null(e);
+    g_autoptr(DvLibrary) again = dv_library_new(root);
+    assert_true(dv_library_load(again, NULL));
+    assert_non_null(dv_library_lookup(again, "Demo"));
+    assert_int_equal(g_list_model_get_n_items(dv_library_get_model(again)), 1);
+    /* Removed by the user: the marker keeps it away although the library is empty. */
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s/Demo'", root);
+    assert_int_equal(system(cmd), 0);
+    assert_true(dv_library_load(again, NULL));
+    assert_int_equal(g_list_model_get_n_items(dv_library_get_model(again)), 0);
+    assert_null(dv_library_ensure_demo(again, &e));
+    assert_null(e);
+    /* A library with VMs of its own and no marker is left alone. */
+    g_autofree char *root2 = lib_root("has-vms");
+    g_autoptr(DvLibrary) lib2 = dv_library_new(root2);
+    struct dv_vm_config *cfg = sample_config("mine");
+    assert_non_null(dv_library_create(lib2, cfg, NULL));
+    dv_vm_config_free(cfg);
+    assert_null(dv_library_ensure_demo(lib2, &e));
+    assert_null(e);
+    assert_null(dv_library_lookup(lib2, "Demo"));
+}
+
 /* A one-connection QMP server in the test's main loop, scripted line by line. */
 struct fake_qmp {
     GSocketListener *listener;
@@ -680,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_library_create_and_corrupt),
         cmocka_unit_test(test_clone_import_export_delete),
         cmocka_unit_test(test_new_vm_validation),
+        cmocka_unit_test(test_first_start_demo),
         cmocka_unit_test(test_qmp_client),
         cmocka_unit_test(test_engine_crash),
         cmocka_unit_test(test_real_engine),
