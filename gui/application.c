@@ -55,6 +55,11 @@ static void startup(GApplication *app)
         {"win.start", "<Primary>r"},
         {"win.shutdown", "<Primary><Shift>s"},
         {"win.force-off", "<Primary><Shift>k"},
+        {"win.snapshot-take", "<Primary>t"},
+        {"win.snapshot-revert", "<Primary><Shift>r"},
+        {"win.page('serial')", "<Alt>1"},
+        {"win.page('screen')", "<Alt>2"},
+        {"win.page('snapshots')", "<Alt>3"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(accels); i++) {
         const char *v[] = {accels[i].accel, NULL};
