@@ -259,6 +259,11 @@ void rtc_read(struct rtc_time *t); /* waits for UIP clear, converts BCD / 12-hou
 uint64_t rtc_to_unix(const struct rtc_time *t);
 /* Busy-waits until the RTC seconds register changes; returns rdtsc() at the edge. */
 uint64_t rtc_wait_second_edge(void);
+/*
+ * The longest TSC interval between two polls of the last rtc_wait_second_edge(): a poll is one
+ * port exit (tens of us), so milliseconds mean the host did not run the vCPU for that long.
+ */
+extern uint64_t rtc_wait_max_gap;
 
 /* ---- TSC ------------------------------------------------------------------------------ */
 

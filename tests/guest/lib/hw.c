@@ -223,15 +223,24 @@ uint64_t rtc_to_unix(const struct rtc_time *t)
     return (uint64_t)days * 86400 + t->hour * 3600 + t->minute * 60 + t->second;
 }
 
+uint64_t rtc_wait_max_gap;
+
 uint64_t rtc_wait_second_edge(void)
 {
     uint8_t s0 = cmos_read(0x00);
-    uint64_t start = rdtsc();
+    uint64_t start = rdtsc(), prev = start;
 
+    rtc_wait_max_gap = 0;
     /* 12e9 cycles: 3 s at 4 GHz, longer on anything slower. */
-    while (rdtsc() - start < 12000000000ull) {
-        if (cmos_read(0x00) != s0) {
-            return rdtsc();
+    while (prev - start < 12000000000ull) {
+        uint8_t s = cmos_read(0x00);
+        uint64_t now = rdtsc();
+        if (now - prev > rtc_wait_max_gap) {
+            rtc_wait_max_gap = now - prev;
+        }
+        prev = now;
+        if (s != s0) {
+            return now;
         }
     }
     return 0;
