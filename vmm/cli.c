@@ -39,8 +39,11 @@ static const char usage[] =
     "                       a virtio-net NIC on user-mode NAT (10.0.2.0/24) or a host tap\n"
     "                       device; repeatable; hostfwd binds 127.0.0.1 unless told otherwise\n"
     "  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=writeback|writethrough|none]\n"
-    "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
-    "                       format is probed when not given; cache=none is raw only)\n"
+    "       [,queues=N][,bus=virtio|sata]\n"
+    "                       a virtio-blk or AHCI SATA disk (repeatable; ',,' is a comma\n"
+    "                       inside PATH; format is probed when not given; cache=none is raw\n"
+    "                       only)\n"
+    "  --cdrom FILE.iso     an AHCI (ATAPI) CD-ROM drive holding FILE.iso\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --display vga|virtio-gpu|none   the graphics device (default: vga with --vnc or a\n"
     "                       channel, else none); virtio-gpu comes with a virtio keyboard and "
@@ -223,6 +226,7 @@ enum {
     OPT_DEVICE,
     OPT_NET,
     OPT_DISK,
+    OPT_CDROM,
     OPT_RESTORE,
     OPT_LATER,
 };
@@ -243,7 +247,7 @@ static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
-    {"cdrom", required_argument, NULL, OPT_LATER},
+    {"cdrom", required_argument, NULL, OPT_CDROM},
     {"firmware", required_argument, NULL, OPT_FIRMWARE},
     {"vnc", required_argument, NULL, OPT_VNC},
     {"net", required_argument, NULL, OPT_NET},
@@ -300,7 +304,7 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
     char item[4200];
     bool too_long;
     unsigned seen = 0; /* bit per key: each may be given once */
-    static const char *const keys[] = {"file", "format", "readonly", "cache", "queues"};
+    static const char *const keys[] = {"file", "format", "readonly", "cache", "queues", "bus"};
     memset(d, 0, sizeof(*d));
     d->format = BLOCK_FORMAT_AUTO;
     d->cache = BLOCK_CACHE_WRITEBACK;
@@ -326,7 +330,8 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
         }
         if (ki == sizeof(keys) / sizeof(keys[0])) {
             snprintf(err, errlen,
-                     "--disk: unknown key '%s' (known: file, format, readonly, cache, queues)", k);
+                     "--disk: unknown key '%s' (known: file, format, readonly, cache, queues, bus)",
+                     k);
             return -EINVAL;
         }
         if (seen & (1u << ki)) {
@@ -364,6 +369,13 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
             } else {
                 snprintf(err, errlen, "--disk: cache=%s: expected writeback, writethrough or none",
                          v);
+                return -EINVAL;
+            }
+        } else if (!strcmp(k, "bus")) {
+            if (!strcmp(v, "sata")) {
+                d->sata = true;
+            } else if (strcmp(v, "virtio") != 0) {
+                snprintf(err, errlen, "--disk: bus=%s: expected virtio or sata", v);
                 return -EINVAL;
             }
         } else {
@@ -494,6 +506,13 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
                 return -EINVAL;
             }
             opt->ndisks++;
+            break;
+        case OPT_CDROM:
+            if (opt->cdrom) {
+                snprintf(err, errlen, "--cdrom: given twice (one CD-ROM drive)");
+                return -EINVAL;
+            }
+            opt->cdrom = optarg;
             break;
         case OPT_RESTORE:
             opt->restore = optarg;

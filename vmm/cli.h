@@ -32,13 +32,17 @@ struct cli_net {
 #define CLI_MAX_DISKS 16
 #define CLI_MAX_DISK_QUEUES 16
 
-/* One --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=...][,queues=N]. */
+/*
+ * One --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=...][,queues=N]
+ * [,bus=virtio|sata].
+ */
 struct cli_disk {
     char *file; /* allocated; ",," in the option stands for a comma in the path */
     enum block_format format;
     bool readonly;
     enum block_cache cache;
     unsigned queues;
+    bool sata; /* bus=sata: a disk on the AHCI controller instead of virtio-blk */
 };
 
 struct cli_options {
@@ -63,6 +67,7 @@ struct cli_options {
     unsigned nnet;
     struct cli_disk disks[CLI_MAX_DISKS];
     unsigned ndisks;
+    const char *cdrom; /* --cdrom ISO: an ATAPI CD-ROM on the AHCI controller */
 };
 
 /*

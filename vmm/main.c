@@ -21,6 +21,7 @@
 #include "vmm/evloop.h"
 #include "vmm/kvm.h"
 #include "vmm/qmp.h"
+#include "vmm/ahci_machine.h"
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/snapshot.h"
@@ -37,7 +38,8 @@ struct engine {
     struct display_machine *display; /* NULL without --display/--vnc */
     struct chardev serial;
     struct cli_options opt;
-    struct virtio_io io; /* --disk, --net */
+    struct virtio_io io;       /* --disk, --net */
+    struct ahci_machine *ahci; /* --disk ...,bus=sata, --cdrom */
     int sigfd;
 };
 
@@ -348,6 +350,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "deskvm-vm: %s\n", err);
         goto out;
     }
+    r = ahci_machine_new(&e.vm, &e.opt, &e.ahci, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
     e.vm.hooks = (struct vm_hooks){on_state, on_reset, on_shutdown, on_powerdown, &e};
     if (setup_signals(&e) < 0) {
         fprintf(stderr, "deskvm-vm: cannot watch signals\n");
@@ -386,6 +393,7 @@ out:
     display_machine_stop(e.display);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
+    ahci_machine_free(e.ahci);
     virtio_io_free(&e.io);
     if (e.sigfd >= 0) {
         close(e.sigfd);
