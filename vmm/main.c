@@ -22,6 +22,7 @@
 #include "vmm/kvm.h"
 #include "vmm/qmp.h"
 #include "vmm/ahci_machine.h"
+#include "vmm/firmware.h"
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/snapshot.h"
@@ -337,6 +338,12 @@ int main(int argc, char **argv)
         if (!e.display) {
             fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
+        }
+        /* SeaBIOS has no INT 10h on screen without a VGA BIOS: Debian's, through fw_cfg. */
+        if (e.vm.fw && kind == DISPLAY_VGA &&
+            firmware_add_rom_file(&e.vm, "vgaroms/vgabios-stdvga.bin", FIRMWARE_VGA_ROM, err,
+                                  sizeof(err)) < 0) {
+            fprintf(stderr, "deskvm-vm: warning: no VGA BIOS, the screen stays blank: %s\n", err);
         }
     }
     r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
