@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer harness for AHCI command parsing: the input's first bytes become guest RAM (the
- * command list, command tables, FISes, ATAPI packets and PRDTs), the rest register writes
- * and reads on the HBA and its ports, media changes included. Addresses and lengths in those
+ * libFuzzer harness for AHCI command parsing: the input is read twice, as the start of guest
+ * RAM (where the command lists point, so it holds the command headers, tables, FISes, ATAPI
+ * packets and PRDTs) and as a list of register writes and reads on the HBA and its ports,
+ * media changes included. Addresses and lengths in those
  * structures point anywhere, outside RAM and across its end included.
  */
 #include <stdint.h>
@@ -18,7 +19,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RAM (256u << 10)
-#define RAM_SEED 8192u /* input bytes copied to the start of RAM */
 
 static char disk_path[64], iso_path[64];
 
@@ -48,10 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         make_file(iso_path, sizeof(iso_path), "iso", 16 * 2048);
     }
     memset(ram, 0, sizeof(ram));
-    size_t seed = size < RAM_SEED ? size : RAM_SEED;
-    memcpy(ram, data, seed);
-    data += seed;
-    size -= seed;
+    memcpy(ram, data, size < RAM ? size : RAM);
 
     struct guest_mem mem;
     guest_mem_init_host(&mem, ram, RAM);
@@ -67,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Both ports started with their command lists at the start of RAM. */
     for (unsigned p = 0; p < 2; p++) {
         uint64_t base = AHCI_PORT_BASE + p * AHCI_PORT_LEN;
-        ahci_write(&a, base + AHCI_PxCLB, p * 0x400, 4);
-        ahci_write(&a, base + AHCI_PxFB, 0x1000 + p * 0x100, 4);
+        ahci_write(&a, base + AHCI_PxCLB, 0, 4); /* both at 0: slots overlap the ops */
+        ahci_write(&a, base + AHCI_PxFB, 0x8000 + p * 0x100, 4);
         ahci_write(&a, base + AHCI_PxCMD, AHCI_PxCMD_ST | AHCI_PxCMD_FRE, 4);
     }
     size_t i = 0;
