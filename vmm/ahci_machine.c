@@ -149,3 +149,16 @@ int ahci_machine_change_medium(struct ahci_machine *am, const char *path, bool f
     }
     return r;
 }
+
+int ahci_machine_boot_path(const struct ahci_machine *am, enum ahci_drive drive, char *buf,
+                           size_t len)
+{
+    for (unsigned i = 0; am && i < AHCI_PORTS; i++) {
+        if (am->ahci.ports[i].drive == drive) {
+            /* SeaBIOS matches /pci@i0cf8/<any>@1f/drive@<port>/disk@0 for an AHCI port. */
+            snprintf(buf, len, "/pci@i0cf8/sata@%x/drive@%x/disk@0", AHCI_MACHINE_SLOT, i);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}

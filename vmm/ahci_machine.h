@@ -41,4 +41,11 @@ void ahci_machine_free(struct ahci_machine *am);
 int ahci_machine_change_medium(struct ahci_machine *am, const char *path, bool force, char *err,
                                size_t errlen);
 
+/*
+ * The firmware device path (fw_cfg bootorder) of the first drive of this kind, into buf.
+ * -ENOENT when there is none.
+ */
+int ahci_machine_boot_path(const struct ahci_machine *am, enum ahci_drive drive, char *buf,
+                           size_t len);
+
 #endif

@@ -44,6 +44,7 @@ static const char usage[] =
     "                       inside PATH; format is probed when not given; cache=none is raw\n"
     "                       only)\n"
     "  --cdrom FILE.iso     an AHCI (ATAPI) CD-ROM drive holding FILE.iso\n"
+    "  --boot cdrom,disk    firmware boot order (with --firmware; default: the BIOS's own)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --display vga|virtio-gpu|none   the graphics device (default: vga with --vnc or a\n"
     "                       channel, else none); virtio-gpu comes with a virtio keyboard and "
@@ -227,6 +228,7 @@ enum {
     OPT_NET,
     OPT_DISK,
     OPT_CDROM,
+    OPT_BOOT,
     OPT_RESTORE,
     OPT_LATER,
 };
@@ -248,6 +250,7 @@ static const struct option options[] = {
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
     {"cdrom", required_argument, NULL, OPT_CDROM},
+    {"boot", required_argument, NULL, OPT_BOOT},
     {"firmware", required_argument, NULL, OPT_FIRMWARE},
     {"vnc", required_argument, NULL, OPT_VNC},
     {"net", required_argument, NULL, OPT_NET},
@@ -294,6 +297,35 @@ static int on_off(const char *v, bool *out)
     } else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no")) {
         *out = false;
     } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_boot(const char *arg, struct cli_options *opt, char *err, size_t errlen)
+{
+    char item[16];
+    bool too_long;
+    const char *p = arg;
+    opt->nboot = 0;
+    while (next_item(&p, item, sizeof(item), &too_long)) {
+        unsigned char b = !strcmp(item, "cdrom")  ? CLI_BOOT_CDROM
+                          : !strcmp(item, "disk") ? CLI_BOOT_DISK
+                                                  : 0;
+        if (too_long || !b) {
+            snprintf(err, errlen, "--boot %s: expected a list of cdrom and disk", arg);
+            return -EINVAL;
+        }
+        for (unsigned i = 0; i < opt->nboot; i++) {
+            if (opt->boot[i] == b) {
+                snprintf(err, errlen, "--boot %s: %s given twice", arg, item);
+                return -EINVAL;
+            }
+        }
+        opt->boot[opt->nboot++] = b;
+    }
+    if (opt->nboot == 0) {
+        snprintf(err, errlen, "--boot: empty list");
         return -EINVAL;
     }
     return 0;
@@ -514,6 +546,11 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             }
             opt->cdrom = optarg;
             break;
+        case OPT_BOOT:
+            if (parse_boot(optarg, opt, err, errlen) < 0) {
+                return -EINVAL;
+            }
+            break;
         case OPT_RESTORE:
             opt->restore = optarg;
             break;
@@ -593,6 +630,20 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
                 snprintf(err, errlen, "--net: two network cards with the same MAC address");
                 return -EINVAL;
             }
+        }
+    }
+    if (opt->nboot && !opt->firmware) {
+        snprintf(err, errlen, "--boot needs --firmware (direct kernel boot has no boot order)");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < opt->nboot; i++) {
+        if (opt->boot[i] == CLI_BOOT_CDROM && !opt->cdrom) {
+            snprintf(err, errlen, "--boot cdrom needs --cdrom");
+            return -EINVAL;
+        }
+        if (opt->boot[i] == CLI_BOOT_DISK && !opt->ndisks) {
+            snprintf(err, errlen, "--boot disk needs a --disk");
+            return -EINVAL;
         }
     }
     if (opt->firmware && opt->kernel) {

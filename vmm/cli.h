@@ -28,6 +28,10 @@ struct cli_net {
     unsigned nhostfwd;
 };
 
+/* --boot items: the CD-ROM, the first disk (SATA if any, else virtio). */
+enum cli_boot { CLI_BOOT_CDROM = 1, CLI_BOOT_DISK };
+#define CLI_BOOT_MAX 2
+
 /* --disk may be given this often; queues per disk at most (virtio-blk's own limit). */
 #define CLI_MAX_DISKS 16
 #define CLI_MAX_DISK_QUEUES 16
@@ -68,6 +72,9 @@ struct cli_options {
     struct cli_disk disks[CLI_MAX_DISKS];
     unsigned ndisks;
     const char *cdrom; /* --cdrom ISO: an ATAPI CD-ROM on the AHCI controller */
+    /* --boot cdrom,disk: firmware boot order, most preferred first (CLI_BOOT_*) */
+    unsigned char boot[CLI_BOOT_MAX];
+    unsigned nboot;
 };
 
 /*

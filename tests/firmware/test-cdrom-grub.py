@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""test-cdrom-grub (docs/firmware.md): Debian's SeaBIOS boots Debian's grub-rescue-cdrom.iso
+from the AHCI CD-ROM (El Torito) with --display vga, and the GRUB menu must appear on the VGA
+text screen, read back from QMP screendump with deskvm's own font. Then QMP eject and
+blockdev-change-medium on the running VM, and their errors.
+
+usage: test-cdrom-grub.py DESKVM_VM VGA_FONT_C
+"""
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from deskvm_harness import Engine, TestFailure, check, main, require_kvm, skip  # noqa: E402
+from screen import load_font, read_png, screen_text  # noqa: E402
+
+ISO = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
+BIOS = "/usr/share/seabios/bios-256k.bin"
+VGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
+LIMIT = float(os.environ.get("DESKVM_FIRMWARE_TIMEOUT", "270"))
+
+
+def run():
+    vm_bin, font_c = sys.argv[1], sys.argv[2]
+    for f, pkg in ((ISO, "grub-rescue-pc"), (BIOS, "seabios"), (VGABIOS, "seabios")):
+        if not os.path.exists(f):
+            skip("%s missing (apt-get install %s)" % (f, pkg))
+    require_kvm()
+    font = load_font(font_c)
+    tmp = tempfile.mkdtemp(prefix="deskvm-cdrom-")
+    start = time.monotonic()
+    vm = Engine(vm_bin, ["--firmware", "bios", "--memory", "256M", "--display", "vga",
+                         "--cdrom", ISO], tmp=tmp)
+    try:
+        c = vm.qmp()
+        vm.wait_serial("Booting from DVD/CD", LIMIT)
+        text = []
+        while time.monotonic() - start < LIMIT:
+            png = os.path.join(tmp, "screen.png")
+            check(c.cmd("screendump", {"filename": png}) == {}, "screendump")
+            img = read_png(png)
+            if img[0] == 640 and img[1] == 400:
+                text = screen_text(img, font)
+                joined = "\n".join(text)
+                if "GNU GRUB  version" in joined and "entry is highlighted" in joined:
+                    break
+            check(vm.proc.poll() is None, "deskvm-vm exited: %s" % vm.stderr())
+            time.sleep(3)
+        else:
+            raise TestFailure("no GRUB menu on the screen after %.0f s; last screen:\n%s\n"
+                                 "serial: %r" % (LIMIT, "\n".join(text), vm.serial()[-400:]))
+        print("GRUB menu on screen after %.0f s" % (time.monotonic() - start))
+        check(any("*GNU/Linux" in line for line in text), "no highlighted first entry")
+
+        # media change through QMP
+        check(c.cmd("eject", {"device": "cd0"}) == {}, "eject")
+        check(c.cmd("eject", {"id": "cd0", "force": True}) == {}, "eject of an empty drive")
+        check(c.cmd("blockdev-change-medium", {"id": "cd0", "filename": ISO,
+                                               "format": "raw"}) == {}, "change medium")
+        e = c.error("eject", {"device": "ide1-cd0"})
+        check(e["class"] == "DeviceNotFound", "unknown drive: %r" % e)
+        e = c.error("blockdev-change-medium", {"device": "cd0",
+                                               "filename": os.path.join(tmp, "nope.iso")})
+        check(e["class"] == "GenericError" and "nope.iso" in e["desc"], "missing ISO: %r" % e)
+        e = c.error("blockdev-change-medium", {"device": "cd0", "filename": ISO,
+                                               "format": "qcow2"})
+        check(e["class"] == "GenericError", "qcow2 medium: %r" % e)
+        c.error("eject", {})
+        check(vm.proc.poll() is None, "deskvm-vm exited after the media changes")
+    finally:
+        vm.cleanup()
+
+
+main(run)
