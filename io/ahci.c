@@ -1096,10 +1096,85 @@ static void reset_cb(void *opaque)
     ahci_reset(opaque);
 }
 
-void ahci_device(struct ahci *a, struct device *out)
+/* ---- state -------------------------------------------------------------------------------- */
+
+static int hba_post_load(void *opaque)
 {
-    out->name = "ahci";
-    out->opaque = a;
-    out->reset = reset_cb;
-    out->state = NULL;
+    struct ahci *a = opaque;
+    if (!(a->ghc & AHCI_GHC_AE) || (a->ghc & ~(AHCI_GHC_AE | AHCI_GHC_IE))) {
+        return -EINVAL;
+    }
+    update_irq(a);
+    return 0;
+}
+
+static const struct vmstate_field hba_fields[] = {
+    VMSTATE_FIELD(struct ahci, ghc),
+    VMSTATE_END,
+};
+
+static const struct vmstate hba_vmstate = {
+    .name = "ahci",
+    .version = 1,
+    .fields = hba_fields,
+    .post_load = hba_post_load,
+};
+
+/*
+ * Commands complete inside the PxCI write, so a saved port never has a command in flight;
+ * the drive and its medium come from the command line, not from the state.
+ */
+static int port_post_load(void *opaque)
+{
+    struct ahci_port *p = opaque;
+    if (p->ci || p->sact || p->media_event > AHCI_MEDIA_REMOVAL || (p->clb & 0x3ff) ||
+        (p->fb & 0xff) || p->sense_key > 0x0f) {
+        return -EINVAL;
+    }
+    p->unit_attention = !!p->unit_attention;
+    p->tray_open = !!p->tray_open;
+    p->locked = !!p->locked;
+    if (p->drive == AHCI_DRIVE_NONE) {
+        port_link_up(p); /* nothing attached here now, whatever the state says */
+    }
+    update_irq(p->ahci);
+    return 0;
+}
+
+#define PORT_FIELD(f) VMSTATE_FIELD(struct ahci_port, f)
+static const struct vmstate_field port_fields[] = {
+    PORT_FIELD(clb),         PORT_FIELD(clbu),
+    PORT_FIELD(fb),          PORT_FIELD(fbu),
+    PORT_FIELD(is),          PORT_FIELD(ie),
+    PORT_FIELD(cmd),         PORT_FIELD(tfd),
+    PORT_FIELD(sig),         PORT_FIELD(ssts),
+    PORT_FIELD(sctl),        PORT_FIELD(serr),
+    PORT_FIELD(sact),        PORT_FIELD(ci),
+    PORT_FIELD(sense_key),   PORT_FIELD(asc),
+    PORT_FIELD(ascq),        PORT_FIELD(unit_attention),
+    PORT_FIELD(media_event), PORT_FIELD(tray_open),
+    PORT_FIELD(locked),      VMSTATE_END,
+};
+
+static const struct vmstate port_vmstate = {
+    .name = "ahci-port",
+    .version = 1,
+    .fields = port_fields,
+    .post_load = port_post_load,
+};
+
+static const char *const port_names[AHCI_PORTS] = {
+    "ahci-port0", "ahci-port1", "ahci-port2", "ahci-port3", "ahci-port4", "ahci-port5",
+};
+
+unsigned ahci_state_sections(struct ahci *a, struct device *out, unsigned max)
+{
+    unsigned n = 0;
+    if (n < max) {
+        out[n++] = (struct device){"ahci", a, reset_cb, &hba_vmstate};
+    }
+    for (unsigned i = 0; i < AHCI_PORTS && n < max; i++) {
+        out[n++] = (struct device){port_names[i], &a->ports[i], NULL, &port_vmstate};
+    }
+    return n;
 }

@@ -142,7 +142,12 @@ uint64_t ahci_read(void *opaque, uint64_t off, unsigned size);
 void ahci_write(void *opaque, uint64_t off, uint64_t val, unsigned size);
 
 void ahci_reset(struct ahci *a);
-/* No state table yet: the device has state NULL, so snapshots with AHCI fail loudly. */
-void ahci_device(struct ahci *a, struct device *out);
+/*
+ * The device entries for the VM: "ahci" (the HBA, with reset) and one state section per port
+ * ("ahci-port0".., no reset of their own). Fills at most max; returns how many
+ * (1 + AHCI_PORTS when max allows).
+ */
+#define AHCI_STATE_SECTIONS (1 + AHCI_PORTS)
+unsigned ahci_state_sections(struct ahci *a, struct device *out, unsigned max);
 
 #endif

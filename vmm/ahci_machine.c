@@ -102,11 +102,15 @@ int ahci_machine_new(struct vm *vm, const struct cli_options *opt, struct ahci_m
         goto fail;
     }
     am->attached = true;
-    struct device dev;
-    ahci_device(&am->ahci, &dev);
-    if ((r = vm_add_device(vm, &dev)) < 0) {
-        snprintf(err, errlen, "too many devices");
-        goto fail;
+    struct device devs[AHCI_STATE_SECTIONS];
+    unsigned n = ahci_state_sections(&am->ahci, devs, AHCI_STATE_SECTIONS);
+    for (unsigned i = 0; i < n; i++) {
+        if ((r = vm_add_device(vm, &devs[i])) < 0) {
+            /* The sections added point into am: the caller frees it after vm_destroy(). */
+            snprintf(err, errlen, "too many devices");
+            *out = am;
+            return r;
+        }
     }
     *out = am;
     return 0;

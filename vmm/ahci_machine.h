@@ -25,7 +25,8 @@ struct ahci_machine {
 
 /*
  * Build the controller when opt asks for one (*out stays NULL otherwise). Before the vCPUs
- * start. 0 or -errno with one line in err.
+ * start. 0 or -errno with one line in err; *out may be set on error too, to be freed with
+ * ahci_machine_free() after vm_destroy().
  */
 __attribute__((warn_unused_result)) int ahci_machine_new(struct vm *vm,
                                                          const struct cli_options *opt,

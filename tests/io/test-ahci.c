@@ -18,7 +18,9 @@
 #include <cmocka.h>
 
 #include "io/ahci.h"
+#include "snapshots/vmstate.h"
 #include "tests/helpers/fake_irq.h"
+#include "vmm/device.h"
 #include "vmm/memory.h"
 
 #define RAM_SIZE (4u << 20)
@@ -471,6 +473,67 @@ static void test_media_change(void **state)
     assert_int_equal(ahci_change_medium(&f->a, 9, NULL, true), -ENODEV);
 }
 
+static void test_state(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 1);
+    uint8_t lock[12] = {0x1e, 0, 0, 0, 1};
+    assert_int_equal(packet(f, lock, 0) & 1, 0);
+    assert_int_equal(ahci_change_medium(&f->a, 1, NULL, true), 0);
+    struct device devs[AHCI_STATE_SECTIONS];
+    assert_int_equal(ahci_state_sections(&f->a, devs, AHCI_STATE_SECTIONS), 1 + AHCI_PORTS);
+    assert_string_equal(devs[0].name, "ahci");
+    assert_string_equal(devs[2].name, "ahci-port1");
+    uint8_t buf[AHCI_STATE_SECTIONS][256];
+    long len[AHCI_STATE_SECTIONS];
+    for (unsigned i = 0; i < AHCI_STATE_SECTIONS; i++) {
+        len[i] = vmstate_save(devs[i].state, devs[i].opaque, buf[i], sizeof(buf[i]));
+        assert_true(len[i] > 0);
+    }
+    /* into a fresh controller with the same drives */
+    struct ahci *bp = calloc(1, sizeof(*bp)); /* too big for the stack */
+    assert_non_null(bp);
+    char err[256];
+    assert_int_equal(ahci_init(bp, &f->mem), 0);
+    struct block_image *iso;
+    assert_int_equal(block_open(f->iso_path, BLOCK_FORMAT_RAW, true, BLOCK_CACHE_WRITEBACK, &iso,
+                                err, sizeof(err)),
+                     0);
+    assert_int_equal(ahci_attach(bp, 1, AHCI_DRIVE_CDROM, iso, "CD0", err, sizeof(err)), 0);
+    struct device bdevs[AHCI_STATE_SECTIONS];
+    ahci_state_sections(bp, bdevs, AHCI_STATE_SECTIONS);
+    for (unsigned i = 0; i < AHCI_STATE_SECTIONS; i++) {
+        assert_int_equal(vmstate_load(bdevs[i].state, bdevs[i].opaque, buf[i], (size_t)len[i]), 0);
+        uint8_t again[256];
+        assert_int_equal(vmstate_save(bdevs[i].state, bdevs[i].opaque, again, sizeof(again)),
+                         len[i]);
+        if (i != 1) { /* port 0: a disk in f, empty in b, so its link state differs */
+            assert_memory_equal(again, buf[i], (size_t)len[i]);
+        }
+    }
+    assert_int_equal(bp->ports[1].clb, CLB);
+    assert_true(bp->ports[1].unit_attention);
+    assert_true(bp->ports[1].tray_open);
+    assert_int_equal(bp->ports[1].media_event, AHCI_MEDIA_REMOVAL);
+    /* a command in flight or a bad event code is refused and leaves the port as it was */
+    uint8_t bad[256];
+    memcpy(bad, buf[2], (size_t)len[2]);
+    size_t ci_off = 8 + 13 * 4; /* header, then clb..sact: ci is the 14th u32 */
+    bad[ci_off] = 1;
+    assert_int_equal(vmstate_load(bdevs[2].state, bdevs[2].opaque, bad, (size_t)len[2]), -EINVAL);
+    assert_int_equal(bp->ports[1].ci, 0);
+    bad[ci_off] = 0;
+    bad[(size_t)len[2] - 6] = 9; /* media_event, before tray_open and locked */
+    assert_int_equal(vmstate_load(bdevs[2].state, bdevs[2].opaque, bad, (size_t)len[2]), -EINVAL);
+    uint8_t ghc[256];
+    memcpy(ghc, buf[0], (size_t)len[0]);
+    ghc[8] = 0; /* GHC without AE */
+    ghc[11] = 0;
+    assert_int_equal(vmstate_load(bdevs[0].state, bdevs[0].opaque, ghc, (size_t)len[0]), -EINVAL);
+    ahci_destroy(bp);
+    free(bp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_guest_structures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atapi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_media_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
