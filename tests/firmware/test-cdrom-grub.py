@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""test-cdrom-grub (docs/firmware.md): Debian's SeaBIOS boots Debian's grub-rescue-cdrom.iso
+"""test-cdrom-grub (docs/firmware.md): first, with no boot device, SeaBIOS's banner and "No
+bootable device." must be on the VGA text screen (the VGA BIOS from fw_cfg at work). Then
+Debian's SeaBIOS boots Debian's grub-rescue-cdrom.iso
 from the AHCI CD-ROM (El Torito) with --display vga, and the GRUB menu must appear on the VGA
 text screen, read back from QMP screendump with deskvm's own font. Then QMP eject and
 blockdev-change-medium on the running VM, and their errors.
@@ -22,6 +24,30 @@ VGABIOS = "/usr/share/seabios/vgabios-stdvga.bin"
 LIMIT = float(os.environ.get("DESKVM_FIRMWARE_TIMEOUT", "270"))
 
 
+def screen(c, tmp, font):
+    png = os.path.join(tmp, "screen.png")
+    check(c.cmd("screendump", {"filename": png}) == {}, "screendump")
+    img = read_png(png)
+    if img[0] != 640 or img[1] != 400:
+        return []
+    return screen_text(img, font)
+
+
+def banner(vm_bin, font):
+    """No disk: SeaBIOS prints its banner, finds nothing and waits 60 s before retrying."""
+    tmp = tempfile.mkdtemp(prefix="deskvm-banner-")
+    vm = Engine(vm_bin, ["--firmware", "bios", "--memory", "128M", "--display", "vga"], tmp=tmp)
+    try:
+        c = vm.qmp()
+        vm.wait_serial("No bootable device", 90)
+        text = "\n".join(screen(c, tmp, font))
+        check("SeaBIOS (version" in text and "No bootable device." in text,
+              "the BIOS text is not on the VGA screen:\n%s" % text)
+        print("SeaBIOS banner on the VGA screen")
+    finally:
+        vm.cleanup()
+
+
 def run():
     vm_bin, font_c = sys.argv[1], sys.argv[2]
     for f, pkg in ((ISO, "grub-rescue-pc"), (BIOS, "seabios"), (VGABIOS, "seabios")):
@@ -29,6 +55,7 @@ def run():
             skip("%s missing (apt-get install %s)" % (f, pkg))
     require_kvm()
     font = load_font(font_c)
+    banner(vm_bin, font)
     tmp = tempfile.mkdtemp(prefix="deskvm-cdrom-")
     start = time.monotonic()
     vm = Engine(vm_bin, ["--firmware", "bios", "--memory", "256M", "--display", "vga",
@@ -38,21 +65,20 @@ def run():
         vm.wait_serial("Booting from DVD/CD", LIMIT)
         text = []
         while time.monotonic() - start < LIMIT:
-            png = os.path.join(tmp, "screen.png")
-            check(c.cmd("screendump", {"filename": png}) == {}, "screendump")
-            img = read_png(png)
-            if img[0] == 640 and img[1] == 400:
-                text = screen_text(img, font)
-                joined = "\n".join(text)
-                if "GNU GRUB  version" in joined and "entry is highlighted" in joined:
-                    break
+            text = screen(c, tmp, font)
+            joined = "\n".join(text)
+            # the menu is drawn in pieces: wait for the header, the help and the entries
+            if ("GNU GRUB  version" in joined and "entry is highlighted" in joined and
+                    "*GNU/Linux" in joined):
+                break
             check(vm.proc.poll() is None, "deskvm-vm exited: %s" % vm.stderr())
             time.sleep(3)
         else:
             raise TestFailure("no GRUB menu on the screen after %.0f s; last screen:\n%s\n"
                                  "serial: %r" % (LIMIT, "\n".join(text), vm.serial()[-400:]))
         print("GRUB menu on screen after %.0f s" % (time.monotonic() - start))
-        check(any("*GNU/Linux" in line for line in text), "no highlighted first entry")
+        check(any("Memtest86+" in line for line in text), "no Memtest86+ entry:\n%s"
+              % "\n".join(text))
 
         # media change through QMP
         check(c.cmd("eject", {"device": "cd0"}) == {}, "eject")
