@@ -107,14 +107,15 @@ static uint64_t port_addr(uint32_t lo, uint32_t hi)
 }
 
 /*
- * Move len bytes between buf and the PRD regions, starting at byte 0 of the scatter list.
- * Every PRD entry is read from guest memory as it is used and its region checked whole.
- * Returns 0, or -EFAULT (and marks the command bad) for an entry or region outside RAM or a
- * list shorter than len.
+ * Walk the scatter list for a transfer of len bytes: fn(ctx, hva, off, n) for each piece of
+ * guest RAM, off counting from the start of the transfer. Every PRD entry is read from guest
+ * memory as it is used and its region checked whole. Returns 0, fn's error, or -EFAULT (and
+ * marks the command bad) for an entry or region outside RAM or a list shorter than len.
  */
-static int prd_copy(struct ahci_cmd *c, void *buf, uint64_t len, bool to_guest)
+typedef int (*prd_fn)(void *ctx, void *hva, uint64_t off, uint64_t n);
+
+static int prd_walk(struct ahci_cmd *c, uint64_t len, prd_fn fn, void *ctx)
 {
-    uint8_t *b = buf;
     uint64_t done = 0;
     for (unsigned i = 0; i < c->prdtl && done < len; i++) { /* guest-controlled */
         uint8_t prd[PRD_SIZE];
@@ -131,19 +132,44 @@ static int prd_copy(struct ahci_cmd *c, void *buf, uint64_t len, bool to_guest)
             c->bad = true;
             return -EFAULT;
         }
-        if (to_guest) {
-            memcpy(hva, b + done, n);
-        } else {
-            memcpy(b + done, hva, n);
+        int r = fn(ctx, hva, done, n);
+        if (r < 0) {
+            return r;
         }
         done += n;
+        c->xferred = done;
     }
-    c->xferred = done;
     if (done < len) {
         c->bad = true;
         return -EFAULT;
     }
     return 0;
+}
+
+static int copy_to_guest(void *ctx, void *hva, uint64_t off, uint64_t n)
+{
+    memcpy(hva, (const uint8_t *)ctx + off, n);
+    return 0;
+}
+
+/* Bytes of buf into the PRD regions. */
+static int prd_copy(struct ahci_cmd *c, const void *buf, uint64_t len)
+{
+    return prd_walk(c, len, copy_to_guest, (void *)buf);
+}
+
+/* Straight between an image and guest RAM, PRD by PRD. */
+struct image_xfer {
+    struct block_image *img;
+    uint64_t off; /* image offset of the transfer's first byte */
+    bool write;
+};
+
+static int image_io(void *ctx, void *hva, uint64_t off, uint64_t n)
+{
+    struct image_xfer *x = ctx;
+    return x->write ? block_pwrite(x->img, x->off + off, hva, n)
+                    : block_pread(x->img, x->off + off, hva, n);
 }
 
 /* Bytes described by the PRDT (entries read and checked; 0 with c->bad on a fault). */
@@ -169,8 +195,7 @@ static void post_d2h(struct ahci_port *p, uint8_t status, uint8_t error)
     if (!(p->cmd & AHCI_PxCMD_FRE)) {
         return;
     }
-    uint8_t fis[20] = {0x34, 0x40, status, error};
-    fis[12] = 0; /* count */
+    uint8_t fis[20] = {0x34, 0x40, status, error}; /* D2H register FIS, I bit set */
     /* guest-controlled: a received-FIS area outside RAM is dropped (the guest sees TFD). */
     if (guest_mem_write(p->ahci->mem, port_addr(p->fb, p->fbu) + RFIS_D2H, fis, sizeof(fis)) < 0) {
         p->errors++;
@@ -308,38 +333,8 @@ static bool ata_rw(struct ahci_cmd *c, bool ext, bool write)
     if (lba > p->sectors || count > p->sectors - lba) { /* guest-controlled */
         return false;
     }
-    uint64_t len = (uint64_t)count * ATA_SECTOR;
-    uint64_t off = lba * ATA_SECTOR;
-    uint64_t done = 0;
-    /* PRD by PRD, straight between the image and guest RAM. */
-    for (unsigned i = 0; i < c->prdtl && done < len; i++) { /* guest-controlled */
-        uint8_t prd[PRD_SIZE];
-        if (guest_mem_read(p->ahci->mem, c->tbl_gpa + CMD_TBL_PRDT + (uint64_t)i * PRD_SIZE, prd,
-                           sizeof(prd)) < 0) {
-            c->bad = true;
-            return false;
-        }
-        uint64_t dba = port_addr(get32le(prd) & ~1u, get32le(prd + 4));
-        uint64_t dbc = (get32le(prd + 12) & 0x3fffff) + 1;
-        uint64_t n = len - done < dbc ? len - done : dbc;
-        void *hva = guest_mem_ptr(p->ahci->mem, dba, n);
-        if (!hva) {
-            c->bad = true;
-            return false;
-        }
-        int r = write ? block_pwrite(p->img, off + done, hva, n)
-                      : block_pread(p->img, off + done, hva, n);
-        if (r < 0) {
-            return false;
-        }
-        done += n;
-    }
-    c->xferred = done;
-    if (done < len) {
-        c->bad = true;
-        return false;
-    }
-    return true;
+    struct image_xfer x = {p->img, lba * ATA_SECTOR, write};
+    return prd_walk(c, (uint64_t)count * ATA_SECTOR, image_io, &x) == 0;
 }
 
 static void ata_command(struct ahci_cmd *c, unsigned slot)
@@ -352,13 +347,13 @@ static void ata_command(struct ahci_cmd *c, unsigned slot)
     case 0xec: /* IDENTIFY DEVICE */
         if (disk) {
             identify_disk(p, p->ahci->buf);
-            ok = prd_copy(c, p->ahci->buf, 512, true) == 0;
+            ok = prd_copy(c, p->ahci->buf, 512) == 0;
         }
         break;
     case 0xa1: /* IDENTIFY PACKET DEVICE */
         if (!disk) {
             identify_packet(p, p->ahci->buf);
-            ok = prd_copy(c, p->ahci->buf, 512, true) == 0;
+            ok = prd_copy(c, p->ahci->buf, 512) == 0;
         }
         break;
     case 0x25: /* READ DMA EXT */
@@ -398,11 +393,10 @@ static void ata_command(struct ahci_cmd *c, unsigned slot)
     default:
         break;
     }
+    /* Anything else aborts; a packet device so answers IDENTIFY DEVICE (ATA8-ACS 7.16), and
+     * the guest reads its signature from PxSIG. */
     if (ok) {
         finish(c, slot, ATA_DRDY | ATA_DSC, 0);
-    } else if (!disk && op == 0xec) {
-        /* A packet device aborts IDENTIFY DEVICE and shows its signature (ATA8-ACS 7.16). */
-        finish(c, slot, ATA_DRDY | ATA_ERR, ATA_ABRT);
     } else {
         finish(c, slot, ATA_DRDY | ATA_ERR, ATA_ABRT);
     }
@@ -432,7 +426,6 @@ static void lba_to_msf(uint8_t *m, uint64_t lba)
 
 static unsigned mode_page(const struct ahci_port *p, uint8_t page, uint8_t *b)
 {
-    (void)p;
     switch (page) {
     case 0x01: /* read error recovery */
         memset(b, 0, 12);
@@ -645,31 +638,9 @@ static void atapi_read(struct ahci_cmd *c, const uint8_t *cdb)
         c->bad = true;
         return;
     }
-    uint64_t off = lba * ATAPI_SECTOR, done = 0;
-    for (unsigned i = 0; i < c->prdtl && done < len; i++) { /* guest-controlled */
-        uint8_t prd[PRD_SIZE];
-        if (guest_mem_read(p->ahci->mem, c->tbl_gpa + CMD_TBL_PRDT + (uint64_t)i * PRD_SIZE, prd,
-                           sizeof(prd)) < 0) {
-            c->bad = true;
-            return;
-        }
-        uint64_t dba = port_addr(get32le(prd) & ~1u, get32le(prd + 4));
-        uint64_t dbc = (get32le(prd + 12) & 0x3fffff) + 1;
-        uint64_t n = len - done < dbc ? len - done : dbc;
-        void *hva = guest_mem_ptr(p->ahci->mem, dba, n);
-        if (!hva) {
-            c->bad = true;
-            return;
-        }
-        if (block_pread(p->img, off + done, hva, n) < 0) {
-            sense(p, 0x03, 0x11); /* medium error, unrecovered read error */
-            return;
-        }
-        done += n;
-    }
-    c->xferred = done;
-    if (done < len) {
-        c->bad = true;
+    struct image_xfer x = {p->img, lba * ATAPI_SECTOR, false};
+    if (prd_walk(c, len, image_io, &x) < 0 && !c->bad) {
+        sense(p, 0x03, 0x11); /* medium error, unrecovered read error */
     }
 }
 
@@ -717,7 +688,7 @@ static void atapi_command(struct ahci_cmd *c, unsigned slot)
             uint64_t room = prd_total(c);
             len = len < room ? len : room;
             if (!c->bad && len) {
-                prd_copy(c, p->ahci->buf, len, true);
+                prd_copy(c, p->ahci->buf, len);
             }
         }
     }
