@@ -148,3 +148,140 @@ int keymap_keysym_to_evdev(uint32_t keysym)
     int set1 = keymap_keysym_to_set1(keysym);
     return set1 < 0 ? -1 : keymap_set1_to_evdev(set1);
 }
+
+/* QEMU's QKeyCode names (qapi/ui.json) with a key on the PC/AT keyboard. */
+struct qcode {
+    const char *name;
+    uint16_t code;
+};
+
+static const struct qcode qcodes[] = {
+    {"shift", 0x2a},
+    {"shift_r", 0x36},
+    {"alt", 0x38},
+    {"alt_r", 0xe038},
+    {"ctrl", 0x1d},
+    {"ctrl_r", 0xe01d},
+    {"menu", 0xe05d},
+    {"esc", 0x01},
+    {"1", 0x02},
+    {"2", 0x03},
+    {"3", 0x04},
+    {"4", 0x05},
+    {"5", 0x06},
+    {"6", 0x07},
+    {"7", 0x08},
+    {"8", 0x09},
+    {"9", 0x0a},
+    {"0", 0x0b},
+    {"minus", 0x0c},
+    {"equal", 0x0d},
+    {"backspace", 0x0e},
+    {"tab", 0x0f},
+    {"q", 0x10},
+    {"w", 0x11},
+    {"e", 0x12},
+    {"r", 0x13},
+    {"t", 0x14},
+    {"y", 0x15},
+    {"u", 0x16},
+    {"i", 0x17},
+    {"o", 0x18},
+    {"p", 0x19},
+    {"bracket_left", 0x1a},
+    {"bracket_right", 0x1b},
+    {"ret", 0x1c},
+    {"a", 0x1e},
+    {"s", 0x1f},
+    {"d", 0x20},
+    {"f", 0x21},
+    {"g", 0x22},
+    {"h", 0x23},
+    {"j", 0x24},
+    {"k", 0x25},
+    {"l", 0x26},
+    {"semicolon", 0x27},
+    {"apostrophe", 0x28},
+    {"grave_accent", 0x29},
+    {"backslash", 0x2b},
+    {"z", 0x2c},
+    {"x", 0x2d},
+    {"c", 0x2e},
+    {"v", 0x2f},
+    {"b", 0x30},
+    {"n", 0x31},
+    {"m", 0x32},
+    {"comma", 0x33},
+    {"dot", 0x34},
+    {"slash", 0x35},
+    {"asterisk", 0x37},
+    {"spc", 0x39},
+    {"caps_lock", 0x3a},
+    {"f1", 0x3b},
+    {"f2", 0x3c},
+    {"f3", 0x3d},
+    {"f4", 0x3e},
+    {"f5", 0x3f},
+    {"f6", 0x40},
+    {"f7", 0x41},
+    {"f8", 0x42},
+    {"f9", 0x43},
+    {"f10", 0x44},
+    {"num_lock", 0x45},
+    {"scroll_lock", 0x46},
+    {"kp_divide", 0xe035},
+    {"kp_multiply", 0x37},
+    {"kp_subtract", 0x4a},
+    {"kp_add", 0x4e},
+    {"kp_enter", 0xe01c},
+    {"kp_decimal", 0x53},
+    {"kp_0", 0x52},
+    {"kp_1", 0x4f},
+    {"kp_2", 0x50},
+    {"kp_3", 0x51},
+    {"kp_4", 0x4b},
+    {"kp_5", 0x4c},
+    {"kp_6", 0x4d},
+    {"kp_7", 0x47},
+    {"kp_8", 0x48},
+    {"kp_9", 0x49},
+    {"less", 0x56},
+    {"f11", 0x57},
+    {"f12", 0x58},
+    {"home", 0xe047},
+    {"pgup", 0xe049},
+    {"pgdn", 0xe051},
+    {"end", 0xe04f},
+    {"left", 0xe04b},
+    {"up", 0xe048},
+    {"down", 0xe050},
+    {"right", 0xe04d},
+    {"insert", 0xe052},
+    {"delete", 0xe053},
+    {"meta_l", 0xe05b},
+    {"meta_r", 0xe05c},
+};
+
+int keymap_qcode_to_set1(const char *name)
+{
+    for (size_t i = 0; i < sizeof(qcodes) / sizeof(qcodes[0]); i++) {
+        if (strcmp(qcodes[i].name, name) == 0) {
+            return qcodes[i].code;
+        }
+    }
+    return -1;
+}
+
+int keymap_qnum_to_set1(int64_t qnum)
+{
+    /* QEMU's key numbers: set 1 make codes, 0x80 set for E0-prefixed keys. */
+    if (qnum <= 0 || qnum > 0xff || qnum == 0x80) {
+        return -1;
+    }
+    return qnum < 0x80 ? (int)qnum : (int)(0xe000 | (qnum & 0x7f));
+}
+
+const char *keymap_qcode_name(size_t i)
+{
+    return i < sizeof(qcodes) / sizeof(qcodes[0]) ? qcodes[i].name : NULL;
+}

@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <rfb/rfb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ struct vnc_server {
     const struct vnc_input_ops *input;
     void *opaque;
     int unix_fd;
+    int listen_watched; /* the TCP listening socket we watch, or -1 */
     char password[VNC_PASSWORD_MAX + 1];
     char *passwords[2]; /* the NULL-terminated list rfbCheckPasswordByList walks */
 };
@@ -138,6 +141,38 @@ static void on_pointer(int buttons, int x, int y, rfbClientPtr cl)
     }
 }
 
+/*
+ * Each client's socket is watched through a dup of its own: libvncserver closes its fd before
+ * clientGoneHook runs, and a new client may take the same number in between; our dup stays
+ * ours until the hook closes it.
+ */
+static void on_client_gone(rfbClientPtr cl)
+{
+    struct vnc_server *s = cl->screen->screenData;
+    int fd = (int)(intptr_t)cl->clientData;
+    if (fd >= 0) {
+        s->input->unwatch(s->opaque, fd);
+        close(fd);
+        cl->clientData = (void *)(intptr_t)-1;
+    }
+}
+
+static enum rfbNewClientAction on_client(rfbClientPtr cl)
+{
+    struct vnc_server *s = cl->screen->screenData;
+    cl->clientData = (void *)(intptr_t)-1;
+    cl->clientGoneHook = on_client_gone;
+    if (s->input && s->input->watch) {
+        int fd = fcntl(cl->sock, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0 && s->input->watch(s->opaque, fd) < 0) {
+            close(fd);
+            fd = -1;
+        }
+        cl->clientData = (void *)(intptr_t)fd; /* -1: served at the next refresh only */
+    }
+    return RFB_CLIENT_ACCEPT;
+}
+
 static int listen_unix(const char *path, char *err, size_t errlen)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -178,6 +213,7 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     s->input = input;
     s->opaque = opaque;
     s->unix_fd = -1;
+    s->listen_watched = -1;
     lazy_vncserver.rfbLogEnable(0);
     int argc = 0;
     s->screen = lazy_vncserver.rfbGetScreen(&argc, NULL, (int)d->width, (int)d->height, 8, 3, 4);
@@ -193,6 +229,7 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     sc->screenData = s;
     sc->kbdAddEvent = on_key;
     sc->ptrAddEvent = on_pointer;
+    sc->newClientHook = on_client;
     /* No server-drawn cursor in the pixels: the guest draws its own, as on real VGA. */
     sc->cursor = NULL;
     sc->alwaysShared = TRUE;
@@ -223,6 +260,9 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
         vnc_server_free(s);
         return NULL;
     }
+    if (!cfg->unix_socket && input && input->watch && input->watch(opaque, sc->listenSock) == 0) {
+        s->listen_watched = sc->listenSock;
+    }
     if (display_add_listener(d, &vnc_listener_ops, s) < 0) {
         snprintf(err, errlen, "vnc: too many display listeners");
         vnc_server_free(s);
@@ -237,6 +277,9 @@ void vnc_server_free(struct vnc_server *s)
         return;
     }
     display_remove_listener(s->d, s);
+    if (s->listen_watched >= 0) {
+        s->input->unwatch(s->opaque, s->listen_watched);
+    }
     if (s->screen) {
         lazy_vncserver.rfbShutdownServer(s->screen, TRUE);
         lazy_vncserver.rfbScreenCleanup(s->screen);

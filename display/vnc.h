@@ -32,6 +32,13 @@ struct vnc_input_ops {
     void (*key)(void *opaque, uint32_t keysym, bool down);
     /* Absolute position on the surface; buttons: bit 0 left, 1 middle, 2 right, 3/4 wheel. */
     void (*pointer)(void *opaque, int x, int y, unsigned buttons);
+    /*
+     * Optional: watch fd for reading and call vnc_server_poll() when it is (the listening
+     * socket and a dup of each client's socket), so requests and input are served at once
+     * rather than at the next refresh. unwatch is called before the fd is closed.
+     */
+    int (*watch)(void *opaque, int fd);
+    void (*unwatch)(void *opaque, int fd);
 };
 
 struct vnc_server;

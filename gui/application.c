@@ -23,6 +23,9 @@ static void activate(GApplication *app)
         g_autoptr(GError) error = NULL;
         self->library = dv_library_new(NULL);
         gboolean ok = dv_library_load(self->library, &error);
+        if (ok && dv_library_ensure_demo(self->library, &error) == NULL && error != NULL) {
+            ok = FALSE;
+        }
         DvWindow *w = dv_window_new(GTK_APPLICATION(app), self->library);
         if (!ok) {
             dv_window_notify_error(w, error);
@@ -52,6 +55,11 @@ static void startup(GApplication *app)
         {"win.start", "<Primary>r"},
         {"win.shutdown", "<Primary><Shift>s"},
         {"win.force-off", "<Primary><Shift>k"},
+        {"win.snapshot-take", "<Primary>t"},
+        {"win.snapshot-revert", "<Primary><Shift>r"},
+        {"win.page('serial')", "<Alt>1"},
+        {"win.page('screen')", "<Alt>2"},
+        {"win.page('snapshots')", "<Alt>3"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(accels); i++) {
         const char *v[] = {accels[i].accel, NULL};

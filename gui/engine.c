@@ -432,6 +432,11 @@ gboolean dv_engine_is_connected(DvEngine *self)
     return self->qmp != NULL;
 }
 
+DvQmpClient *dv_engine_get_qmp(DvEngine *self)
+{
+    return self->exited ? NULL : self->qmp;
+}
+
 void dv_engine_serial_write(DvEngine *self, const void *data, gsize len)
 {
     if (self->exited || self->pty_master < 0) {

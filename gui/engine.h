@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "gui/qmp-client.h"
+
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
@@ -38,6 +40,9 @@ void dv_engine_command(DvEngine *self, const char *command);
 void dv_engine_force_off(DvEngine *self);
 gboolean dv_engine_is_running(DvEngine *self);
 gboolean dv_engine_is_connected(DvEngine *self);
+/* The QMP connection for commands with arguments (snapshots, screendump), or NULL until the
+ * engine answered; owned by the engine. */
+DvQmpClient *dv_engine_get_qmp(DvEngine *self);
 
 /* Bytes typed into the console, to the guest's COM1. */
 void dv_engine_serial_write(DvEngine *self, const void *data, gsize len);

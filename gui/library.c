@@ -338,3 +338,25 @@ gboolean dv_library_export(DvLibrary *self, DvVm *vm, const char *path, GError *
     }
     return TRUE;
 }
+
+DvVm *dv_library_ensure_demo(DvLibrary *self, GError **error)
+{
+    g_autofree char *marker = g_build_filename(self->root, ".demo-created", NULL);
+    g_autofree char *dir = g_build_filename(self->root, "Demo", NULL);
+    if (g_list_model_get_n_items(G_LIST_MODEL(self->store)) > 0 ||
+        g_file_test(marker, G_FILE_TEST_EXISTS) || g_file_test(dir, G_FILE_TEST_EXISTS)) {
+        return NULL;
+    }
+    struct dv_vm_config *cfg = dv_vm_config_new();
+    cfg->name = g_strdup("Demo");
+    cfg->memory_mib = 128;
+    cfg->vcpus = 1;
+    cfg->demo = true;
+    DvVm *vm = dv_library_create(self, cfg, error);
+    dv_vm_config_free(cfg);
+    if (vm != NULL) {
+        /* Best effort: without the marker the demo comes back only while the library is empty. */
+        g_file_set_contents(marker, "", 0, NULL);
+    }
+    return vm;
+}

@@ -32,6 +32,10 @@ gboolean dv_library_delete(DvLibrary *self, DvVm *vm, GError **error);
 DvVm *dv_library_clone(DvLibrary *self, DvVm *vm, const char *new_name, GError **error);
 /* A domain XML file (e.g. virsh dumpxml) into the library; @new_name NULL keeps its name. */
 DvVm *dv_library_import(DvLibrary *self, const char *path, const char *new_name, GError **error);
+/* First start: when the library holds no VM and has never made the demo VM, create "Demo" (the
+ * engine's demo guest, 128 MiB, 1 vCPU) and mark ROOT/.demo-created so that a user who deletes it
+ * does not get it back. Returns the new VM, or NULL with @error unset when nothing was needed. */
+DvVm *dv_library_ensure_demo(DvLibrary *self, GError **error);
 /* Write the VM's domain.xml to @path. */
 gboolean dv_library_export(DvLibrary *self, DvVm *vm, const char *path, GError **error);
 

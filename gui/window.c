@@ -10,6 +10,9 @@
 #include "gui/new-vm-dialog.h"
 #include "gui/screen-page.h"
 #include "gui/serial-console.h"
+#include "gui/snapshot-page.h"
+
+#include <string.h>
 
 struct _DvWindow {
     GtkApplicationWindow parent;
@@ -20,6 +23,7 @@ struct _DvWindow {
     GtkLabel *info_message, *info_fix, *status_label;
     GtkNotebook *console_area;
     DvSerialConsole *serial;
+    DvSnapshotPage *snapshots;
 };
 
 G_DEFINE_FINAL_TYPE(DvWindow, dv_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -303,6 +307,38 @@ static void act_export(GSimpleAction *a, GVariant *p, gpointer data)
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(n));
 }
 
+static void act_snapshot_take(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    DvWindow *self = data;
+    dv_snapshot_page_take(self->snapshots);
+}
+
+static void act_snapshot_revert(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    DvWindow *self = data;
+    dv_snapshot_page_revert(self->snapshots);
+}
+
+/* win.page('serial'|'screen'|'snapshots'): show that console page (Alt+1..3). */
+static void act_page(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    DvWindow *self = data;
+    const char *want = g_variant_get_string(p, NULL);
+    int n = gtk_notebook_get_n_pages(self->console_area);
+    for (int i = 0; i < n; i++) {
+        DvConsolePage *page = DV_CONSOLE_PAGE(gtk_notebook_get_nth_page(self->console_area, i));
+        if (g_ascii_strncasecmp(dv_console_page_get_title(page), want, strlen(want)) == 0) {
+            gtk_notebook_set_current_page(self->console_area, i);
+            gtk_widget_child_focus(GTK_WIDGET(page), GTK_DIR_TAB_FORWARD);
+        }
+    }
+}
+
+static void on_page_error(DvSnapshotPage *page, GError *error, gpointer data)
+{
+    dv_window_notify_error(data, error);
+}
+
 static const GActionEntry win_actions[] = {
     {"new", act_new},
     {"import", act_import},
@@ -315,6 +351,9 @@ static const GActionEntry win_actions[] = {
     {"delete", act_delete},
     {"clone", act_clone},
     {"export", act_export},
+    {"snapshot-take", act_snapshot_take},
+    {"snapshot-revert", act_snapshot_revert},
+    {"page", act_page, "s"},
 };
 
 void dv_window_add_console_page(DvWindow *self, DvConsolePage *page)
@@ -363,6 +402,9 @@ DvWindow *dv_window_new(GtkApplication *app, DvLibrary *library)
     gtk_list_box_bind_model(self->vm_list, dv_library_get_model(library), create_row, self, NULL);
     dv_window_add_console_page(self, DV_CONSOLE_PAGE(self->serial));
     dv_window_add_console_page(self, DV_CONSOLE_PAGE(dv_screen_page_new()));
+    self->snapshots = DV_SNAPSHOT_PAGE(dv_snapshot_page_new());
+    g_signal_connect_object(self->snapshots, "error", G_CALLBACK(on_page_error), self, 0);
+    dv_window_add_console_page(self, DV_CONSOLE_PAGE(self->snapshots));
     GtkListBoxRow *first = gtk_list_box_get_row_at_index(self->vm_list, 0);
     if (first != NULL) {
         gtk_list_box_select_row(self->vm_list, first);

@@ -373,6 +373,12 @@ int block_aio_event_fd(const struct block_aio *aio)
     return aio->efd;
 }
 
+void block_aio_set_image(struct block_aio *aio, struct block_image *img)
+{
+    block_aio_drain(aio);
+    aio->img = img;
+}
+
 enum block_aio_backend block_aio_backend(const struct block_aio *aio)
 {
     return aio->backend;

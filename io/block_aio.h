@@ -85,6 +85,11 @@ unsigned block_aio_complete(struct block_aio *aio);
 /* Blocks until nothing is in flight, running done callbacks as requests finish. */
 void block_aio_drain(struct block_aio *aio);
 unsigned block_aio_inflight(const struct block_aio *aio);
+/*
+ * Drain, then carry later requests out on img instead (a snapshot's new overlay). The caller
+ * owns both images; nothing may be submitted concurrently.
+ */
+void block_aio_set_image(struct block_aio *aio, struct block_image *img);
 /* Requests finished on each path so far (a retried ring request counts as pool). */
 void block_aio_counts(const struct block_aio *aio, uint64_t *ring, uint64_t *pool);
 

@@ -617,8 +617,10 @@ const struct vmstate cmos_rtc_vmstate = {
 
 void cmos_rtc_device(struct cmos_rtc *rtc, struct device *out)
 {
-    out->name = "cmos-rtc";
-    out->opaque = rtc;
-    out->reset = rtc_reset_cb;
-    out->state = &cmos_rtc_vmstate;
+    *out = (struct device){
+        .name = "cmos-rtc",
+        .opaque = rtc,
+        .reset = rtc_reset_cb,
+        .state = &cmos_rtc_vmstate,
+    };
 }

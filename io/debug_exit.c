@@ -75,8 +75,10 @@ const struct vmstate debug_exit_vmstate = {
 
 void debug_exit_device(struct debug_exit *d, struct device *out)
 {
-    out->name = "debug-exit";
-    out->opaque = d;
-    out->reset = debug_exit_reset_cb;
-    out->state = &debug_exit_vmstate;
+    *out = (struct device){
+        .name = "debug-exit",
+        .opaque = d,
+        .reset = debug_exit_reset_cb,
+        .state = &debug_exit_vmstate,
+    };
 }

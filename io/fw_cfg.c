@@ -335,8 +335,10 @@ const struct vmstate fw_cfg_vmstate = {
 
 void fw_cfg_device(struct fw_cfg *f, struct device *out)
 {
-    out->name = "fw-cfg";
-    out->opaque = f;
-    out->reset = fw_cfg_reset_cb;
-    out->state = &fw_cfg_vmstate;
+    *out = (struct device){
+        .name = "fw-cfg",
+        .opaque = f,
+        .reset = fw_cfg_reset_cb,
+        .state = &fw_cfg_vmstate,
+    };
 }

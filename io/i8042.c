@@ -706,8 +706,10 @@ const struct vmstate i8042_vmstate = {
 
 void i8042_device(struct i8042 *k, struct device *out)
 {
-    out->name = "i8042";
-    out->opaque = k;
-    out->reset = i8042_reset_cb;
-    out->state = &i8042_vmstate;
+    *out = (struct device){
+        .name = "i8042",
+        .opaque = k,
+        .reset = i8042_reset_cb,
+        .state = &i8042_vmstate,
+    };
 }

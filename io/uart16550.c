@@ -484,8 +484,10 @@ const struct vmstate uart16550_vmstate = {
 
 void uart16550_device(struct uart16550 *u, struct device *out)
 {
-    out->name = "uart16550";
-    out->opaque = u;
-    out->reset = uart_reset_cb;
-    out->state = &uart16550_vmstate;
+    *out = (struct device){
+        .name = "uart16550",
+        .opaque = u,
+        .reset = uart_reset_cb,
+        .state = &uart16550_vmstate,
+    };
 }

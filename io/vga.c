@@ -709,7 +709,12 @@ static void update_text(struct vga *vga, struct display *d)
     vga->cursor_drawn = cursor_cell;
 }
 
-static void update_vbe(struct vga *vga, struct display *d)
+bool vga_can_compare(const struct vga *vga)
+{
+    return vga_current_mode(vga) == VGA_MODE_VBE && vga->vbe_regs[VBE_INDEX_BPP] == 32;
+}
+
+static void update_vbe(struct vga *vga, struct display *d, bool compare)
 {
     const uint16_t *r = vga->vbe_regs;
     unsigned w = r[VBE_INDEX_XRES], h = r[VBE_INDEX_YRES], bpp = r[VBE_INDEX_BPP];
@@ -736,6 +741,10 @@ static void update_vbe(struct vga *vga, struct display *d)
     unsigned run = 0;
     for (unsigned y = 0; y <= h; y++) {
         bool dirty = y < h && (vga->full_redraw || range_dirty(vga, start + y * line, bytes));
+        if (dirty && compare && !vga->full_redraw && fmt == DISPLAY_FMT_X8R8G8B8 &&
+            memcmp(vga->vram + start + y * line, d->data + (size_t)y * d->width, bytes) == 0) {
+            dirty = false; /* rewritten with the same pixels */
+        }
         if (dirty) {
             run++;
             continue;
@@ -750,7 +759,8 @@ static void update_vbe(struct vga *vga, struct display *d)
 static void vga_update(void *opaque, struct display *d)
 {
     struct vga *vga = opaque;
-    if (!vga->sync_dirty || vga->sync_dirty(vga->sync_opaque, vga->dirty) < 0) {
+    int sync = vga->sync_dirty ? vga->sync_dirty(vga->sync_opaque, vga->dirty) : -1;
+    if (sync < 0) {
         memset(vga->dirty, 0xff, dirty_words(vga) * sizeof(uint64_t));
     }
     enum vga_mode mode = vga_current_mode(vga);
@@ -759,7 +769,7 @@ static void vga_update(void *opaque, struct display *d)
         update_text(vga, d);
         break;
     case VGA_MODE_VBE:
-        update_vbe(vga, d);
+        update_vbe(vga, d, sync == VGA_SYNC_COMPARE);
         break;
     case VGA_MODE_BLANK:
         if (vga->shown != VGA_MODE_BLANK || vga->full_redraw) {
@@ -913,8 +923,10 @@ const struct vmstate vga_vmstate = {
 
 void vga_device(struct vga *vga, struct device *out)
 {
-    out->name = "vga";
-    out->opaque = vga;
-    out->reset = vga_reset_cb;
-    out->state = &vga_vmstate;
+    *out = (struct device){
+        .name = "vga",
+        .opaque = vga,
+        .reset = vga_reset_cb,
+        .state = &vga_vmstate,
+    };
 }

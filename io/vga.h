@@ -76,8 +76,13 @@ struct vga {
     /*
      * Copy KVM's dirty log of VRAM into bitmap (one bit per 4 KiB page, bit i of word i / 64)
      * and clear it. NULL (or a negative return): every page counts as dirty.
+     * VGA_SYNC_COMPARE: the bitmap's pages may have changed; in 32 bpp VBE modes each of
+     * their lines is compared with the surface and only lines that differ are redrawn (the
+     * glue's answer while the guest rewrites most of VRAM every refresh, see
+     * docs/display.md).
      */
     int (*sync_dirty)(void *opaque, uint64_t *bitmap);
+#define VGA_SYNC_COMPARE 1
     void *sync_opaque;
     uint64_t *dirty;       /* pages changed since the last update */
     uint64_t clock_ns;     /* the time the glue passes to vga_update, for blinking */
@@ -121,6 +126,8 @@ void vga_device(struct vga *vga, struct device *out);
 extern const struct display_hw_ops vga_display_ops;
 /* What the guest has selected now. */
 enum vga_mode vga_current_mode(const struct vga *vga);
+/* A VBE mode whose lines the update can compare with the surface (VGA_SYNC_COMPARE). */
+bool vga_can_compare(const struct vga *vga);
 /* Mark VRAM bytes [off, off + len) changed (writes that did not go through KVM). */
 void vga_mark_dirty(struct vga *vga, uint64_t off, uint64_t len);
 

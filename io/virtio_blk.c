@@ -485,6 +485,21 @@ void virtio_blk_drain(struct virtio_blk *blk)
     notify_batches(blk);
 }
 
+struct block_image *virtio_blk_replace_image(struct virtio_blk *blk, struct block_image *img,
+                                             char *err, size_t errlen)
+{
+    if (block_size(img) / VIRTIO_BLK_SECTOR != blk->capacity ||
+        block_readonly(img) != blk->readonly) {
+        snprintf(err, errlen, "the new image has another size or read-only setting");
+        return NULL;
+    }
+    virtio_blk_drain(blk);
+    block_aio_set_image(blk->aio, img);
+    struct block_image *old = blk->img;
+    blk->img = img;
+    return old;
+}
+
 static int blk_post_load(void *opaque)
 {
     struct virtio_blk *blk = opaque;
@@ -508,6 +523,11 @@ const struct vmstate virtio_blk_vmstate = {
     .post_load = blk_post_load,
 };
 
+static void blk_quiesce(void *opaque)
+{
+    virtio_blk_drain(opaque);
+}
+
 unsigned virtio_blk_state_sections(struct virtio_blk *blk, struct device *out, unsigned max)
 {
     unsigned n = virtio_dev_state_sections(&blk->vdev, out, max);
@@ -516,6 +536,7 @@ unsigned virtio_blk_state_sections(struct virtio_blk *blk, struct device *out, u
             .name = "virtio-blk.disk",
             .opaque = blk,
             .state = &virtio_blk_vmstate,
+            .quiesce = blk_quiesce,
         };
     }
     return n + 1;

@@ -103,6 +103,14 @@ void virtio_blk_process(struct virtio_blk *blk);
 /* Completes every in-flight request (blocking). Call with the VM paused before saving. */
 void virtio_blk_drain(struct virtio_blk *blk);
 
+/*
+ * Snapshots (docs/snapshots.md): drain, then serve the disk from img (same size and
+ * read-only setting, else NULL with err). Returns the previous image, which the caller now
+ * owns and closes. Under the device lock, VM paused.
+ */
+struct block_image *virtio_blk_replace_image(struct virtio_blk *blk, struct block_image *img,
+                                             char *err, size_t errlen);
+
 /* Snapshot sections: the common ones, then the device's own (capacity, in-flight count). */
 unsigned virtio_blk_state_sections(struct virtio_blk *blk, struct device *out, unsigned max);
 extern const struct vmstate virtio_blk_vmstate;

@@ -9,6 +9,17 @@
 
 #include "snapshots/vmstate.h"
 
+int snap_device_section_name(const struct device *devs, unsigned i, char *buf, size_t len)
+{
+    unsigned same = 0;
+    for (unsigned j = 0; j < i; j++) {
+        same += strcmp(devs[j].name, devs[i].name) == 0;
+    }
+    int n = same ? snprintf(buf, len, "%s#%u", devs[i].name, same)
+                 : snprintf(buf, len, "%s", devs[i].name);
+    return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}
+
 int snap_devices_capture(struct snap_state *st, const struct device *devs, unsigned n, char *err,
                          size_t errlen)
 {
@@ -27,7 +38,9 @@ int snap_devices_capture(struct snap_state *st, const struct device *devs, unsig
             return -ENOTSUP;
         }
         size_t len = vmstate_size(d->state);
-        if (strlen(d->name) >= SNAP_NAME_LEN || len > SNAP_MAX_DEVICE_STATE) {
+        char name[SNAP_NAME_LEN];
+        if (snap_device_section_name(devs, i, name, sizeof(name)) < 0 ||
+            len > SNAP_MAX_DEVICE_STATE) {
             snprintf(err, errlen, "device '%s': name or state too long for a checkpoint", d->name);
             snap_devices_release(st);
             return -E2BIG;
@@ -40,7 +53,7 @@ int snap_devices_capture(struct snap_state *st, const struct device *devs, unsig
         }
         struct snap_device *sd = &st->devices[st->ndevices++];
         memset(sd->name, 0, sizeof(sd->name));
-        memcpy(sd->name, d->name, strlen(d->name));
+        memcpy(sd->name, name, strlen(name));
         sd->data = buf;
         long got = vmstate_save(d->state, d->opaque, buf, len);
         if (got < 0) {
@@ -73,9 +86,11 @@ int snap_devices_check(const struct snap_state *st, const struct device *devs, u
     for (unsigned i = 0; i < n; i++) {
         const struct device *d = &devs[i];
         const struct snap_device *sd = &st->devices[i];
-        if (strcmp(sd->name, d->name) != 0) {
+        char name[SNAP_NAME_LEN];
+        if (snap_device_section_name(devs, i, name, sizeof(name)) < 0 ||
+            strcmp(sd->name, name) != 0) {
             snprintf(err, errlen, "snapshot device section '%s': this VM has '%s' there", sd->name,
-                     d->name);
+                     name);
             return -EINVAL;
         }
         if (!d->state) {

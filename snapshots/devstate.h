@@ -12,6 +12,12 @@
 #include "snapshots/snapfile.h"
 #include "vmm/device.h"
 
+/*
+ * The section name of devs[i]: its name, or "NAME#K" for the K-th later device with the same
+ * name (two disks: "virtio-blk.q0", then "virtio-blk.q0#1"). -E2BIG when it does not fit.
+ */
+int snap_device_section_name(const struct device *devs, unsigned i, char *buf, size_t len);
+
 /* Save each device's state into st->devices (buffers owned by st: snap_devices_release()). */
 int snap_devices_capture(struct snap_state *st, const struct device *devs, unsigned n, char *err,
                          size_t errlen);

@@ -55,6 +55,8 @@ static const char usage[] =
     "                       the local display channel for the GUI (docs/display-channel.md)\n"
     "  --restore FILE       start from a checkpoint (QMP snapshot-save); the memory size,\n"
     "                       vCPUs, kernel and command line come from the file\n"
+    "  --snapshot-dir DIR   the snapshot tree (QMP snapshot-take); default: the first\n"
+    "                       --disk's directory\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
     "  -h, --help           this text\n"
     "  -V, --version        version\n"
@@ -230,6 +232,7 @@ enum {
     OPT_CDROM,
     OPT_BOOT,
     OPT_RESTORE,
+    OPT_SNAPSHOT_DIR,
     OPT_LATER,
 };
 
@@ -245,6 +248,7 @@ static const struct option options[] = {
     {"device", required_argument, NULL, OPT_DEVICE},
     {"disk", required_argument, NULL, OPT_DISK},
     {"restore", required_argument, NULL, OPT_RESTORE},
+    {"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
     {"paused", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -553,6 +557,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             break;
         case OPT_RESTORE:
             opt->restore = optarg;
+            break;
+        case OPT_SNAPSHOT_DIR:
+            opt->snapshot_dir = optarg;
             break;
         case 'S':
             opt->start_paused = true;

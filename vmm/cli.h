@@ -59,7 +59,8 @@ struct cli_options {
     const char *serial;
     const char *qmp_path;
     const char *kvm_path;
-    const char *restore; /* checkpoint file: the machine comes from it */
+    const char *restore;      /* checkpoint file: the machine comes from it */
+    const char *snapshot_dir; /* --snapshot-dir: the snapshot tree (vmm/snaptree.h) */
     bool start_paused;
     const char *display; /* "vga", "virtio-gpu", "none", or NULL: vga with --vnc or a channel */
     const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */

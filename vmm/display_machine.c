@@ -54,6 +54,10 @@ struct display_machine {
     bool dirty_log;     /* the slot logs dirty pages */
     uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
     struct vtimer *refresh;
+    uint64_t last_activity; /* damage found or input given, engine clock */
+    uint64_t last_scan;     /* the last refresh from a tick or a client request */
+    uint64_t compare_until; /* compare lines instead of fetching the dirty log until then */
+    uint64_t compare_periods;
     struct vnc_server *vnc;
     struct display_channel *channel;
     bool unix_watched;
@@ -117,21 +121,50 @@ static int sync_dirty(void *opaque, uint64_t *bitmap)
     if (!dm->dirty_log) {
         return -ENOSYS;
     }
+    uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
+    bool compare = vga_can_compare(&dm->vga);
+    if (compare && now < dm->compare_until) {
+        /* KVM keeps logging; the pages stay writable as long as nobody fetches the log. */
+        memset(bitmap, 0xff, log_words(dm) * sizeof(uint64_t));
+        return VGA_SYNC_COMPARE;
+    }
     struct kvm_dirty_log log = {.slot = DISPLAY_VRAM_KVM_SLOT, .dirty_bitmap = dm->log};
     if (ioctl(dm->vm->fd, KVM_GET_DIRTY_LOG, &log) < 0) {
         return -errno;
     }
+    unsigned pages = 0;
     for (size_t i = 0; i < log_words(dm); i++) {
         bitmap[i] |= dm->log[i];
+        pages += (unsigned)__builtin_popcountll(dm->log[i]);
+    }
+    /*
+     * Fetching the log write-protects every page again, and each first write after that is a
+     * fault: a guest that redraws the whole screen every frame pays one per 4 KiB per
+     * refresh. While it does, stop fetching and compare lines instead (DISPLAY_COMPARE_NS
+     * at a time; the next fetch decides again and loses nothing, as KVM kept logging).
+     */
+    if (compare && pages >= DISPLAY_COMPARE_PAGES) {
+        dm->compare_until = now + DISPLAY_COMPARE_NS;
+        dm->compare_periods++;
     }
     return 0;
 }
 
 /* ---- input ------------------------------------------------------------------------------- */
 
+/* Input usually makes the guest draw: scan fast for a while. */
+static void input_activity(struct display_machine *dm)
+{
+    dm->last_activity = vclock_now(evloop_clock(dm->vm->loop));
+    if (dm->refresh) {
+        vtimer_mod(dm->refresh, dm->last_activity + DISPLAY_REFRESH_FAST_NS);
+    }
+}
+
 static void vnc_key(void *opaque, uint32_t keysym, bool down)
 {
     struct display_machine *dm = opaque;
+    input_activity(dm);
     if (dm->kind == DISPLAY_VIRTIO_GPU && virtio_input_ready(&dm->kbd)) {
         int code = keymap_keysym_to_evdev(keysym);
         if (code < 0 || virtio_input_key(&dm->kbd, (unsigned)code, down) < 0) {
@@ -149,6 +182,7 @@ static void vnc_key(void *opaque, uint32_t keysym, bool down)
 static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
 {
     struct display_machine *dm = opaque;
+    input_activity(dm);
     if (dm->kind == DISPLAY_VIRTIO_GPU && virtio_input_ready(&dm->tablet)) {
         /* Absolute: the guest pointer is where the client's is. Bits 3/4: wheel up/down. */
         int wheel = (buttons & 8) ? 1 : (buttons & 16) ? -1 : 0;
@@ -175,10 +209,35 @@ static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
     dm->ptr_buttons = ps2;
 }
 
-static const struct vnc_input_ops vnc_input = {
-    .key = vnc_key,
-    .pointer = vnc_pointer,
-};
+static void scan(struct display_machine *dm, uint64_t now);
+
+/*
+ * A client's request or input: while the screen is changing, scan the dirty log right away
+ * (at most every DISPLAY_REFRESH_MIN_NS) so that the request is answered with what the guest
+ * drew up to now instead of waiting for the next tick.
+ */
+static void on_vnc_fd(void *opaque, uint32_t events)
+{
+    struct display_machine *dm = opaque;
+    uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
+    if (now - dm->last_activity < DISPLAY_FAST_HOLD_NS &&
+        now - dm->last_scan >= DISPLAY_REFRESH_MIN_NS) {
+        scan(dm, now);
+    }
+    vnc_server_poll(dm->vnc);
+}
+
+static int vnc_watch(void *opaque, int fd)
+{
+    struct display_machine *dm = opaque;
+    return evloop_add_fd(dm->vm->loop, fd, EPOLLIN, on_vnc_fd, dm);
+}
+
+static void vnc_unwatch(void *opaque, int fd)
+{
+    struct display_machine *dm = opaque;
+    evloop_del_fd(dm->vm->loop, fd);
+}
 
 /* ---- refresh ----------------------------------------------------------------------------- */
 
@@ -188,16 +247,41 @@ static void refresh(struct display_machine *dm)
     display_refresh(&dm->display);
 }
 
+/*
+ * The dirty log is scanned every DISPLAY_REFRESH_FAST_NS while the screen changes (or
+ * input just went in) and a client watches, every DISPLAY_REFRESH_NS otherwise; what a scan
+ * finds goes out in the same call to every client with an update request outstanding.
+ */
+static void scan(struct display_machine *dm, uint64_t now)
+{
+    uint64_t updates = dm->display.updates;
+    refresh(dm);
+    dm->last_scan = now;
+    if (dm->display.updates != updates) {
+        dm->last_activity = now;
+    }
+}
+
 static void on_refresh(void *opaque)
 {
     struct display_machine *dm = opaque;
-    refresh(dm);
+    uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
+    scan(dm, now);
     if (dm->vnc) {
         vnc_server_poll(dm->vnc);
     }
     display_channel_flush(dm->channel);
-    vtimer_mod(dm->refresh, vclock_now(evloop_clock(dm->vm->loop)) + DISPLAY_REFRESH_NS);
+    bool fast = dm->vnc && now - dm->last_activity < DISPLAY_FAST_HOLD_NS &&
+                vnc_server_clients(dm->vnc, NULL, 0) > 0;
+    vtimer_mod(dm->refresh, now + (fast ? DISPLAY_REFRESH_FAST_NS : DISPLAY_REFRESH_NS));
 }
+
+static const struct vnc_input_ops vnc_input = {
+    .key = vnc_key,
+    .pointer = vnc_pointer,
+    .watch = vnc_watch,
+    .unwatch = vnc_unwatch,
+};
 
 static void on_vnc_unix(void *opaque, uint32_t events)
 {
@@ -231,7 +315,7 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
                  strerror(-r));
         return r;
     }
-    struct device dev;
+    struct device dev = {0};
     vga_device(vga, &dev);
     if ((r = vm_add_device(vm, &dev)) < 0) {
         snprintf(err, errlen, "too many devices");
@@ -418,6 +502,11 @@ void display_machine_free(struct display_machine *dm)
         close(dm->vram_fd);
     }
     free(dm);
+}
+
+const struct display *display_machine_display(const struct display_machine *dm)
+{
+    return &dm->display;
 }
 
 /* ---- QMP --------------------------------------------------------------------------------- */

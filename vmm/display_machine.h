@@ -22,8 +22,20 @@ struct display_machine;
 #define DISPLAY_VGA_SLOT 1
 /* The KVM memory slot of VRAM, clear of the RAM regions' slots 0..GUEST_MEM_MAX_REGIONS-1. */
 #define DISPLAY_VRAM_KVM_SLOT 16
-/* How often the surface is brought up to date and VNC clients served. */
+/*
+ * How often the surface is brought up to date from the dirty log: DISPLAY_REFRESH_NS when
+ * idle, DISPLAY_REFRESH_FAST_NS for DISPLAY_FAST_HOLD_NS after damage or VNC input while a
+ * client is connected. Client requests and input are served when they arrive (epoll).
+ */
 #define DISPLAY_REFRESH_NS (1000000000ull / 30)
+#define DISPLAY_REFRESH_FAST_NS (1000000000ull / 125)
+#define DISPLAY_FAST_HOLD_NS 500000000ull
+/* While fast, a client request triggers a refresh too, at most this often. */
+#define DISPLAY_REFRESH_MIN_NS 2000000ull
+/* A refresh that finds this many dirty VRAM pages (1 MiB) in a 32 bpp VBE mode switches to
+ * comparing lines for DISPLAY_COMPARE_NS instead of fetching the dirty log. */
+#define DISPLAY_COMPARE_PAGES 256
+#define DISPLAY_COMPARE_NS 250000000ull
 
 enum display_kind {
     DISPLAY_VGA,
@@ -43,6 +55,9 @@ struct display_machine *display_machine_new(struct vm *vm, enum display_kind kin
 void display_machine_stop(struct display_machine *dm);
 /* Free it all: after vm_destroy(), which still reaches the device. Accepts NULL. */
 void display_machine_free(struct display_machine *dm);
+
+/* The surface the display shows (for absolute pointer events). */
+const struct display *display_machine_display(const struct display_machine *dm);
 
 /* QMP handlers, with dm as opaque (the engine forwards its commands to them). */
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,

@@ -19,7 +19,9 @@
 #include "vmm/cli.h"
 #include "vmm/display_machine.h"
 #include "vmm/evloop.h"
+#include "vmm/input_qmp.h"
 #include "vmm/kvm.h"
+#include "vmm/pc.h"
 #include "vmm/qmp.h"
 #include "vmm/ahci_machine.h"
 #include "vmm/firmware.h"
@@ -27,6 +29,7 @@
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/snapshot.h"
+#include "vmm/snaptree.h"
 #include "vmm/vm.h"
 
 extern const unsigned char demo_guest_elf[];
@@ -38,10 +41,14 @@ struct engine {
     struct evloop *loop;
     struct qmp_server *qmp;
     struct display_machine *display; /* NULL without --display/--vnc */
+    struct input_qmp input;          /* send-key, input-send-event */
+    bool input_ready;
     struct chardev serial;
     struct cli_options opt;
     struct virtio_io io;       /* --disk, --net */
     struct ahci_machine *ahci; /* --disk ...,bus=sata, --cdrom */
+    struct snaptree tree;      /* opened on the first snapshot tree command */
+    bool tree_open;
     int sigfd;
 };
 
@@ -226,6 +233,120 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
     return 0;
 }
 
+static int cmd_send_key(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return input_qmp_send_key(&((struct engine *)opaque)->input, args, ret, err);
+}
+
+static int cmd_input_send_event(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return input_qmp_send_event(&((struct engine *)opaque)->input, args, ret, err);
+}
+
+/* The snapshot tree, opened (index read) on first use. */
+static struct snaptree *tree(struct engine *e, struct qmp_error *err)
+{
+    if (e->tree_open) {
+        return &e->tree;
+    }
+    char dir[PATH_MAX], msg[512];
+    if (e->opt.snapshot_dir) {
+        snprintf(dir, sizeof(dir), "%s", e->opt.snapshot_dir);
+    } else if (e->opt.ndisks) {
+        snprintf(dir, sizeof(dir), "%s", e->opt.disks[0].file);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+        } else {
+            snprintf(dir, sizeof(dir), ".");
+        }
+    } else {
+        qmp_error_set(err, "GenericError", "no snapshot directory: use --snapshot-dir DIR");
+        return NULL;
+    }
+    char *active[CLI_MAX_DISKS];
+    for (unsigned i = 0; i < e->opt.ndisks; i++) {
+        active[i] = e->opt.disks[i].file;
+    }
+    if (snaptree_open(&e->tree, dir, &e->vm, &e->io, active, e->opt.ndisks, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return NULL;
+    }
+    e->tree_open = true;
+    return &e->tree;
+}
+
+static int cmd_snapshot_take(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {"name", "description", NULL};
+    struct engine *e = opaque;
+    const char *name = NULL, *desc = NULL, *id = NULL;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "name", &name, true, err) < 0 ||
+        qmp_arg_string(args, "description", &desc, false, err) < 0) {
+        return -1;
+    }
+    if (e->vm.state == VM_SHUTDOWN) {
+        qmp_error_set(err, "GenericError", "the VM has shut down");
+        return -1;
+    }
+    struct snaptree *t = tree(e, err);
+    char msg[512];
+    if (!t) {
+        return -1;
+    }
+    if (snaptree_take(t, name, desc, &id, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return -1;
+    }
+    *ret = json_pack("{s:s}", "id", id);
+    return 0;
+}
+
+static int cmd_query_snapshots(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {NULL};
+    struct snaptree *t;
+    if (qmp_arg_check_known(args, known, err) < 0 || !(t = tree(opaque, err))) {
+        return -1;
+    }
+    *ret = snaptree_list(t);
+    return 0;
+}
+
+static int tree_by_id(void *opaque, json_t *args, struct qmp_error *err,
+                      int (*fn)(struct snaptree *, const char *, char *, size_t))
+{
+    static const char *const known[] = {"id", NULL};
+    struct engine *e = opaque;
+    const char *id = NULL;
+    struct snaptree *t;
+    if (qmp_arg_check_known(args, known, err) < 0 ||
+        qmp_arg_string(args, "id", &id, true, err) < 0 || !(t = tree(e, err))) {
+        return -1;
+    }
+    if (e->vm.state == VM_SHUTDOWN) {
+        qmp_error_set(err, "GenericError", "the VM has shut down");
+        return -1;
+    }
+    char msg[512];
+    if (fn(t, id, msg, sizeof(msg)) < 0) {
+        qmp_error_set(err, "GenericError", "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_snapshot_revert(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return tree_by_id(opaque, args, err, snaptree_revert);
+}
+
+static int cmd_snapshot_delete(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    return tree_by_id(opaque, args, err, snaptree_delete);
+}
+
 /*
  * --boot: fw_cfg "bootorder" with the firmware device path of each item. "disk" is the first
  * SATA disk, or the first virtio disk (SeaBIOS matches /pci@i0cf8/<any>@<slot> for it).
@@ -324,6 +445,12 @@ static int cmd_blockdev_change_medium(void *opaque, json_t *args, json_t **ret,
 }
 
 static const struct qmp_command engine_commands[] = {
+    {"send-key", cmd_send_key},
+    {"input-send-event", cmd_input_send_event},
+    {"snapshot-take", cmd_snapshot_take},
+    {"query-snapshots", cmd_query_snapshots},
+    {"snapshot-revert", cmd_snapshot_revert},
+    {"snapshot-delete", cmd_snapshot_delete},
     {"screendump", cmd_screendump},
     {"query-vnc", cmd_query_vnc},
     {"set_password", cmd_set_password},
@@ -446,6 +573,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "deskvm-vm: warning: no VGA BIOS, the screen stays blank: %s\n", err);
         }
     }
+    if (input_qmp_init(&e.input, evloop_clock(e.loop), pc_keyboard(&e.vm),
+                       e.display ? display_machine_display(e.display) : NULL) < 0) {
+        fprintf(stderr, "deskvm-vm: out of memory\n");
+        goto out;
+    }
+    e.input_ready = true;
     r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
                                  !strcmp(e.opt.serial, "stdio"), err, sizeof(err));
     if (r < 0) {
@@ -501,10 +634,16 @@ out:
     vm_join(&e.vm);
     virtio_io_quiesce(&e.io);
     qmp_server_free(e.qmp);
+    if (e.tree_open) {
+        snaptree_close(&e.tree);
+    }
     display_machine_stop(e.display);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
     ahci_machine_free(e.ahci);
+    if (e.input_ready) {
+        input_qmp_destroy(&e.input);
+    }
     virtio_io_free(&e.io);
     if (e.sigfd >= 0) {
         close(e.sigfd);

@@ -144,7 +144,7 @@ int pc_devices_init(struct vm *vm, char *err, size_t errlen)
     pc->vm = vm;
     pc->serial = vm->cfg.serial;
     struct vclock *clock = evloop_clock(vm->loop);
-    struct device dev;
+    struct device dev = {0};
     int r;
 
     if (uart16550_init(&pc->com1, pc->serial, clock, vm_gsi(vm, PC_COM1_IRQ)) < 0 ||

@@ -19,6 +19,7 @@
 #include "snapshots/devstate.h"
 #include "vmm/evloop.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
 
 #define MSR_IA32_TSC 0x10
@@ -175,6 +176,20 @@ static void complete_pending_io(struct vm *vm)
         struct vcpu *v = &vm->vcpus[i];
         __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
         (void)ioctl(v->fd, KVM_RUN, 0); /* -EINTR: nothing was run */
+    }
+}
+
+/*
+ * Finish the devices' asynchronous I/O (virtio-blk requests on the block engine) with the
+ * vCPUs parked: completions land in guest RAM and raise interrupts now, before the RAM, the
+ * irqchip and the devices are read, and none lands later in RAM that a load replaced.
+ */
+static void quiesce(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->ndevices; i++) {
+        if (vm->devices[i].quiesce) {
+            vm->devices[i].quiesce(vm->devices[i].opaque);
+        }
     }
 }
 
@@ -353,6 +368,11 @@ static int apply(struct vm *vm, const struct snap_state *st, char *err, size_t e
         snprintf(err, errlen, "snapshot clock section: KVM_SET_CLOCK: %s", strerror(errno));
         return -EINVAL;
     }
+    /*
+     * A doorbell the guest rang just before the checkpoint may not have been served then
+     * (its eventfd was still pending): look at every queue once, as a kick would.
+     */
+    virtio_machine_kick_all(vm);
     return 0;
 }
 
@@ -366,6 +386,7 @@ int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err,
     vm_pause(vm);
     struct snap_state *st = NULL;
     struct snap_pending pending;
+    quiesce(vm);
     int r = capture(vm, &st, err, errlen);
     if (r == 0) {
         r = snapfile_write_begin(path, st, vm->mem.base, vm->mem.size, vm->mem.memfd,
@@ -483,6 +504,7 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
      */
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
+    quiesce(vm);
     struct guest_mem_backing fresh = {.memfd = -1, .size = f->ram.size};
     struct snap_state *backup = NULL;
     r = prepare_ram(f, &fresh.base, &fresh.memfd, err, errlen);

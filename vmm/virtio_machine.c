@@ -524,3 +524,14 @@ void virtio_machine_destroy(struct vm *vm)
     free(m);
     vm->virtio = NULL;
 }
+
+void virtio_machine_kick_all(struct vm *vm)
+{
+    struct virtio_machine *m = vm->virtio;
+    for (unsigned i = 0; m && i < m->n; i++) {
+        struct virtio_dev *vdev = m->fns[i]->vp.vdev;
+        for (unsigned q = 0; q < vdev->num_queues; q++) {
+            virtio_dev_queue_notify(vdev, q);
+        }
+    }
+}

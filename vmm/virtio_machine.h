@@ -58,6 +58,12 @@ struct virtio_pci *virtio_machine_add(struct vm *vm, struct virtio_dev *vdev, co
                                       const struct device *state, unsigned nstate, char *err,
                                       size_t errlen);
 
+/*
+ * Serve every queue of every virtio function once, as if the driver had rung each doorbell
+ * (after a state load: a kick the checkpoint missed is not lost). Device lock held.
+ */
+void virtio_machine_kick_all(struct vm *vm);
+
 /* The eventfd behind queue q's doorbell of a function from virtio_machine_add, or -1. */
 int virtio_machine_doorbell_fd(const struct virtio_pci *vp, unsigned q);
 

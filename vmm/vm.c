@@ -210,7 +210,7 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
         if (r < 0) {
             return r;
         }
-        struct device dev;
+        struct device dev = {0};
         fw_cfg_device(&vm->fw->cfg, &dev);
         r = vm_add_device(vm, &dev);
         if (r < 0) {

@@ -15,7 +15,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
-from deskvm_harness import Engine, TestFailure, check, main, require_kvm, skip  # noqa: E402
+from deskvm_harness import (Engine, TestFailure, check, main, require_kvm, skip,  # noqa: E402
+                            wait_for)
 from screen import load_font, read_png, screen_text  # noqa: E402
 
 ISO = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
@@ -40,9 +41,13 @@ def banner(vm_bin, font):
     try:
         c = vm.qmp()
         vm.wait_serial("No bootable device", 90)
-        text = "\n".join(screen(c, tmp, font))
-        check("SeaBIOS (version" in text and "No bootable device." in text,
-              "the BIOS text is not on the VGA screen:\n%s" % text)
+        last = [""]
+
+        def on_screen():
+            last[0] = "\n".join(screen(c, tmp, font))
+            return "SeaBIOS (version" in last[0] and "No bootable device." in last[0]
+        wait_for(on_screen, 30, lambda: "the BIOS text on the VGA screen (%s):\n%s"
+                 % (read_png(os.path.join(tmp, "screen.png"))[:2], last[0]), interval=1)
         print("SeaBIOS banner on the VGA screen")
     finally:
         vm.cleanup()

@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for the VGA/VBE device: every byte pair is a register access on the VGA
  * ports, the dispi ports, the MMIO BAR, the legacy window or VRAM, a display refresh (which
- * renders whatever mode the registers describe), or a hostile state load.
+ * renders whatever mode the registers describe, with the dirty-log hook answering "no log",
+ * "exact log" or VGA_SYNC_COMPARE), or a hostile state load.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t vram[VGA_VRAM_MIN];
+static int sync_answer;
+
+static int fuzz_sync(void *opaque, uint64_t *bitmap)
+{
+    if (sync_answer == VGA_SYNC_COMPARE) {
+        memset(bitmap, 0xff, VGA_VRAM_MIN / VGA_PAGE_SIZE / 8);
+    }
+    return sync_answer;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     display_set_hw(&d, &vga_display_ops, &vga);
+    vga.sync_dirty = fuzz_sync;
     size_t i = 0;
     while (i + 4 <= size) {
         uint8_t op = data[i];
@@ -60,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vga_vram_ops.write(&vga, (uint64_t)off * 16, val, 2);
             break;
         case 9:
-            vga.clock_ns = (uint64_t)val * 1000000;
+            vga.clock_ns = (uint64_t)(val & 0x3fff) * 1000000;
+            sync_answer = (int)(val >> 14) == 1 ? VGA_SYNC_COMPARE : (int)(val >> 14) == 2 ? -1 : 0;
             display_refresh(&d);
             break;
         default: {

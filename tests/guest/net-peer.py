@@ -8,6 +8,8 @@ run-guest.sh for virtio=net. It listens on a free 127.0.0.1 port (the guest reac
      echoes it, and waits for the guest to close;
   2. connects to 127.0.0.1:FWD_PORT (forwarded to the guest's listening port), sends
      "ping from the host now=NOW", requires the same line back, and closes.
+With --bind ADDR (a host tap's address) the echo server listens there instead of 127.0.0.1,
+and with --connect HOST:PORT exchange 2 goes straight to the guest (no hostfwd).
 Exits 0 when both exchanges happened as expected, 1 with the reason otherwise.
 Python 3 standard library only.
 """
@@ -54,14 +56,21 @@ def main():
     ap.add_argument("--ready", required=True, help="file to write the two ports to")
     ap.add_argument("--now", required=True, help="the now= the guest was given")
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--bind", default="127.0.0.1", help="address the echo server listens on")
+    ap.add_argument("--connect", help="HOST:PORT of the guest's listener (default: a hostfwd)")
     args = ap.parse_args()
     deadline = time.monotonic() + args.timeout
 
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
+    lsock.bind((args.bind, 0))
     lsock.listen(1)
-    fwd = free_port()
+    if args.connect:
+        host, _, port = args.connect.rpartition(":")
+        target = (host, int(port))
+    else:
+        target = ("127.0.0.1", free_port())
+    fwd = target[1]
     tmp = args.ready + ".tmp"
     with open(tmp, "w") as f:
         f.write(f"{lsock.getsockname()[1]} {fwd}\n")
@@ -83,7 +92,7 @@ def main():
         print(f"net-peer: echoed the guest's line (from {peer[0]}:{peer[1]})")
 
         line = f"ping from the host now={args.now}\n".encode()
-        c = socket.create_connection(("127.0.0.1", fwd),
+        c = socket.create_connection(target,
                                      timeout=max(0.1, deadline - time.monotonic()))
         c.sendall(line)
         got = read_line(c, deadline)
@@ -95,7 +104,7 @@ def main():
             print("net-peer: the guest did not close the hostfwd connection", file=sys.stderr)
             return 1
         c.close()
-        print(f"net-peer: the guest echoed the line sent through hostfwd port {fwd}")
+        print(f"net-peer: the guest echoed the line sent to {target[0]}:{fwd}")
     except OSError as e:
         print(f"net-peer: {e}", file=sys.stderr)
         return 1

@@ -30,6 +30,11 @@
 #   + virtio-net-pci) and starts net-peer.py as the host side: the guest gets net_port=P (an
 #   echo server on the host's 127.0.0.1:P, 10.0.2.2:P for the guest) and net_listen=7777 (a
 #   hostfwd from a free host port); the peer's verdict counts as much as the guest's.
+#   virtio=tap does the same over a host tap (root with /dev/net/tun, else SKIP): the runner
+#   creates dvtap<pid> (ip tuntap add), gives it 10.77.N.1/24 (N unused on this host), both
+#   VMMs attach to it by name (deskvm --net tap,ifname=; QEMU -netdev tap,vhost=off), the guest
+#   gets net_static=10.77.N.2/24 net_gw=10.77.N.1 net_port=P net_listen=7777 and net-peer.py
+#   listens on 10.77.N.1 and connects to 10.77.N.2:7777 itself. The tap is deleted at exit.
 # environment: GUEST_TIMEOUT (s, default 120), GUEST_QEMU_MACHINE (default microvm, overridden
 #   by qemu_machine=), GUEST_ACCEL (kvm|tcg, QEMU only; default kvm
 #   when /dev/kvm is usable), QEMU (default qemu-system-x86_64), GUEST_EXTRA_ARGS (appended
@@ -156,8 +161,41 @@ for v in $virtio; do
         dev_qemu="$dev_qemu -device virtio-net-pci,netdev=n0,disable-legacy=on,romfile="
         append="$append net_port=$net_echo net_listen=7777"
         ;;
+    tap)
+        if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v ip >/dev/null 2>&1; then
+            echo "SKIP: virtio=tap needs root (CAP_NET_ADMIN), /dev/net/tun and ip(8)"
+            exit 77
+        fi
+        tap=dvtap$$
+        if ! ip tuntap add dev "$tap" mode tap 2>/dev/null; then
+            echo "SKIP: virtio=tap: 'ip tuntap add dev $tap mode tap' fails (no CAP_NET_ADMIN?)"
+            exit 77
+        fi
+        net_ready=$(mktemp -u "${TMPDIR:-/tmp}/run-guest-net.XXXXXX") || exit 1
+        net_peer=
+        trap 'rm -f "$net_ready"; [ -n "$net_peer" ] && kill "$net_peer" 2>/dev/null; ip link del "$tap"' EXIT
+        # A /24 no interface here uses yet (parallel runs each take their own).
+        sub=$(($$ % 200 + 20))
+        while ip -4 addr show | grep -q "inet 10\.77\.$sub\."; do
+            sub=$((sub % 250 + 1))
+        done
+        ip addr add "10.77.$sub.1/24" dev "$tap" && ip link set "$tap" up || exit 1
+        python3 "$(dirname "$0")/net-peer.py" --ready "$net_ready" --now "$now" \
+            --timeout "$timeout_s" --bind "10.77.$sub.1" --connect "10.77.$sub.2:7777" &
+        net_peer=$!
+        for _ in $(seq 100); do
+            [ -s "$net_ready" ] && break
+            sleep 0.1
+        done
+        read -r net_echo _ <"$net_ready" || exit 1
+        dev_deskvm="$dev_deskvm --net tap,ifname=$tap"
+        dev_qemu="$dev_qemu -netdev tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off"
+        dev_qemu="$dev_qemu -device virtio-net-pci,netdev=n0,disable-legacy=on,romfile="
+        append="$append net_static=10.77.$sub.2/24 net_gw=10.77.$sub.1"
+        append="$append net_port=$net_echo net_listen=7777"
+        ;;
     *)
-        echo "run-guest: unknown virtio=$v (rng, console, net)" >&2
+        echo "run-guest: unknown virtio=$v (rng, console, net, tap)" >&2
         exit 2
         ;;
     esac

@@ -8,10 +8,17 @@ With a temporary XDG data/runtime/config dir: open the app, create the demo VM t
 New-VM assistant (Ctrl+N, type a name, Enter), start it (Ctrl+R), type into the serial console
 and see the guest's echo come back to the app (the VM's console transcript), save a window
 screenshot to ARTIFACT_DIR/deskvm-serial.png, force the VM off and quit.
+Then the Screen page (Alt+2): a window screenshot must show the guest screen (compared with a
+QMP screendump of the same VM), typing into the page must show the echo on the guest screen;
+a snapshot is taken (Ctrl+T, name and description) and must appear in index.json with a PNG
+thumbnail and a checkpoint file (revert through the window: to do). The first start must
+have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
 Exit 77 (skip) when Xvfb cannot start or /dev/kvm cannot be opened (docs/testing.md).
 """
+import json
 import os
 import re
+import socket
 import shutil
 import subprocess
 import sys
@@ -85,6 +92,119 @@ def focus(env, win):
     log("warning: focus on %s not confirmed" % win)
 
 
+def read_ppm(path):
+    """(width, height, bytes) of a binary PPM (P6, maxval 255)."""
+    data = open(path, "rb").read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos)
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    if fields[0] != b"P6" or int(fields[3]) != 255:
+        raise SystemExit("FAIL: %s is not an 8-bit P6 PPM" % path)
+    w, h = int(fields[1]), int(fields[2])
+    return w, h, data[pos + 1:pos + 1 + w * h * 3]
+
+
+def px(img, x, y):
+    w, _, d = img
+    i = (y * w + x) * 3
+    return d[i], d[i + 1], d[i + 2]
+
+
+def qmp(path, command, args=None):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(path)
+    f = s.makefile("rw")
+    json.loads(f.readline())
+    for cmd, a in (("qmp_capabilities", None), (command, args)):
+        req = {"execute": cmd}
+        if a:
+            req["arguments"] = a
+        f.write(json.dumps(req) + "\n")
+        f.flush()
+        while True:
+            reply = json.loads(f.readline())
+            if "return" in reply or "error" in reply:
+                break
+        if "error" in reply:
+            raise SystemExit("FAIL: QMP %s: %s" % (cmd, reply["error"]))
+    s.close()
+    return reply["return"]
+
+
+def dark(p):
+    return max(p) < 48
+
+
+def blue(p):
+    return p[2] > 120 and p[0] < 60 and p[1] < 60
+
+
+def guest_box(shot):
+    """Where the window shows the guest screen, from its blue banner (text row 0, all 80
+    columns): the banner's width is the screen's, its height one of the 25 rows."""
+    w, h, _ = shot
+    xs, ys = [], []
+    for y in range(h):
+        for x in range(0, w, 2):
+            if blue(px(shot, x, y)):
+                xs.append(x)
+                ys.append(y)
+    if len(xs) < 100:
+        raise SystemExit("FAIL: no guest screen (its blue banner) in the window screenshot")
+    x0, x1, y0 = min(xs), max(xs) + 2, min(ys)
+    return x0, y0, x1, y0 + (max(ys) + 1 - y0) * 25
+
+
+def compare_with_dump(shot, dump):
+    """Fraction of the dump's non-black sample points whose colour the window shows at the
+    matching place (the page scales the screen to fit), and that box."""
+    x0, y0, x1, y1 = guest_box(shot)
+    dw, dh, _ = dump
+    total = match = 0
+    for sy in range(2, dh, 3):
+        for sx in range(2, dw, 3):
+            d = px(dump, sx, sy)
+            if dark(d):
+                continue
+            total += 1
+            wx = x0 + sx * (x1 - x0) // dw
+            wy = y0 + sy * (y1 - y0) // dh
+            # Scaling blurs glyph edges: accept the colour anywhere in a 3x3 neighbourhood.
+            for ox in (-1, 0, 1):
+                for oy in (-1, 0, 1):
+                    c = px(shot, min(max(wx + ox, 0), shot[0] - 1),
+                           min(max(wy + oy, 0), shot[1] - 1))
+                    if all(abs(a - b) < 64 for a, b in zip(c, d)):
+                        match += 1
+                        break
+                else:
+                    continue
+                break
+    return (match / total if total else 0.0), (x0, y0, x1, y1)
+
+
+def echo_rows(dump):
+    """The pixels of text rows 6..9, where the demo guest echoes (tests/guest/tests/demo.c)."""
+    w, h, d = dump
+    row = h // 25
+    return d[6 * row * w * 3:10 * row * w * 3]
+
+
+def green_in(data):
+    return any(data[i + 1] > 200 and data[i] < 150 and data[i + 2] < 150
+               for i in range(0, len(data), 3))
+
+
 def main():
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
@@ -114,6 +234,10 @@ def main():
         app = subprocess.Popen([app_bin], env=env, stdout=app_log, stderr=subprocess.STDOUT)
         main_win = find_window(env, "^deskvm$")
         log("main window %s" % main_win)
+        demo_xml = os.path.join(env["XDG_DATA_HOME"], "deskvm", "vms", "Demo", "domain.xml")
+        wait_for(lambda: os.path.exists(demo_xml), 10, "the Demo VM made at first start")
+        if 'kind="demo"' not in open(demo_xml).read():
+            raise SystemExit("FAIL: the Demo VM is not the demo guest")
         focus(env, main_win)
 
         # The assistant: Ctrl+N, replace the proposed name, Enter (demo guest is the default).
@@ -171,6 +295,87 @@ def main():
         if os.path.getsize(png) < 1000:
             raise SystemExit("FAIL: screenshot too small")
         log("screenshot %s" % png)
+
+        # The Screen page (Alt+2): the window shows what the engine's screendump shows.
+        uuid = re.search(r"<uuid>([0-9a-f-]+)</uuid>", xml).group(1)
+        qmp_path = os.path.join(env["XDG_RUNTIME_DIR"], "deskvm", uuid + ".qmp")
+        focus(env, main_win)
+        xdo(env, "key", "--clearmodifiers", "alt+2")
+        time.sleep(1.5)
+
+        def shot(name):
+            png = os.path.join(artifacts, name + ".png")
+            ppm = os.path.join(artifacts, name + ".ppm")
+            for out in (png, ppm):
+                subprocess.run(["import", "-display", display, "-window", main_win, "-depth",
+                                "8", out], check=True, timeout=30, env=env)
+            return read_ppm(ppm)
+
+        def dump(name):
+            out = os.path.join(artifacts, name + ".ppm")
+            qmp(qmp_path, "screendump", {"filename": out, "format": "ppm"})
+            return read_ppm(out)
+
+        def screen_matches(name):
+            frac, box = compare_with_dump(shot(name), dump(name + "-dump"))
+            log("%s: guest screen at %s, %.0f%% of the dump's text pixels match" %
+                (name, box, 100 * frac))
+            return frac >= 0.8
+        wait_for(lambda: screen_matches("deskvm-screen"), 20,
+                 "the window to show the guest screen")
+
+        # Type into the Screen page (a click focuses and grabs the keyboard).
+        x0, y0, x1, y1 = guest_box(read_ppm(os.path.join(artifacts, "deskvm-screen.ppm")))
+        before = echo_rows(dump("before-typing"))
+        for attempt in range(3):
+            xdo(env, "mousemove", "--window", main_win, str((x0 + x1) // 2), str((y0 + y1) // 2))
+            xdo(env, "click", "1")
+            xdo(env, "type", "--delay", "80", "abc")
+            try:
+                wait_for(lambda: green_in(echo_rows(dump("typed"))) and
+                         echo_rows(dump("typed")) != before, 10, "the echo on the guest screen")
+                break
+            except SystemExit:
+                log("no echo on the screen yet (attempt %d)" % (attempt + 1))
+        else:
+            raise SystemExit("FAIL: keys typed into the Screen page did not reach the guest")
+        wait_for(lambda: screen_matches("deskvm-screen-echo"), 10,
+                 "the window to show the echo")
+        log("screen echo seen")
+
+        # Snapshot (Ctrl+T: name, Tab, description, Enter); its thumbnail is a screendump.
+        xdo(env, "key", "ctrl+alt")  # release the keyboard grab
+        focus(env, main_win)
+        at_snapshot = echo_rows(dump("at-snapshot"))
+        xdo(env, "key", "--clearmodifiers", "ctrl+t")
+        snap_dialog = find_window(env, "^Take Snapshot$", 10)
+        focus(env, snap_dialog)
+        xdo(env, "key", "--clearmodifiers", "ctrl+a")
+        xdo(env, "type", "--delay", "30", "xvfb-snap")
+        xdo(env, "key", "Tab")
+        xdo(env, "type", "--delay", "30", "after abc")
+        xdo(env, "key", "Return")
+        snapdir = os.path.join(vm_dir, "snapshots")
+        index = os.path.join(snapdir, "index.json")
+        wait_for(lambda: os.path.exists(index) and "xvfb-snap" in open(index).read(), 30,
+                 "the snapshot in index.json")
+        entry = json.load(open(index))["snapshots"][0]
+        if entry["name"] != "xvfb-snap" or entry["description"] != "after abc":
+            raise SystemExit("FAIL: unexpected index entry %r" % entry)
+        thumb = os.path.join(snapdir, entry["id"] + ".png")
+        if open(thumb, "rb").read(8) != b"\x89PNG\r\n\x1a\n":
+            raise SystemExit("FAIL: no PNG thumbnail at %s" % thumb)
+        if not os.path.getsize(os.path.join(snapdir, entry["id"] + ".dvs")):
+            raise SystemExit("FAIL: empty checkpoint file")
+        shutil.copy(thumb, os.path.join(artifacts, "snapshot-thumbnail.png"))
+        log("snapshot taken")
+
+        # To do: type more, revert with Ctrl+Shift+R and check the echo rows are back as at
+        # the snapshot. The engine's snapshot-load works (unit test and QMP), but the revert
+        # through the window did not change the screen here yet (see docs/gui.md).
+        xdo(env, "key", "--clearmodifiers", "alt+3")
+        time.sleep(0.5)
+        shot("deskvm-snapshots")
 
         # Force off (Ctrl+Shift+K): the engine goes away, the app stays.
         focus(env, main_win)

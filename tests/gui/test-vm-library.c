@@ -16,6 +16,7 @@
 #include "gui/library.h"
 #include "gui/new-vm.h"
 #include "gui/qmp-client.h"
+#include "gui/snapshots.h"
 
 #include <fcntl.h>
 #include <gio/gunixsocketaddress.h>
@@ -396,6 +397,44 @@ static void test_new_vm_validation(void **state)
     dv_new_vm_clear(&m);
 }
 
+/* First start: an empty library gets "Demo" once; a user who deletes it does not get it back,
+ * and a library that already has VMs is left alone. */
+static void test_first_start_demo(void **state)
+{
+    g_autofree char *root = lib_root("first-start");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    GError *e = NULL;
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *demo = dv_library_ensure_demo(lib, &e);
+    assert_null(e);
+    assert_non_null(demo);
+    assert_string_equal(dv_vm_get_name(demo), "Demo");
+    assert_true(dv_vm_get_config(demo)->demo);
+    assert_int_equal(dv_vm_get_state(demo), DV_VM_STOPPED);
+    assert_null(dv_library_ensure_demo(lib, &e)); /* not twice */
+    assert_null(e);
+    g_autoptr(DvLibrary) again = dv_library_new(root);
+    assert_true(dv_library_load(again, NULL));
+    assert_non_null(dv_library_lookup(again, "Demo"));
+    assert_int_equal(g_list_model_get_n_items(dv_library_get_model(again)), 1);
+    /* Removed by the user: the marker keeps it away although the library is empty. */
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s/Demo'", root);
+    assert_int_equal(system(cmd), 0);
+    assert_true(dv_library_load(again, NULL));
+    assert_int_equal(g_list_model_get_n_items(dv_library_get_model(again)), 0);
+    assert_null(dv_library_ensure_demo(again, &e));
+    assert_null(e);
+    /* A library with VMs of its own and no marker is left alone. */
+    g_autofree char *root2 = lib_root("has-vms");
+    g_autoptr(DvLibrary) lib2 = dv_library_new(root2);
+    struct dv_vm_config *cfg = sample_config("mine");
+    assert_non_null(dv_library_create(lib2, cfg, NULL));
+    dv_vm_config_free(cfg);
+    assert_null(dv_library_ensure_demo(lib2, &e));
+    assert_null(e);
+    assert_null(dv_library_lookup(lib2, "Demo"));
+}
+
 /* A one-connection QMP server in the test's main loop, scripted line by line. */
 struct fake_qmp {
     GSocketListener *listener;
@@ -451,6 +490,269 @@ static char *fake_read(struct fake_qmp *f)
         g_usleep(1000);
     }
     return g_data_input_stream_read_line(f->in, NULL, NULL, NULL);
+}
+
+/* Connect a DvQmpClient to a fresh fake server at @path (greeting and capabilities done). */
+static DvQmpClient *fake_connect(struct fake_qmp *f, const char *path)
+{
+    f->listener = g_socket_listener_new();
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+    assert_true(g_socket_listener_add_address(f->listener, addr, G_SOCKET_TYPE_STREAM,
+                                              G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, NULL));
+    DvQmpClient *client = NULL;
+    dv_qmp_client_connect_async(path, NULL, connect_cb, &client);
+    g_socket_listener_accept_async(f->listener, NULL, accept_cb, &f->conn);
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (f->conn == NULL && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_non_null(f->conn);
+    f->in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(f->conn)));
+    f->out = g_io_stream_get_output_stream(G_IO_STREAM(f->conn));
+    fake_send(f, "{\"QMP\": {\"version\": {}, \"capabilities\": []}}");
+    g_free(fake_read(f));
+    fake_send(f, "{\"return\": {}, \"id\": 1}");
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (client == NULL && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_non_null(client);
+    return client;
+}
+
+/* Read one request: check its command, return its path argument (@arg) and answer it, creating
+ * the file when @ok (as the engine does) or replying with an error. */
+static char *fake_answer(struct fake_qmp *f, const char *command, const char *arg, gboolean ok)
+{
+    g_autofree char *line = fake_read(f);
+    assert_non_null(line);
+    g_autoptr(JsonNode) req = json_from_string(line, NULL);
+    assert_non_null(req);
+    JsonObject *o = json_node_get_object(req);
+    assert_string_equal(json_object_get_string_member(o, "execute"), command);
+    JsonObject *args = json_object_get_object_member(o, "arguments");
+    char *path = g_strdup(json_object_get_string_member(args, arg));
+    gint64 id = json_object_get_int_member(o, "id");
+    g_autofree char *reply = NULL;
+    if (ok) {
+        if (strcmp(command, "snapshot-load") != 0) {
+            assert_true(g_file_set_contents(path, command, -1, NULL));
+        }
+        reply = g_strdup_printf("{\"return\": {}, \"id\": %" G_GINT64_FORMAT "}", id);
+    } else {
+        reply = g_strdup_printf("{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s "
+                                "failed\"}, \"id\": %" G_GINT64_FORMAT "}",
+                                command, id);
+    }
+    fake_send(f, reply);
+    return path;
+}
+
+struct snap_result {
+    gboolean done, ok;
+    DvSnapshot *snap;
+    GError *error;
+};
+
+static void took_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    struct snap_result *r = data;
+    r->snap = dv_snapshot_store_take_finish(DV_SNAPSHOT_STORE(src), res, &r->error);
+    r->done = TRUE;
+}
+
+static void reverted_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    struct snap_result *r = data;
+    r->ok = dv_snapshot_store_revert_finish(DV_SNAPSHOT_STORE(src), res, &r->error);
+    r->done = TRUE;
+}
+
+static void test_snapshot_validate(void **state)
+{
+    GError *e = NULL;
+    assert_true(dv_snapshot_validate("before typing", "a\nmulti-line description", NULL));
+    assert_true(dv_snapshot_validate("Ünïcode ✓", NULL, NULL));
+    const char *bad[] = {"", "   ", "tab\there", "\x01", "\xff\xfe"};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        assert_false(dv_snapshot_validate(bad[i], "", &e));
+        assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_INVALID));
+        g_clear_error(&e);
+    }
+    g_autofree char *long_name = g_strnfill(DV_SNAPSHOT_NAME_MAX + 1, 'x');
+    assert_false(dv_snapshot_validate(long_name, "", NULL));
+    long_name[DV_SNAPSHOT_NAME_MAX] = '\0';
+    assert_true(dv_snapshot_validate(long_name, "", NULL));
+    g_autofree char *long_desc = g_strnfill(DV_SNAPSHOT_DESCRIPTION_MAX + 1, 'd');
+    assert_false(dv_snapshot_validate("n", long_desc, NULL));
+    assert_false(dv_snapshot_validate("n", "\xc3", NULL));
+}
+
+static void test_snapshot_store(void **state)
+{
+    g_autofree char *vmdir = g_build_filename(tmp_root, "snapvm", NULL);
+    g_autofree char *path = g_build_filename(tmp_root, "snap.qmp", NULL);
+    g_mkdir_with_parents(vmdir, 0700);
+    struct fake_qmp f = {0};
+    DvQmpClient *client = fake_connect(&f, path);
+    g_autoptr(DvSnapshotStore) store = dv_snapshot_store_new(vmdir);
+    GListModel *model = dv_snapshot_store_get_model(store);
+    GError *e = NULL;
+    assert_true(dv_snapshot_store_load(store, &e)); /* no index yet: empty */
+    assert_int_equal(g_list_model_get_n_items(model), 0);
+
+    /* Take: screendump for the thumbnail, then snapshot-save, then the index. */
+    struct snap_result r = {0}, busy = {0};
+    dv_snapshot_store_take_async(store, client, "first", "the banner", NULL, took_cb, &r);
+    assert_true(dv_snapshot_store_is_busy(store));
+    dv_snapshot_store_take_async(store, client, "second", "", NULL, took_cb, &busy);
+    assert_true(wait_flag(&busy.done, 2000));
+    assert_true(g_error_matches(busy.error, DV_ERROR, DV_ERROR_BUSY));
+    g_clear_error(&busy.error);
+    g_autofree char *png = fake_answer(&f, "screendump", "filename", TRUE);
+    g_autofree char *dvs = fake_answer(&f, "snapshot-save", "file", TRUE);
+    assert_true(wait_flag(&r.done, 2000));
+    assert_null(r.error);
+    assert_non_null(r.snap);
+    g_autofree char *want_png = g_build_filename(vmdir, "snapshots", "1.png", NULL);
+    g_autofree char *want_dvs = g_build_filename(vmdir, "snapshots", "1.dvs", NULL);
+    assert_string_equal(png, want_png);
+    assert_string_equal(dvs, want_dvs);
+    assert_string_equal(dv_snapshot_get_thumbnail(r.snap), want_png);
+    assert_string_equal(dv_snapshot_get_file(r.snap), want_dvs);
+    assert_string_equal(dv_snapshot_get_id(r.snap), "1");
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    assert_true(dv_snapshot_get_time(r.snap) <= now && dv_snapshot_get_time(r.snap) >= now - 60);
+    assert_int_equal(g_list_model_get_n_items(model), 1);
+    g_clear_object(&r.snap);
+
+    /* The save fails: nothing of it stays (thumbnail removed, list and index unchanged). */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_take_async(store, client, "doomed", "", NULL, took_cb, &r);
+    g_free(fake_answer(&f, "screendump", "filename", TRUE));
+    g_free(fake_answer(&f, "snapshot-save", "file", FALSE));
+    assert_true(wait_flag(&r.done, 2000));
+    assert_null(r.snap);
+    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_QMP));
+    assert_non_null(strstr(r.error->message, "snapshot-save failed"));
+    g_clear_error(&r.error);
+    g_autofree char *doomed_png = g_build_filename(vmdir, "snapshots", "2.png", NULL);
+    assert_false(g_file_test(doomed_png, G_FILE_TEST_EXISTS));
+    assert_int_equal(g_list_model_get_n_items(model), 1);
+
+    /* No screendump (no display): taken without a thumbnail; the newest comes first. */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_take_async(store, client, "second", "no picture", NULL, took_cb, &r);
+    g_free(fake_answer(&f, "screendump", "filename", FALSE));
+    g_free(fake_answer(&f, "snapshot-save", "file", TRUE));
+    assert_true(wait_flag(&r.done, 2000));
+    assert_non_null(r.snap);
+    assert_null(dv_snapshot_get_thumbnail(r.snap));
+    assert_string_equal(dv_snapshot_get_id(r.snap), "2");
+    g_clear_object(&r.snap);
+
+    /* A second store reads the same index back. */
+    g_autoptr(DvSnapshotStore) again = dv_snapshot_store_new(vmdir);
+    assert_true(dv_snapshot_store_load(again, NULL));
+    GListModel *m2 = dv_snapshot_store_get_model(again);
+    assert_int_equal(g_list_model_get_n_items(m2), 2);
+    g_autoptr(DvSnapshot) s0 = g_list_model_get_item(m2, 0);
+    g_autoptr(DvSnapshot) s1 = g_list_model_get_item(m2, 1);
+    assert_string_equal(dv_snapshot_get_name(s0), "second");
+    assert_null(dv_snapshot_get_thumbnail(s0));
+    assert_string_equal(dv_snapshot_get_name(s1), "first");
+    assert_string_equal(dv_snapshot_get_description(s1), "the banner");
+    assert_string_equal(dv_snapshot_get_thumbnail(s1), want_png);
+
+    /* Revert: snapshot-load of that file; an engine error comes back; a missing file is
+     * refused before the engine is asked. */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_revert_async(again, client, s1, NULL, reverted_cb, &r);
+    g_autofree char *loaded = fake_answer(&f, "snapshot-load", "file", TRUE);
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(r.ok);
+    assert_string_equal(loaded, want_dvs);
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_revert_async(again, client, s1, NULL, reverted_cb, &r);
+    g_free(fake_answer(&f, "snapshot-load", "file", FALSE));
+    assert_true(wait_flag(&r.done, 2000));
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error->message, "snapshot-load failed"));
+    g_clear_error(&r.error);
+
+    /* Delete: out of the index, files gone; then revert to it finds no file. */
+    assert_true(dv_snapshot_store_delete(again, s1, &e));
+    assert_false(g_file_test(want_png, G_FILE_TEST_EXISTS));
+    assert_false(g_file_test(want_dvs, G_FILE_TEST_EXISTS));
+    assert_int_equal(g_list_model_get_n_items(m2), 1);
+    assert_false(dv_snapshot_store_delete(again, s1, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_NOT_FOUND));
+    g_clear_error(&e);
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_revert_async(again, client, s1, NULL, reverted_cb, &r);
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_NOT_FOUND));
+    g_clear_error(&r.error);
+    assert_true(dv_snapshot_store_load(store, NULL));
+    assert_int_equal(g_list_model_get_n_items(model), 1);
+    g_autofree char *index = g_build_filename(vmdir, "snapshots", "index.json", NULL);
+
+    /* Damaged indexes: refused with the reason, and then the store changes nothing. */
+    const char *bad[] = {
+        "not json",
+        "[]",
+        "{\"version\": 2, \"snapshots\": []}",
+        "{\"version\": 1}",
+        "{\"version\": 1, \"snapshots\": [1]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"../x\", \"name\": \"a\", \"time\": 1}]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"01\", \"name\": \"a\", \"time\": 1}]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"1\", \"name\": \"\", \"time\": 1}]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"1\", \"name\": \"a\", \"time\": -1}]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"1\", \"name\": \"a\", \"time\": \"1\"}]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"1\", \"name\": \"a\", \"time\": 1}, "
+        "{\"id\": \"1\", \"name\": \"b\", \"time\": 2}]}",
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"9999999999\", \"name\": \"a\", \"time\": 1}]}",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        assert_true(g_file_set_contents(index, bad[i], -1, NULL));
+        assert_false(dv_snapshot_store_load(again, &e));
+        assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_CORRUPT));
+        g_clear_error(&e);
+        assert_int_equal(g_list_model_get_n_items(m2), 0);
+        assert_false(dv_snapshot_store_delete(again, s0, &e));
+        g_clear_error(&e);
+        memset(&r, 0, sizeof(r));
+        dv_snapshot_store_take_async(again, client, "x", "", NULL, took_cb, &r);
+        assert_true(wait_flag(&r.done, 2000));
+        assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_CORRUPT));
+        g_clear_error(&r.error);
+        g_autofree char *kept = NULL;
+        assert_true(g_file_get_contents(index, &kept, NULL, NULL));
+        assert_string_equal(kept, bad[i]);
+    }
+    /* A good hand-written index with a thumbnail-less entry loads; the next id follows. */
+    assert_true(g_file_set_contents(
+        index, "{\"version\": 1, \"snapshots\": [{\"id\": \"7\", \"name\": \"h\", \"time\": 5}]}",
+        -1, NULL));
+    assert_true(dv_snapshot_store_load(again, NULL));
+    assert_int_equal(g_list_model_get_n_items(m2), 1);
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_take_async(again, client, "eighth", "", NULL, took_cb, &r);
+    g_free(fake_answer(&f, "screendump", "filename", TRUE));
+    g_autofree char *eighth = fake_answer(&f, "snapshot-save", "file", TRUE);
+    assert_true(wait_flag(&r.done, 2000));
+    assert_string_equal(dv_snapshot_get_id(r.snap), "8");
+    assert_true(g_str_has_suffix(eighth, "/snapshots/8.dvs"));
+    g_clear_object(&r.snap);
+
+    dv_qmp_client_close(client);
+    g_object_unref(client);
+    g_io_stream_close(G_IO_STREAM(f.conn), NULL, NULL);
+    g_object_unref(f.in);
+    g_object_unref(f.conn);
+    g_object_unref(f.listener);
 }
 
 static void test_qmp_client(void **state)
@@ -680,7 +982,10 @@ int main(void)
         cmocka_unit_test(test_library_create_and_corrupt),
         cmocka_unit_test(test_clone_import_export_delete),
         cmocka_unit_test(test_new_vm_validation),
+        cmocka_unit_test(test_first_start_demo),
         cmocka_unit_test(test_qmp_client),
+        cmocka_unit_test(test_snapshot_validate),
+        cmocka_unit_test(test_snapshot_store),
         cmocka_unit_test(test_engine_crash),
         cmocka_unit_test(test_real_engine),
     };

@@ -66,6 +66,11 @@ def check_resumes_at(vm, c, path, n_save, what, args=None):
     check(c.status() == "running", "%s: status after snapshot-load" % what)
     wait_count(vm, n_save + 4, since=before)
     after = counts(vm.serial()[before:])
+    # Counts the old run printed between the serial mark and the pause (a loaded host can
+    # fit a tick there) continue from top: drop those, then the load must start over.
+    prev = top
+    while after and after[0] == prev + 1 and after[0] > n_save + 1:
+        prev = after.pop(0)
     check(after and after[0] <= n_save + 1,
           "%s: the first count after the load is %r, the checkpoint was taken at %d"
           % (what, after[:3], n_save))

@@ -3,9 +3,12 @@
 """test-vga-display: the vga guest (tests/guest/tests/vga.c, interactive=1) draws text at
 0xB8000 and later a 640x480x32 VBE pattern; this test checks every pixel of both screens
 through QMP screendump (PNG and PPM), through its own RFB client over --vnc, and through
-vncsnapshot (a real VNC client, JPEG output, compared with a tolerance) when installed. VNC
-key and pointer events must reach the guest as PS/2 set 1 scancodes and a mouse packet. When
-qemu-system-x86_64 is installed, QEMU's -device VGA must show the same VBE screen.
+vncsnapshot (a real VNC client, JPEG output, compared with a tolerance) when installed. Two
+clients (DesktopSize, ExtendedDesktopSize) stay connected through the VBE mode set and must
+get the resize and the new pixels. VNC key and pointer events, QMP send-key and
+input-send-event must reach the guest as PS/2 set 1 scancodes and mouse packets. When
+qemu-system-x86_64 is installed, QEMU's -device VGA must show the same VBE screen and its guest
+must read the same bytes for the same QMP input commands.
 
 usage: test-vga-display.py DESKVM_VM VGA_ELF VGA_FONT_C
 """
@@ -21,9 +24,20 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
+import rfb_client  # noqa: E402
 from screen import load_font, read_png  # noqa: E402
 
 W, H = 640, 480
+
+# What the guest reads besides the VNC input (QEMU gets the same QMP commands, and must agree):
+# send-key shift+b (pressed in order, released in reverse), then one mouse packet from
+# input-send-event (5 right, 3 up, left button).
+SEND_KEY = {"keys": [{"type": "qcode", "data": "shift"}, {"type": "qcode", "data": "b"}],
+            "hold-time": 50}
+SEND_EVENT = {"events": [{"type": "rel", "data": {"axis": "x", "value": 5}},
+                         {"type": "rel", "data": {"axis": "y", "value": -3}},
+                         {"type": "btn", "data": {"down": True, "button": "left"}}]}
+GUEST_ARGS = "interactive=1 keys=6 packets=2"
 
 
 # ---- images --------------------------------------------------------------------------------
@@ -88,66 +102,16 @@ def expected_vbe():
     return bytes(img)
 
 
-# ---- a small RFB 3.8 client ----------------------------------------------------------------
+# ---- VNC ---------------------------------------------------------------------------------
 
-class Rfb:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        check(self.recv(12).startswith(b"RFB 003."), "no RFB greeting")
-        self.s.sendall(b"RFB 003.008\n")
-        n = self.recv(1)[0]
-        types = self.recv(n)
-        check(1 in types, "security types %r offer no None" % list(types))
-        self.s.sendall(b"\x01")
-        check(self.recv(4) == b"\0\0\0\0", "security result")
-        self.s.sendall(b"\x01")  # shared
-        self.w, self.h = struct.unpack(">HH", self.recv(4))
-        self.recv(16)
-        self.recv(struct.unpack(">I", self.recv(4))[0])
-        # 32 bpp little endian true colour, red at bit 16: bytes B, G, R, X.
-        self.s.sendall(struct.pack(">B3xBBBBHHHBBB3x", 0, 32, 24, 0, 1, 255, 255, 255, 16, 8, 0))
-        self.s.sendall(struct.pack(">BxHi", 2, 1, 0))  # raw only
+class Rfb(rfb_client.Rfb):
+    """The shared client, with errors as test failures."""
 
-    def recv(self, n):
-        b = b""
-        while len(b) < n:
-            chunk = self.s.recv(n - len(b))
-            check(chunk, "VNC server closed the connection")
-            b += chunk
-        return b
-
-    def grab(self):
-        """A full (non-incremental) update as RGB bytes."""
-        self.s.sendall(struct.pack(">BBHHHH", 3, 0, 0, 0, self.w, self.h))
-        img = bytearray(self.w * self.h * 3)
-        while True:
-            t = self.recv(1)[0]
-            if t == 0:
-                break
-            check(t in (1, 2), "unexpected server message %d" % t)
-            if t == 1:  # colour map: skip
-                _, _, n = struct.unpack(">xHH", self.recv(5))
-                self.recv(6 * n)
-        _, nrect = struct.unpack(">BH", self.recv(3))
-        for _ in range(nrect):
-            x, y, w, h, enc = struct.unpack(">HHHHi", self.recv(12))
-            check(enc == 0, "encoding %d, asked for raw" % enc)
-            px = self.recv(w * h * 4)
-            for j in range(h):
-                for i in range(w):
-                    b, g, r = px[(j * w + i) * 4:(j * w + i) * 4 + 3]
-                    o = ((y + j) * self.w + x + i) * 3
-                    img[o:o + 3] = bytes((r, g, b))
-        return bytes(img)
-
-    def key(self, keysym, down):
-        self.s.sendall(struct.pack(">BBxxI", 4, 1 if down else 0, keysym))
-
-    def pointer(self, x, y, buttons=0):
-        self.s.sendall(struct.pack(">BBHH", 5, buttons, x, y))
-
-    def close(self):
-        self.s.close()
+    def __init__(self, port, encodings=(rfb_client.ENC_RAW,)):
+        try:
+            super().__init__(port, encodings)
+        except rfb_client.RfbError as e:
+            check(False, str(e))
 
 
 def free_port():
@@ -193,7 +157,7 @@ def qemu_vbe_screen(elf, tmp):
                           "-display", "none", "-device", "VGA", "-m", "256",
                           "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
                           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                          "-kernel", elf, "-append", "interactive=1"],
+                          "-kernel", elf, "-append", GUEST_ARGS],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     try:
@@ -202,15 +166,26 @@ def qemu_vbe_screen(elf, tmp):
         c = Qmp(qmp_path)
         c.negotiate()
         wait_for(lambda: "vga: text ready" in log(), 60, lambda: "QEMU text stage: " + log())
-        for key in ("a",):
-            c.cmd("send-key", {"keys": [{"type": "qcode", "data": key}]})
+        c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
+        wait_for(lambda: log().count("vga: key") == 2, 30, lambda: "QEMU key a: " + log())
+        c.cmd("send-key", SEND_KEY)
         wait_for(lambda: "vga: vbe ready" in log(), 60, lambda: "QEMU VBE stage: " + log())
         png = os.path.join(tmp, "qemu-vbe.png")
         c.cmd("screendump", {"filename": png, "format": "png"})
-        return read_png(png)
+        # What VNC's pointer move to (10, 5) is on deskvm, then the shared event.
+        c.cmd("input-send-event", {"events": [{"type": "rel", "data": {"axis": "x", "value": 10}},
+                                              {"type": "rel", "data": {"axis": "y", "value": 5}}]})
+        wait_for(lambda: log().count("vga: mouse") == 3, 30, lambda: "QEMU mouse: " + log())
+        c.cmd("input-send-event", SEND_EVENT)
+        wait_for(lambda: "vga: done" in log(), 30, lambda: "QEMU mouse: " + log())
+        return read_png(png), input_lines(log())
     finally:
         p.kill()
         p.wait()
+
+
+def input_lines(log):
+    return [l for l in log.splitlines() if l.startswith(("vga: key", "vga: mouse"))]
 
 
 def run():
@@ -218,7 +193,7 @@ def run():
     binary, elf, font_c = sys.argv[1:4]
     font = load_font(font_c)
     port = free_port()
-    vm = Engine(binary, ["--kernel", elf, "--append", "interactive=1",
+    vm = Engine(binary, ["--kernel", elf, "--append", GUEST_ARGS,
                          "--vnc", "127.0.0.1:%d" % port])
     tmp = tempfile.mkdtemp(prefix="deskvm-vga-")
     try:
@@ -236,7 +211,13 @@ def run():
         check((rfb.w, rfb.h) == (640, 400), "VNC desktop %dx%d" % (rfb.w, rfb.h))
         got = rfb.grab()
         check(got == text, "VNC text screen: " + first_difference(w, got, text))
-        check(len(c.cmd("query-vnc")["clients"]) == 1, "query-vnc lists no client")
+        # Two clients that stay connected through the mode change, one per resize encoding.
+        stay = {}
+        for name, enc in (("DesktopSize", rfb_client.ENC_DESKTOP_SIZE),
+                          ("ExtendedDesktopSize", rfb_client.ENC_EXTENDED_DESKTOP_SIZE)):
+            stay[name] = Rfb(port, (rfb_client.ENC_RAW, enc))
+            check(stay[name].grab() == text, "%s client: text screen" % name)
+        check(len(c.cmd("query-vnc")["clients"]) == 3, "query-vnc does not list the 3 clients")
         err = vncsnapshot_matches(port, tmp, w, text)
         print("vncsnapshot: %s" % ("not installed" if err is None else "mean error %.3f per channel" % err))
 
@@ -244,11 +225,24 @@ def run():
         rfb.key(0x61, False)
         vm.wait_serial("vga: key 1e", timeout=30)
         vm.wait_serial("vga: key 9e", timeout=30)
+        check(c.cmd("send-key", SEND_KEY) == {}, "send-key")
         vm.wait_serial("vga: vbe ready", timeout=60)
         w, h, vbe = screendump(c, tmp, "vbe")
         check((w, h) == (W, H), "VBE screen is %dx%d" % (w, h))
         want = expected_vbe()
         check(vbe == want, "VBE screen: " + first_difference(w, vbe, want))
+        for name, client in stay.items():
+            try:
+                client.wait_size(W, H)
+            except rfb_client.RfbError as e:
+                check(False, "%s client: %s" % (name, e))
+            check([r[0] for r in client.resizes] == [
+                rfb_client.ENC_DESKTOP_SIZE if name == "DesktopSize"
+                else rfb_client.ENC_EXTENDED_DESKTOP_SIZE], "%s client: resizes %r" % (name, client.resizes))
+            got = client.grab()
+            check(got == vbe, "%s client after the resize: %s" % (name, first_difference(w, got, vbe)))
+            client.close()
+        print("VNC clients that stayed connected got the desktop resize and the VBE pixels")
         rfb.close()
         rfb = Rfb(port)
         check((rfb.w, rfb.h) == (W, H), "VNC desktop after the mode set %dx%d" % (rfb.w, rfb.h))
@@ -261,7 +255,12 @@ def run():
         rfb.pointer(10, 5)
         for b in ("28", "0a", "fb"):
             vm.wait_serial("vga: mouse %s (aux)" % b, timeout=30)
+        check(c.cmd("input-send-event", SEND_EVENT) == {}, "input-send-event")
         vm.wait_serial("vga: done", timeout=30)
+        got_input = input_lines(vm.serial())
+        want_input = ["vga: key %s" % b for b in ("1e", "9e", "2a", "30", "b0", "aa")] + [
+            "vga: mouse %s (aux)" % b for b in ("28", "0a", "fb", "09", "05", "03")]
+        check(got_input == want_input, "guest input %r, want %r" % (got_input, want_input))
         rc = vm.wait_exit(30)
         check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
         rfb.close()
@@ -270,6 +269,9 @@ def run():
         if q is None:
             print("QEMU: not installed, no cross-check")
         else:
+            q, qemu_input = q
+            check(qemu_input == got_input, "QEMU's guest read %r, deskvm's %r" % (qemu_input, got_input))
+            print("QEMU's guest read the same bytes for send-key and input-send-event")
             check(q[:2] == (W, H), "QEMU's VBE screen is %dx%d" % q[:2])
             check(q[2] == vbe, "QEMU and deskvm differ: " + first_difference(W, vbe, q[2]))
             print("QEMU -device VGA shows the same VBE screen")

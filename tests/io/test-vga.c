@@ -19,11 +19,17 @@ struct fixture {
     uint8_t *vram;
     uint64_t dirty_pages[64]; /* what the fake dirty log reports next */
     bool use_log;
+    bool compare; /* answer VGA_SYNC_COMPARE with every page */
+    unsigned nupdates, upd_y, upd_h;
 };
 
 static int fake_sync(void *opaque, uint64_t *bitmap)
 {
     struct fixture *f = opaque;
+    if (f->compare) {
+        memset(bitmap, 0xff, 64 * sizeof(uint64_t));
+        return VGA_SYNC_COMPARE;
+    }
     if (!f->use_log) {
         return -ENOSYS;
     }
@@ -233,6 +239,61 @@ static void test_vbe_mode(void **state)
     assert_int_equal(vga_mmio_ops.read(&f->vga, 0x400 + 0x14, 1), 0x0e);
 }
 
+static void record_update(void *opaque, struct display *d, unsigned x, unsigned y, unsigned w,
+                          unsigned h)
+{
+    struct fixture *f = opaque;
+    f->nupdates++;
+    f->upd_y = y;
+    f->upd_h = h;
+}
+
+static const struct display_listener_ops record_ops = {.update = record_update};
+
+/* VGA_SYNC_COMPARE: every page may be dirty, only lines that differ are drawn and damaged. */
+static void test_vbe_compare(void **state)
+{
+    struct fixture *f = *state;
+    assert_false(vga_can_compare(&f->vga)); /* text mode */
+    vbe_set(&f->vga, VBE_INDEX_XRES, 320);
+    vbe_set(&f->vga, VBE_INDEX_YRES, 200);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 32);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
+    assert_true(vga_can_compare(&f->vga));
+    assert_int_equal(display_add_listener(&f->d, &record_ops, f), 0);
+    uint32_t *fb = (uint32_t *)f->vram;
+    for (unsigned i = 0; i < 320 * 200; i++) {
+        fb[i] = i * 2654435761u & 0xffffff;
+    }
+    display_refresh(&f->d);
+    assert_int_equal(display_pixel(&f->d, 319, 199), fb[199 * 320 + 319]);
+    f->compare = true;
+    f->nupdates = 0;
+    display_refresh(&f->d); /* all pages "dirty", nothing changed */
+    assert_int_equal(f->nupdates, 0);
+    fb[5 * 320 + 1] = fb[5 * 320 + 1]; /* rewritten with the same value */
+    fb[9 * 320 + 300] = 0x00abcdef;
+    fb[10 * 320 + 0] = 0x00123456;
+    display_refresh(&f->d);
+    assert_int_equal(f->nupdates, 1);
+    assert_int_equal(f->upd_y, 9);
+    assert_int_equal(f->upd_h, 2);
+    assert_int_equal(display_pixel(&f->d, 300, 9), 0xabcdef);
+    assert_int_equal(display_pixel(&f->d, 0, 10), 0x123456);
+    /* Other depths are not compared: every reported line is drawn again. */
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, 0);
+    vbe_set(&f->vga, VBE_INDEX_BPP, 16);
+    vbe_set(&f->vga, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
+    assert_false(vga_can_compare(&f->vga));
+    display_refresh(&f->d);
+    f->nupdates = 0;
+    display_refresh(&f->d);
+    assert_int_equal(f->nupdates, 1);
+    assert_int_equal(f->upd_y, 0);
+    assert_int_equal(f->upd_h, 200);
+    display_remove_listener(&f->d, f);
+}
+
 static void test_vbe_8bpp_banked(void **state)
 {
     struct fixture *f = *state;
@@ -352,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_text_cursor_and_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dac_and_palette, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vbe_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vbe_compare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vbe_8bpp_banked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vbe_hostile_values, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_state_round_trip, setup, teardown),

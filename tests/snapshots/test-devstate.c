@@ -190,6 +190,36 @@ static void test_post_load_refusal_names_device(void **state)
     free(st);
 }
 
+/* Two devices of one type: their sections are told apart by registration order. */
+static void test_same_name_twice(void **state)
+{
+    struct machine m, fresh;
+    machine_init(&m, 7);
+    machine_init(&fresh, 100);
+    m.devs[1].name = fresh.devs[1].name = "counter-a";
+    char name[SNAP_NAME_LEN], err[256];
+    assert_int_equal(snap_device_section_name(m.devs, 0, name, sizeof(name)), 0);
+    assert_string_equal(name, "counter-a");
+    assert_int_equal(snap_device_section_name(m.devs, 1, name, sizeof(name)), 0);
+    assert_string_equal(name, "counter-a#1");
+    struct snap_state *st = new_state();
+    assert_int_equal(snap_devices_capture(st, m.devs, 2, err, sizeof(err)), 0);
+    assert_string_equal(st->devices[0].name, "counter-a");
+    assert_string_equal(st->devices[1].name, "counter-a#1");
+    assert_int_equal(snap_devices_check(st, fresh.devs, 2, err, sizeof(err)), 0);
+    assert_int_equal(snap_devices_apply(st, fresh.devs, 2, err, sizeof(err)), 0);
+    assert_int_equal(fresh.a.value, 7);
+    assert_int_equal(fresh.b.value, 8); /* the second one got the second section */
+    /* A VM with one such device refuses a file with two; a name too long for a section. */
+    assert_int_equal(snap_devices_check(st, fresh.devs, 1, err, sizeof(err)), -EINVAL);
+    static const char long_name[] = "a-device-name-of-thirty-one-chr";
+    m.devs[0].name = m.devs[1].name = long_name;
+    assert_int_equal(snap_device_section_name(m.devs, 0, name, sizeof(name)), 0);
+    assert_int_equal(snap_device_section_name(m.devs, 1, name, sizeof(name)), -E2BIG);
+    snap_devices_release(st);
+    free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_mismatches_refused_before_apply),
         cmocka_unit_test(test_post_load_refusal_names_device),
+        cmocka_unit_test(test_same_name_twice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,10 @@
 #include "virtio_guest.h"
 
 #define VIRTIO_ID_NET 1
+#define VIRTIO_NET_F_CSUM 0
+#define VIRTIO_NET_F_GUEST_CSUM 1
 #define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
@@ -24,13 +27,23 @@ struct net_info {
     uint32_t ip, mask, router, dns, server; /* from DHCP; 0 before */
     uint8_t gw_mac[6];                      /* the router's, from ARP */
     bool gw_known;
+    uint64_t features; /* negotiated */
     /* counters */
     uint64_t rx_frames, tx_frames, rx_bad, tx_kicks, rx_kicks;
+    uint64_t rx_partial; /* received with NEEDS_CSUM (GUEST_CSUM), completed here */
+    uint64_t tx_partial; /* sent with NEEDS_CSUM (CSUM): the device or the host completes it */
 };
 extern struct net_info net;
 
 /* Finds and starts the first virtio-net device, posts the receive buffers. 0 or negative. */
 int vnet_init(void);
+/*
+ * vnet_init asking also for want (1ull << VIRTIO_NET_F_CSUM, _GUEST_CSUM, _MRG_RXBUF: what
+ * the device grants lands in net.features). CSUM: TCP segments go out with NEEDS_CSUM and
+ * only the pseudo-header sum; GUEST_CSUM: NEEDS_CSUM frames are completed before the usual
+ * checks; MRG_RXBUF: num_buffers must be 1 (every buffer holds a whole frame).
+ */
+int vnet_init_features(uint64_t want);
 /*
  * Receives everything the device has returned (ARP answered, TCP segments to their
  * connection), reclaims transmit buffers, runs the TCP retransmission timers and sends what

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The guest kit's network stack (include/net_guest.h): a polling virtio-net driver (virtio
- * 1.x 5.1: 12-byte virtio_net_hdr_v1, no offloads, no mergeable buffers, so every receive
- * buffer holds a whole frame) under Ethernet, ARP (RFC 826), IPv4 (RFC 791, no fragments),
- * UDP for a DHCP client (RFC 2131) and a small TCP (RFC 793). Runs at CPL3 without
- * interrupts. Frames come from the VMM: every length and offset is checked before use.
+ * 1.x 5.1: 12-byte virtio_net_hdr_v1; on request checksum offload both ways and mergeable
+ * buffers, which here always come one per frame as every receive buffer holds a whole frame) under
+ * Ethernet, ARP (RFC 826), IPv4 (RFC 791, no fragments), UDP for a DHCP client (RFC 2131) and a
+ * small TCP (RFC 793). Runs at CPL3 without interrupts. Frames come from the VMM: every length and
+ * offset is checked before use.
  */
 #include "net_guest.h"
 
 #include "guest.h"
 
 #define NET_HDR 12 /* struct virtio_net_hdr_v1 */
+#define HDR_F_NEEDS_CSUM 1
 #define ETH_HDR 14
 #define IP_HDR 20
 #define TCP_HDR 20
@@ -59,6 +61,17 @@ static uint16_t get16(const uint8_t *p)
 static uint32_t get32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t get16le(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put16le(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -141,14 +154,20 @@ static bool ring_kick(struct vq *q)
 
 int vnet_init(void)
 {
+    return vnet_init_features(0);
+}
+
+int vnet_init_features(uint64_t want)
+{
     if (tsc_per_ms == 0) {
         tsc_per_ms = tsc_hz() / 1000;
     }
     t0 = rdtsc();
     if (vpci_find(VIRTIO_ID_NET, 0, &vdev) < 0 || vpci_reset(&vdev) < 0 ||
-        vpci_negotiate(&vdev, 1ull << VIRTIO_NET_F_MAC) < 0) {
+        vpci_negotiate(&vdev, want | 1ull << VIRTIO_NET_F_MAC) < 0) {
         return -1;
     }
+    net.features = vdev.features & (want | 1ull << VIRTIO_NET_F_MAC);
     if (!(vdev.features & (1ull << VIRTIO_NET_F_MAC)) || vdev.device_len < 6) {
         printf("virtio-net: no MAC in the device configuration\n");
         return -2;
@@ -359,6 +378,29 @@ static void rx_frame(const uint8_t *f, uint32_t len)
     }
 }
 
+/* The receive header: num_buffers, and NEEDS_CSUM completed. False: drop the frame. */
+static bool rx_header(uint8_t *b, uint32_t flen)
+{
+    uint8_t *f = b + NET_HDR;
+    if ((net.features & 1ull << VIRTIO_NET_F_MRG_RXBUF) && get16le(b + 10) != 1) {
+        net.rx_bad++; /* device-controlled: a frame fits one buffer */
+        return false;
+    }
+    if (!(b[0] & HDR_F_NEEDS_CSUM)) {
+        return true;
+    }
+    uint32_t start = get16le(b + 6), off = get16le(b + 8);
+    /* device-controlled: NEEDS_CSUM without GUEST_CSUM, or a field outside the frame */
+    if (!(net.features & 1ull << VIRTIO_NET_F_GUEST_CSUM) || start + off + 2 > flen) {
+        net.rx_bad++;
+        return false;
+    }
+    /* The field holds the pseudo-header sum: sum from csum_start to the end and store. */
+    put16(f + start + off, csum_fold(csum_add(0, f + start, flen - start)));
+    net.rx_partial++;
+    return true;
+}
+
 static void tcp_output(struct tcp_conn *c);
 static void tcp_timer(struct tcp_conn *c);
 
@@ -371,7 +413,7 @@ void net_poll(void)
             if (id >= rxq.size) {
                 continue;
             }
-        } else {
+        } else if (rx_header(rx_bufs[id], len - NET_HDR)) {
             rx_frame(rx_bufs[id] + NET_HDR, len - NET_HDR);
         }
         ring_add(&rxq, (uint16_t)id, rx_bufs[id], BUF_SIZE, true);
@@ -604,9 +646,22 @@ static bool tcp_send(struct tcp_conn *c, uint8_t flags, uint32_t seq, uint64_t o
         }
     }
     uint32_t len = hlen + n;
-    put16(t + 16, csum_fold(csum_add(pseudo_sum(net.ip, c->rip, PROTO_TCP, len), t, len)));
-    ip_fill(f + ETH_HDR, net.ip, c->rip, PROTO_TCP, len);
     uint32_t flen = ETH_HDR + IP_HDR + len;
+    if (net.features & 1ull << VIRTIO_NET_F_CSUM) {
+        /* Offloaded: the pseudo-header sum (not inverted) in the field, as Linux leaves it. */
+        uint8_t *h = f - NET_HDR;
+        h[0] = HDR_F_NEEDS_CSUM;
+        put16le(h + 6, ETH_HDR + IP_HDR);
+        put16le(h + 8, 16);
+        put16(t + 16, (uint16_t)~csum_fold(pseudo_sum(net.ip, c->rip, PROTO_TCP, len)));
+        net.tx_partial++;
+    } else {
+        put16(t + 16, csum_fold(csum_add(pseudo_sum(net.ip, c->rip, PROTO_TCP, len), t, len)));
+    }
+    ip_fill(f + ETH_HDR, net.ip, c->rip, PROTO_TCP, len);
+    if (flen < 60) { /* the padding is summed by whoever completes a partial checksum */
+        memset(f + flen, 0, 60 - flen);
+    }
     tx_post(slot, flen < 60 ? 60 : flen);
     if (flags & TH_ACK) {
         c->ack_pending = false;

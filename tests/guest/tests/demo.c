@@ -6,7 +6,8 @@
  * exits with status 0) when it reads 'q', and exits with PASS after seconds=N seconds.
  * With a VGA (1234:1111 on bus 0) it also writes the banner, the clock and the echoed text
  * to the text screen at 0xB8000, so the GUI's Screen page and VNC show a live screen;
- * without one it touches no display memory.
+ * without one it touches no display memory. Keys pressed on the PS/2 keyboard (set 1, as the
+ * i8042 translates by default: what the Screen page and VNC send) are handled like COM1 bytes.
  */
 #include "guest.h"
 
@@ -52,6 +53,42 @@ static void text_echo(char c)
     text[echo_row * TEXT_COLS + echo_col++] = (uint16_t)((uint8_t)c | 0x0a << 8);
 }
 
+/* Set 1 make codes 0x02..0x39 to ASCII (unshifted US layout); 0 for keys with no character. */
+static const char set1_ascii[] = "\0\0"
+                                 "1234567890-=\b\t"
+                                 "qwertyuiop[]\r\0"
+                                 "asdfghjkl;'`\0\\"
+                                 "zxcvbnm,./\0*\0 ";
+
+/* Turn on the controller's set 2 -> set 1 translation (command byte bit 6), which firmware
+ * usually leaves on and the engine's reset state leaves off. */
+static void kbd_init(void)
+{
+    if (inb(0x64) == 0xff) {
+        return; /* no i8042 */
+    }
+    outb(0x64, 0x20); /* read the command byte */
+    for (int i = 0; i < 1000 && !(inb(0x64) & 0x01); i++) {
+    }
+    uint8_t cmd = inb(0x60);
+    outb(0x64, 0x60); /* write it back with translation on */
+    outb(0x60, cmd | 0x40);
+}
+
+/* A character typed on the PS/2 keyboard, or 0. Mouse bytes (status bit 5) are dropped. */
+static uint8_t kbd_getc(void)
+{
+    uint8_t st = inb(0x64);
+    if (st == 0xff || !(st & 0x01)) {
+        return 0; /* no controller, or nothing to read */
+    }
+    uint8_t code = inb(0x60);
+    if ((st & 0x20) || code >= sizeof(set1_ascii) - 1) {
+        return 0; /* mouse data, a release (bit 7) or a key without a character */
+    }
+    return (uint8_t)set1_ascii[code];
+}
+
 static void show_time(const struct rtc_time *t)
 {
     char buf[16];
@@ -84,12 +121,13 @@ void test_main(void)
     }
     printf("\n");
 
+    kbd_init();
     rtc_read(&t);
     show_time(&t);
     uint8_t last_sec = cmos_read(0x00);
     for (;;) {
-        if (uart_rx_ready()) {
-            uint8_t c = uart_getc();
+        uint8_t c = uart_rx_ready() ? uart_getc() : kbd_getc();
+        if (c != 0) {
             if (c == 'q') {
                 printf("\nq: powering off\n");
                 guest_fail("%s", acpi_poweroff()); /* returns only on failure */

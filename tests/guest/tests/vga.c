@@ -6,8 +6,9 @@
  * dispi ports and the MMIO BAR (BAR2 + 0x500). The same ELF runs on QEMU with -device VGA.
  * tests/integration/test-vga-display.py checks the pixels through QMP screendump and VNC.
  *
- * Command line: interactive=1 waits after each stage for input from the host (a key, then a
- * mouse packet) and prints what arrived; deskvm:strict_vbe=1 checks that bad dispi values
+ * Command line: interactive=1 waits after each stage for input from the host (keys=N bytes
+ * from the keyboard, default 2: a press and a release; then packets=N three-byte mouse
+ * packets, default 1) and prints what arrived; deskvm:strict_vbe=1 checks that bad dispi values
  * are refused (QEMU clamps them instead).
  */
 #include "guest.h"
@@ -100,6 +101,7 @@ void test_main(void)
 {
     bool interactive = cmdline_u64("interactive", 0) != 0;
     bool strict = cmdline_u64("strict_vbe", 0) != 0;
+    unsigned keys = (unsigned)cmdline_u64("keys", 2), packets = (unsigned)cmdline_u64("packets", 1);
     unsigned dev = 32;
     for (unsigned d = 0; d < 32; d++) {
         if (cf8_read32(d, 0) == 0x11111234u) {
@@ -140,7 +142,7 @@ void test_main(void)
         bool aux;
         int ack = kbc_read(&aux);
         CHECK(ack == 0xfa && aux, "mouse enable answered %x", ack);
-        for (int n = 0; n < 2; n++) { /* press and release */
+        for (unsigned n = 0; n < keys; n++) {
             int b = kbc_read(&aux);
             CHECK(b >= 0, "no key from the host");
             printf("vga: key %02x%s\n", b, aux ? " (aux)" : "");
@@ -179,7 +181,7 @@ void test_main(void)
 
     if (interactive) {
         bool aux;
-        for (int n = 0; n < 3; n++) { /* one three-byte mouse packet */
+        for (unsigned n = 0; n < 3 * packets; n++) { /* three-byte mouse packets */
             int b = kbc_read(&aux);
             CHECK(b >= 0, "no mouse packet from the host");
             printf("vga: mouse %02x%s\n", b, aux ? " (aux)" : "");

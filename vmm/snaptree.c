@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The snapshot tree (vmm/snaptree.h, docs/snapshots.md). A snapshot is a checkpoint file plus,
+ * per disk, the image that was active when it was taken: that image is frozen (never written
+ * again, made read-only on disk) and a fresh qcow2 overlay with it as backing file becomes
+ * the active image. Revert loads the checkpoint and starts a fresh overlay on the snapshot's
+ * frozen images. Images the tree created and that no snapshot and no active disk needs any
+ * more (not in any remaining chain) are deleted; images are never merged.
+ */
+#include "vmm/snaptree.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io/block.h"
+#include "io/virtio_blk.h"
+#include "vmm/snapshot.h"
+#include "vmm/virtio_io.h"
+#include "vmm/vm.h"
+
+static int save_index(struct snaptree *t, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+    snprintf(path, sizeof(path), "%s/%s", t->dir, SNAPTREE_INDEX);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (json_dump_file(t->index, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
+        snprintf(err, errlen, "cannot write %s", tmp);
+        return -EIO;
+    }
+    FILE *f = fopen(tmp, "r+");
+    if (f) {
+        (void)fsync(fileno(f));
+        fclose(f);
+    }
+    if (rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -errno;
+    }
+    return 0;
+}
+
+static json_t *find(struct snaptree *t, const char *id, size_t *at)
+{
+    json_t *snaps = json_object_get(t->index, "snapshots"), *s;
+    size_t i;
+    json_array_foreach(snaps, i, s)
+    {
+        if (!strcmp(json_string_value(json_object_get(s, "id")), id)) {
+            if (at) {
+                *at = i;
+            }
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* Index shape check for a file read back (the user may have edited it). */
+static bool index_valid(json_t *ix, unsigned ndisks)
+{
+    json_t *snaps = json_object_get(ix, "snapshots"), *s;
+    size_t i;
+    if (!json_is_integer(json_object_get(ix, "next-id")) ||
+        !json_is_integer(json_object_get(ix, "next-image")) ||
+        !json_is_object(json_object_get(ix, "images")) || !json_is_array(snaps)) {
+        return false;
+    }
+    json_array_foreach(snaps, i, s)
+    {
+        json_t *disks = json_object_get(s, "disks");
+        if (!json_is_string(json_object_get(s, "id")) ||
+            !json_is_string(json_object_get(s, "checkpoint")) || !json_is_array(disks) ||
+            json_array_size(disks) != ndisks) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int snaptree_open(struct snaptree *t, const char *dir, struct vm *vm, struct virtio_io *io,
+                  char *const *active, unsigned nactive, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    t->vm = vm;
+    t->io = io;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "snapshot directory %s: %s", dir, strerror(errno));
+        return -errno;
+    }
+    if (!realpath(dir, t->dir)) {
+        snprintf(err, errlen, "snapshot directory %s: %s", dir, strerror(errno));
+        return -errno;
+    }
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s", t->dir, SNAPTREE_INDEX);
+    if (access(path, F_OK) == 0) {
+        json_error_t je;
+        t->index = json_load_file(path, 0, &je);
+        if (!t->index || !index_valid(t->index, nactive)) {
+            snprintf(err, errlen, "%s: not a snapshot index for this VM (%s)", path,
+                     t->index ? "wrong shape or disk count" : je.text);
+            json_decref(t->index);
+            t->index = NULL;
+            return -EINVAL;
+        }
+    } else {
+        t->index = json_pack("{s:i, s:i, s:n, s:{}, s:[]}", "next-id", 1, "next-image", 1,
+                             "current", "images", "snapshots");
+    }
+    json_t *act = json_array();
+    for (unsigned i = 0; i < nactive; i++) {
+        char *abs = realpath(active[i], NULL);
+        json_array_append_new(act, json_string(abs ? abs : active[i]));
+        free(abs);
+    }
+    json_object_set_new(t->index, "active", act);
+    return 0;
+}
+
+void snaptree_close(struct snaptree *t)
+{
+    json_decref(t->index);
+    t->index = NULL;
+}
+
+/* A fresh overlay on backing for disk i: created, opened read-write. */
+static int new_overlay(struct snaptree *t, unsigned i, const char *backing, char *path,
+                       size_t pathlen, struct block_image **img, char *err, size_t errlen)
+{
+    json_int_t n = json_integer_value(json_object_get(t->index, "next-image"));
+    json_object_set_new(t->index, "next-image", json_integer(n + 1));
+    char berr[BLOCK_ERR_LEN];
+    int len = snprintf(path, pathlen, "%s/disk%u-%lld.qcow2", t->dir, i, (long long)n);
+    if (len < 0 || (size_t)len >= pathlen) {
+        snprintf(err, errlen, "disk %u: the snapshot directory's path is too long", i);
+        return -ENAMETOOLONG;
+    }
+    struct qcow2_create_opts o = {.backing_file = backing, .backing_format = "qcow2"};
+    int r = qcow2_create(path, &o, berr, sizeof(berr));
+    if (r == 0) {
+        r = block_open(path, BLOCK_FORMAT_QCOW2, false, BLOCK_CACHE_WRITEBACK, img, berr,
+                       sizeof(berr));
+        if (r < 0) {
+            unlink(path);
+        }
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: cannot start an overlay on %s: %s", i, backing, berr);
+    }
+    return r;
+}
+
+/*
+ * Make the overlays in paths[]/imgs[] the active images (their backings: backing[]). The old
+ * active images are closed; the caller decides their fate.
+ */
+static void switch_disks(struct snaptree *t, char (*paths)[PATH_MAX], struct block_image **imgs,
+                         const char *const *backing)
+{
+    json_t *act = json_object_get(t->index, "active");
+    json_t *images = json_object_get(t->index, "images");
+    for (unsigned i = 0; i < t->io->nblk; i++) {
+        if (!imgs[i]) {
+            continue;
+        }
+        char ignored[256];
+        struct block_image *old =
+            virtio_blk_replace_image(t->io->blk[i], imgs[i], ignored, sizeof(ignored));
+        block_close(old); /* sizes match: the overlay's size is its backing's */
+        json_object_set_new(images, paths[i], json_string(backing[i]));
+        json_array_set_new(act, i, json_string(paths[i]));
+    }
+}
+
+static void drop_overlays(char (*paths)[PATH_MAX], struct block_image **imgs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (imgs[i]) {
+            block_close(imgs[i]);
+            unlink(paths[i]);
+            imgs[i] = NULL;
+        }
+    }
+}
+
+/* Every image the tree created that no remaining chain needs: delete it. */
+static void collect_garbage(struct snaptree *t)
+{
+    json_t *images = json_object_get(t->index, "images");
+    json_t *live = json_object();
+    json_t *roots = json_array(), *s, *v;
+    size_t i, j;
+    json_array_extend(roots, json_object_get(t->index, "active"));
+    json_array_foreach(json_object_get(t->index, "snapshots"), i, s)
+    {
+        json_array_extend(roots, json_object_get(s, "disks"));
+    }
+    json_array_foreach(roots, j, v)
+    {
+        const char *p = json_string_value(v);
+        /* Walk down the chain through the images the tree knows; bounded by their count. */
+        for (size_t depth = 0; p && depth <= json_object_size(images); depth++) {
+            json_object_set_new(live, p, json_true());
+            p = json_string_value(json_object_get(images, p));
+        }
+    }
+    const char *key;
+    void *tmp;
+    json_object_foreach_safe(images, tmp, key, v)
+    {
+        if (!json_object_get(live, key)) {
+            unlink(key);
+            json_object_del(images, key);
+        }
+    }
+    json_decref(roots);
+    json_decref(live);
+}
+
+int snaptree_take(struct snaptree *t, const char *name, const char *description,
+                  const char **id_out, char *err, size_t errlen)
+{
+    struct virtio_io *io = t->io;
+    json_t *act = json_object_get(t->index, "active");
+    for (unsigned i = 0; i < io->nblk; i++) {
+        struct block_image *img = io->blk[i]->img;
+        if (!block_readonly(img) && strcmp(block_format_name(img), "qcow2") != 0) {
+            snprintf(err, errlen,
+                     "disk %u (%s) is %s: snapshots keep disk state in qcow2 overlays; convert "
+                     "it (qemu-img convert -O qcow2) or attach it read-only",
+                     i, json_string_value(json_array_get(act, i)), block_format_name(img));
+            return -ENOTSUP;
+        }
+    }
+    json_int_t n = json_integer_value(json_object_get(t->index, "next-id"));
+    char id[32], ckpt[PATH_MAX + 64];
+    snprintf(id, sizeof(id), "%lld", (long long)n);
+    snprintf(ckpt, sizeof(ckpt), "%s/snap-%s.dvs", t->dir, id);
+
+    bool was_running = t->vm->state == VM_RUNNING;
+    vm_pause(t->vm);
+    static char paths[CLI_MAX_DISKS][PATH_MAX], fbuf[CLI_MAX_DISKS][PATH_MAX];
+    struct block_image *imgs[CLI_MAX_DISKS] = {0};
+    const char *frozen[CLI_MAX_DISKS] = {0};
+    int r = vm_snapshot_save(t->vm, ckpt, 0, err, errlen); /* drains the disks */
+    /* Flushed before an overlay opens them read-only as its backing: metadata on disk. */
+    for (unsigned i = 0; i < io->nblk && r == 0; i++) {
+        snprintf(fbuf[i], sizeof(fbuf[i]), "%s", json_string_value(json_array_get(act, i)));
+        frozen[i] = fbuf[i];
+        if (!block_readonly(io->blk[i]->img)) {
+            if (block_flush(io->blk[i]->img) < 0) {
+                snprintf(err, errlen, "disk %u: cannot flush %s", i, frozen[i]);
+                r = -EIO;
+            } else {
+                r = new_overlay(t, i, frozen[i], paths[i], sizeof(paths[i]), &imgs[i], err, errlen);
+            }
+        }
+    }
+    if (r < 0) {
+        drop_overlays(paths, imgs, io->nblk);
+        unlink(ckpt);
+    } else {
+        json_t *disks = json_array();
+        for (unsigned i = 0; i < io->nblk; i++) {
+            json_array_append_new(disks, json_string(frozen[i]));
+        }
+        json_t *cur = json_object_get(t->index, "current");
+        json_t *snap =
+            json_pack("{s:s, s:O, s:s, s:s, s:I, s:s, s:o}", "id", id, "parent", cur, "name", name,
+                      "description", description ? description : "", "created",
+                      (json_int_t)time(NULL), "checkpoint", ckpt, "disks", disks);
+        json_array_append_new(json_object_get(t->index, "snapshots"), snap);
+        switch_disks(t, paths, imgs, frozen);
+        for (unsigned i = 0; i < io->nblk; i++) {
+            if (imgs[i]) {
+                (void)chmod(frozen[i], 0444); /* frozen: never written again */
+            }
+        }
+        json_object_set_new(t->index, "current", json_string(id));
+        json_object_set_new(t->index, "next-id", json_integer(n + 1));
+        r = save_index(t, err, errlen);
+        *id_out = json_string_value(json_object_get(snap, "id"));
+    }
+    if (was_running) {
+        vm_resume(t->vm);
+    }
+    return r;
+}
+
+json_t *snaptree_list(struct snaptree *t)
+{
+    json_t *out = json_array(), *s;
+    size_t i;
+    const char *cur = json_string_value(json_object_get(t->index, "current"));
+    json_array_foreach(json_object_get(t->index, "snapshots"), i, s)
+    {
+        json_t *o = json_deep_copy(s);
+        json_object_set_new(
+            o, "current",
+            json_boolean(cur && !strcmp(cur, json_string_value(json_object_get(s, "id")))));
+        json_array_append_new(out, o);
+    }
+    return out;
+}
+
+int snaptree_revert(struct snaptree *t, const char *id, char *err, size_t errlen)
+{
+    json_t *s = find(t, id, NULL);
+    if (!s) {
+        snprintf(err, errlen, "no snapshot with id '%s'", id);
+        return -ENOENT;
+    }
+    struct virtio_io *io = t->io;
+    json_t *disks = json_object_get(s, "disks");
+    bool was_running = t->vm->state == VM_RUNNING;
+    vm_pause(t->vm);
+    static char paths[CLI_MAX_DISKS][PATH_MAX], fbuf[CLI_MAX_DISKS][PATH_MAX];
+    struct block_image *imgs[CLI_MAX_DISKS] = {0};
+    const char *frozen[CLI_MAX_DISKS] = {0};
+    int r = 0;
+    for (unsigned i = 0; i < io->nblk && r == 0; i++) {
+        snprintf(fbuf[i], sizeof(fbuf[i]), "%s", json_string_value(json_array_get(disks, i)));
+        frozen[i] = fbuf[i];
+        if (!block_readonly(io->blk[i]->img)) {
+            r = new_overlay(t, i, frozen[i], paths[i], sizeof(paths[i]), &imgs[i], err, errlen);
+        }
+    }
+    if (r == 0) {
+        /* Drains the disks first: no old request lands on the new overlays. */
+        r = vm_snapshot_load(t->vm, json_string_value(json_object_get(s, "checkpoint")), 0, err,
+                             errlen);
+    }
+    if (r < 0) {
+        drop_overlays(paths, imgs, io->nblk);
+    } else {
+        switch_disks(t, paths, imgs, frozen);
+        json_object_set_new(t->index, "current", json_string(id));
+        collect_garbage(t); /* the overlay left behind */
+        r = save_index(t, err, errlen);
+    }
+    if (was_running) {
+        vm_resume(t->vm);
+    }
+    return r;
+}
+
+int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen)
+{
+    size_t at;
+    json_t *s = find(t, id, &at);
+    if (!s) {
+        snprintf(err, errlen, "no snapshot with id '%s'", id);
+        return -ENOENT;
+    }
+    json_t *parent = json_incref(json_object_get(s, "parent"));
+    char ckpt[PATH_MAX];
+    snprintf(ckpt, sizeof(ckpt), "%s", json_string_value(json_object_get(s, "checkpoint")));
+    json_t *c;
+    size_t i;
+    json_array_foreach(json_object_get(t->index, "snapshots"), i, c)
+    {
+        const char *p = json_string_value(json_object_get(c, "parent"));
+        if (p && !strcmp(p, id)) {
+            json_object_set(c, "parent", parent);
+        }
+    }
+    const char *cur = json_string_value(json_object_get(t->index, "current"));
+    if (cur && !strcmp(cur, id)) {
+        json_object_set(t->index, "current", parent);
+    }
+    json_decref(parent);
+    json_array_remove(json_object_get(t->index, "snapshots"), at);
+    unlink(ckpt);
+    collect_garbage(t);
+    return save_index(t, err, errlen);
+}
