@@ -39,8 +39,12 @@ static const char usage[] =
     "                       a virtio-net NIC on user-mode NAT (10.0.2.0/24) or a host tap\n"
     "                       device; repeatable; hostfwd binds 127.0.0.1 unless told otherwise\n"
     "  --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=writeback|writethrough|none]\n"
-    "       [,queues=N]     a virtio-blk disk (repeatable; ',,' is a comma inside PATH;\n"
-    "                       format is probed when not given; cache=none is raw only)\n"
+    "       [,queues=N][,bus=virtio|sata]\n"
+    "                       a virtio-blk or AHCI SATA disk (repeatable; ',,' is a comma\n"
+    "                       inside PATH; format is probed when not given; cache=none is raw\n"
+    "                       only)\n"
+    "  --cdrom FILE.iso     an AHCI (ATAPI) CD-ROM drive holding FILE.iso\n"
+    "  --boot cdrom,disk    firmware boot order (with --firmware; default: the BIOS's own)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
     "  --display vga|virtio-gpu|none   the graphics device (default: vga with --vnc or a\n"
     "                       channel, else none); virtio-gpu comes with a virtio keyboard and "
@@ -225,6 +229,8 @@ enum {
     OPT_DEVICE,
     OPT_NET,
     OPT_DISK,
+    OPT_CDROM,
+    OPT_BOOT,
     OPT_RESTORE,
     OPT_SNAPSHOT_DIR,
     OPT_LATER,
@@ -247,7 +253,8 @@ static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
-    {"cdrom", required_argument, NULL, OPT_LATER},
+    {"cdrom", required_argument, NULL, OPT_CDROM},
+    {"boot", required_argument, NULL, OPT_BOOT},
     {"firmware", required_argument, NULL, OPT_FIRMWARE},
     {"vnc", required_argument, NULL, OPT_VNC},
     {"net", required_argument, NULL, OPT_NET},
@@ -299,12 +306,41 @@ static int on_off(const char *v, bool *out)
     return 0;
 }
 
+static int parse_boot(const char *arg, struct cli_options *opt, char *err, size_t errlen)
+{
+    char item[16];
+    bool too_long;
+    const char *p = arg;
+    opt->nboot = 0;
+    while (next_item(&p, item, sizeof(item), &too_long)) {
+        unsigned char b = !strcmp(item, "cdrom")  ? CLI_BOOT_CDROM
+                          : !strcmp(item, "disk") ? CLI_BOOT_DISK
+                                                  : 0;
+        if (too_long || !b) {
+            snprintf(err, errlen, "--boot %s: expected a list of cdrom and disk", arg);
+            return -EINVAL;
+        }
+        for (unsigned i = 0; i < opt->nboot; i++) {
+            if (opt->boot[i] == b) {
+                snprintf(err, errlen, "--boot %s: %s given twice", arg, item);
+                return -EINVAL;
+            }
+        }
+        opt->boot[opt->nboot++] = b;
+    }
+    if (opt->nboot == 0) {
+        snprintf(err, errlen, "--boot: empty list");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen)
 {
     char item[4200];
     bool too_long;
     unsigned seen = 0; /* bit per key: each may be given once */
-    static const char *const keys[] = {"file", "format", "readonly", "cache", "queues"};
+    static const char *const keys[] = {"file", "format", "readonly", "cache", "queues", "bus"};
     memset(d, 0, sizeof(*d));
     d->format = BLOCK_FORMAT_AUTO;
     d->cache = BLOCK_CACHE_WRITEBACK;
@@ -330,7 +366,8 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
         }
         if (ki == sizeof(keys) / sizeof(keys[0])) {
             snprintf(err, errlen,
-                     "--disk: unknown key '%s' (known: file, format, readonly, cache, queues)", k);
+                     "--disk: unknown key '%s' (known: file, format, readonly, cache, queues, bus)",
+                     k);
             return -EINVAL;
         }
         if (seen & (1u << ki)) {
@@ -368,6 +405,13 @@ int cli_parse_disk(const char *arg, struct cli_disk *d, char *err, size_t errlen
             } else {
                 snprintf(err, errlen, "--disk: cache=%s: expected writeback, writethrough or none",
                          v);
+                return -EINVAL;
+            }
+        } else if (!strcmp(k, "bus")) {
+            if (!strcmp(v, "sata")) {
+                d->sata = true;
+            } else if (strcmp(v, "virtio") != 0) {
+                snprintf(err, errlen, "--disk: bus=%s: expected virtio or sata", v);
                 return -EINVAL;
             }
         } else {
@@ -499,6 +543,18 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             }
             opt->ndisks++;
             break;
+        case OPT_CDROM:
+            if (opt->cdrom) {
+                snprintf(err, errlen, "--cdrom: given twice (one CD-ROM drive)");
+                return -EINVAL;
+            }
+            opt->cdrom = optarg;
+            break;
+        case OPT_BOOT:
+            if (parse_boot(optarg, opt, err, errlen) < 0) {
+                return -EINVAL;
+            }
+            break;
         case OPT_RESTORE:
             opt->restore = optarg;
             break;
@@ -581,6 +637,20 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
                 snprintf(err, errlen, "--net: two network cards with the same MAC address");
                 return -EINVAL;
             }
+        }
+    }
+    if (opt->nboot && !opt->firmware) {
+        snprintf(err, errlen, "--boot needs --firmware (direct kernel boot has no boot order)");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < opt->nboot; i++) {
+        if (opt->boot[i] == CLI_BOOT_CDROM && !opt->cdrom) {
+            snprintf(err, errlen, "--boot cdrom needs --cdrom");
+            return -EINVAL;
+        }
+        if (opt->boot[i] == CLI_BOOT_DISK && !opt->ndisks) {
+            snprintf(err, errlen, "--boot disk needs a --disk");
+            return -EINVAL;
         }
     }
     if (opt->firmware && opt->kernel) {

@@ -28,17 +28,25 @@ struct cli_net {
     unsigned nhostfwd;
 };
 
+/* --boot items: the CD-ROM, the first disk (SATA if any, else virtio). */
+enum cli_boot { CLI_BOOT_CDROM = 1, CLI_BOOT_DISK };
+#define CLI_BOOT_MAX 2
+
 /* --disk may be given this often; queues per disk at most (virtio-blk's own limit). */
 #define CLI_MAX_DISKS 16
 #define CLI_MAX_DISK_QUEUES 16
 
-/* One --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=...][,queues=N]. */
+/*
+ * One --disk file=PATH[,format=raw|qcow2][,readonly=on|off][,cache=...][,queues=N]
+ * [,bus=virtio|sata].
+ */
 struct cli_disk {
     char *file; /* allocated; ",," in the option stands for a comma in the path */
     enum block_format format;
     bool readonly;
     enum block_cache cache;
     unsigned queues;
+    bool sata; /* bus=sata: a disk on the AHCI controller instead of virtio-blk */
 };
 
 struct cli_options {
@@ -64,6 +72,10 @@ struct cli_options {
     unsigned nnet;
     struct cli_disk disks[CLI_MAX_DISKS];
     unsigned ndisks;
+    const char *cdrom; /* --cdrom ISO: an ATAPI CD-ROM on the AHCI controller */
+    /* --boot cdrom,disk: firmware boot order, most preferred first (CLI_BOOT_*) */
+    unsigned char boot[CLI_BOOT_MAX];
+    unsigned nboot;
 };
 
 /*

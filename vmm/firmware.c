@@ -321,3 +321,66 @@ void firmware_destroy(struct vm *vm)
     free(fw);
     vm->fw = NULL;
 }
+
+int firmware_add_rom_file(struct vm *vm, const char *name, const char *path, char *err,
+                          size_t errlen)
+{
+    if (!vm->fw) {
+        snprintf(err, errlen, "%s: no firmware to give it to", path);
+        return -EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    int r = 0;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 512 ||
+        st.st_size > FIRMWARE_OPTION_ROM_MAX) {
+        snprintf(err, errlen, "%s: not an option ROM (512 bytes to %u KiB)", path,
+                 FIRMWARE_OPTION_ROM_MAX >> 10);
+        r = -EINVAL;
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size);
+    if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
+        snprintf(err, errlen, "%s: cannot read it", path);
+        r = -EIO;
+        goto out;
+    }
+    if (buf[0] != 0x55 || buf[1] != 0xaa) { /* PCI 3.0 6.3.1: the ROM header signature */
+        snprintf(err, errlen, "%s: no 55 AA option ROM signature", path);
+        r = -EINVAL;
+        goto out;
+    }
+    if ((r = fw_cfg_add_file(&vm->fw->cfg, name, buf, (uint32_t)st.st_size)) < 0) {
+        snprintf(err, errlen, "%s: cannot add it to fw_cfg: %s", path, strerror(-r));
+    }
+out:
+    free(buf);
+    close(fd);
+    return r;
+}
+
+int firmware_set_bootorder(struct vm *vm, const char *const *paths, unsigned n, char *err,
+                           size_t errlen)
+{
+    char buf[1024];
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int w = snprintf(buf + len, sizeof(buf) - len, "%s\n", paths[i]);
+        if (w < 0 || (size_t)w >= sizeof(buf) - len) {
+            snprintf(err, errlen, "boot order too long");
+            return -E2BIG;
+        }
+        len += (size_t)w;
+    }
+    int r = vm->fw ? fw_cfg_add_file(&vm->fw->cfg, "bootorder", buf, (uint32_t)len + 1) : -EINVAL;
+    if (r < 0) {
+        snprintf(err, errlen, "cannot add fw_cfg bootorder: %s", strerror(-r));
+    }
+    return r;
+}

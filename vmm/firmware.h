@@ -62,4 +62,21 @@ uint64_t firmware_seg_size(unsigned i);
 int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen);
 void firmware_destroy(struct vm *vm);
 
+/*
+ * A ROM file for the firmware through fw_cfg, before the guest runs: "vgaroms/NAME" is run by
+ * SeaBIOS as the VGA BIOS (INT 10h on screen), "genroms/NAME" as another option ROM. The
+ * file must carry the 55 AA signature. 0 or -errno with one line in err.
+ */
+#define FIRMWARE_OPTION_ROM_MAX (256u << 10)
+#define FIRMWARE_VGA_ROM "/usr/share/seabios/vgabios-stdvga.bin"
+__attribute__((warn_unused_result)) int
+firmware_add_rom_file(struct vm *vm, const char *name, const char *path, char *err, size_t errlen);
+/*
+ * fw_cfg "bootorder": one Open Firmware device path per line, most preferred first, as
+ * SeaBIOS matches them (e.g. "/pci@i0cf8/sata@1f/drive@1/disk@0" for AHCI port 1).
+ */
+__attribute__((warn_unused_result)) int firmware_set_bootorder(struct vm *vm,
+                                                               const char *const *paths, unsigned n,
+                                                               char *err, size_t errlen);
+
 #endif

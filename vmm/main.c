@@ -23,6 +23,9 @@
 #include "vmm/kvm.h"
 #include "vmm/pc.h"
 #include "vmm/qmp.h"
+#include "vmm/ahci_machine.h"
+#include "vmm/firmware.h"
+#include "vmm/pci_machine.h"
 #include "vmm/virtio_io.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/snapshot.h"
@@ -42,8 +45,9 @@ struct engine {
     bool input_ready;
     struct chardev serial;
     struct cli_options opt;
-    struct virtio_io io;  /* --disk, --net */
-    struct snaptree tree; /* opened on the first snapshot tree command */
+    struct virtio_io io;       /* --disk, --net */
+    struct ahci_machine *ahci; /* --disk ...,bus=sata, --cdrom */
+    struct snaptree tree;      /* opened on the first snapshot tree command */
     bool tree_open;
     int sigfd;
 };
@@ -343,6 +347,103 @@ static int cmd_snapshot_delete(void *opaque, json_t *args, json_t **ret, struct 
     return tree_by_id(opaque, args, err, snaptree_delete);
 }
 
+/*
+ * --boot: fw_cfg "bootorder" with the firmware device path of each item. "disk" is the first
+ * SATA disk, or the first virtio disk (SeaBIOS matches /pci@i0cf8/<any>@<slot> for it).
+ */
+static int set_bootorder(struct engine *e, char *err, size_t errlen)
+{
+    char paths[CLI_BOOT_MAX][96];
+    const char *list[CLI_BOOT_MAX];
+    for (unsigned i = 0; i < e->opt.nboot; i++) {
+        list[i] = paths[i];
+        enum ahci_drive d = e->opt.boot[i] == CLI_BOOT_CDROM ? AHCI_DRIVE_CDROM : AHCI_DRIVE_DISK;
+        if (ahci_machine_boot_path(e->ahci, d, paths[i], sizeof(paths[i])) == 0) {
+            continue;
+        }
+        bool found = false;
+        for (unsigned k = 0; d == AHCI_DRIVE_DISK && k < e->vm.pci->nfns && !found; k++) {
+            const struct pci_machine_fn *fn = e->vm.pci->order[k];
+            if (fn->dev->name && !strcmp(fn->dev->name, "virtio-blk")) {
+                snprintf(paths[i], sizeof(paths[i]), "/pci@i0cf8/scsi@%x/disk@0,0", fn->slot);
+                found = true;
+            }
+        }
+        if (!found) {
+            snprintf(err, errlen, "no drive for item %u", i + 1);
+            return -ENOENT;
+        }
+    }
+    return firmware_set_bootorder(&e->vm, list, e->opt.nboot, err, errlen);
+}
+
+/* CD-ROM media (docs/qmp.md): the drive is "cd0", named by "device" or "id" as in QEMU. */
+static int cdrom_arg(json_t *args, struct qmp_error *err)
+{
+    const char *dev = NULL, *id = NULL;
+    if (qmp_arg_string(args, "device", &dev, false, err) < 0 ||
+        qmp_arg_string(args, "id", &id, false, err) < 0) {
+        return -1;
+    }
+    const char *name = dev ? dev : id;
+    if (!name || (dev && id)) {
+        qmp_error_set(err, "GenericError", "give one of 'device' or 'id'");
+        return -1;
+    }
+    if (strcmp(name, "cd0") != 0) {
+        qmp_error_set(err, "DeviceNotFound", "Device '%s' not found (the CD-ROM is 'cd0')", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int cdrom_change(struct engine *e, const char *file, bool force, struct qmp_error *err)
+{
+    char msg[512];
+    int r = ahci_machine_change_medium(e->ahci, file, force, msg, sizeof(msg));
+    if (r < 0) {
+        qmp_error_set(err, r == -ENODEV ? "DeviceNotFound" : "GenericError", "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_eject(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    static const char *const known[] = {"device", "id", "force", NULL};
+    bool force = false;
+    if (qmp_arg_check_known(args, known, err) < 0 || cdrom_arg(args, err) < 0 ||
+        qmp_arg_bool(args, "force", &force, false, err) < 0) {
+        return -1;
+    }
+    return cdrom_change(opaque, NULL, force, err);
+}
+
+static int cmd_blockdev_change_medium(void *opaque, json_t *args, json_t **ret,
+                                      struct qmp_error *err)
+{
+    static const char *const known[] = {"device",         "id",    "filename", "format",
+                                        "read-only-mode", "force", NULL};
+    const char *file = NULL, *format = NULL, *ro = NULL;
+    bool force = false;
+    if (qmp_arg_check_known(args, known, err) < 0 || cdrom_arg(args, err) < 0 ||
+        qmp_arg_string(args, "filename", &file, true, err) < 0 ||
+        qmp_arg_string(args, "format", &format, false, err) < 0 ||
+        qmp_arg_string(args, "read-only-mode", &ro, false, err) < 0 ||
+        qmp_arg_bool(args, "force", &force, false, err) < 0) {
+        return -1;
+    }
+    if (format && strcmp(format, "raw") != 0) {
+        qmp_error_set(err, "GenericError", "format '%s': CD-ROM images are raw", format);
+        return -1;
+    }
+    if (ro && strcmp(ro, "retain") != 0 && strcmp(ro, "read-only") != 0) {
+        qmp_error_set(err, "GenericError", "read-only-mode '%s': the CD-ROM is read-only", ro);
+        return -1;
+    }
+    return cdrom_change(opaque, file, force, err);
+}
+
 static const struct qmp_command engine_commands[] = {
     {"send-key", cmd_send_key},
     {"input-send-event", cmd_input_send_event},
@@ -361,6 +462,8 @@ static const struct qmp_command engine_commands[] = {
     {"system_reset", cmd_system_reset},
     {"system_powerdown", cmd_system_powerdown},
     {"quit", cmd_quit},
+    {"eject", cmd_eject},
+    {"blockdev-change-medium", cmd_blockdev_change_medium},
 };
 
 static void on_signal(void *opaque, uint32_t events)
@@ -463,6 +566,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
         }
+        /* SeaBIOS has no INT 10h on screen without a VGA BIOS: Debian's, through fw_cfg. */
+        if (e.vm.fw && kind == DISPLAY_VGA &&
+            firmware_add_rom_file(&e.vm, "vgaroms/vgabios-stdvga.bin", FIRMWARE_VGA_ROM, err,
+                                  sizeof(err)) < 0) {
+            fprintf(stderr, "deskvm-vm: warning: no VGA BIOS, the screen stays blank: %s\n", err);
+        }
     }
     if (input_qmp_init(&e.input, evloop_clock(e.loop), pc_keyboard(&e.vm),
                        e.display ? display_machine_display(e.display) : NULL) < 0) {
@@ -479,6 +588,15 @@ int main(int argc, char **argv)
     r = virtio_io_attach(&e.io, &e.vm, e.loop, &e.opt, err, sizeof(err));
     if (r < 0) {
         fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    r = ahci_machine_new(&e.vm, &e.opt, &e.ahci, err, sizeof(err));
+    if (r < 0) {
+        fprintf(stderr, "deskvm-vm: %s\n", err);
+        goto out;
+    }
+    if (e.opt.nboot && set_bootorder(&e, err, sizeof(err)) < 0) {
+        fprintf(stderr, "deskvm-vm: --boot: %s\n", err);
         goto out;
     }
     e.vm.hooks = (struct vm_hooks){on_state, on_reset, on_shutdown, on_powerdown, &e};
@@ -522,6 +640,7 @@ out:
     display_machine_stop(e.display);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
+    ahci_machine_free(e.ahci);
     if (e.input_ready) {
         input_qmp_destroy(&e.input);
     }

@@ -100,6 +100,9 @@ int virtio_io_attach(struct virtio_io *io, struct vm *vm, struct evloop *loop,
     memset(io, 0, sizeof(*io));
     io->loop = loop;
     for (unsigned i = 0; i < opt->ndisks; i++) {
+        if (opt->disks[i].sata) {
+            continue; /* on the AHCI controller (vmm/ahci_machine.c) */
+        }
         int r = attach_disk(io, vm, &opt->disks[i], i, err, errlen);
         if (r < 0) {
             return r;

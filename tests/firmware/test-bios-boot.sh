@@ -1,14 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Firmware guest test (docs/firmware.md): Debian's SeaBIOS boots the project's boot sector
-# from a virtio disk, on deskvm-vm and on QEMU -M q35 with the same image.
-#   test-bios-boot.sh DESKVM_VM BOOT_IMG
+# from a virtio disk or a SATA disk on AHCI, on deskvm-vm and on QEMU -M q35 with the same image.
+#   test-bios-boot.sh DESKVM_VM BOOT_IMG [virtio|sata]
 # Passes when both print SeaBIOS's banner and the boot sector's INT 10h / INT 13h lines on
 # the serial port and end with debug-exit status 33. Exit 0 pass, 1 fail, 77 skip.
 set -u
 vm=${1:?usage: test-bios-boot.sh DESKVM_VM BOOT_IMG}
 img=${2:?usage: test-bios-boot.sh DESKVM_VM BOOT_IMG}
 bios=/usr/share/seabios/bios-256k.bin
+bus=${3:-virtio}
 limit=${DESKVM_FIRMWARE_TIMEOUT:-280}
 
 [ -r "$bios" ] || { echo "SKIP: $bios missing (apt-get install seabios)"; exit 77; }
@@ -16,6 +17,14 @@ limit=${DESKVM_FIRMWARE_TIMEOUT:-280}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp "$img" "$tmp/disk.img" # the guest may write: keep the build's image pristine
+case $bus in
+virtio) qemu_drive="-drive file=$tmp/disk.img,if=virtio,format=raw" ;;
+sata) qemu_drive="-drive file=$tmp/disk.img,if=none,id=d0,format=raw -device ide-hd,drive=d0,bus=ide.0" ;;
+*)
+    echo "unknown bus $bus" >&2
+    exit 1
+    ;;
+esac
 
 check() { # NAME LOG STATUS
     ok=0
@@ -40,7 +49,7 @@ check() { # NAME LOG STATUS
 
 start=$(date +%s)
 timeout "$limit" "$vm" --firmware bios --memory 128M --cpus 1 --display none \
-    --disk "file=$tmp/disk.img,format=raw" > "$tmp/deskvm.log" 2>&1 < /dev/null
+    --disk "file=$tmp/disk.img,format=raw,bus=$bus" > "$tmp/deskvm.log" 2>&1 < /dev/null
 status=$?
 echo "deskvm: $(($(date +%s) - start)) s"
 check deskvm "$tmp/deskvm.log" $status
@@ -48,7 +57,7 @@ check deskvm "$tmp/deskvm.log" $status
 if command -v qemu-system-x86_64 > /dev/null; then
     timeout "$limit" qemu-system-x86_64 -M q35,graphics=off -display none -nic none \
         -serial stdio -m 128 -bios "$bios" -no-reboot \
-        -drive "file=$tmp/disk.img,if=virtio,format=raw" \
+        $qemu_drive \
         -device isa-debug-exit,iobase=0xf4,iosize=4 > "$tmp/qemu.log" 2>&1 < /dev/null
     check qemu "$tmp/qemu.log" $?
 else

@@ -25,6 +25,7 @@ import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
 import rfb_client  # noqa: E402
+from screen import load_font, read_png  # noqa: E402
 
 W, H = 640, 480
 
@@ -49,44 +50,6 @@ def read_ppm(path):
     return w, h, data[m.end():m.end() + w * h * 3]
 
 
-def read_png(path):
-    """An 8-bit RGB, non-interlaced PNG (what deskvm and QEMU write), unfiltered."""
-    data = open(path, "rb").read()
-    check(data[:8] == b"\x89PNG\r\n\x1a\n", "%s: not a PNG" % path)
-    pos, idat, w = 8, b"", None
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        check(zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0],
-              "%s: bad CRC in %r" % (path, kind))
-        if kind == b"IHDR":
-            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            check(depth == 8 and ctype == 2 and interlace == 0, "PNG type %d/%d" % (depth, ctype))
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + n
-    raw = zlib.decompress(idat)
-    stride, out, prev = w * 3, bytearray(), bytearray(w * 3)
-    for y in range(h):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - 3] if i >= 3 else 0
-            b, c = prev[i], prev[i - 3] if i >= 3 else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 0xff
-            elif f == 2:
-                line[i] = (line[i] + b) & 0xff
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 0xff
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xff
-        out += line
-        prev = line
-    return w, h, bytes(out)
-
-
 def screendump(c, tmp, name):
     png, ppm = os.path.join(tmp, name + ".png"), os.path.join(tmp, name + ".ppm")
     check(c.cmd("screendump", {"filename": png}) == {}, "screendump png")
@@ -105,12 +68,6 @@ def first_difference(w, got, want):
 
 
 # ---- what the guest draws ------------------------------------------------------------------
-
-def load_font(path):
-    rows = re.findall(r"\{((?:0x[0-9a-f]{2},? ?){16})\}", open(path).read())
-    check(len(rows) == 256, "%s: %d glyphs" % (path, len(rows)))
-    return [[int(x, 16) for x in r.replace(",", " ").split()] for r in rows]
-
 
 EGA = [0x000000, 0x0000aa, 0x00aa00, 0x00aaaa, 0xaa0000, 0xaa00aa, 0xaa5500, 0xaaaaaa,
        0x555555, 0x5555ff, 0x55ff55, 0x55ffff, 0xff5555, 0xff55ff, 0xffff55, 0xffffff]

@@ -306,6 +306,51 @@ static void test_disk_errors(void **state)
     cli_options_free(&o);
 }
 
+static void test_sata_cdrom_boot(void **state)
+{
+    struct cli_options o;
+    char err[256] = "";
+    assert_int_equal(PARSE(&o, err, "--disk", "file=a.img,bus=sata", "--disk",
+                           "file=b.img,bus=virtio", "--cdrom", "x.iso", "--firmware", "bios",
+                           "--boot", "cdrom,disk"),
+                     0);
+    assert_true(o.disks[0].sata);
+    assert_false(o.disks[1].sata);
+    assert_string_equal(o.cdrom, "x.iso");
+    assert_int_equal(o.nboot, 2);
+    assert_int_equal(o.boot[0], CLI_BOOT_CDROM);
+    assert_int_equal(o.boot[1], CLI_BOOT_DISK);
+    cli_options_free(&o);
+
+    static const struct {
+        const char *a[6];
+        const char *needle;
+    } bad[] = {
+        {{"--disk", "file=a,bus=scsi"}, "bus=scsi"},
+        {{"--cdrom", "a.iso", "--cdrom", "b.iso"}, "given twice"},
+        {{"--cdrom", "a.iso", "--boot", "cdrom"}, "needs --firmware"},
+        {{"--firmware", "bios", "--boot", "cdrom"}, "needs --cdrom"},
+        {{"--firmware", "bios", "--boot", "disk"}, "needs a --disk"},
+        {{"--firmware", "bios", "--cdrom", "a", "--boot", "floppy"}, "cdrom and disk"},
+        {{"--firmware", "bios", "--cdrom", "a", "--boot", "cdrom,cdrom"}, "given twice"},
+        {{"--firmware", "bios", "--cdrom", "a", "--boot", ""}, "empty"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[8] = {(char *)"deskvm-vm"};
+        int argc = 1;
+        while (argc - 1 < 6 && bad[i].a[argc - 1]) {
+            argv[argc] = (char *)bad[i].a[argc - 1];
+            argc++;
+        }
+        err[0] = '\0';
+        assert_int_equal(cli_parse(&o, argc, argv, err, sizeof(err)), -EINVAL);
+        if (!strstr(err, bad[i].needle)) {
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].needle);
+        }
+        cli_options_free(&o);
+    }
+}
+
 static void test_restore(void **state)
 {
     struct cli_options o;
@@ -339,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_disk_errors),
         cmocka_unit_test(test_display_and_vnc),
         cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_sata_cdrom_boot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

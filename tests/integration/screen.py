@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Screen images for the integration tests: the PNGs that QMP screendump writes, the VGA font
+deskvm renders text mode with (display/vga_font.c), and reading the text of an 80x25 text
+screen back from a screendump by matching each 8x16 cell against that font."""
+import re
+import struct
+import zlib
+
+from deskvm_harness import check
+
+
+def read_png(path):
+    """An 8-bit RGB, non-interlaced PNG (what deskvm and QEMU write), unfiltered."""
+    data = open(path, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "%s: not a PNG" % path)
+    pos, idat, w = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        check(zlib.crc32(kind + body) == struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0],
+              "%s: bad CRC in %r" % (path, kind))
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            check(depth == 8 and ctype == 2 and interlace == 0, "PNG type %d/%d" % (depth, ctype))
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    stride, out, prev = w * 3, bytearray(), bytearray(w * 3)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - 3] if i >= 3 else 0
+            b, c = prev[i], prev[i - 3] if i >= 3 else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 0xff
+            elif f == 2:
+                line[i] = (line[i] + b) & 0xff
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xff
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xff
+        out += line
+        prev = line
+    return w, h, bytes(out)
+
+
+def load_font(path):
+    rows = re.findall(r"\{((?:0x[0-9a-f]{2},? ?){16})\}", open(path).read())
+    check(len(rows) == 256, "%s: %d glyphs" % (path, len(rows)))
+    return [[int(x, 16) for x in r.replace(",", " ").split()] for r in rows]
+
+
+def glyph_table(font):
+    """Bitmap rows -> character code; blank glyphs (0x00, 0xff) give way to the space."""
+    table = {}
+    for code in range(254, 0, -1):
+        table.setdefault(tuple(font[code]), code)
+    table[tuple(font[0x20])] = 0x20
+    return table
+
+
+def screen_text(image, font, cols=80, rows=25):
+    """The text of a cols x rows screen of 8x16 cells (what deskvm draws for text mode), one
+    string per row; a cell that matches no glyph in either colour assignment reads '?',
+    a glyph outside printable ASCII reads '#'."""
+    w, h, rgb = image
+    check(w == cols * 8 and h == rows * 16, "a %dx%d screen is not %dx%d text" % (w, h, cols, rows))
+    table = glyph_table(font)
+    lines = []
+    for row in range(rows):
+        line = []
+        for col in range(cols):
+            px = [[rgb[((row * 16 + y) * w + col * 8 + x) * 3:((row * 16 + y) * w + col * 8 + x) * 3 + 3]
+                   for x in range(8)] for y in range(16)]
+            colours = sorted({p for r in px for p in r})
+            code = None
+            for bg in colours[:2]:
+                bits = tuple(sum(0x80 >> x for x in range(8) if r[x] != bg) for r in px)
+                code = table.get(bits)
+                if code is not None:
+                    break
+            if len(colours) > 2 or code is None:
+                line.append("?")
+            else:
+                line.append(chr(code) if 0x20 <= code < 0x7f else "#")
+        lines.append("".join(line))
+    return lines
