@@ -6,11 +6,13 @@
 #include "gui/application.h"
 
 #include "gui/library.h"
+#include "gui/prefs.h"
 #include "gui/window.h"
 
 struct _DvApplication {
     GtkApplication parent;
     DvLibrary *library;
+    GSettings *settings; /* NULL when the schema is not installed (uninstalled build) */
 };
 
 G_DEFINE_FINAL_TYPE(DvApplication, dv_application, GTK_TYPE_APPLICATION)
@@ -21,7 +23,9 @@ static void activate(GApplication *app)
     GtkWindow *win = gtk_application_get_active_window(GTK_APPLICATION(app));
     if (win == NULL) {
         g_autoptr(GError) error = NULL;
-        self->library = dv_library_new(NULL);
+        struct dv_prefs prefs;
+        dv_prefs_read(self->settings, &prefs);
+        self->library = dv_library_new(prefs.vm_dir);
         gboolean ok = dv_library_load(self->library, &error);
         if (ok && dv_library_ensure_demo(self->library, &error) == NULL && error != NULL) {
             ok = FALSE;
@@ -31,6 +35,11 @@ static void activate(GApplication *app)
             dv_window_notify_error(w, error);
         }
         win = GTK_WINDOW(w);
+        gtk_window_set_default_size(win, prefs.window_width, prefs.window_height);
+        if (prefs.window_maximized) {
+            gtk_window_maximize(win);
+        }
+        dv_prefs_clear(&prefs);
     }
     gtk_window_present(win);
 }
@@ -40,9 +49,24 @@ static void act_quit(GSimpleAction *a, GVariant *p, gpointer data)
     g_application_quit(data);
 }
 
+/* Before the windows go: the main window's size and state for the next start. */
+static void shutdown(GApplication *app)
+{
+    DvApplication *self = DV_APPLICATION(app);
+    GtkWindow *win = gtk_application_get_active_window(GTK_APPLICATION(app));
+    if (win != NULL) {
+        int w, h;
+        gtk_window_get_size(win, &w, &h);
+        dv_prefs_save_window(self->settings, w, h, gtk_window_is_maximized(win));
+        g_settings_sync();
+    }
+    G_APPLICATION_CLASS(dv_application_parent_class)->shutdown(app);
+}
+
 static void startup(GApplication *app)
 {
     G_APPLICATION_CLASS(dv_application_parent_class)->startup(app);
+    DV_APPLICATION(app)->settings = dv_prefs_open(NULL);
     static const GActionEntry actions[] = {{"quit", act_quit}};
     g_action_map_add_action_entries(G_ACTION_MAP(app), actions, G_N_ELEMENTS(actions), app);
     static const struct {
@@ -70,6 +94,7 @@ static void startup(GApplication *app)
 static void dv_application_dispose(GObject *obj)
 {
     g_clear_object(&DV_APPLICATION(obj)->library);
+    g_clear_object(&DV_APPLICATION(obj)->settings);
     G_OBJECT_CLASS(dv_application_parent_class)->dispose(obj);
 }
 
@@ -78,6 +103,7 @@ static void dv_application_class_init(DvApplicationClass *klass)
     G_OBJECT_CLASS(klass)->dispose = dv_application_dispose;
     G_APPLICATION_CLASS(klass)->activate = activate;
     G_APPLICATION_CLASS(klass)->startup = startup;
+    G_APPLICATION_CLASS(klass)->shutdown = shutdown;
 }
 
 static void dv_application_init(DvApplication *self)

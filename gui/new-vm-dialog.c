@@ -7,6 +7,7 @@
 
 #include "gui/dv-error.h"
 #include "gui/new-vm.h"
+#include "gui/prefs.h"
 
 struct _DvNewVmDialog {
     GtkDialog parent;
@@ -123,6 +124,11 @@ GtkWidget *dv_new_vm_dialog_new(GtkWindow *parent, DvLibrary *library)
     self->library = g_object_ref(library);
     struct dv_new_vm m;
     dv_new_vm_init_defaults(&m, library);
+    g_autoptr(GSettings) settings = dv_prefs_open(NULL);
+    struct dv_prefs prefs;
+    dv_prefs_read(settings, &prefs);
+    dv_new_vm_use_prefs(&m, prefs.memory_mib, prefs.cpus);
+    dv_prefs_clear(&prefs);
     gtk_entry_set_text(self->name_entry, m.name);
     gtk_spin_button_set_value(self->memory_spin, (double)m.memory_mib);
     gtk_spin_button_set_value(self->vcpus_spin, m.vcpus);

@@ -25,6 +25,16 @@ void dv_new_vm_init_defaults(struct dv_new_vm *m, DvLibrary *library)
     m->demo = TRUE;
 }
 
+void dv_new_vm_use_prefs(struct dv_new_vm *m, guint memory_mib, guint cpus)
+{
+    if (memory_mib != 0) {
+        m->memory_mib = memory_mib;
+    }
+    if (cpus != 0) {
+        m->vcpus = cpus;
+    }
+}
+
 void dv_new_vm_clear(struct dv_new_vm *m)
 {
     g_free(m->name);

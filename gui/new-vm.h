@@ -24,6 +24,9 @@ struct dv_new_vm {
  * 1 vCPU (2 on hosts with 4 or more), the demo guest, no network. */
 void dv_new_vm_init_defaults(struct dv_new_vm *m, DvLibrary *library);
 void dv_new_vm_clear(struct dv_new_vm *m);
+/* The preferences' proposals (default-memory-mib, default-cpus) replace the host-based
+ * defaults where they are not 0. */
+void dv_new_vm_use_prefs(struct dv_new_vm *m, guint memory_mib, guint cpus);
 
 /* FALSE with the message and the field at fault ("name", "memory", "vcpus", "kernel",
  * "initrd") when the VM cannot be created as filled in. */

@@ -15,6 +15,7 @@
 #include "gui/dv-error.h"
 #include "gui/library.h"
 #include "gui/new-vm.h"
+#include "gui/prefs.h"
 #include "gui/qmp-client.h"
 #include "gui/snapshots.h"
 
@@ -964,6 +965,61 @@ static void test_real_engine(void **state)
     g_string_free(serial, TRUE);
 }
 
+/* The schema compiled in the build dir (meson passes GSETTINGS_SCHEMA_DIR; main() takes it out
+ * of the environment so that the default source has no deskvm schema). */
+static char *schema_dir;
+
+static void test_prefs(void **state)
+{
+    /* Not installed: no settings, the schema's defaults, saving does nothing. */
+    GSettings *none = dv_prefs_open(NULL);
+    assert_null(none);
+    struct dv_prefs p;
+    dv_prefs_read(NULL, &p);
+    assert_int_equal(p.window_width, 960);
+    assert_int_equal(p.window_height, 640);
+    assert_false(p.window_maximized);
+    assert_null(p.vm_dir);
+    assert_int_equal(p.memory_mib, 0);
+    assert_int_equal(p.cpus, 0);
+    dv_prefs_save_window(NULL, 100, 100, TRUE);
+    struct dv_new_vm m = {.memory_mib = 512, .vcpus = 1};
+    dv_new_vm_use_prefs(&m, p.memory_mib, p.cpus);
+    assert_int_equal(m.memory_mib, 512);
+    assert_int_equal(m.vcpus, 1);
+
+    /* Installed (the build dir's compiled schema, memory backend). */
+    assert_non_null(schema_dir);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GSettingsSchemaSource) src =
+        g_settings_schema_source_new_from_directory(schema_dir, NULL, TRUE, &error);
+    assert_non_null(src);
+    g_autoptr(GSettings) s = dv_prefs_open(src);
+    assert_non_null(s);
+    dv_prefs_read(s, &p);
+    assert_int_equal(p.window_width, 960);
+    assert_null(p.vm_dir);
+    g_settings_set_string(s, "vm-directory", "/srv/vms");
+    g_settings_set_uint(s, "default-memory-mib", 1536);
+    g_settings_set_uint(s, "default-cpus", 3);
+    dv_prefs_save_window(s, 1200, 10, FALSE); /* height clamped to the schema's minimum */
+    dv_prefs_read(s, &p);
+    assert_int_equal(p.window_width, 1200);
+    assert_int_equal(p.window_height, 240);
+    assert_false(p.window_maximized);
+    assert_string_equal(p.vm_dir, "/srv/vms");
+    dv_new_vm_use_prefs(&m, p.memory_mib, p.cpus);
+    assert_int_equal(m.memory_mib, 1536);
+    assert_int_equal(m.vcpus, 3);
+    dv_prefs_clear(&p);
+    /* Maximized keeps the size to go back to. */
+    dv_prefs_save_window(s, 3000, 2000, TRUE);
+    dv_prefs_read(s, &p);
+    assert_true(p.window_maximized);
+    assert_int_equal(p.window_width, 1200);
+    dv_prefs_clear(&p);
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-test-XXXXXX", NULL);
@@ -973,6 +1029,10 @@ int main(void)
     g_mkdir_with_parents(run, 0700);
     g_setenv("XDG_DATA_HOME", data, TRUE);
     g_setenv("XDG_RUNTIME_DIR", run, TRUE);
+    schema_dir = g_strdup(g_getenv("GSETTINGS_SCHEMA_DIR"));
+    g_unsetenv("GSETTINGS_SCHEMA_DIR");
+    g_setenv("XDG_DATA_DIRS", data, TRUE);
+    g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_xml_round_trip),
@@ -982,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_library_create_and_corrupt),
         cmocka_unit_test(test_clone_import_export_delete),
         cmocka_unit_test(test_new_vm_validation),
+        cmocka_unit_test(test_prefs),
         cmocka_unit_test(test_first_start_demo),
         cmocka_unit_test(test_qmp_client),
         cmocka_unit_test(test_snapshot_validate),
