@@ -137,7 +137,7 @@ class Bench:
         append = f"cpus=1 mem={mem_mib}M {extra}".strip()
         if vmm == "deskvm":
             return [self.deskvm, "--kernel", elf, "--append", append, "--cpus", "1",
-                    "--memory", str(mem_mib), "--serial", "stdio"]
+                    "--memory", str(mem_mib), "--serial", "stdio"] + self.args.deskvm_arg
         # The flags of tests/guest/run-guest.sh (docs/guest-test-kit.md), KVM only.
         return [self.qemu, "-M", "microvm,rtc=on,pit=on,pic=on,isa-serial=on,acpi=on",
                 "-accel", "kvm", "-cpu", "qemu64,-pni", "-nodefaults", "-no-user-config",
@@ -348,6 +348,9 @@ def main():
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--only", default="start,rss,exits",
                     help="comma-separated subset of start,rss,exits")
+    ap.add_argument("--deskvm-arg", action="append", default=[], metavar="ARG",
+                    help="one more deskvm-vm argument (repeatable), e.g. --deskvm-arg="
+                         "--no-async-teardown")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     b = Bench(args)

@@ -58,6 +58,8 @@ static const char usage[] =
     "  --snapshot-dir DIR   the snapshot tree (QMP snapshot-take); default: the first\n"
     "                       --disk's directory\n"
     "  --kvm-device PATH    KVM device node (default /dev/kvm)\n"
+    "  --no-async-teardown  destroy the VM in this process before it exits (default: a\n"
+    "                       helper task does it after the exit, docs/engine.md)\n"
     "  -h, --help           this text\n"
     "  -V, --version        version\n"
     "\n"
@@ -233,6 +235,7 @@ enum {
     OPT_BOOT,
     OPT_RESTORE,
     OPT_SNAPSHOT_DIR,
+    OPT_NO_ASYNC_TEARDOWN,
     OPT_LATER,
 };
 
@@ -250,6 +253,7 @@ static const struct option options[] = {
     {"restore", required_argument, NULL, OPT_RESTORE},
     {"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
     {"paused", no_argument, NULL, 'S'},
+    {"no-async-teardown", no_argument, NULL, OPT_NO_ASYNC_TEARDOWN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     /* Options of later parts of the engine: refused clearly until they exist. */
@@ -563,6 +567,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             break;
         case 'S':
             opt->start_paused = true;
+            break;
+        case OPT_NO_ASYNC_TEARDOWN:
+            opt->no_async_teardown = true;
             break;
         case OPT_DISPLAY:
             if (strcmp(optarg, "vga") != 0 && strcmp(optarg, "virtio-gpu") != 0 &&

@@ -62,8 +62,9 @@ struct cli_options {
     const char *restore;      /* checkpoint file: the machine comes from it */
     const char *snapshot_dir; /* --snapshot-dir: the snapshot tree (vmm/snaptree.h) */
     bool start_paused;
-    const char *display; /* "vga", "virtio-gpu", "none", or NULL: vga with --vnc or a channel */
-    const char *vnc;     /* the --vnc argument (display/vnc.h vnc_parse) */
+    bool no_async_teardown; /* --no-async-teardown (vmm/teardown.h) */
+    const char *display;    /* "vga", "virtio-gpu", "none", or NULL: vga with --vnc or a channel */
+    const char *vnc;        /* the --vnc argument (display/vnc.h vnc_parse) */
     const char *display_channel; /* --display-channel (vmm/display_channel.h) */
     /* --device specs in command-line order (checked by virtio_spec_parse). */
     const char *devices[CLI_MAX_DEVICES];

@@ -30,6 +30,7 @@
 #include "vmm/virtio_machine.h"
 #include "vmm/snapshot.h"
 #include "vmm/snaptree.h"
+#include "vmm/teardown.h"
 #include "vmm/vm.h"
 
 extern const unsigned char demo_guest_elf[];
@@ -50,6 +51,7 @@ struct engine {
     struct snaptree tree;      /* opened on the first snapshot tree command */
     bool tree_open;
     int sigfd;
+    struct teardown teardown; /* the async tear-down helper, or sock -1 */
 };
 
 static void emit(struct engine *e, const char *event, json_t *data)
@@ -504,6 +506,10 @@ int main(int argc, char **argv)
         }
         return EXIT_OK; /* --help, --version */
     }
+    e.teardown.sock = -1;
+    if (!e.opt.no_async_teardown && teardown_start(&e.teardown) < 0) {
+        e.teardown.sock = -1; /* tear down in this process, as with --no-async-teardown */
+    }
     if (kvm_sys_open(&e.kvm, e.opt.kvm_path, err, sizeof(err)) < 0) {
         fprintf(stderr, "deskvm-vm: %s\n", err);
         return EXIT_NO_KVM;
@@ -638,6 +644,9 @@ out:
         snaptree_close(&e.tree);
     }
     display_machine_stop(e.display);
+    /* The helper takes the last VM reference: the kernel's VM destruction (irqchip, PIT,
+     * SRCU grace periods) then runs there after this process has exited. */
+    teardown_hand_over(&e.teardown, e.vm.fd);
     vm_destroy(&e.vm);
     display_machine_free(e.display);
     ahci_machine_free(e.ahci);
@@ -652,5 +661,6 @@ out:
     chardev_close(&e.serial);
     kvm_sys_close(&e.kvm);
     cli_options_free(&e.opt);
+    teardown_finish(&e.teardown);
     return status & 0xff;
 }

@@ -358,6 +358,10 @@ static void test_restore(void **state)
     assert_int_equal(PARSE(&o, err, "--restore", "vm.dvs", "-S"), 0);
     assert_string_equal(o.restore, "vm.dvs");
     assert_true(o.start_paused);
+    assert_false(o.no_async_teardown); /* the helper is the default */
+    cli_options_free(&o);
+    assert_int_equal(PARSE(&o, err, "--restore", "vm.dvs", "--no-async-teardown"), 0);
+    assert_true(o.no_async_teardown);
     /* The machine comes from the checkpoint: options that shape it are refused. */
     const char *clash[][2] = {
         {"--memory", "512M"}, {"--cpus", "2"},   {"--kernel", "k"},
