@@ -74,7 +74,7 @@ def run():
             joined = "\n".join(text)
             # the menu is drawn in pieces: wait for the header, the help and the entries
             if ("GNU GRUB  version" in joined and "entry is highlighted" in joined and
-                    "*GNU/Linux" in joined):
+                    "*GNU/Linux" in joined and "Memtest86+" in joined):
                 break
             check(vm.proc.poll() is None, "deskvm-vm exited: %s" % vm.stderr())
             time.sleep(3)
@@ -82,8 +82,6 @@ def run():
             raise TestFailure("no GRUB menu on the screen after %.0f s; last screen:\n%s\n"
                                  "serial: %r" % (LIMIT, "\n".join(text), vm.serial()[-400:]))
         print("GRUB menu on screen after %.0f s" % (time.monotonic() - start))
-        check(any("Memtest86+" in line for line in text), "no Memtest86+ entry:\n%s"
-              % "\n".join(text))
 
         # media change through QMP
         check(c.cmd("eject", {"device": "cd0"}) == {}, "eject")
