@@ -59,6 +59,8 @@ struct display_machine {
     uint64_t compare_until; /* compare lines instead of fetching the dirty log until then */
     uint64_t compare_periods;
     struct vnc_server *vnc;
+    display_emit_fn *emit; /* QMP events */
+    void *emit_opaque;
     struct display_channel *channel;
     bool unix_watched;
     int ptr_x, ptr_y;
@@ -209,6 +211,20 @@ static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
     dm->ptr_buttons = ps2;
 }
 
+int display_machine_abs_pointer(void *opaque, unsigned x, unsigned y, unsigned buttons, int wheel)
+{
+    struct display_machine *dm = opaque;
+    if (dm->kind != DISPLAY_VIRTIO_GPU || !virtio_input_ready(&dm->tablet)) {
+        return -ENODEV;
+    }
+    input_activity(dm);
+    unsigned b = (buttons & I8042_BUTTON_LEFT ? VIRTIO_INPUT_BUTTON_LEFT : 0) |
+                 (buttons & I8042_BUTTON_MIDDLE ? VIRTIO_INPUT_BUTTON_MIDDLE : 0) |
+                 (buttons & I8042_BUTTON_RIGHT ? VIRTIO_INPUT_BUTTON_RIGHT : 0);
+    /* QMP's 0..0x7fff is the tablet's own range: a 0x8000-wide screen keeps it exact. */
+    return virtio_input_pointer(&dm->tablet, x, y, 0x8000, 0x8000, b, wheel);
+}
+
 static void scan(struct display_machine *dm, uint64_t now);
 
 /*
@@ -276,11 +292,59 @@ static void on_refresh(void *opaque)
     vtimer_mod(dm->refresh, now + (fast ? DISPLAY_REFRESH_FAST_NS : DISPLAY_REFRESH_NS));
 }
 
+/* A client's SetDesktopSize: the virtio-gpu's preferred mode (display event to the driver). */
+static int vnc_resize(void *opaque, unsigned width, unsigned height)
+{
+    struct display_machine *dm = opaque;
+    if (dm->kind != DISPLAY_VIRTIO_GPU) {
+        return -ENOTSUP; /* the VGA's modes are the guest's choice alone */
+    }
+    return virtio_gpu_set_preferred_size(&dm->gpu, width, height) < 0 ? -EINVAL : 0;
+}
+
+/* QEMU's VncServerInfo (with auth) and VncClientInfo/VncBasicInfo. */
+static json_t *vnc_server_json(const struct vnc_config *c)
+{
+    char service[16];
+    snprintf(service, sizeof(service), "%u", c->port);
+    return json_pack("{s:s, s:s, s:s, s:b, s:s}", "host", c->unix_socket ? c->path : c->host,
+                     "service", c->unix_socket ? "" : service, "family",
+                     c->unix_socket ? "unix" : "ipv4", "websocket", 0, "auth",
+                     c->password ? "vnc" : "none");
+}
+
+static json_t *vnc_client_json(const struct vnc_config *c, const struct vnc_client_info *info)
+{
+    bool unix_client = strcmp(info->host, "unix") == 0;
+    return json_pack("{s:s, s:s, s:s, s:b}", "host", unix_client ? c->path : info->host, "service",
+                     info->service, "family", unix_client ? "unix" : "ipv4", "websocket", 0);
+}
+
+static void vnc_client_event(void *opaque, enum vnc_event event,
+                             const struct vnc_client_info *client)
+{
+    static const char *const names[] = {
+        [VNC_EVENT_CONNECTED] = "VNC_CONNECTED",
+        [VNC_EVENT_INITIALIZED] = "VNC_INITIALIZED",
+        [VNC_EVENT_DISCONNECTED] = "VNC_DISCONNECTED",
+    };
+    struct display_machine *dm = opaque;
+    if (!dm->emit || !dm->vnc) {
+        return;
+    }
+    const struct vnc_config *c = vnc_server_config(dm->vnc);
+    dm->emit(dm->emit_opaque, names[event],
+             json_pack("{s:o, s:o}", "server", vnc_server_json(c), "client",
+                       vnc_client_json(c, client)));
+}
+
 static const struct vnc_input_ops vnc_input = {
     .key = vnc_key,
     .pointer = vnc_pointer,
     .watch = vnc_watch,
     .unwatch = vnc_unwatch,
+    .resize = vnc_resize,
+    .client_event = vnc_client_event,
 };
 
 static void on_vnc_unix(void *opaque, uint32_t events)
@@ -477,6 +541,7 @@ void display_machine_stop(struct display_machine *dm)
     }
     vtimer_free(dm->refresh);
     dm->refresh = NULL;
+    dm->emit = NULL; /* no events from the teardown: QMP may be gone */
     vnc_server_free(dm->vnc);
     dm->vnc = NULL;
     display_channel_free(dm->channel);
@@ -502,6 +567,12 @@ void display_machine_free(struct display_machine *dm)
         close(dm->vram_fd);
     }
     free(dm);
+}
+
+void display_machine_set_emit(struct display_machine *dm, display_emit_fn *emit, void *opaque)
+{
+    dm->emit = emit;
+    dm->emit_opaque = opaque;
 }
 
 const struct display *display_machine_display(const struct display_machine *dm)
@@ -569,11 +640,7 @@ int display_qmp_query_vnc(struct display_machine *dm, json_t *args, json_t **ret
     unsigned n = vnc_server_clients(dm->vnc, info, 16);
     json_t *clients = json_array();
     for (unsigned i = 0; i < n && i < 16; i++) {
-        bool unix_client = strcmp(info[i].host, "unix") == 0;
-        json_array_append_new(clients, json_pack("{s:s, s:s, s:s, s:b}", "host",
-                                                 unix_client ? c->path : info[i].host, "service",
-                                                 info[i].service, "family",
-                                                 unix_client ? "unix" : "ipv4", "websocket", 0));
+        json_array_append_new(clients, vnc_client_json(c, &info[i]));
     }
     char service[16];
     snprintf(service, sizeof(service), "%u", c->port);
