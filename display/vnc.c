@@ -33,7 +33,8 @@ struct vnc_server {
     int unix_fd;
     int listen_watched; /* the TCP listening socket we watch, or -1 */
     char password[VNC_PASSWORD_MAX + 1];
-    char *passwords[2]; /* the NULL-terminated list rfbCheckPasswordByList walks */
+    char *passwords[2];  /* the NULL-terminated list rfbCheckPasswordByList walks */
+    rfbCursorPtr cursor; /* ours (cleanup FALSE): freed when replaced and at the end */
 };
 
 /* What we keep per client (cl->clientData). */
@@ -342,6 +343,93 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     return s;
 }
 
+static void free_cursor(rfbCursorPtr c)
+{
+    if (c) {
+        free(c->source);
+        free(c->mask);
+        free(c->richSource);
+        free(c->alphaSource);
+        free(c);
+    }
+}
+
+/* Where the cursor is, in the pixels sent to clients that draw no cursor of their own. */
+static void mark_cursor(struct vnc_server *s)
+{
+    rfbCursorPtr c = s->cursor;
+    if (c) {
+        int x = s->screen->cursorX - c->xhot, y = s->screen->cursorY - c->yhot;
+        lazy_vncserver.rfbMarkRectAsModified(s->screen, x < 0 ? 0 : x, y < 0 ? 0 : y, x + c->width,
+                                             y + c->height);
+    }
+}
+
+int vnc_server_set_cursor(struct vnc_server *s, const uint32_t *argb, unsigned stride, unsigned w,
+                          unsigned h, unsigned hot_x, unsigned hot_y)
+{
+    rfbCursorPtr c = NULL;
+    if (argb) {
+        if (!w || !h || w > VNC_CURSOR_MAX || h > VNC_CURSOR_MAX || stride < w || hot_x >= w ||
+            hot_y >= h) {
+            return -EINVAL;
+        }
+        size_t row = (w + 7) / 8;
+        c = calloc(1, sizeof(*c));
+        if (!c || !(c->source = calloc(row, h)) || !(c->mask = calloc(row, h)) ||
+            !(c->richSource = malloc((size_t)w * h * 4)) ||
+            !(c->alphaSource = malloc((size_t)w * h))) {
+            free_cursor(c);
+            return -ENOMEM;
+        }
+        c->width = (unsigned short)w;
+        c->height = (unsigned short)h;
+        c->xhot = (unsigned short)hot_x;
+        c->yhot = (unsigned short)hot_y;
+        c->foreRed = c->foreGreen = c->foreBlue = 0xffff; /* XCursor: white on black */
+        for (unsigned y = 0; y < h; y++) {
+            for (unsigned x = 0; x < w; x++) {
+                uint32_t p = argb[(size_t)y * stride + x];
+                unsigned a = p >> 24;
+                unsigned lum = ((p >> 16 & 0xff) * 3 + (p >> 8 & 0xff) * 6 + (p & 0xff)) / 10;
+                size_t i = (size_t)y * w + x;
+                /* the server format: 32 bpp little endian, red at bit 16 */
+                memcpy(c->richSource + i * 4, &p, 4);
+                c->alphaSource[i] = (unsigned char)a;
+                if (a >= 128) {
+                    c->mask[y * row + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+                }
+                if (lum >= 128) {
+                    c->source[y * row + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+                }
+            }
+        }
+    }
+    mark_cursor(s); /* where the old one was drawn */
+    lazy_vncserver.rfbSetCursor(s->screen, c);
+    free_cursor(s->cursor);
+    s->cursor = c;
+    mark_cursor(s);
+    return 0;
+}
+
+void vnc_server_move_cursor(struct vnc_server *s, int x, int y)
+{
+    if (x == s->screen->cursorX && y == s->screen->cursorY) {
+        return;
+    }
+    mark_cursor(s);
+    s->screen->cursorX = x;
+    s->screen->cursorY = y;
+    mark_cursor(s);
+    rfbClientIteratorPtr it = lazy_vncserver.rfbGetClientIterator(s->screen);
+    for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
+         cl = lazy_vncserver.rfbClientIteratorNext(it)) {
+        cl->cursorWasMoved = TRUE;
+    }
+    lazy_vncserver.rfbReleaseClientIterator(it);
+}
+
 void vnc_server_free(struct vnc_server *s)
 {
     if (!s) {
@@ -353,8 +441,10 @@ void vnc_server_free(struct vnc_server *s)
     }
     if (s->screen) {
         lazy_vncserver.rfbShutdownServer(s->screen, TRUE);
+        s->screen->cursor = NULL; /* ours, freed below */
         lazy_vncserver.rfbScreenCleanup(s->screen);
     }
+    free_cursor(s->cursor);
     if (s->unix_fd >= 0) {
         close(s->unix_fd);
         unlink(s->cfg.path);

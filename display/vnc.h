@@ -28,6 +28,14 @@ struct vnc_config {
  */
 int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen);
 
+/*
+ * The guest's pointer image, sent to clients as a cursor shape (RichCursor / XCursor
+ * pseudo-encodings; libvncserver draws it into the pixels it sends to other clients):
+ * argb is w x h pixels (stride in pixels, alpha at bit 24, opaque from 128), hot spot
+ * (hot_x, hot_y). NULL argb: no cursor. -EINVAL beyond VNC_CURSOR_MAX, -ENOMEM.
+ */
+#define VNC_CURSOR_MAX 256
+
 struct vnc_client_info {
     char host[64]; /* IPv4 address, or "unix" */
     char service[16];
@@ -74,6 +82,10 @@ void vnc_server_poll(struct vnc_server *s);
 int vnc_server_unix_fd(const struct vnc_server *s);
 /* Take the client on the unix socket (call when vnc_server_unix_fd() is readable). */
 void vnc_server_accept_unix(struct vnc_server *s);
+int vnc_server_set_cursor(struct vnc_server *s, const uint32_t *argb, unsigned stride, unsigned w,
+                          unsigned h, unsigned hot_x, unsigned hot_y);
+/* The cursor's hot spot moved to (x, y) on the surface (PointerPos pseudo-encoding). */
+void vnc_server_move_cursor(struct vnc_server *s, int x, int y);
 /* Set the VNC password (at most 8 characters are used by the protocol). -EINVAL when too long. */
 int vnc_server_set_password(struct vnc_server *s, const char *password);
 

@@ -59,6 +59,10 @@ struct display_machine {
     uint64_t compare_until; /* compare lines instead of fetching the dirty log until then */
     uint64_t compare_periods;
     struct vnc_server *vnc;
+    uint64_t cursor_seen; /* gpu.cursor_updates when last sent to VNC */
+    bool cursor_visible;  /* what VNC shows */
+    uint32_t cursor_hot_x, cursor_hot_y;
+    uint32_t cursor_image[VIRTIO_GPU_CURSOR_SIZE * VIRTIO_GPU_CURSOR_SIZE];
     display_emit_fn *emit; /* QMP events */
     void *emit_opaque;
     struct display_channel *channel;
@@ -228,6 +232,43 @@ int display_machine_abs_pointer(void *opaque, unsigned x, unsigned y, unsigned b
 static void scan(struct display_machine *dm, uint64_t now);
 
 /*
+ * The virtio-gpu cursor (UPDATE_CURSOR / MOVE_CURSOR) to the VNC clients, from the event
+ * loop: the shape when it changed (the device keeps a 64x64 copy, padded transparent), and
+ * the position.
+ */
+static void sync_cursor(struct display_machine *dm)
+{
+    struct virtio_gpu *gpu = &dm->gpu;
+    if (dm->kind != DISPLAY_VIRTIO_GPU || !dm->vnc || gpu->cursor_updates == dm->cursor_seen) {
+        return;
+    }
+    dm->cursor_seen = gpu->cursor_updates;
+    /* guest-controlled position: kept in the int range libvncserver uses */
+    int x = gpu->cursor_x > 0xffff ? 0xffff : (int)gpu->cursor_x;
+    int y = gpu->cursor_y > 0xffff ? 0xffff : (int)gpu->cursor_y;
+    vnc_server_move_cursor(dm->vnc, x, y);
+    bool visible = gpu->cursor_visible;
+    if (visible == dm->cursor_visible && dm->cursor_hot_x == gpu->cursor_hot_x &&
+        dm->cursor_hot_y == gpu->cursor_hot_y &&
+        (!visible || memcmp(dm->cursor_image, gpu->cursor_image, sizeof(dm->cursor_image)) == 0)) {
+        return; /* a move */
+    }
+    int r = vnc_server_set_cursor(dm->vnc, visible ? gpu->cursor_image : NULL,
+                                  VIRTIO_GPU_CURSOR_SIZE, VIRTIO_GPU_CURSOR_SIZE,
+                                  VIRTIO_GPU_CURSOR_SIZE, gpu->cursor_hot_x, gpu->cursor_hot_y);
+    if (r == -ENOMEM) {
+        dm->cursor_seen--; /* again at the next refresh */
+    }
+    if (r < 0) {
+        return; /* -EINVAL: a hot spot from a restored state that is off the image */
+    }
+    dm->cursor_visible = visible;
+    dm->cursor_hot_x = gpu->cursor_hot_x;
+    dm->cursor_hot_y = gpu->cursor_hot_y;
+    memcpy(dm->cursor_image, gpu->cursor_image, sizeof(dm->cursor_image));
+}
+
+/*
  * A client's request or input: while the screen is changing, scan the dirty log right away
  * (at most every DISPLAY_REFRESH_MIN_NS) so that the request is answered with what the guest
  * drew up to now instead of waiting for the next tick.
@@ -240,6 +281,7 @@ static void on_vnc_fd(void *opaque, uint32_t events)
         now - dm->last_scan >= DISPLAY_REFRESH_MIN_NS) {
         scan(dm, now);
     }
+    sync_cursor(dm);
     vnc_server_poll(dm->vnc);
 }
 
@@ -284,6 +326,7 @@ static void on_refresh(void *opaque)
     uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
     scan(dm, now);
     if (dm->vnc) {
+        sync_cursor(dm);
         vnc_server_poll(dm->vnc);
     }
     display_channel_flush(dm->channel);

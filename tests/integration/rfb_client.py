@@ -12,6 +12,8 @@ import time
 ENC_RAW = 0
 ENC_DESKTOP_SIZE = -223
 ENC_EXTENDED_DESKTOP_SIZE = -308
+ENC_RICH_CURSOR = -239
+ENC_POINTER_POS = -232
 
 
 class RfbError(Exception):
@@ -40,6 +42,8 @@ class Rfb:
         self.fb = bytearray(self.w * self.h * 4)
         self.resizes = []  # (encoding, w, h) as the server sent them
         self.layouts = []  # ExtendedDesktopSize rects as (reason, status, w, h)
+        self.cursor = None  # the last RichCursor: (hot_x, hot_y, w, h, BGRX pixels, mask)
+        self.pointer_pos = None  # the last PointerPos (x, y)
         self.origin = None  # pixel (0,0) of the last raw rect that started there
         self.scratch = bytearray()
         self.covered = bytearray(self.w * self.h)  # pixels received (store=True) since grab()
@@ -112,6 +116,12 @@ class Rfb:
                     self.fb = bytearray(w * h * 4)
                     self.covered = bytearray(w * h)
                     self.resizes.append((enc, w, h))
+            elif enc == ENC_RICH_CURSOR:
+                px = bytes(self.recv(w * h * 4)) if w and h else b""
+                mask = bytes(self.recv((w + 7) // 8 * h)) if w and h else b""
+                self.cursor = (x, y, w, h, px, mask)
+            elif enc == ENC_POINTER_POS:
+                self.pointer_pos = (x, y)
             else:
                 raise RfbError("encoding %d, asked for raw" % enc)
         return rects

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
@@ -127,6 +128,34 @@ def check_set_desktop_size(port):
     print("SetDesktopSize: 800x600 accepted, 5000x600 refused (invalid layout)")
 
 
+def check_cursor(port):
+    """The guest's cursor (a 32x32 resource, hot spot (3, 5), moved to (100, 60)) reaches a
+    client as a RichCursor shape (64x64, transparent beyond the resource) and a PointerPos."""
+    rfb = rfb_client.Rfb(port, encodings=(rfb_client.ENC_RAW, rfb_client.ENC_RICH_CURSOR,
+                                          rfb_client.ENC_POINTER_POS))
+    rfb.request(False)
+    rfb.read_update()
+    end = time.monotonic() + 20
+    while rfb.cursor is None or rfb.pointer_pos != (100, 60):
+        check(time.monotonic() < end, "cursor %r at %r" % (rfb.cursor and rfb.cursor[:4],
+                                                            rfb.pointer_pos))
+        rfb.request(True)
+        rfb.read_update()
+    hx, hy, w, h, px, mask = rfb.cursor
+    check((hx, hy, w, h) == (3, 5, 64, 64), "cursor shape %r" % ((hx, hy, w, h),))
+    for y in range(h):
+        for x in range(w):
+            opaque = x < 32 and y < 32 and x < y
+            bit = bool(mask[y * 8 + x // 8] & (0x80 >> (x % 8)))
+            check(bit == opaque, "cursor mask at (%d, %d) is %d" % (x, y, bit))
+            if opaque:
+                got = px[(y * w + x) * 4:(y * w + x) * 4 + 3]
+                want = bytes((0x40, y * 8, x * 8))  # B, G, R
+                check(got == want, "cursor (%d, %d) is %s, want %s" % (x, y, got.hex(), want.hex()))
+    rfb.close()
+    print("cursor: 64x64 RichCursor with the guest's image and hot spot, PointerPos (100, 60)")
+
+
 def free_port():
     for port in range(5960, 6010):
         s = socket.socket()
@@ -183,6 +212,7 @@ def run():
         print("deskvm: every pixel of the %dx%d pattern matches" % (W, H))
         check_vnc_events(c, port)
         check_set_desktop_size(port)
+        check_cursor(port)
 
         rfb = Rfb(port)
         check((rfb.w, rfb.h) == (W, H), "VNC desktop %dx%d" % (rfb.w, rfb.h))
