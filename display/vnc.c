@@ -33,8 +33,47 @@ struct vnc_server {
     int unix_fd;
     int listen_watched; /* the TCP listening socket we watch, or -1 */
     char password[VNC_PASSWORD_MAX + 1];
-    char *passwords[2]; /* the NULL-terminated list rfbCheckPasswordByList walks */
+    char *passwords[2];  /* the NULL-terminated list rfbCheckPasswordByList walks */
+    rfbCursorPtr cursor; /* ours (cleanup FALSE): freed when replaced and at the end */
 };
+
+/* What we keep per client (cl->clientData). */
+struct vnc_client {
+    int fd;           /* our dup of the socket, watched; -1 when not */
+    bool initialized; /* VNC_EVENT_INITIALIZED sent */
+    struct vnc_client_info info;
+};
+
+static void client_info(int sock, struct vnc_client_info *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    memset(out, 0, sizeof(*out));
+    if (getpeername(sock, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, out->host, sizeof(out->host));
+        snprintf(out->service, sizeof(out->service), "%u", ntohs(in->sin_port));
+    } else {
+        snprintf(out->host, sizeof(out->host), "unix");
+    }
+}
+
+static void client_event(struct vnc_server *s, enum vnc_event ev, const struct vnc_client *c)
+{
+    if (s->input && s->input->client_event) {
+        s->input->client_event(s->opaque, ev, &c->info);
+    }
+}
+
+/* A client that reached RFB_NORMAL finished its handshake: VNC_EVENT_INITIALIZED, once. */
+static void check_initialized(struct vnc_server *s, rfbClientPtr cl)
+{
+    struct vnc_client *c = cl->clientData;
+    if (c && !c->initialized && cl->state == RFB_NORMAL) {
+        c->initialized = true;
+        client_event(s, VNC_EVENT_INITIALIZED, c);
+    }
+}
 
 int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen)
 {
@@ -142,6 +181,25 @@ static void on_pointer(int buttons, int x, int y, rfbClientPtr cl)
 }
 
 /*
+ * SetDesktopSize: the surface only changes when the guest sets the new mode, so the client
+ * gets its ExtendedDesktopSize reply (reason "client requested", the status) at once with the
+ * current size, and the new size later as any resize. One screen only: its layout is ignored.
+ */
+static int on_set_desktop_size(int width, int height, int nscreens, rfbExtDesktopScreen *screens,
+                               rfbClientPtr cl)
+{
+    struct vnc_server *s = cl->screen->screenData;
+    int r = -ENOTSUP;
+    if (s->input && s->input->resize && width > 0 && height > 0) {
+        r = s->input->resize(s->opaque, (unsigned)width, (unsigned)height);
+    }
+    cl->newFBSizePending = TRUE;
+    return r == 0         ? rfbExtDesktopSize_Success
+           : r == -EINVAL ? rfbExtDesktopSize_InvalidScreenLayout
+                          : rfbExtDesktopSize_ResizeProhibited;
+}
+
+/*
  * Each client's socket is watched through a dup of its own: libvncserver closes its fd before
  * clientGoneHook runs, and a new client may take the same number in between; our dup stays
  * ours until the hook closes it.
@@ -149,18 +207,30 @@ static void on_pointer(int buttons, int x, int y, rfbClientPtr cl)
 static void on_client_gone(rfbClientPtr cl)
 {
     struct vnc_server *s = cl->screen->screenData;
-    int fd = (int)(intptr_t)cl->clientData;
-    if (fd >= 0) {
-        s->input->unwatch(s->opaque, fd);
-        close(fd);
-        cl->clientData = (void *)(intptr_t)-1;
+    struct vnc_client *c = cl->clientData;
+    if (!c) {
+        return;
     }
+    if (c->fd >= 0) {
+        s->input->unwatch(s->opaque, c->fd);
+        close(c->fd);
+    }
+    check_initialized(s, cl); /* it may have finished and gone within one poll */
+    client_event(s, VNC_EVENT_DISCONNECTED, c);
+    cl->clientData = NULL;
+    free(c);
 }
 
 static enum rfbNewClientAction on_client(rfbClientPtr cl)
 {
     struct vnc_server *s = cl->screen->screenData;
-    cl->clientData = (void *)(intptr_t)-1;
+    struct vnc_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        return RFB_CLIENT_REFUSE;
+    }
+    c->fd = -1; /* served at the next refresh only */
+    client_info(cl->sock, &c->info);
+    cl->clientData = c;
     cl->clientGoneHook = on_client_gone;
     if (s->input && s->input->watch) {
         int fd = fcntl(cl->sock, F_DUPFD_CLOEXEC, 0);
@@ -168,8 +238,9 @@ static enum rfbNewClientAction on_client(rfbClientPtr cl)
             close(fd);
             fd = -1;
         }
-        cl->clientData = (void *)(intptr_t)fd; /* -1: served at the next refresh only */
+        c->fd = fd;
     }
+    client_event(s, VNC_EVENT_CONNECTED, c);
     return RFB_CLIENT_ACCEPT;
 }
 
@@ -230,6 +301,7 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     sc->kbdAddEvent = on_key;
     sc->ptrAddEvent = on_pointer;
     sc->newClientHook = on_client;
+    sc->setDesktopSizeHook = on_set_desktop_size;
     /* No server-drawn cursor in the pixels: the guest draws its own, as on real VGA. */
     sc->cursor = NULL;
     sc->alwaysShared = TRUE;
@@ -271,6 +343,93 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     return s;
 }
 
+static void free_cursor(rfbCursorPtr c)
+{
+    if (c) {
+        free(c->source);
+        free(c->mask);
+        free(c->richSource);
+        free(c->alphaSource);
+        free(c);
+    }
+}
+
+/* Where the cursor is, in the pixels sent to clients that draw no cursor of their own. */
+static void mark_cursor(struct vnc_server *s)
+{
+    rfbCursorPtr c = s->cursor;
+    if (c) {
+        int x = s->screen->cursorX - c->xhot, y = s->screen->cursorY - c->yhot;
+        lazy_vncserver.rfbMarkRectAsModified(s->screen, x < 0 ? 0 : x, y < 0 ? 0 : y, x + c->width,
+                                             y + c->height);
+    }
+}
+
+int vnc_server_set_cursor(struct vnc_server *s, const uint32_t *argb, unsigned stride, unsigned w,
+                          unsigned h, unsigned hot_x, unsigned hot_y)
+{
+    rfbCursorPtr c = NULL;
+    if (argb) {
+        if (!w || !h || w > VNC_CURSOR_MAX || h > VNC_CURSOR_MAX || stride < w || hot_x >= w ||
+            hot_y >= h) {
+            return -EINVAL;
+        }
+        size_t row = (w + 7) / 8;
+        c = calloc(1, sizeof(*c));
+        if (!c || !(c->source = calloc(row, h)) || !(c->mask = calloc(row, h)) ||
+            !(c->richSource = malloc((size_t)w * h * 4)) ||
+            !(c->alphaSource = malloc((size_t)w * h))) {
+            free_cursor(c);
+            return -ENOMEM;
+        }
+        c->width = (unsigned short)w;
+        c->height = (unsigned short)h;
+        c->xhot = (unsigned short)hot_x;
+        c->yhot = (unsigned short)hot_y;
+        c->foreRed = c->foreGreen = c->foreBlue = 0xffff; /* XCursor: white on black */
+        for (unsigned y = 0; y < h; y++) {
+            for (unsigned x = 0; x < w; x++) {
+                uint32_t p = argb[(size_t)y * stride + x];
+                unsigned a = p >> 24;
+                unsigned lum = ((p >> 16 & 0xff) * 3 + (p >> 8 & 0xff) * 6 + (p & 0xff)) / 10;
+                size_t i = (size_t)y * w + x;
+                /* the server format: 32 bpp little endian, red at bit 16 */
+                memcpy(c->richSource + i * 4, &p, 4);
+                c->alphaSource[i] = (unsigned char)a;
+                if (a >= 128) {
+                    c->mask[y * row + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+                }
+                if (lum >= 128) {
+                    c->source[y * row + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+                }
+            }
+        }
+    }
+    mark_cursor(s); /* where the old one was drawn */
+    lazy_vncserver.rfbSetCursor(s->screen, c);
+    free_cursor(s->cursor);
+    s->cursor = c;
+    mark_cursor(s);
+    return 0;
+}
+
+void vnc_server_move_cursor(struct vnc_server *s, int x, int y)
+{
+    if (x == s->screen->cursorX && y == s->screen->cursorY) {
+        return;
+    }
+    mark_cursor(s);
+    s->screen->cursorX = x;
+    s->screen->cursorY = y;
+    mark_cursor(s);
+    rfbClientIteratorPtr it = lazy_vncserver.rfbGetClientIterator(s->screen);
+    for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
+         cl = lazy_vncserver.rfbClientIteratorNext(it)) {
+        cl->cursorWasMoved = TRUE;
+    }
+    lazy_vncserver.rfbReleaseClientIterator(it);
+}
+
 void vnc_server_free(struct vnc_server *s)
 {
     if (!s) {
@@ -282,8 +441,10 @@ void vnc_server_free(struct vnc_server *s)
     }
     if (s->screen) {
         lazy_vncserver.rfbShutdownServer(s->screen, TRUE);
+        s->screen->cursor = NULL; /* ours, freed below */
         lazy_vncserver.rfbScreenCleanup(s->screen);
     }
+    free_cursor(s->cursor);
     if (s->unix_fd >= 0) {
         close(s->unix_fd);
         unlink(s->cfg.path);
@@ -294,6 +455,14 @@ void vnc_server_free(struct vnc_server *s)
 void vnc_server_poll(struct vnc_server *s)
 {
     lazy_vncserver.rfbProcessEvents(s->screen, 0);
+    if (s->input && s->input->client_event) {
+        rfbClientIteratorPtr it = lazy_vncserver.rfbGetClientIterator(s->screen);
+        for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
+             cl = lazy_vncserver.rfbClientIteratorNext(it)) {
+            check_initialized(s, cl);
+        }
+        lazy_vncserver.rfbReleaseClientIterator(it);
+    }
 }
 
 int vnc_server_unix_fd(const struct vnc_server *s)
@@ -335,16 +504,11 @@ unsigned vnc_server_clients(struct vnc_server *s, struct vnc_client_info *out, u
     for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
          cl = lazy_vncserver.rfbClientIteratorNext(it)) {
         if (n < max) {
-            struct sockaddr_storage ss;
-            socklen_t len = sizeof(ss);
-            memset(&out[n], 0, sizeof(out[n]));
-            if (getpeername(cl->sock, (struct sockaddr *)&ss, &len) == 0 &&
-                ss.ss_family == AF_INET) {
-                struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-                inet_ntop(AF_INET, &in->sin_addr, out[n].host, sizeof(out[n].host));
-                snprintf(out[n].service, sizeof(out[n].service), "%u", ntohs(in->sin_port));
+            struct vnc_client *c = cl->clientData;
+            if (c) {
+                out[n] = c->info;
             } else {
-                snprintf(out[n].host, sizeof(out[n].host), "unix");
+                client_info(cl->sock, &out[n]);
             }
         }
         n++;

@@ -28,6 +28,26 @@ struct vnc_config {
  */
 int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen);
 
+/*
+ * The guest's pointer image, sent to clients as a cursor shape (RichCursor / XCursor
+ * pseudo-encodings; libvncserver draws it into the pixels it sends to other clients):
+ * argb is w x h pixels (stride in pixels, alpha at bit 24, opaque from 128), hot spot
+ * (hot_x, hot_y). NULL argb: no cursor. -EINVAL beyond VNC_CURSOR_MAX, -ENOMEM.
+ */
+#define VNC_CURSOR_MAX 256
+
+struct vnc_client_info {
+    char host[64]; /* IPv4 address, or "unix" */
+    char service[16];
+};
+
+/* Client life cycle, as QEMU's VNC_CONNECTED / VNC_INITIALIZED / VNC_DISCONNECTED. */
+enum vnc_event {
+    VNC_EVENT_CONNECTED,   /* the socket was accepted */
+    VNC_EVENT_INITIALIZED, /* authenticated and ClientInit received: the session is up */
+    VNC_EVENT_DISCONNECTED,
+};
+
 struct vnc_input_ops {
     void (*key)(void *opaque, uint32_t keysym, bool down);
     /* Absolute position on the surface; buttons: bit 0 left, 1 middle, 2 right, 3/4 wheel. */
@@ -39,6 +59,14 @@ struct vnc_input_ops {
      */
     int (*watch)(void *opaque, int fd);
     void (*unwatch)(void *opaque, int fd);
+    /*
+     * Optional: a client asks for a width x height desktop (SetDesktopSize). 0: asked of the
+     * guest (the surface follows when it changes mode), -ENOTSUP: the display cannot,
+     * -EINVAL: not a size it can show. Without it, every request is refused.
+     */
+    int (*resize)(void *opaque, unsigned width, unsigned height);
+    /* Optional: a client connected, finished its handshake or went away. */
+    void (*client_event)(void *opaque, enum vnc_event event, const struct vnc_client_info *client);
 };
 
 struct vnc_server;
@@ -54,13 +82,13 @@ void vnc_server_poll(struct vnc_server *s);
 int vnc_server_unix_fd(const struct vnc_server *s);
 /* Take the client on the unix socket (call when vnc_server_unix_fd() is readable). */
 void vnc_server_accept_unix(struct vnc_server *s);
+int vnc_server_set_cursor(struct vnc_server *s, const uint32_t *argb, unsigned stride, unsigned w,
+                          unsigned h, unsigned hot_x, unsigned hot_y);
+/* The cursor's hot spot moved to (x, y) on the surface (PointerPos pseudo-encoding). */
+void vnc_server_move_cursor(struct vnc_server *s, int x, int y);
 /* Set the VNC password (at most 8 characters are used by the protocol). -EINVAL when too long. */
 int vnc_server_set_password(struct vnc_server *s, const char *password);
 
-struct vnc_client_info {
-    char host[64];
-    char service[16];
-};
 /* Connected clients: fills at most max entries, returns the number connected. */
 unsigned vnc_server_clients(struct vnc_server *s, struct vnc_client_info *out, unsigned max);
 const struct vnc_config *vnc_server_config(const struct vnc_server *s);

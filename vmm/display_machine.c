@@ -65,6 +65,12 @@ struct display_machine {
     uint64_t compare_until; /* compare lines instead of fetching the dirty log until then */
     uint64_t compare_periods;
     struct vnc_server *vnc;
+    uint64_t cursor_seen; /* gpu.cursor_updates when last sent to VNC */
+    bool cursor_visible;  /* what VNC shows */
+    uint32_t cursor_hot_x, cursor_hot_y;
+    uint32_t cursor_image[VIRTIO_GPU_CURSOR_SIZE * VIRTIO_GPU_CURSOR_SIZE];
+    display_emit_fn *emit; /* QMP events */
+    void *emit_opaque;
     struct display_channel *channel;
     struct vmstate_field vram_fields[2]; /* the start of VRAM as one field of "vga-vram" */
     struct vmstate vram_state;
@@ -217,7 +223,58 @@ static void vnc_pointer(void *opaque, int x, int y, unsigned buttons)
     dm->ptr_buttons = ps2;
 }
 
+int display_machine_abs_pointer(void *opaque, unsigned x, unsigned y, unsigned buttons, int wheel)
+{
+    struct display_machine *dm = opaque;
+    if (dm->kind != DISPLAY_VIRTIO_GPU || !virtio_input_ready(&dm->tablet)) {
+        return -ENODEV;
+    }
+    input_activity(dm);
+    unsigned b = (buttons & I8042_BUTTON_LEFT ? VIRTIO_INPUT_BUTTON_LEFT : 0) |
+                 (buttons & I8042_BUTTON_MIDDLE ? VIRTIO_INPUT_BUTTON_MIDDLE : 0) |
+                 (buttons & I8042_BUTTON_RIGHT ? VIRTIO_INPUT_BUTTON_RIGHT : 0);
+    /* QMP's 0..0x7fff is the tablet's own range: a 0x8000-wide screen keeps it exact. */
+    return virtio_input_pointer(&dm->tablet, x, y, 0x8000, 0x8000, b, wheel);
+}
+
 static void scan(struct display_machine *dm, uint64_t now);
+
+/*
+ * The virtio-gpu cursor (UPDATE_CURSOR / MOVE_CURSOR) to the VNC clients, from the event
+ * loop: the shape when it changed (the device keeps a 64x64 copy, padded transparent), and
+ * the position.
+ */
+static void sync_cursor(struct display_machine *dm)
+{
+    struct virtio_gpu *gpu = &dm->gpu;
+    if (dm->kind != DISPLAY_VIRTIO_GPU || !dm->vnc || gpu->cursor_updates == dm->cursor_seen) {
+        return;
+    }
+    dm->cursor_seen = gpu->cursor_updates;
+    /* guest-controlled position: kept in the int range libvncserver uses */
+    int x = gpu->cursor_x > 0xffff ? 0xffff : (int)gpu->cursor_x;
+    int y = gpu->cursor_y > 0xffff ? 0xffff : (int)gpu->cursor_y;
+    vnc_server_move_cursor(dm->vnc, x, y);
+    bool visible = gpu->cursor_visible;
+    if (visible == dm->cursor_visible && dm->cursor_hot_x == gpu->cursor_hot_x &&
+        dm->cursor_hot_y == gpu->cursor_hot_y &&
+        (!visible || memcmp(dm->cursor_image, gpu->cursor_image, sizeof(dm->cursor_image)) == 0)) {
+        return; /* a move */
+    }
+    int r = vnc_server_set_cursor(dm->vnc, visible ? gpu->cursor_image : NULL,
+                                  VIRTIO_GPU_CURSOR_SIZE, VIRTIO_GPU_CURSOR_SIZE,
+                                  VIRTIO_GPU_CURSOR_SIZE, gpu->cursor_hot_x, gpu->cursor_hot_y);
+    if (r == -ENOMEM) {
+        dm->cursor_seen--; /* again at the next refresh */
+    }
+    if (r < 0) {
+        return; /* -EINVAL: a hot spot from a restored state that is off the image */
+    }
+    dm->cursor_visible = visible;
+    dm->cursor_hot_x = gpu->cursor_hot_x;
+    dm->cursor_hot_y = gpu->cursor_hot_y;
+    memcpy(dm->cursor_image, gpu->cursor_image, sizeof(dm->cursor_image));
+}
 
 /*
  * A client's request or input: while the screen is changing, scan the dirty log right away
@@ -232,6 +289,7 @@ static void on_vnc_fd(void *opaque, uint32_t events)
         now - dm->last_scan >= DISPLAY_REFRESH_MIN_NS) {
         scan(dm, now);
     }
+    sync_cursor(dm);
     vnc_server_poll(dm->vnc);
 }
 
@@ -276,6 +334,7 @@ static void on_refresh(void *opaque)
     uint64_t now = vclock_now(evloop_clock(dm->vm->loop));
     scan(dm, now);
     if (dm->vnc) {
+        sync_cursor(dm);
         vnc_server_poll(dm->vnc);
     }
     display_channel_flush(dm->channel);
@@ -284,11 +343,59 @@ static void on_refresh(void *opaque)
     vtimer_mod(dm->refresh, now + (fast ? DISPLAY_REFRESH_FAST_NS : DISPLAY_REFRESH_NS));
 }
 
+/* A client's SetDesktopSize: the virtio-gpu's preferred mode (display event to the driver). */
+static int vnc_resize(void *opaque, unsigned width, unsigned height)
+{
+    struct display_machine *dm = opaque;
+    if (dm->kind != DISPLAY_VIRTIO_GPU) {
+        return -ENOTSUP; /* the VGA's modes are the guest's choice alone */
+    }
+    return virtio_gpu_set_preferred_size(&dm->gpu, width, height) < 0 ? -EINVAL : 0;
+}
+
+/* QEMU's VncServerInfo (with auth) and VncClientInfo/VncBasicInfo. */
+static json_t *vnc_server_json(const struct vnc_config *c)
+{
+    char service[16];
+    snprintf(service, sizeof(service), "%u", c->port);
+    return json_pack("{s:s, s:s, s:s, s:b, s:s}", "host", c->unix_socket ? c->path : c->host,
+                     "service", c->unix_socket ? "" : service, "family",
+                     c->unix_socket ? "unix" : "ipv4", "websocket", 0, "auth",
+                     c->password ? "vnc" : "none");
+}
+
+static json_t *vnc_client_json(const struct vnc_config *c, const struct vnc_client_info *info)
+{
+    bool unix_client = strcmp(info->host, "unix") == 0;
+    return json_pack("{s:s, s:s, s:s, s:b}", "host", unix_client ? c->path : info->host, "service",
+                     info->service, "family", unix_client ? "unix" : "ipv4", "websocket", 0);
+}
+
+static void vnc_client_event(void *opaque, enum vnc_event event,
+                             const struct vnc_client_info *client)
+{
+    static const char *const names[] = {
+        [VNC_EVENT_CONNECTED] = "VNC_CONNECTED",
+        [VNC_EVENT_INITIALIZED] = "VNC_INITIALIZED",
+        [VNC_EVENT_DISCONNECTED] = "VNC_DISCONNECTED",
+    };
+    struct display_machine *dm = opaque;
+    if (!dm->emit || !dm->vnc) {
+        return;
+    }
+    const struct vnc_config *c = vnc_server_config(dm->vnc);
+    dm->emit(dm->emit_opaque, names[event],
+             json_pack("{s:o, s:o}", "server", vnc_server_json(c), "client",
+                       vnc_client_json(c, client)));
+}
+
 static const struct vnc_input_ops vnc_input = {
     .key = vnc_key,
     .pointer = vnc_pointer,
     .watch = vnc_watch,
     .unwatch = vnc_unwatch,
+    .resize = vnc_resize,
+    .client_event = vnc_client_event,
 };
 
 static void on_vnc_unix(void *opaque, uint32_t events)
@@ -495,6 +602,7 @@ void display_machine_stop(struct display_machine *dm)
     }
     vtimer_free(dm->refresh);
     dm->refresh = NULL;
+    dm->emit = NULL; /* no events from the teardown: QMP may be gone */
     vnc_server_free(dm->vnc);
     dm->vnc = NULL;
     display_channel_free(dm->channel);
@@ -520,6 +628,12 @@ void display_machine_free(struct display_machine *dm)
         close(dm->vram_fd);
     }
     free(dm);
+}
+
+void display_machine_set_emit(struct display_machine *dm, display_emit_fn *emit, void *opaque)
+{
+    dm->emit = emit;
+    dm->emit_opaque = opaque;
 }
 
 const struct display *display_machine_display(const struct display_machine *dm)
@@ -587,11 +701,7 @@ int display_qmp_query_vnc(struct display_machine *dm, json_t *args, json_t **ret
     unsigned n = vnc_server_clients(dm->vnc, info, 16);
     json_t *clients = json_array();
     for (unsigned i = 0; i < n && i < 16; i++) {
-        bool unix_client = strcmp(info[i].host, "unix") == 0;
-        json_array_append_new(clients, json_pack("{s:s, s:s, s:s, s:b}", "host",
-                                                 unix_client ? c->path : info[i].host, "service",
-                                                 info[i].service, "family",
-                                                 unix_client ? "unix" : "ipv4", "websocket", 0));
+        json_array_append_new(clients, vnc_client_json(c, &info[i]));
     }
     char service[16];
     snprintf(service, sizeof(service), "%u", c->port);

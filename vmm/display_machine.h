@@ -56,6 +56,20 @@ void display_machine_stop(struct display_machine *dm);
 /* Free it all: after vm_destroy(), which still reaches the device. Accepts NULL. */
 void display_machine_free(struct display_machine *dm);
 
+/*
+ * QMP events of the display (VNC_CONNECTED, VNC_INITIALIZED, VNC_DISCONNECTED, in QEMU's
+ * shapes) go to emit, which takes the reference to data. NULL emit: none are sent.
+ */
+typedef void display_emit_fn(void *opaque, const char *event, json_t *data);
+void display_machine_set_emit(struct display_machine *dm, display_emit_fn *emit, void *opaque);
+
+/*
+ * An absolute pointer event for QMP input-send-event (an input_qmp_abs_fn, dm as opaque):
+ * x, y in 0..0x7fff, buttons I8042_BUTTON_*, wheel steps (positive: up) to the virtio tablet.
+ * -ENODEV without one (--display vga) or before its driver is up; -ENOSPC when dropped.
+ */
+int display_machine_abs_pointer(void *dm, unsigned x, unsigned y, unsigned buttons, int wheel);
+
 /* The surface the display shows (for absolute pointer events). */
 const struct display *display_machine_display(const struct display_machine *dm);
 

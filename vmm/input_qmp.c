@@ -27,6 +27,12 @@ static void on_release(void *opaque)
     release_held(opaque);
 }
 
+void input_qmp_set_abs(struct input_qmp *q, input_qmp_abs_fn *abs, void *opaque)
+{
+    q->abs = abs;
+    q->abs_opaque = opaque;
+}
+
 int input_qmp_init(struct input_qmp *q, struct vclock *clock, struct i8042 *kbd,
                    const struct display *display)
 {
@@ -142,6 +148,9 @@ struct mouse_batch {
     int dx, dy, dz;
     unsigned buttons;
     bool moved;
+    bool abs;        /* an abs event: try the absolute pointer first */
+    unsigned ax, ay; /* its position, 0..INPUT_QMP_ABS_MAX */
+    int adx, ady;    /* the part of dx, dy that came from abs events */
 };
 
 static int btn_event(struct input_qmp *q, json_t *data, bool down, struct mouse_batch *m,
@@ -208,15 +217,20 @@ static int axis_event(struct input_qmp *q, json_t *data, bool abs, struct mouse_
                       (long long)v, INPUT_QMP_ABS_MAX);
         return -1;
     }
-    if (!q->display) {
+    if (!q->display && !q->abs) {
         qmp_error_set(err, "GenericError", "Input handler not found for event type abs");
         return -1;
     }
-    unsigned size = x ? q->display->width : q->display->height;
-    int pos = (int)((uint64_t)v * (size - 1) / INPUT_QMP_ABS_MAX);
-    int *last = x ? &q->abs_x : &q->abs_y;
-    *(x ? &m->dx : &m->dy) += pos - *last;
-    *last = pos;
+    m->abs = true;
+    *(x ? &m->ax : &m->ay) = (unsigned)v;
+    if (q->display) { /* the PS/2 fallback: motion to that pixel */
+        unsigned size = x ? q->display->width : q->display->height;
+        int pos = (int)((uint64_t)v * (size - 1) / INPUT_QMP_ABS_MAX);
+        int *last = x ? &q->abs_x : &q->abs_y;
+        *(x ? &m->dx : &m->dy) += pos - *last;
+        *(x ? &m->adx : &m->ady) += pos - *last;
+        *last = pos;
+    }
     m->moved = true;
     return 0;
 }
@@ -243,7 +257,7 @@ int input_qmp_send_event(struct input_qmp *q, json_t *args, json_t **ret, struct
     }
     /* Check everything first: a bad event leaves the guest untouched. */
     struct input_qmp scratch = *q;
-    struct mouse_batch m = {.buttons = q->buttons};
+    struct mouse_batch m = {.buttons = q->buttons, .ax = q->tab_x, .ay = q->tab_y};
     uint16_t keys[64];
     bool downs[64];
     size_t nkeys = 0;
@@ -295,6 +309,26 @@ int input_qmp_send_event(struct input_qmp *q, json_t *args, json_t **ret, struct
     for (size_t k = 0; k < nkeys; k++) {
         if (!i8042_key(q->kbd, keys[k], downs[k])) {
             q->dropped++;
+        }
+    }
+    if (m.abs && q->abs) {
+        /* Absolute: position, buttons and wheel to the tablet; only rel motion stays PS/2. */
+        int r = q->abs(q->abs_opaque, m.ax, m.ay, m.buttons, -m.dz);
+        if (r != -ENODEV) {
+            if (r < 0) {
+                q->dropped++;
+            }
+            q->tab_x = m.ax;
+            q->tab_y = m.ay;
+            q->buttons = m.buttons;
+            int dx = m.dx - m.adx, dy = m.dy - m.ady;
+            if ((dx || dy) && !i8042_mouse_event(q->kbd, dx, dy, 0, q->buttons)) {
+                q->dropped++;
+            }
+            return 0;
+        }
+        if (!q->display) {
+            return 0; /* nowhere to go: as QEMU without an absolute handler, dropped */
         }
     }
     if (m.moved || m.buttons != q->buttons) {

@@ -24,8 +24,18 @@ struct display;
 /* QEMU's absolute axis range (INPUT_EVENT_ABS_MIN/MAX). */
 #define INPUT_QMP_ABS_MAX 0x7fff
 
+/*
+ * An absolute pointer (the virtio tablet): x, y in 0..INPUT_QMP_ABS_MAX, buttons
+ * I8042_BUTTON_*, wheel steps (positive: up). -ENODEV while it cannot take events (no
+ * driver yet): the events go to PS/2 instead. Other negative values: dropped.
+ */
+typedef int input_qmp_abs_fn(void *opaque, unsigned x, unsigned y, unsigned buttons, int wheel);
+
 struct input_qmp {
     struct i8042 *kbd;
+    input_qmp_abs_fn *abs; /* NULL: abs events become PS/2 motion */
+    void *abs_opaque;
+    unsigned tab_x, tab_y;         /* last absolute position sent to it (0..INPUT_QMP_ABS_MAX) */
     const struct display *display; /* for absolute events; NULL: they are refused */
     struct vtimer *release;        /* fires after hold-time */
     uint16_t held[INPUT_QMP_MAX_KEYS];
@@ -39,6 +49,8 @@ struct input_qmp {
 int input_qmp_init(struct input_qmp *q, struct vclock *clock, struct i8042 *kbd,
                    const struct display *display);
 void input_qmp_destroy(struct input_qmp *q);
+/* Send input-send-event batches with abs events to an absolute pointer when it takes them. */
+void input_qmp_set_abs(struct input_qmp *q, input_qmp_abs_fn *abs, void *opaque);
 
 /* QMP handlers, q as opaque. */
 int input_qmp_send_key(struct input_qmp *q, json_t *args, json_t **ret, struct qmp_error *err);

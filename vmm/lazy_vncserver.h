@@ -23,7 +23,8 @@
     X(rfbCheckPasswordByList)                                                                      \
     X(rfbGetClientIterator)                                                                        \
     X(rfbClientIteratorNext)                                                                       \
-    X(rfbReleaseClientIterator)
+    X(rfbReleaseClientIterator)                                                                    \
+    X(rfbSetCursor)
 
 LAZY_LIB_DECLARE(vncserver, LAZY_VNCSERVER_FUNCS)
 

@@ -62,6 +62,11 @@ static void emit(struct engine *e, const char *event, json_t *data)
     json_decref(data);
 }
 
+static void emit_display(void *opaque, const char *event, json_t *data)
+{
+    emit(opaque, event, data);
+}
+
 static void on_state(void *opaque, enum vm_run_state old, enum vm_run_state state)
 {
     struct engine *e = opaque;
@@ -578,6 +583,7 @@ int main(int argc, char **argv)
                                   sizeof(err)) < 0) {
             fprintf(stderr, "deskvm-vm: warning: no VGA BIOS, the screen stays blank: %s\n", err);
         }
+        display_machine_set_emit(e.display, emit_display, &e);
     }
     if (input_qmp_init(&e.input, evloop_clock(e.loop), pc_keyboard(&e.vm),
                        e.display ? display_machine_display(e.display) : NULL) < 0) {
@@ -585,6 +591,9 @@ int main(int argc, char **argv)
         goto out;
     }
     e.input_ready = true;
+    if (e.display) {
+        input_qmp_set_abs(&e.input, display_machine_abs_pointer, e.display);
+    }
     r = virtio_machine_add_specs(&e.vm, e.opt.devices, e.opt.ndevices,
                                  !strcmp(e.opt.serial, "stdio"), err, sizeof(err));
     if (r < 0) {

@@ -12,6 +12,8 @@ import time
 ENC_RAW = 0
 ENC_DESKTOP_SIZE = -223
 ENC_EXTENDED_DESKTOP_SIZE = -308
+ENC_RICH_CURSOR = -239
+ENC_POINTER_POS = -232
 
 
 class RfbError(Exception):
@@ -39,6 +41,9 @@ class Rfb:
         self.recv(struct.unpack(">I", self.recv(4))[0])
         self.fb = bytearray(self.w * self.h * 4)
         self.resizes = []  # (encoding, w, h) as the server sent them
+        self.layouts = []  # ExtendedDesktopSize rects as (reason, status, w, h)
+        self.cursor = None  # the last RichCursor: (hot_x, hot_y, w, h, BGRX pixels, mask)
+        self.pointer_pos = None  # the last PointerPos (x, y)
         self.origin = None  # pixel (0,0) of the last raw rect that started there
         self.scratch = bytearray()
         self.covered = bytearray(self.w * self.h)  # pixels received (store=True) since grab()
@@ -105,11 +110,18 @@ class Rfb:
                 if enc == ENC_EXTENDED_DESKTOP_SIZE:
                     nscreens = self.recv(4)[0]
                     self.recv(16 * nscreens)
+                    self.layouts.append((x, y, w, h))
                 if (w, h) != (self.w, self.h):  # ExtendedDesktopSize also announces the layout
                     self.w, self.h = w, h
                     self.fb = bytearray(w * h * 4)
                     self.covered = bytearray(w * h)
                     self.resizes.append((enc, w, h))
+            elif enc == ENC_RICH_CURSOR:
+                px = bytes(self.recv(w * h * 4)) if w and h else b""
+                mask = bytes(self.recv((w + 7) // 8 * h)) if w and h else b""
+                self.cursor = (x, y, w, h, px, mask)
+            elif enc == ENC_POINTER_POS:
+                self.pointer_pos = (x, y)
             else:
                 raise RfbError("encoding %d, asked for raw" % enc)
         return rects
@@ -141,6 +153,25 @@ class Rfb:
         while (self.w, self.h) != (w, h):
             if time.monotonic() > end:
                 raise RfbError("desktop stayed %dx%d, want %dx%d" % (self.w, self.h, w, h))
+            self.request(True)
+            self.read_update()
+
+    def set_desktop_size(self, w, h):
+        """SetDesktopSize (251) with one screen covering w x h."""
+        self.s.sendall(struct.pack(">BxHHBx", 251, w, h, 1) +
+                       struct.pack(">IHHHHI", 0, 0, 0, w, h, 0))
+
+    def layout_reply(self, timeout=20):
+        """The server's answer to set_desktop_size: (reason, status, w, h) of the next
+        ExtendedDesktopSize rect with reason 1 (this client asked)."""
+        end = time.monotonic() + timeout
+        while True:
+            for i, r in enumerate(self.layouts):
+                if r[0] == 1:
+                    del self.layouts[:i + 1]
+                    return r
+            if time.monotonic() > end:
+                raise RfbError("no ExtendedDesktopSize reply")
             self.request(True)
             self.read_update()
 

@@ -250,6 +250,14 @@ def run():
         check(got == vbe, "VNC VBE screen: " + first_difference(w, got, vbe))
         err = vncsnapshot_matches(port, tmp, w, vbe)
         print("vncsnapshot (VBE): %s" % ("not installed" if err is None else "%.3f" % err))
+        # SetDesktopSize: the VGA's modes are the guest's choice; refused (status 1, prohibited).
+        ext = Rfb(port, (rfb_client.ENC_RAW, rfb_client.ENC_EXTENDED_DESKTOP_SIZE))
+        ext.grab()
+        ext.set_desktop_size(800, 600)
+        r = ext.layout_reply()
+        check(r == (1, 1, W, H), "SetDesktopSize on the VGA: reply %r, want (1, 1, %d, %d)" % (r, W, H))
+        ext.close()
+        print("SetDesktopSize on the VGA: resize prohibited")
 
         # The first pointer event moves (10, 5) from the origin: PS/2 counts y upwards.
         rfb.pointer(10, 5)

@@ -17,9 +17,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
+import rfb_client  # noqa: E402
 
 W, H = 320, 200
 
@@ -92,6 +94,68 @@ class Rfb:
         self.s.sendall(struct.pack(">BBHH", 5, buttons, x, y))
 
 
+def check_vnc_events(c, port):
+    """A client connects, finishes the handshake and leaves: QEMU's three events, each with
+    the server's and this client's address."""
+    server = {"host": "127.0.0.1", "service": str(port), "family": "ipv4", "websocket": False,
+              "auth": "none"}
+    rfb = rfb_client.Rfb(port)
+    client = {"host": "127.0.0.1", "service": str(rfb.s.getsockname()[1]), "family": "ipv4",
+              "websocket": False}
+    for name in ("VNC_CONNECTED", "VNC_INITIALIZED"):
+        ev = c.event(name, timeout=20)
+        check(ev["data"] == {"server": server, "client": client},
+              "%s: %r, want server %r client %r" % (name, ev["data"], server, client))
+    rfb.close()
+    ev = c.event("VNC_DISCONNECTED", timeout=20)
+    check(ev["data"] == {"server": server, "client": client}, "VNC_DISCONNECTED: %r" % ev["data"])
+    print("QMP VNC_CONNECTED, VNC_INITIALIZED, VNC_DISCONNECTED with server and client info")
+
+
+def check_set_desktop_size(port):
+    """SetDesktopSize becomes the virtio-gpu's preferred mode: accepted (status 0) within
+    its limits, refused (status 3, invalid layout) beyond the EDID limit of 4095, answered
+    with the current size (the guest changes mode, or not)."""
+    rfb = rfb_client.Rfb(port, encodings=(rfb_client.ENC_RAW, rfb_client.ENC_EXTENDED_DESKTOP_SIZE))
+    rfb.grab()
+    rfb.set_desktop_size(800, 600)
+    r = rfb.layout_reply()
+    check(r == (1, 0, W, H), "SetDesktopSize 800x600: reply %r, want (1, 0, %d, %d)" % (r, W, H))
+    rfb.set_desktop_size(5000, 600)
+    r = rfb.layout_reply()
+    check(r == (1, 3, W, H), "SetDesktopSize 5000x600: reply %r, want (1, 3, %d, %d)" % (r, W, H))
+    rfb.close()
+    print("SetDesktopSize: 800x600 accepted, 5000x600 refused (invalid layout)")
+
+
+def check_cursor(port):
+    """The guest's cursor (a 32x32 resource, hot spot (3, 5), moved to (100, 60)) reaches a
+    client as a RichCursor shape (64x64, transparent beyond the resource) and a PointerPos."""
+    rfb = rfb_client.Rfb(port, encodings=(rfb_client.ENC_RAW, rfb_client.ENC_RICH_CURSOR,
+                                          rfb_client.ENC_POINTER_POS))
+    rfb.request(False)
+    rfb.read_update()
+    end = time.monotonic() + 20
+    while rfb.cursor is None or rfb.pointer_pos != (100, 60):
+        check(time.monotonic() < end, "cursor %r at %r" % (rfb.cursor and rfb.cursor[:4],
+                                                            rfb.pointer_pos))
+        rfb.request(True)
+        rfb.read_update()
+    hx, hy, w, h, px, mask = rfb.cursor
+    check((hx, hy, w, h) == (3, 5, 64, 64), "cursor shape %r" % ((hx, hy, w, h),))
+    for y in range(h):
+        for x in range(w):
+            opaque = x < 32 and y < 32 and x < y
+            bit = bool(mask[y * 8 + x // 8] & (0x80 >> (x % 8)))
+            check(bit == opaque, "cursor mask at (%d, %d) is %d" % (x, y, bit))
+            if opaque:
+                got = px[(y * w + x) * 4:(y * w + x) * 4 + 3]
+                want = bytes((0x40, y * 8, x * 8))  # B, G, R
+                check(got == want, "cursor (%d, %d) is %s, want %s" % (x, y, got.hex(), want.hex()))
+    rfb.close()
+    print("cursor: 64x64 RichCursor with the guest's image and hot spot, PointerPos (100, 60)")
+
+
 def free_port():
     for port in range(5960, 6010):
         s = socket.socket()
@@ -146,20 +210,32 @@ def run():
         want = expected()
         check(got == want, "deskvm screen: " + first_difference(got, want))
         print("deskvm: every pixel of the %dx%d pattern matches" % (W, H))
+        check_vnc_events(c, port)
+        check_set_desktop_size(port)
+        check_cursor(port)
 
         rfb = Rfb(port)
         check((rfb.w, rfb.h) == (W, H), "VNC desktop %dx%d" % (rfb.w, rfb.h))
-        rfb.key(0x61, True)  # 'a': KEY_A = 30
-        rfb.key(0x61, False)
-        for line in ("evdev kbd 1 30 1", "evdev kbd 0 0 0", "evdev kbd 1 30 0"):
-            vm.wait_serial(line, timeout=30)
         rfb.pointer(160, 100)  # absolute: 0..319 -> 0..32767
         for line in ("evdev tablet 3 0 %d" % (160 * 32767 // 319),
                      "evdev tablet 3 1 %d" % (100 * 32767 // 199), "evdev tablet 0 0 0"):
             vm.wait_serial(line, timeout=30)
+        # QMP abs events go to the tablet too, unscaled (0..0x7fff is its range), with the
+        # button; the guest reads on until the key below.
+        check(c.cmd("input-send-event", {"events": [
+            {"type": "abs", "data": {"axis": "x", "value": 1234}},
+            {"type": "abs", "data": {"axis": "y", "value": 30000}},
+            {"type": "btn", "data": {"down": True, "button": "left"}}]}) == {},
+            "input-send-event")
+        for line in ("evdev tablet 1 272 1", "evdev tablet 3 0 1234", "evdev tablet 3 1 30000"):
+            vm.wait_serial(line, timeout=30)
+        rfb.key(0x61, True)  # 'a': KEY_A = 30
+        rfb.key(0x61, False)
+        for line in ("evdev kbd 1 30 1", "evdev kbd 0 0 0", "evdev kbd 1 30 0"):
+            vm.wait_serial(line, timeout=30)
         rc = vm.wait_exit(30)
         check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
-        print("VNC key and pointer arrived as evdev events")
+        print("VNC key and pointer, QMP abs and btn arrived as evdev events")
 
         q = qemu_screen(elf, tmp)
         if q is None:

@@ -5,6 +5,7 @@
  * mouse packets from key/btn/rel/abs batches, and refused arguments that leave the guest's
  * queue untouched. The QEMU oracle for the same commands is tests/integration/test-vga-display.py.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -232,6 +233,69 @@ static void test_send_event(void **state)
     expect_bytes(f, NULL, 0);
 }
 
+/* A fake absolute pointer: what the tablet would get, or -ENODEV while "no driver". */
+struct abs_sink {
+    int ret;
+    unsigned calls, x, y, buttons;
+    int wheel;
+};
+
+static int abs_sink(void *opaque, unsigned x, unsigned y, unsigned buttons, int wheel)
+{
+    struct abs_sink *s = opaque;
+    if (s->ret == 0) {
+        s->calls++;
+        s->x = x;
+        s->y = y;
+        s->buttons = buttons;
+        s->wheel = wheel;
+    }
+    return s->ret;
+}
+
+static void test_send_event_abs_pointer(void **state)
+{
+    struct fixture *f = *state;
+    struct abs_sink sink = {.ret = -ENODEV};
+    input_qmp_set_abs(&f->q, abs_sink, &sink);
+    ctrl(f, 0xd4, 0xf4);
+    expect_bytes(f, (const uint8_t[]){0xfa}, 1);
+    /* No driver yet: PS/2 motion, as without a tablet. */
+    ok(f, true,
+       "{\"events\": [{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 32767}}]}");
+    expect_bytes(f, (const uint8_t[]){0x08, 100, 0}, 3);
+    /* The tablet takes it: the exact position, buttons and wheel, nothing on PS/2. */
+    sink.ret = 0;
+    ok(f, true,
+       "{\"events\": [{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 1234}},"
+       "{\"type\": \"abs\", \"data\": {\"axis\": \"y\", \"value\": 4321}},"
+       "{\"type\": \"btn\", \"data\": {\"down\": true, \"button\": \"left\"}},"
+       "{\"type\": \"btn\", \"data\": {\"down\": true, \"button\": \"wheel-up\"}}]}");
+    assert_int_equal(sink.calls, 1);
+    assert_int_equal(sink.x, 1234);
+    assert_int_equal(sink.y, 4321);
+    assert_int_equal(sink.buttons, I8042_BUTTON_LEFT);
+    assert_int_equal(sink.wheel, 1);
+    expect_bytes(f, NULL, 0);
+    /* One axis: the other keeps its last value; rel motion in the batch stays PS/2. */
+    ok(f, true,
+       "{\"events\": [{\"type\": \"abs\", \"data\": {\"axis\": \"y\", \"value\": 7}},"
+       "{\"type\": \"rel\", \"data\": {\"axis\": \"x\", \"value\": 4}},"
+       "{\"type\": \"btn\", \"data\": {\"down\": false, \"button\": \"left\"}}]}");
+    assert_int_equal(sink.calls, 2);
+    assert_int_equal(sink.x, 1234);
+    assert_int_equal(sink.y, 7);
+    assert_int_equal(sink.buttons, 0);
+    assert_int_equal(sink.wheel, 0);
+    expect_bytes(f, (const uint8_t[]){0x08, 4, 0}, 3);
+    /* Without a display, abs events still reach the tablet. */
+    f->q.display = NULL;
+    ok(f, true, "{\"events\": [{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 9}}]}");
+    assert_int_equal(sink.calls, 3);
+    assert_int_equal(sink.x, 9);
+    expect_bytes(f, NULL, 0);
+}
+
 static void test_send_event_refused(void **state)
 {
     struct fixture *f = *state;
@@ -280,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_key_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_event_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_event_abs_pointer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

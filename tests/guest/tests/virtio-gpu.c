@@ -35,11 +35,19 @@
 #define RESP_ERR_INVALID_RESOURCE_ID 0x1203
 #define RESP_ERR_INVALID_PARAMETER 0x1205
 #define FORMAT_B8G8R8X8 2
+#define FORMAT_B8G8R8A8 1
+#define CMD_UPDATE_CURSOR 0x0300
+#define CMD_MOVE_CURSOR 0x0301
+#define CUR_ID 8
+#define CUR_W 32 /* the cursor resource: CUR_W x CUR_W, hot spot (3, 5) */
 
 static struct vq_mem ring __attribute__((aligned(4096)));
 static struct vq_mem kbd_ring __attribute__((aligned(4096)));
 static struct vq_mem tab_ring __attribute__((aligned(4096)));
+static struct vq_mem cursor_ring __attribute__((aligned(4096)));
 static uint32_t fb[W * H] __attribute__((aligned(4096)));
+static uint32_t cursor_img[CUR_W * CUR_W] __attribute__((aligned(4096)));
+static uint32_t creq[14] __attribute__((aligned(64)));
 static uint32_t req[64] __attribute__((aligned(64)));
 static uint32_t resp[(24 + 8 + 1024) / 4] __attribute__((aligned(64)));
 static uint8_t kbd_ev[16][8] __attribute__((aligned(64)));
@@ -89,6 +97,31 @@ static uint32_t cmd_rect(struct vq *vq, uint32_t type, uint32_t x, uint32_t y, u
     req[11] = b;
     req[12] = c;
     return gpu_cmd(vq, type == CMD_TRANSFER_TO_HOST_2D ? 56 : 48, 24);
+}
+
+/* The cursor queue has no responses: wait for the buffer to come back. */
+static void cursor_cmd(struct vq *cq, uint32_t type, uint32_t x, uint32_t y, uint32_t res,
+                       uint32_t hot_x, uint32_t hot_y)
+{
+    memset(creq, 0, sizeof(creq));
+    creq[0] = type;
+    creq[7] = x;
+    creq[8] = y;
+    creq[10] = res;
+    creq[11] = hot_x;
+    creq[12] = hot_y;
+    struct vq_buf b[1] = {{creq, sizeof(creq), false}};
+    uint16_t head = vq_post_chain(cq, cq->next_desc, b, 1);
+    cq->next_desc = (uint16_t)((cq->next_desc + 1) % cq->size);
+    vq_kick(cq);
+    uint32_t id, used;
+    CHECK(vq_poll(cq, &id, &used, 5000) && id == head, "cursor command %#x not returned", type);
+}
+
+/* A triangle below the diagonal, red rising with x and green with y; transparent above. */
+static uint32_t cursor_pixel(unsigned x, unsigned y)
+{
+    return x < y ? 0xff000040u | (x * 8) << 16 | (y * 8) << 8 : 0;
 }
 
 static void draw_all(unsigned pass)
@@ -161,6 +194,8 @@ void test_main(void)
     CHECK(mmio_read8(d.device + 8) >= 1, "num_scanouts %u", mmio_read8(d.device + 8));
     struct vq vq;
     CHECK(vq_setup(&d, &vq, 0, &ring, 16) == 0, "queue setup failed");
+    struct vq cq;
+    CHECK(vq_setup(&d, &cq, 1, &cursor_ring, 16) == 0, "cursor queue setup failed");
     vpci_driver_ok(&d);
 
     hdr(CMD_GET_DISPLAY_INFO);
@@ -221,8 +256,33 @@ void test_main(void)
           "transfer outside the resource: %#x", resp[0]);
     CHECK(cmd_rect(&vq, CMD_SET_SCANOUT, 0, 0, W, H, 5, RES_ID, 0) == RESP_ERR_INVALID_SCANOUT_ID,
           "scanout 5: %#x", resp[0]);
+    /* The cursor: its own resource, then a move. */
+    hdr(CMD_RESOURCE_CREATE_2D);
+    req[6] = CUR_ID;
+    req[7] = FORMAT_B8G8R8A8;
+    req[8] = CUR_W;
+    req[9] = CUR_W;
+    CHECK(gpu_cmd(&vq, 40, 24) == RESP_OK_NODATA, "cursor create %#x", resp[0]);
+    hdr(CMD_RESOURCE_ATTACH_BACKING);
+    req[6] = CUR_ID;
+    req[7] = 1;
+    uint64_t caddr = (uintptr_t)cursor_img;
+    memcpy(&req[8], &caddr, 8);
+    req[10] = sizeof(cursor_img);
+    CHECK(gpu_cmd(&vq, 32 + 16, 24) == RESP_OK_NODATA, "cursor attach %#x", resp[0]);
+    for (unsigned y = 0; y < CUR_W; y++) {
+        for (unsigned x = 0; x < CUR_W; x++) {
+            cursor_img[y * CUR_W + x] = cursor_pixel(x, y);
+        }
+    }
+    CHECK(cmd_rect(&vq, CMD_TRANSFER_TO_HOST_2D, 0, 0, CUR_W, CUR_W, 0, 0, CUR_ID) ==
+              RESP_OK_NODATA,
+          "cursor transfer %#x", resp[0]);
+    cursor_cmd(&cq, CMD_UPDATE_CURSOR, 10, 20, CUR_ID, 3, 5);
+    cursor_cmd(&cq, CMD_MOVE_CURSOR, 100, 60, 0, 0, 0);
+
     CHECK(!(vpci_status(&d) & VIRTIO_STATUS_NEEDS_RESET), "device needs reset");
-    printf("virtio-gpu: pattern drawn %ux%u\n", W, H);
+    printf("virtio-gpu: pattern drawn %ux%u, cursor set\n", W, H);
 
     if (interactive) {
         read_input();
