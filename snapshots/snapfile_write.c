@@ -229,8 +229,15 @@ static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct 
     for (uint64_t i = 0; i < n && r == 0; i++) {
         const uint8_t *src = ram + ext[i].page * SNAP_PAGE;
         uint64_t bytes = ext[i].npages * SNAP_PAGE;
-        XXH3_64bits_update(hs, src, bytes);
-        r = pwrite_all(fd, src, bytes, pos);
+        /*
+         * Hash each chunk just before writing it, while it is in the CPU cache: hashing a
+         * whole extent first read all of the RAM twice from memory.
+         */
+        for (uint64_t done = 0; done < bytes && r == 0; done += WRITE_CHUNK) {
+            size_t chunk = bytes - done < WRITE_CHUNK ? (size_t)(bytes - done) : WRITE_CHUNK;
+            XXH3_64bits_update(hs, src + done, chunk);
+            r = pwrite_all(fd, src + done, chunk, pos + done);
+        }
         pos += bytes;
     }
     *len = pos - off;

@@ -48,6 +48,33 @@ static void layout(struct guest_mem *m)
     }
 }
 
+/*
+ * A mapping of size bytes that starts on a 2 MiB boundary, so that mremap() moves its page
+ * tables a whole page-middle-directory entry at a time (guest_mem_rebase()): from an
+ * unaligned address, moving 2 GiB of touched RAM aside took 50-60 ms instead.
+ */
+static void *map_aligned(uint64_t size, int prot, int flags, int fd)
+{
+    const uint64_t align = 2ull << 20;
+    uint8_t *r =
+        mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) {
+        return MAP_FAILED;
+    }
+    uint8_t *p = (uint8_t *)(((uintptr_t)r + align - 1) & ~(uintptr_t)(align - 1));
+    if (p > r) {
+        munmap(r, (size_t)(p - r));
+    }
+    munmap(p + size, (size_t)(r + align - p));
+    void *m = mmap(p, size, prot, flags | MAP_FIXED, fd, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        munmap(p, size);
+        errno = e;
+    }
+    return m;
+}
+
 int guest_mem_init(struct guest_mem *m, uint64_t size, bool hugepages)
 {
     memset(m, 0, sizeof(*m));
@@ -65,7 +92,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t size, bool hugepages)
         return err;
     }
     /* MAP_NORESERVE: RAM is touched lazily; overcommit decides, as for any process. */
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    void *p = map_aligned(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd);
     if (p == MAP_FAILED) {
         int err = -errno;
         close(fd);
@@ -153,12 +180,56 @@ void guest_mem_backing_release(struct guest_mem_backing *b)
     b->memfd = -1;
 }
 
+/*
+ * Put the new mapping where the RAM is, so that the KVM slots need not change: the current
+ * mapping is moved aside with mremap() (its page tables move, its pages stay), which makes
+ * KVM drop its mappings of that range through the MMU notifier, and the new one is moved
+ * into the vacated range. Deleting and re-adding the slots instead costs, per slot, an SRCU
+ * grace period, a zap of every shadow page of the VM (KVM_X86_QUIRK_SLOT_ZAP_ALL) and KVM's
+ * per-page tables of the slot freed and allocated again: 26 ms for 2 GiB of touched RAM.
+ * A range of several mappings (a lazily restored RAM: one per extent) moves in one mremap()
+ * from Linux 6.17 on; where the kernel refuses (nothing has changed then), the slots move
+ * instead. -EIO: the new mapping could not be moved in nor the old one back.
+ */
+static int rebase_in_place(struct guest_mem *m, uint8_t *base, int memfd,
+                           struct guest_mem_backing *old)
+{
+    if (!m->owns_map) {
+        return -ENOTSUP;
+    }
+    void *aside =
+        mmap(NULL, m->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (aside == MAP_FAILED) {
+        return -errno;
+    }
+    if (mremap(m->base, m->size, m->size, MREMAP_MAYMOVE | MREMAP_FIXED, aside) == MAP_FAILED) {
+        int err = -errno;
+        munmap(aside, m->size);
+        return err;
+    }
+    if (mremap(base, m->size, m->size, MREMAP_MAYMOVE | MREMAP_FIXED, m->base) == MAP_FAILED) {
+        int err = -errno;
+        /* Back where it was: the reverse of the move that just succeeded. */
+        if (mremap(aside, m->size, m->size, MREMAP_MAYMOVE | MREMAP_FIXED, m->base) == MAP_FAILED) {
+            return -EIO; /* the RAM range is empty now: not expected to happen */
+        }
+        return err;
+    }
+    *old = (struct guest_mem_backing){aside, m->size, m->memfd, true};
+    m->memfd = memfd;
+    return 0;
+}
+
 int guest_mem_rebase(struct guest_mem *m, int vm_fd, uint8_t *base, int memfd,
                      struct guest_mem_backing *old)
 {
+    int r = rebase_in_place(m, base, memfd, old);
+    if (r == 0 || r == -EIO) {
+        return r;
+    }
     /* KVM cannot move a slot's host address: delete it and add it back. */
     unsigned i;
-    int r = 0;
+    r = 0;
     for (i = 0; i < m->nregions; i++) {
         struct guest_region *g = &m->regions[i];
         if (g->slot < 0) {

@@ -109,7 +109,11 @@ static void test_e820_small_and_full(void **state)
     free(buf);
 }
 
-/* Moving RAM to another mapping (a restored checkpoint): KVM slots follow, lookups follow. */
+/*
+ * Moving RAM to another mapping (a restored checkpoint). RAM the engine mapped itself: the
+ * new mapping is moved into the RAM's range, so addresses and KVM slots stay, and the old
+ * one is handed back from where it was moved aside.
+ */
 static void test_rebase(void **state)
 {
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -122,34 +126,84 @@ static void test_rebase(void **state)
     assert_int_equal(guest_mem_init(&m, 8 << 20, false), 0);
     assert_int_equal(guest_mem_register(&m, vm), 0);
     memset(m.base, 0x11, 8 << 20);
-    uint8_t *old_base = m.base;
+    uint8_t *ram = m.base;
     int old_fd = m.memfd;
 
+    /* Two mappings in the new range, as a lazy restore makes (one per extent). */
     uint8_t *nb = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(nb != MAP_FAILED);
     memset(nb, 0x22, 8 << 20);
-    /* A bad VM fd: refused, nothing moved, the caller keeps its mapping. */
+    assert_true(mmap(nb + (4 << 20), 4 << 20, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
     struct guest_mem_backing old = {0};
-    assert_true(guest_mem_rebase(&m, -1, nb, -1, &old) < 0);
-    assert_ptr_equal(m.base, old_base);
-    assert_ptr_equal(m.regions[0].hva, old_base);
-
     assert_int_equal(guest_mem_rebase(&m, vm, nb, -1, &old), 0);
-    assert_ptr_equal(m.base, nb);
-    assert_ptr_equal(m.regions[0].hva, nb);
+    assert_ptr_equal(m.regions[0].hva, m.base);
     assert_int_equal(m.memfd, -1);
     uint8_t b = 0;
     assert_int_equal(guest_mem_read(&m, 0x1234, &b, 1), 0);
     assert_int_equal(b, 0x22);
+    assert_int_equal(guest_mem_read(&m, (4 << 20) + 0x1234, &b, 1), 0);
+    assert_int_equal(b, 0);
     /* The old backing is handed over intact, to be released later. */
-    assert_ptr_equal(old.base, old_base);
     assert_int_equal(old.memfd, old_fd);
     assert_true(old.owned);
-    assert_int_equal(old_base[0x1234], 0x11);
+    assert_int_equal(old.size, 8 << 20);
+    assert_int_equal(old.base[0x1234], 0x11);
+    if (m.base == ram) {
+        /* Moved in place: KVM's slot still points at the RAM's range. */
+        struct kvm_userspace_memory_region kr = {.slot = (uint32_t)m.regions[0].slot,
+                                                 .memory_size = m.regions[0].size,
+                                                 .userspace_addr = (uintptr_t)ram + 1};
+        assert_true(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &kr) < 0); /* no moving it */
+        assert_ptr_not_equal(old.base, ram);
+    } else {
+        print_message("kernel cannot mremap several mappings: slots moved instead\n");
+        assert_ptr_equal(m.base, nb);
+        assert_ptr_equal(old.base, ram);
+    }
     guest_mem_backing_release(&old);
     assert_int_equal(fcntl(old_fd, F_GETFD), -1); /* closed */
     guest_mem_backing_release(NULL);
+    guest_mem_destroy(&m); /* unmaps the new RAM: owned now */
+    close(vm);
+    close(kvm);
+}
+
+/* RAM the engine does not own (a host buffer): the KVM slots move instead. */
+static void test_rebase_slots(void **state)
+{
+    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0) {
+        skip();
+    }
+    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    assert_true(vm >= 0);
+    size_t size = 8 << 20;
+    uint8_t *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *nb = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(buf != MAP_FAILED && nb != MAP_FAILED);
+    memset(buf, 0x11, size);
+    memset(nb, 0x22, size);
+    struct guest_mem m;
+    guest_mem_init_host(&m, buf, size);
+    assert_int_equal(guest_mem_register(&m, vm), 0);
+    /* A bad VM fd: refused, nothing moved, the caller keeps its mapping. */
+    struct guest_mem_backing old = {0};
+    assert_true(guest_mem_rebase(&m, -1, nb, -1, &old) < 0);
+    assert_ptr_equal(m.base, buf);
+    assert_ptr_equal(m.regions[0].hva, buf);
+
+    assert_int_equal(guest_mem_rebase(&m, vm, nb, -1, &old), 0);
+    assert_ptr_equal(m.base, nb);
+    assert_ptr_equal(m.regions[0].hva, nb);
+    uint8_t b = 0;
+    assert_int_equal(guest_mem_read(&m, 0x1234, &b, 1), 0);
+    assert_int_equal(b, 0x22);
+    assert_ptr_equal(old.base, buf);
+    assert_false(old.owned);
+    assert_int_equal(buf[0x1234], 0x11);
     guest_mem_destroy(&m); /* unmaps nb: owned now */
+    munmap(buf, size);
     close(vm);
     close(kvm);
 }
@@ -162,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_bad_sizes),
         cmocka_unit_test(test_e820_small_and_full),
         cmocka_unit_test(test_rebase),
+        cmocka_unit_test(test_rebase_slots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
