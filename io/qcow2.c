@@ -630,8 +630,10 @@ static int qcow2_writeback(struct qcow2 *q)
         r = free_host_range(q, q->pfree[i].off, q->pfree[i].len);
     }
     /* A range that failed half-way is dropped, not retried: a leak, never a double free. */
-    memmove(q->pfree, q->pfree + i, (q->npfree - i) * sizeof(*q->pfree));
-    q->npfree -= i;
+    if (i > 0) { /* pfree may still be NULL when nothing was ever deferred */
+        memmove(q->pfree, q->pfree + i, (q->npfree - i) * sizeof(*q->pfree));
+        q->npfree -= i;
+    }
     atomic_store(&q->deferred, q->npfree > 0);
     return r;
 }
