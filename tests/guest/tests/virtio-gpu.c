@@ -155,7 +155,10 @@ static void read_input(void)
     input_setup(1, &td, &tq, &tab_ring, tab_ev);
     printf("input ready\n");
     bool key_done = false, ptr_done = false, saw_abs = false;
-    for (unsigned long spins = 0; (!key_done || !ptr_done) && spins < 200000000ul; spins++) {
+    /* Up to ~20-60 s of TSC (the host test sends its events with waits of its own between
+     * them); a spin count ran out in 0.3 s on a quiet host. */
+    uint64_t start = rdtsc();
+    while ((!key_done || !ptr_done) && rdtsc() - start < 60000000000ull) {
         uint32_t id, len;
         if (vq_used_next(&kq, &id, &len)) {
             uint16_t type = (uint16_t)(kbd_ev[id][0] | kbd_ev[id][1] << 8);
