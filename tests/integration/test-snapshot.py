@@ -64,13 +64,20 @@ def check_resumes_at(vm, c, path, n_save, what, args=None):
     check(c.cmd("snapshot-load", args, timeout=60) == {}, "snapshot-load returned something")
     took = time.monotonic() - t
     check(c.status() == "running", "%s: status after snapshot-load" % what)
-    wait_count(vm, n_save + 4, since=before)
-    after = counts(vm.serial()[before:])
-    # Counts the old run printed between the serial mark and the pause (a loaded host can
-    # fit a tick there) continue from top: drop those, then the load must start over.
-    prev = top
-    while after and after[0] == prev + 1 and after[0] > n_save + 1:
-        prev = after.pop(0)
+
+    def restored():
+        """Counts since the mark, less those the old run printed between the mark and the
+        pause (a loaded host can fit a tick there): they continue from top."""
+        after = counts(vm.serial()[before:])
+        prev = top
+        while after and after[0] == prev + 1 and after[0] > n_save + 1:
+            prev = after.pop(0)
+        return after
+
+    wait_for(lambda: any(k >= n_save + 4 for k in restored()), 20,
+             lambda: "%s: count %d after the load (serial ends %r)"
+             % (what, n_save + 4, vm.serial()[-200:]))
+    after = restored()
     check(after and after[0] <= n_save + 1,
           "%s: the first count after the load is %r, the checkpoint was taken at %d"
           % (what, after[:3], n_save))
