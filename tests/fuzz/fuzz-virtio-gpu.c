@@ -13,6 +13,7 @@
 
 #include "display/surface.h"
 #include "io/virtio_gpu.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/helpers/virtq_driver.h"
 #include "vmm/memory.h"
 
@@ -22,30 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define QSIZE 16
 #define HEAP 0x10000u
 #define HEAP_END 0x20000u
-
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (!in->left) {
-        return 0;
-    }
-    in->left--;
-    return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-    return (uint16_t)(take8(in) | take8(in) << 8);
-}
-
-static uint32_t take32(struct input *in)
-{
-    return (uint32_t)take16(in) | (uint32_t)take16(in) << 16;
-}
 
 /* A value that is usually small (ids, coordinates) but sometimes anything. */
 static uint32_t value(struct input *in)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "io/virtio_input.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/helpers/virtq_driver.h"
 #include "vmm/memory.h"
 
@@ -20,30 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RAM_SIZE 0x20000u
 #define QSIZE 16
-
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (!in->left) {
-        return 0;
-    }
-    in->left--;
-    return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-    return (uint16_t)(take8(in) | take8(in) << 8);
-}
-
-static uint32_t take32(struct input *in)
-{
-    return (uint32_t)take16(in) | (uint32_t)take16(in) << 16;
-}
 
 static bool bring_up(struct virtio_dev *vdev, uint64_t features, uint8_t *ram, struct vdrv *evq,
                      struct vdrv *stq)

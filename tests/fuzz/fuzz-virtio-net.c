@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "io/virtio_net.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/helpers/virtq_driver.h"
 #include "vmm/memory.h"
 
@@ -20,35 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RAM_SIZE 0x40000u
 #define QSIZE 16
-
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (!in->left) {
-        return 0;
-    }
-    in->left--;
-    return *in->p++;
-}
-
-static uint16_t take16(struct input *in)
-{
-    return (uint16_t)(take8(in) | take8(in) << 8);
-}
-
-/* Copy up to len input bytes to dst (zero fill past the end of the input). */
-static void take(struct input *in, uint8_t *dst, size_t len)
-{
-    size_t n = len < in->left ? len : in->left;
-    memcpy(dst, in->p, n);
-    memset(dst + n, 0, len - n);
-    in->p += n;
-    in->left -= n;
-}
 
 static int sink_send(struct net_backend *be, const uint8_t *frame, size_t len)
 {

@@ -25,6 +25,20 @@ def check(cond, msg):
         raise TestFailure(msg)
 
 
+def free_port(first, last):
+    """The first TCP port in first..last that 127.0.0.1 can bind now (e.g. a VNC display)."""
+    for port in range(first, last + 1):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise TestFailure("no free port in %d-%d" % (first, last))
+
+
 def skip(reason):
     print("SKIP: " + reason)
     sys.exit(SKIP)

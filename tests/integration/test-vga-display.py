@@ -15,7 +15,6 @@ usage: test-vga-display.py DESKVM_VM VGA_ELF VGA_FONT_C
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import tempfile
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
+from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
 import rfb_client  # noqa: E402
 from screen import load_font, read_png  # noqa: E402
 
@@ -114,19 +113,6 @@ class Rfb(rfb_client.Rfb):
             check(False, str(e))
 
 
-def free_port():
-    for port in range(5950, 6000):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free port in 5950-5999")
-
-
 def vncsnapshot_matches(port, tmp, w, want):
     """Grab with vncsnapshot (JPEG) and compare with a tolerance; None when not installed."""
     if not shutil.which("vncsnapshot") or not shutil.which("djpeg"):
@@ -192,7 +178,7 @@ def run():
     require_kvm()
     binary, elf, font_c = sys.argv[1:4]
     font = load_font(font_c)
-    port = free_port()
+    port = free_port(5950, 5999)
     vm = Engine(binary, ["--kernel", elf, "--append", GUEST_ARGS,
                          "--vnc", "127.0.0.1:%d" % port])
     tmp = tempfile.mkdtemp(prefix="deskvm-vga-")

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, Qmp, check, main, require_kvm, wait_for  # noqa: E402
+from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
 import rfb_client  # noqa: E402
 
 W, H = 320, 200
@@ -156,17 +156,6 @@ def check_cursor(port):
     print("cursor: 64x64 RichCursor with the guest's image and hot spot, PointerPos (100, 60)")
 
 
-def free_port():
-    for port in range(5960, 6010):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    check(False, "no free port")
 
 
 def qemu_screen(elf, tmp):
@@ -198,7 +187,7 @@ def qemu_screen(elf, tmp):
 def run():
     require_kvm()
     binary, elf = sys.argv[1:3]
-    port = free_port()
+    port = free_port(5960, 6009)
     vm = Engine(binary, ["--kernel", elf, "--append", "interactive=1", "--display", "virtio-gpu",
                          "--vnc", "127.0.0.1:%d" % port])
     tmp = tempfile.mkdtemp(prefix="deskvm-virtio-gpu-")
