@@ -96,7 +96,8 @@ int ahci_machine_new(struct vm *vm, const struct cli_options *opt, struct ahci_m
     }
     struct pci_bar_handler bars[PCI_NUM_BARS] = {0};
     bars[AHCI_ABAR] = (struct pci_bar_handler){&ahci_abar_ops, &am->ahci};
-    if ((r = pci_machine_add(vm->pci, &am->ahci.pci, AHCI_MACHINE_SLOT, 0, bars)) < 0) {
+    if ((r = pci_machine_add(vm->pci, &am->ahci.pci, AHCI_MACHINE_SLOT, AHCI_MACHINE_FN, bars)) <
+        0) {
         snprintf(err, errlen, "cannot attach AHCI at PCI slot %#x: %s", AHCI_MACHINE_SLOT,
                  strerror(-r));
         goto fail;
@@ -160,7 +161,8 @@ int ahci_machine_boot_path(const struct ahci_machine *am, enum ahci_drive drive,
     for (unsigned i = 0; am && i < AHCI_PORTS; i++) {
         if (am->ahci.ports[i].drive == drive) {
             /* SeaBIOS matches /pci@i0cf8/<any>@1f/drive@<port>/disk@0 for an AHCI port. */
-            snprintf(buf, len, "/pci@i0cf8/sata@%x/drive@%x/disk@0", AHCI_MACHINE_SLOT, i);
+            snprintf(buf, len, "/pci@i0cf8/sata@%x,%x/drive@%x/disk@0", AHCI_MACHINE_SLOT,
+                     AHCI_MACHINE_FN, i);
             return 0;
         }
     }

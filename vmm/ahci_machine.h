@@ -15,6 +15,7 @@
 struct vm;
 
 #define AHCI_MACHINE_SLOT 0x1f
+#define AHCI_MACHINE_FN 2 /* 00:1f.2 as on ICH9 (and QEMU's q35): 1f.0 is the LPC bridge */
 
 struct ahci_machine {
     struct vm *vm;

@@ -24,7 +24,9 @@ static const char usage[] =
     "Run one virtual machine on KVM. Without --kernel, runs the built-in demo guest.\n"
     "\n"
     "  --kernel FILE        PVH ELF, vmlinux or bzImage to boot\n"
-    "  --firmware bios|FILE boot through a BIOS image (bios: Debian's SeaBIOS)\n"
+    "  --firmware bios|uefi|FILE[,vars=PATH]  boot through firmware (bios: Debian's\n"
+    "                       SeaBIOS; uefi: Debian's OVMF; PATH: the UEFI variable store,\n"
+    "                       created when missing; default FIRST-DISK.vars.fd)\n"
     "  --initrd FILE        initial ramdisk\n"
     "  --append CMDLINE     kernel command line\n"
     "  --memory SIZE        guest RAM, e.g. 512M, 2G (default 256M; plain numbers are MiB)\n"
@@ -472,9 +474,22 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
         case OPT_KERNEL:
             opt->kernel = optarg;
             break;
-        case OPT_FIRMWARE:
-            opt->firmware = strcmp(optarg, "bios") == 0 ? FIRMWARE_BIOS_PATH : optarg;
+        case OPT_FIRMWARE: {
+            char *vars = strstr(optarg, ",vars=");
+            if (vars) {
+                *vars = '\0'; /* argv strings are ours to split */
+                opt->firmware_vars = vars + strlen(",vars=");
+                if (!*opt->firmware_vars) {
+                    snprintf(err, errlen, "--firmware: vars= needs a path");
+                    return -EINVAL;
+                }
+            }
+            opt->firmware_uefi = strcmp(optarg, "uefi") == 0;
+            opt->firmware = strcmp(optarg, "bios") == 0 ? FIRMWARE_BIOS_PATH
+                            : opt->firmware_uefi        ? FIRMWARE_UEFI_CODE
+                                                        : optarg;
             break;
+        }
         case OPT_INITRD:
             opt->initrd = optarg;
             break;

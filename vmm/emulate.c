@@ -42,6 +42,9 @@
 #define EFER_LMA (1ull << 10)
 
 #define FSW_ES 0x80u
+#define FSW_EXC_MASK 0x3fu /* IE DE ZE OE UE PE; the same bits mask them in FCW */
+#define FSW_SF 0x40u
+#define FSW_B 0x8000u
 /* MXCSR bits 16-31 are reserved on every CPU with DAZ (all since the Pentium 4). */
 #define MXCSR_MASK 0x0000ffffu
 #define XCR0_SSE_AVX 0x6u
@@ -491,6 +494,95 @@ static enum emu_result emu_fwait(struct ctx *c)
     return EMU_DONE;
 }
 
+/* Store a 16-bit value at a memory operand (fnstcw, fnstsw m16). */
+static enum emu_result write_mem16(struct ctx *c, const cs_x86_op *op, uint16_t v)
+{
+    struct emu_cpu *cpu = c->cpu;
+    uint64_t lin;
+    enum emu_result r = operand_linear(c, &op->mem, 2, true, &lin);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    if (alignment_fault(cpu, lin, 2)) {
+        return fault(c, EMU_VEC_AC, true, 0);
+    }
+    uint8_t buf[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    int err = cpu->write_virt ? cpu->write_virt(cpu->opaque, lin, buf, 2) : -EFAULT;
+    return err ? access_failed(c, err, lin) : EMU_DONE;
+}
+
+/*
+ * x87 control instructions (SDM vol. 2 FLDCW, FNSTCW, FNSTSW, FNINIT, FNCLEX; vol. 1 8.1.3 and
+ * 8.1.5 for the status and control words). None checks for pending x87 exceptions; all raise
+ * #NM when CR0.EM or CR0.TS is set. After FLDCW the status word's ES and B summary bits say
+ * whether an exception flag is now unmasked, so the next waiting instruction raises #MF.
+ */
+static enum emu_result emu_x87_control(struct ctx *c)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    if (cpu->sregs.cr0 & (CR0_EM | CR0_TS)) {
+        return fault(c, EMU_VEC_NM, false, 0);
+    }
+    enum emu_result r = EMU_DONE;
+    switch (c->insn->id) {
+    case X86_INS_FLDCW: {
+        if (x->op_count != 1 || x->operands[0].type != X86_OP_MEM) {
+            return unhandled(c, "unexpected operands");
+        }
+        cs_x86_op op = x->operands[0];
+        op.size = 2;
+        uint64_t v;
+        if ((r = read_operand(c, &op, &v)) != EMU_DONE) {
+            return r;
+        }
+        cpu->fpu.fcw = (uint16_t)v;
+        bool unmasked = (cpu->fpu.fsw & ~cpu->fpu.fcw & FSW_EXC_MASK) != 0;
+        cpu->fpu.fsw =
+            (uint16_t)((cpu->fpu.fsw & ~(FSW_ES | FSW_B)) | (unmasked ? FSW_ES | FSW_B : 0));
+        break;
+    }
+    case X86_INS_FNSTCW:
+        if (x->op_count != 1 || x->operands[0].type != X86_OP_MEM) {
+            return unhandled(c, "unexpected operands");
+        }
+        r = write_mem16(c, &x->operands[0], cpu->fpu.fcw);
+        break;
+    case X86_INS_FNSTSW:
+        if (x->op_count == 1 && x->operands[0].type == X86_OP_REG &&
+            x->operands[0].reg == X86_REG_AX) {
+            cpu->regs.rax = (cpu->regs.rax & ~0xffffull) | cpu->fpu.fsw;
+        } else if (x->op_count == 1 && x->operands[0].type == X86_OP_MEM) {
+            r = write_mem16(c, &x->operands[0], cpu->fpu.fsw);
+        } else {
+            return unhandled(c, "unexpected operands");
+        }
+        break;
+    case X86_INS_FNINIT:
+        /* FCW 037FH, FSW 0, all registers empty, pointers and last opcode cleared. */
+        cpu->fpu.fcw = 0x37f;
+        cpu->fpu.fsw = 0;
+        cpu->fpu.ftwx = 0; /* the abridged tag word: 0 = empty */
+        cpu->fpu.last_opcode = 0;
+        cpu->fpu.last_ip = 0;
+        cpu->fpu.last_dp = 0;
+        break;
+    case X86_INS_FNCLEX:
+        cpu->fpu.fsw &= (uint16_t) ~(FSW_EXC_MASK | FSW_SF | FSW_ES | FSW_B);
+        break;
+    default:
+        return unhandled(c, "no emulation");
+    }
+    if (r != EMU_DONE) {
+        return r;
+    }
+    cpu->fpu_dirty = true;
+    cpu->regs_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
 static enum emu_result emu_clac_stac(struct ctx *c, const uint8_t *bytes, bool set)
 {
     struct emu_cpu *cpu = c->cpu;
@@ -533,7 +625,9 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
                  c->insn->id == X86_INS_LDMXCSR || c->insn->id == X86_INS_STMXCSR ||
                  c->insn->id == X86_INS_VLDMXCSR || c->insn->id == X86_INS_VSTMXCSR ||
                  c->insn->id == X86_INS_WAIT || c->insn->id == X86_INS_CLAC ||
-                 c->insn->id == X86_INS_STAC;
+                 c->insn->id == X86_INS_STAC || c->insn->id == X86_INS_FLDCW ||
+                 c->insn->id == X86_INS_FNSTCW || c->insn->id == X86_INS_FNSTSW ||
+                 c->insn->id == X86_INS_FNINIT || c->insn->id == X86_INS_FNCLEX;
     if (!known) {
         return unhandled(c, "no emulation");
     }
@@ -573,6 +667,12 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
         return emu_clac_stac(c, bytes, false);
     case X86_INS_STAC:
         return emu_clac_stac(c, bytes, true);
+    case X86_INS_FLDCW:
+    case X86_INS_FNSTCW:
+    case X86_INS_FNSTSW:
+    case X86_INS_FNINIT:
+    case X86_INS_FNCLEX:
+        return emu_x87_control(c);
     default:
         return unhandled(c, "no emulation");
     }
@@ -625,7 +725,7 @@ enum emu_result emulate_insn(struct emu_cpu *cpu, const uint8_t *bytes, size_t l
     enum emu_result res;
     /* Snapshot so an EMU_UNHANDLED or a fault leaves the caller's state exactly as it was. */
     struct kvm_regs saved_regs = cpu->regs;
-    uint32_t saved_mxcsr = cpu->fpu.mxcsr;
+    struct kvm_fpu saved_fpu = cpu->fpu;
     if (cs_disasm(h, bytes, n, cpu->regs.rip, 1, &insn) != 1) {
         say(&c, "cannot decode %zu instruction byte%s%s", n, n == 1 ? "" : "s",
             n < EMU_MAX_INSN ? " (truncated?)" : "");
@@ -639,7 +739,7 @@ enum emu_result emulate_insn(struct emu_cpu *cpu, const uint8_t *bytes, size_t l
     }
     if (res == EMU_UNHANDLED || (res == EMU_INJECT && cpu->vector != EMU_VEC_BP)) {
         cpu->regs = saved_regs;
-        cpu->fpu.mxcsr = saved_mxcsr;
+        cpu->fpu = saved_fpu;
         cpu->regs_dirty = false;
         cpu->fpu_dirty = false;
     }

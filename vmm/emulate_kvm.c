@@ -147,6 +147,7 @@ int emulate_kvm_translate(const struct guest_mem *mem, const struct kvm_sregs *s
 
 struct kvm_mem_ctx {
     const struct guest_mem *mem;
+    const struct emulate_rom *rom; /* NULL: none */
     const struct emu_cpu *cpu;
 };
 
@@ -159,6 +160,11 @@ static int chunk_ptr(struct kvm_mem_ctx *k, uint64_t gva, size_t n, bool write, 
         return err;
     }
     *p = guest_mem_ptr(k->mem, gpa, n); /* guest-controlled */
+    /* guest-controlled: reads only, and the whole chunk inside the ROM */
+    if (!*p && !write && k->rom && gpa >= k->rom->gpa && n <= k->rom->size &&
+        gpa - k->rom->gpa <= k->rom->size - n) {
+        *p = (uint8_t *)(uintptr_t)(k->rom->data + (gpa - k->rom->gpa));
+    }
     return *p ? 0 : -EFAULT;
 }
 
@@ -287,11 +293,12 @@ static int fail(const struct emu_cpu *cpu, int vcpu_index, const uint8_t *bytes,
 }
 
 int emulate_kvm_handle(int vcpu_fd, struct kvm_run *run, const struct guest_mem *mem,
-                       int vcpu_index, char *report, size_t reportlen)
+                       const struct emulate_rom *rom, int vcpu_index, char *report,
+                       size_t reportlen)
 {
     struct emu_cpu cpu;
     memset(&cpu, 0, sizeof(cpu));
-    struct kvm_mem_ctx k = {.mem = mem, .cpu = &cpu};
+    struct kvm_mem_ctx k = {.mem = mem, .rom = rom, .cpu = &cpu};
     cpu.read_virt = kvm_read_virt;
     cpu.write_virt = kvm_write_virt;
     cpu.opaque = &k;

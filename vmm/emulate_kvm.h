@@ -22,8 +22,16 @@
  * report in `report` (vCPU, RIP, bytes, disassembly, registers) for the engine to print
  * before stopping the VM.
  */
+/* Read-only memory outside guest RAM that instructions may read (a firmware ROM), or none. */
+struct emulate_rom {
+    uint64_t gpa;
+    size_t size;
+    const uint8_t *data;
+};
+
 int emulate_kvm_handle(int vcpu_fd, struct kvm_run *run, const struct guest_mem *mem,
-                       int vcpu_index, char *report, size_t reportlen);
+                       const struct emulate_rom *rom, int vcpu_index, char *report,
+                       size_t reportlen);
 
 /*
  * Translate a guest linear address for a data access by a vCPU in the state `sregs`/`rflags`

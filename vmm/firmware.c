@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -27,6 +28,7 @@
 
 #define FW_SLOT_SEG0 20 /* segment slots 20-32; guest RAM uses 0-7, VRAM 16 */
 #define FW_SLOT_ROM 33
+#define FW_SLOT_VARS 34
 #define PAM_RE 1u
 #define PAM_WE 2u
 
@@ -59,7 +61,27 @@ enum firmware_seg firmware_seg_kind(unsigned i, unsigned attr)
     return firmware_seg_base(i) >= 0xE0000 ? FW_SEG_ROM : FW_SEG_NONE;
 }
 
-int firmware_load_image(const char *path, uint8_t **rom, size_t *size, char *err, size_t errlen)
+/* A firmware volume header (UEFI PI spec vol. 3, 3.2.1): "_FVH" at offset 0x28. */
+static bool is_fv(const uint8_t *p, size_t n)
+{
+    return n >= 0x30 && memcmp(p + 0x28, "_FVH", 4) == 0;
+}
+
+static int read_file(int fd, uint8_t *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r <= 0) {
+            return -EIO;
+        }
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int firmware_load_image(const char *path, uint8_t **rom, size_t *size, enum firmware_kind *kind,
+                        char *err, size_t errlen)
 {
     *rom = NULL;
     *size = 0;
@@ -75,11 +97,12 @@ int firmware_load_image(const char *path, uint8_t **rom, size_t *size, char *err
         close(fd);
         return -EINVAL;
     }
-    if (st.st_size < FIRMWARE_MIN_SIZE || st.st_size > FIRMWARE_MAX_SIZE || (st.st_size & 0xfff)) {
+    if (st.st_size < FIRMWARE_MIN_SIZE || st.st_size > FIRMWARE_UEFI_MAX_SIZE ||
+        (st.st_size & 0xfff)) {
         snprintf(err, errlen,
-                 "%s: not a BIOS image: %lld bytes (a multiple of 4 KiB from 128 to 256 KiB "
-                 "is needed)",
-                 path, (long long)st.st_size);
+                 "%s: not a BIOS image: %lld bytes (a multiple of 4 KiB: 128 to 256 KiB for a "
+                 "BIOS, up to %u MiB for UEFI code)",
+                 path, (long long)st.st_size, FIRMWARE_UEFI_MAX_SIZE >> 20);
         close(fd);
         return -EINVAL;
     }
@@ -91,18 +114,23 @@ int firmware_load_image(const char *path, uint8_t **rom, size_t *size, char *err
         close(fd);
         return -e;
     }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r <= 0) {
-            snprintf(err, errlen, "%s: read error", path);
-            munmap(p, n);
-            close(fd);
-            return -EIO;
-        }
-        got += (size_t)r;
+    if (read_file(fd, p, n) < 0) {
+        snprintf(err, errlen, "%s: read error", path);
+        munmap(p, n);
+        close(fd);
+        return -EIO;
     }
     close(fd);
+    /* Larger than a BIOS: only a UEFI code image, which starts with a firmware volume. */
+    *kind = n > FIRMWARE_MAX_SIZE || is_fv(p, n) ? FIRMWARE_KIND_UEFI : FIRMWARE_KIND_BIOS;
+    if (n > FIRMWARE_MAX_SIZE && !is_fv(p, n)) {
+        snprintf(err, errlen,
+                 "%s: not a BIOS image: %zu bytes is too large for a BIOS, and it is no UEFI "
+                 "firmware volume (no _FVH header)",
+                 path, n);
+        munmap(p, n);
+        return -EINVAL;
+    }
     /* The reset vector (16 bytes below 4 GiB) must jump: far (EA) or near (E9/EB, maybe after
      * NOPs as OVMF does). */
     const uint8_t *rv = p + n - 16;
@@ -121,6 +149,123 @@ int firmware_load_image(const char *path, uint8_t **rom, size_t *size, char *err
     *rom = p;
     *size = n;
     return 0;
+}
+
+/* Copy template into a new file at path (mode 0600): the first run of a VM's variable store. */
+static int create_vars(const char *path, const char *template, char *err, size_t errlen)
+{
+    int in = open(template, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s (the variable store template)", template, strerror(e));
+        return -e;
+    }
+    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
+        close(in);
+        return -e;
+    }
+    int r = 0;
+    uint8_t buf[8192];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n == 0) {
+            break;
+        }
+        if (n < 0 || write(out, buf, (size_t)n) != n) {
+            r = -EIO;
+            break;
+        }
+    }
+    if (r == 0 && fsync(out) < 0) {
+        r = -errno;
+    }
+    close(in);
+    close(out);
+    if (r < 0) {
+        snprintf(err, errlen, "%s: cannot copy %s into it: %s", path, template, strerror(-r));
+        unlink(path);
+    }
+    return r;
+}
+
+int firmware_open_vars(const char *path, const char *template, uint8_t **buf, size_t *size,
+                       int *fdp, char *err, size_t errlen)
+{
+    *buf = NULL;
+    *size = 0;
+    *fdp = -1;
+    const char *file = path ? path : template;
+    if (!file) {
+        snprintf(err, errlen, "a UEFI image needs a variable store: --firmware FILE,vars=PATH");
+        return -EINVAL;
+    }
+    int fd = open(file, (path ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && path && template) {
+        int r = create_vars(path, template, err, errlen);
+        if (r < 0) {
+            return r;
+        }
+        fd = open(path, O_RDWR | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s", file, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    int r = 0;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < PFLASH_BLOCK_SIZE ||
+        st.st_size > FIRMWARE_VARS_MAX_SIZE || (st.st_size % PFLASH_BLOCK_SIZE)) {
+        snprintf(err, errlen,
+                 "%s: not a UEFI variable store (a file of 4 KiB blocks, up to %u MiB)", file,
+                 FIRMWARE_VARS_MAX_SIZE >> 20);
+        r = -EINVAL;
+        goto fail;
+    }
+    /* Two VMs writing one store would corrupt it. */
+    if (path && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "%s: in use by another VM", path);
+        goto fail;
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *p;
+    if (path) {
+        p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    } else {
+        p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED && read_file(fd, p, n) < 0) {
+            munmap(p, n);
+            snprintf(err, errlen, "%s: read error", file);
+            r = -EIO;
+            goto fail;
+        }
+    }
+    if (p == MAP_FAILED) {
+        r = -errno;
+        snprintf(err, errlen, "%s: %s", file, strerror(-r));
+        goto fail;
+    }
+    if (!is_fv(p, n)) {
+        snprintf(err, errlen, "%s: not a UEFI variable store (no firmware volume header)", file);
+        munmap(p, n);
+        r = -EINVAL;
+        goto fail;
+    }
+    *buf = p;
+    *size = n;
+    if (path) {
+        *fdp = fd;
+    } else {
+        close(fd);
+    }
+    return 0;
+fail:
+    close(fd);
+    return r;
 }
 
 static int set_slot(struct firmware *fw, unsigned slot, uint64_t gpa, uint64_t size, void *hva,
@@ -251,6 +396,45 @@ static int add_items(struct firmware *fw)
     return fw_cfg_add_file(f, "etc/sercon-port", port, sizeof(port));
 }
 
+/* The variable store's flash left or entered read-array mode: map or unmap its contents. */
+static void vars_array_changed(void *opaque, bool array)
+{
+    struct firmware *fw = opaque;
+    uint64_t base = MEM_4G - fw->rom_size - fw->vars_size;
+    int r = array ? set_slot(fw, FW_SLOT_VARS, base, fw->vars_size, fw->vars, true)
+                  : set_slot(fw, FW_SLOT_VARS, base, 0, NULL, false);
+    if (r < 0 && fw->slot_errors++ == 0) {
+        fprintf(stderr, "deskvm-vm: cannot remap the UEFI variable store: %s\n", strerror(-r));
+    }
+}
+
+/* UEFI: the variable store as CFI flash right below the code. */
+static int init_flash(struct firmware *fw, char *err, size_t errlen)
+{
+    struct vm *vm = fw->vm;
+    int r = firmware_open_vars(vm->cfg.firmware_vars, vm->cfg.firmware_vars_template, &fw->vars,
+                               &fw->vars_size, &fw->vars_fd, err, errlen);
+    if (r < 0) {
+        return r;
+    }
+    if (fw->rom_size + fw->vars_size > FIRMWARE_UEFI_MAX_SIZE + FIRMWARE_VARS_MAX_SIZE) {
+        snprintf(err, errlen, "the UEFI code and variable store are too large together");
+        return -EINVAL;
+    }
+    uint64_t base = MEM_4G - fw->rom_size - fw->vars_size;
+    if ((r = pflash_init(&fw->flash, fw->vars, fw->vars_size, vars_array_changed, fw)) < 0 ||
+        (r = bus_register(&vm->mmio, base, fw->vars_size, &pflash_ops, &fw->flash, "pflash")) < 0) {
+        snprintf(err, errlen, "cannot set up the UEFI variable store: %s", strerror(-r));
+        return r;
+    }
+    vars_array_changed(fw, true);
+    if (fw->slot_errors) {
+        snprintf(err, errlen, "cannot map the UEFI variable store below the code");
+        return -EIO;
+    }
+    return 0;
+}
+
 int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen)
 {
     if (!vm->pci) {
@@ -267,14 +451,18 @@ int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen)
         return -ENOMEM;
     }
     fw->vm = vm;
+    fw->vars_fd = -1;
     vm->fw = fw;
-    int r = firmware_load_image(path, &fw->rom, &fw->rom_size, err, errlen);
+    int r = firmware_load_image(path, &fw->rom, &fw->rom_size, &fw->kind, err, errlen);
     if (r < 0) {
         return r;
     }
     r = set_slot(fw, FW_SLOT_ROM, MEM_4G - fw->rom_size, fw->rom_size, fw->rom, true);
     if (r < 0) {
-        snprintf(err, errlen, "cannot map the BIOS below 4 GiB: %s", strerror(-r));
+        snprintf(err, errlen, "cannot map the firmware below 4 GiB: %s", strerror(-r));
+        return r;
+    }
+    if (fw->kind == FIRMWARE_KIND_UEFI && (r = init_flash(fw, err, errlen)) < 0) {
         return r;
     }
     r = bus_register(&vm->mmio, MEM_SHADOW_START, MEM_SHADOW_END - MEM_SHADOW_START, &shadow_ops,
@@ -317,6 +505,12 @@ void firmware_destroy(struct vm *vm)
     fw_cfg_destroy(&fw->cfg);
     if (fw->rom) {
         munmap(fw->rom, fw->rom_size);
+    }
+    if (fw->vars) {
+        munmap(fw->vars, fw->vars_size); /* a shared mapping: the page cache has the writes */
+    }
+    if (fw->vars_fd >= 0) {
+        close(fw->vars_fd);
     }
     free(fw);
     vm->fw = NULL;

@@ -12,13 +12,20 @@
 
 #include "io/fw_cfg.h"
 #include "io/pci_host.h"
+#include "io/pflash.h"
 
 struct vm;
 
 /* Debian's seabios package: what "--firmware bios" means. */
 #define FIRMWARE_BIOS_PATH "/usr/share/seabios/bios-256k.bin"
+/* Debian's ovmf package: what "--firmware uefi" means (code, and the variable store template). */
+#define FIRMWARE_UEFI_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
+#define FIRMWARE_UEFI_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
 #define FIRMWARE_MIN_SIZE (128u << 10) /* the 0xE0000-0xFFFFF alias must be full */
-#define FIRMWARE_MAX_SIZE (256u << 10) /* KVM's TSS pages sit just below 0xFFFC0000 */
+#define FIRMWARE_MAX_SIZE (256u << 10) /* a BIOS image */
+/* A UEFI image (code) and its variable store: together at most 16 MiB below 4 GiB. */
+#define FIRMWARE_UEFI_MAX_SIZE (12u << 20)
+#define FIRMWARE_VARS_MAX_SIZE (4u << 20)
 #define FIRMWARE_ALIAS_SIZE (128u << 10)
 #define FIRMWARE_PAM_SEGS 13 /* 0xF0000 (64 KiB), then 0xC0000-0xEFFFF in 16 KiB pieces */
 
@@ -30,10 +37,20 @@ enum firmware_seg {
     FW_SEG_RAM,    /* shadow RAM, read-write */
 };
 
+enum firmware_kind {
+    FIRMWARE_KIND_BIOS, /* SeaBIOS-style: one ROM, 128-256 KiB */
+    FIRMWARE_KIND_UEFI, /* OVMF-style: code volume + a CFI flash variable store below it */
+};
+
 struct firmware {
     struct vm *vm;
+    enum firmware_kind kind;
     uint8_t *rom; /* page-aligned copy of the image, mapped read-only by KVM */
     size_t rom_size;
+    uint8_t *vars; /* UEFI: the variable store (a shared mapping of the file, or private) */
+    size_t vars_size;
+    int vars_fd; /* the file, locked; -1 for a private copy */
+    struct pflash flash;
     uint8_t pam[Q35_PAM_COUNT];
     enum firmware_seg seg[FIRMWARE_PAM_SEGS];
     struct fw_cfg cfg;
@@ -41,10 +58,19 @@ struct firmware {
 };
 
 /*
- * Read and check a firmware image ("bios" for Debian's SeaBIOS): 128-256 KiB, a multiple
- * of 4 KiB, with a jump at the reset vector. One line in err naming the file on failure.
+ * Read and check a firmware image: a BIOS of 128-256 KiB, or a UEFI code image (a firmware
+ * volume, "_FVH" at offset 0x28, up to FIRMWARE_UEFI_MAX_SIZE); either a multiple of 4 KiB
+ * with a jump at the reset vector. One line in err naming the file on failure.
  */
-int firmware_load_image(const char *path, uint8_t **rom, size_t *size, char *err, size_t errlen);
+int firmware_load_image(const char *path, uint8_t **rom, size_t *size, enum firmware_kind *kind,
+                        char *err, size_t errlen);
+/*
+ * The UEFI variable store: path (created from template when missing, then locked) mapped
+ * shared so variables persist, or with path NULL a private copy of template. It must be a
+ * firmware volume of 4 KiB blocks up to FIRMWARE_VARS_MAX_SIZE. *fd is -1 for a copy.
+ */
+int firmware_open_vars(const char *path, const char *template, uint8_t **buf, size_t *size, int *fd,
+                       char *err, size_t errlen);
 
 /* The segment kind that PAM attribute bits (RE = 1, WE = 2) give segment i. */
 enum firmware_seg firmware_seg_kind(unsigned i, unsigned attr);

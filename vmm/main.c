@@ -542,8 +542,20 @@ int main(int argc, char **argv)
         .initrd = e.opt.initrd,
         .cmdline = e.opt.cmdline,
         .firmware = e.opt.firmware,
+        .firmware_vars = e.opt.firmware_vars,
+        .firmware_vars_template = e.opt.firmware_uefi ? FIRMWARE_UEFI_VARS : NULL,
         .serial = &e.serial,
     };
+    /* The UEFI variable store defaults to a file next to the first disk: it is that VM's. */
+    char vars_path[4096];
+    if (e.opt.firmware_uefi && !cfg.firmware_vars && e.opt.ndisks > 0) {
+        if (snprintf(vars_path, sizeof(vars_path), "%s.vars.fd", e.opt.disks[0].file) >=
+            (int)sizeof(vars_path)) {
+            fprintf(stderr, "deskvm-vm: --disk %s: path too long\n", e.opt.disks[0].file);
+            return EXIT_FAILURE_;
+        }
+        cfg.firmware_vars = vars_path;
+    }
     if (e.opt.restore) {
         if (vm_snapshot_read_config(e.opt.restore, &restore_cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "deskvm-vm: --restore %s: %s\n", e.opt.restore, err);
@@ -578,7 +590,7 @@ int main(int argc, char **argv)
             goto out;
         }
         /* SeaBIOS has no INT 10h on screen without a VGA BIOS: Debian's, through fw_cfg. */
-        if (e.vm.fw && kind == DISPLAY_VGA &&
+        if (e.vm.fw && e.vm.fw->kind == FIRMWARE_KIND_BIOS && kind == DISPLAY_VGA &&
             firmware_add_rom_file(&e.vm, "vgaroms/vgabios-stdvga.bin", FIRMWARE_VGA_ROM, err,
                                   sizeof(err)) < 0) {
             fprintf(stderr, "deskvm-vm: warning: no VGA BIOS, the screen stays blank: %s\n", err);

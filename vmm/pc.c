@@ -17,6 +17,7 @@
 #include "io/cmos_rtc.h"
 #include "io/debug_exit.h"
 #include "io/i8042.h"
+#include "io/ich9_lpc.h"
 #include "io/reset_port.h"
 #include "io/uart16550.h"
 #include "vmm/acpi.h"
@@ -35,6 +36,9 @@ struct pc {
     struct cmos_rtc rtc;
     struct i8042 kbc;
     struct acpi_pm pm;
+    struct ich9_lpc lpc;
+    bool lpc_attached;
+    uint64_t pm_errors; /* PMBASE placements colliding with other ports: decode nowhere */
     struct reset_port rst;
     struct debug_exit dbg;
     struct chardev *serial;
@@ -49,6 +53,32 @@ static void on_reset_line(void *opaque)
 {
     struct pc *pc = opaque;
     vm_request_reset(pc->vm, true, "guest-reset");
+}
+
+/*
+ * The LPC bridge moved the ACPI PM block (PMBASE, ACPI_EN): the fixed registers and the
+ * SMI_EN/SMI_STS pair follow it. A base that collides with other ports decodes nowhere.
+ */
+static void pm_moved(void *opaque, uint16_t old_base, uint16_t new_base)
+{
+    struct pc *pc = opaque;
+    struct vm *vm = pc->vm;
+    if (old_base != ICH9_LPC_PM_UNMAPPED) {
+        bus_unregister(&vm->pio, old_base);
+        bus_unregister(&vm->pio, old_base + ICH9_PM_SMI_EN);
+    }
+    if (new_base == ICH9_LPC_PM_UNMAPPED) {
+        return;
+    }
+    if (bus_register(&vm->pio, new_base, ACPI_PM_LEN, &acpi_pm_ops, &pc->pm, "acpi-pm") < 0) {
+        pc->pm_errors++;
+        return;
+    }
+    if (bus_register(&vm->pio, new_base + ICH9_PM_SMI_EN, ICH9_PM_SMI_LEN, &ich9_lpc_smi_ops,
+                     &pc->lpc, "ich9-smi") < 0) {
+        bus_unregister(&vm->pio, new_base);
+        pc->pm_errors++;
+    }
 }
 
 static void on_sleep(void *opaque, unsigned slp_typ)
@@ -133,6 +163,28 @@ static int add_device(struct vm *vm, const struct device *dev, char *err, size_t
     return r;
 }
 
+/*
+ * The ICH9 LPC bridge at 00:1f.0. With firmware its PM block decodes once the firmware
+ * programs PMBASE and ACPI_EN; a directly booted kernel finds it where a firmware would have
+ * left it (ACPI_PM_BASE, enabled), which is what the FADT says.
+ */
+static int lpc_init(struct pc *pc, char *err, size_t errlen)
+{
+    struct vm *vm = pc->vm;
+    uint16_t at_reset = vm->cfg.firmware ? ICH9_LPC_PM_UNMAPPED : ACPI_PM_BASE;
+    int r = ich9_lpc_init(&pc->lpc, at_reset, pm_moved, pc);
+    if (r == 0) {
+        r = pci_machine_add(vm->pci, &pc->lpc.pci, ICH9_LPC_SLOT, ICH9_LPC_FN, NULL);
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "cannot attach the LPC bridge at 00:1f.0: %s", strerror(-r));
+        return r;
+    }
+    pc->lpc_attached = true;
+    struct device dev = ich9_lpc_device(&pc->lpc);
+    return add_device(vm, &dev, err, errlen);
+}
+
 int pc_devices_init(struct vm *vm, char *err, size_t errlen)
 {
     struct pc *pc = calloc(1, sizeof(*pc));
@@ -166,8 +218,6 @@ int pc_devices_init(struct vm *vm, char *err, size_t errlen)
                  errlen)) < 0 ||
         (r = add(vm, &vm->pio, PC_I8042_CMD, 1, &i8042_ctrl_ops, &pc->kbc, "i8042-cmd", err,
                  errlen)) < 0 ||
-        (r = add(vm, &vm->pio, ACPI_PM_BASE, ACPI_PM_LEN, &acpi_pm_ops, &pc->pm, "acpi-pm", err,
-                 errlen)) < 0 ||
         (r = add(vm, &vm->pio, PC_DEBUG_EXIT_BASE, 4, &debug_exit_ops, &pc->dbg, "debug-exit", err,
                  errlen)) < 0) {
         return r;
@@ -191,7 +241,7 @@ int pc_devices_init(struct vm *vm, char *err, size_t errlen)
         return r;
     }
     dev = acpi_pm_device(&pc->pm);
-    if ((r = add_device(vm, &dev, err, errlen)) < 0) {
+    if ((r = add_device(vm, &dev, err, errlen)) < 0 || (r = lpc_init(pc, err, errlen)) < 0) {
         return r;
     }
     dev = reset_port_device(&pc->rst);
@@ -227,6 +277,10 @@ void pc_devices_destroy(struct vm *vm)
     }
     vtimer_free(pc->serial_retry);
     virtio_machine_destroy(vm); /* detaches its functions: before the PCI machine goes */
+    if (pc->lpc_attached) {
+        pci_machine_remove(vm->pci, &pc->lpc.pci);
+    }
+    ich9_lpc_destroy(&pc->lpc);
     pci_machine_destroy(vm);
     uart16550_destroy(&pc->com1);
     cmos_rtc_destroy(&pc->rtc);

@@ -17,7 +17,7 @@
 #include "vmm/vm.h"
 
 /* KVM's TSS and identity-map pages (vm.c): no BAR may shadow them. */
-#define KVM_PRIVATE_BASE 0xfffbc000ull
+#define KVM_PRIVATE_BASE 0xfeffc000ull
 #define KVM_PRIVATE_LEN 0x4000ull
 #define APIC_WINDOW_LEN 0x1000ull
 

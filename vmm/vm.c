@@ -20,8 +20,12 @@
 #include "vmm/vcpu.h"
 #include "vmm/x86_cpu.h"
 
-#define TSS_ADDR 0xfffbd000ull
-#define IDENTITY_MAP_ADDR 0xfffbc000ull
+/*
+ * KVM's private pages (real-mode TSS, 3 pages, and the EPT identity map) sit below the
+ * IOAPIC/LAPIC block's end where QEMU puts them, clear of a UEFI image's 4-16 MiB below 4 GiB.
+ */
+#define TSS_ADDR 0xfeffd000ull
+#define IDENTITY_MAP_ADDR 0xfeffc000ull
 
 const char *vm_state_name(enum vm_run_state s)
 {
@@ -213,6 +217,10 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
         struct device dev = {0};
         fw_cfg_device(&vm->fw->cfg, &dev);
         r = vm_add_device(vm, &dev);
+        if (r == 0 && vm->fw->kind == FIRMWARE_KIND_UEFI) {
+            dev = pflash_device(&vm->fw->flash);
+            r = vm_add_device(vm, &dev);
+        }
         if (r < 0) {
             snprintf(err, errlen, "too many devices");
             return r;

@@ -48,9 +48,11 @@ struct vm_config {
     size_t kernel_len;
     const char *initrd;
     const char *cmdline;
-    const char *firmware;   /* BIOS image path: boot through it instead of the kernel */
-    struct chardev *serial; /* COM1 back-end, NULL = discard */
-    bool restoring;         /* a checkpoint supplies RAM and state: load no kernel */
+    const char *firmware;               /* BIOS image path: boot through it instead of the kernel */
+    const char *firmware_vars;          /* UEFI variable store file (NULL: a private copy) */
+    const char *firmware_vars_template; /* copied into a missing firmware_vars / the copy */
+    struct chardev *serial;             /* COM1 back-end, NULL = discard */
+    bool restoring;                     /* a checkpoint supplies RAM and state: load no kernel */
 };
 
 /* What the machine does when a guest or host event asks it to stop or reset. */

@@ -120,7 +120,7 @@ static void test_guest(void **state)
                                KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)
                           ? "provided"
                           : "not provided");
-        int r = emulate_kvm_handle(vcpu, run, &mem, 0, report, sizeof(report));
+        int r = emulate_kvm_handle(vcpu, run, &mem, NULL, 0, report, sizeof(report));
         print_message("emulate_kvm_handle: %d: %s\n", r, report);
         assert_int_equal(r, 0);
         handled++;

@@ -64,21 +64,23 @@ static void test_images(void **state)
     char err[256];
     uint8_t *rom;
     size_t size;
-    assert_int_equal(firmware_load_image("/nonexistent/bios.bin", &rom, &size, err, sizeof(err)),
-                     -ENOENT);
+    enum firmware_kind kind;
+    assert_int_equal(
+        firmware_load_image("/nonexistent/bios.bin", &rom, &size, &kind, err, sizeof(err)),
+        -ENOENT);
     assert_non_null(strstr(err, "/nonexistent/bios.bin"));
 
     size_t n = 128u << 10;
     uint8_t *img = calloc(1, (256u << 10) + 4096);
     char *p = write_tmp(img, 4096);
-    assert_int_equal(firmware_load_image(p, &rom, &size, err, sizeof(err)), -EINVAL);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "not a BIOS image"));
     unlink(p);
     free(p);
 
     /* Right size, but no jump at the reset vector. */
     p = write_tmp(img, n);
-    assert_int_equal(firmware_load_image(p, &rom, &size, err, sizeof(err)), -EINVAL);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "reset vector"));
     unlink(p);
     free(p);
@@ -86,7 +88,7 @@ static void test_images(void **state)
     /* A far jump (SeaBIOS) and NOPs + near jump (OVMF style) are accepted. */
     img[n - 16] = 0xea;
     p = write_tmp(img, n);
-    assert_int_equal(firmware_load_image(p, &rom, &size, err, sizeof(err)), 0);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), 0);
     assert_int_equal(size, n);
     assert_int_equal(rom[n - 16], 0xea);
     munmap(rom, size);
@@ -96,7 +98,7 @@ static void test_images(void **state)
     img[n - 15] = 0x90;
     img[n - 14] = 0xe9;
     p = write_tmp(img, n);
-    assert_int_equal(firmware_load_image(p, &rom, &size, err, sizeof(err)), 0);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), 0);
     munmap(rom, size);
     unlink(p);
     free(p);
@@ -104,13 +106,14 @@ static void test_images(void **state)
     /* Too large (the TSS pages sit below 0xFFFC0000). */
     img[(256u << 10) + 4096 - 16] = 0xea;
     p = write_tmp(img, (256u << 10) + 4096);
-    assert_int_equal(firmware_load_image(p, &rom, &size, err, sizeof(err)), -EINVAL);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), -EINVAL);
     unlink(p);
     free(p);
     free(img);
 
     if (access(FIRMWARE_BIOS_PATH, R_OK) == 0) {
-        assert_int_equal(firmware_load_image(FIRMWARE_BIOS_PATH, &rom, &size, err, sizeof(err)), 0);
+        assert_int_equal(
+            firmware_load_image(FIRMWARE_BIOS_PATH, &rom, &size, &kind, err, sizeof(err)), 0);
         assert_int_equal(size, 256u << 10);
         munmap(rom, size);
     }

@@ -203,7 +203,7 @@ static void test_hostile_bars(void **state)
     cfg_wr(f, 3, PCI_BAR0 + 4, (uint32_t)ECAM_BASE + 0x1000, 4);
     cfg_wr(f, 3, PCI_BAR0 + 4, (uint32_t)IOAPIC_BASE, 4);
     cfg_wr(f, 3, PCI_BAR0 + 4, (uint32_t)LAPIC_BASE, 4);
-    cfg_wr(f, 3, PCI_BAR0 + 4, 0xfffbd000, 4);
+    cfg_wr(f, 3, PCI_BAR0 + 4, 0xfeffd000, 4);
     assert_int_equal(pm->refused, 6);
     assert_int_equal(f->a.bars[1].mapped_addr, PCI_BAR_UNMAPPED);
     /* Address 0 just unassigns (no refusal). */
