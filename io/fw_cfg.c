@@ -49,8 +49,7 @@ static int set_item(struct fw_cfg *f, uint16_t key, const void *data, uint32_t l
         memcpy(copy, data, len);
     }
     free(f->items[key].data);
-    f->items[key].data = copy;
-    f->items[key].len = len;
+    f->items[key] = (struct fw_cfg_item){.data = copy, .len = len};
     return 0;
 }
 
@@ -93,8 +92,7 @@ void fw_cfg_destroy(struct fw_cfg *f)
     }
     for (unsigned i = 0; i < FW_CFG_KEYS; i++) {
         free(f->items[i].data);
-        f->items[i].data = NULL;
-        f->items[i].len = 0;
+        f->items[i] = (struct fw_cfg_item){0};
     }
     f->nfiles = 0;
 }
@@ -178,6 +176,22 @@ static void select_key(struct fw_cfg *f, uint16_t key)
 {
     f->selector = key;
     f->offset = 0;
+    const struct fw_cfg_item *it = current(f);
+    if (it && it->on_select) {
+        it->on_select(it->opaque, it->data, it->len);
+    }
+}
+
+int fw_cfg_set_select_hook(struct fw_cfg *f, const char *name,
+                           void (*fn)(void *opaque, uint8_t *data, uint32_t len), void *opaque)
+{
+    int key = fw_cfg_file_key(f, name);
+    if (key < 0) {
+        return key;
+    }
+    f->items[key].on_select = fn;
+    f->items[key].opaque = opaque;
+    return 0;
 }
 
 static uint8_t read_byte(struct fw_cfg *f)

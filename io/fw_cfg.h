@@ -61,6 +61,9 @@ struct guest_mem;
 struct fw_cfg_item {
     uint8_t *data; /* owned; NULL for an absent key */
     uint32_t len;
+    /* Called when the guest selects the item: may rewrite data in place (not its length). */
+    void (*on_select)(void *opaque, uint8_t *data, uint32_t len);
+    void *opaque;
 };
 
 struct fw_cfg {
@@ -91,6 +94,13 @@ __attribute__((warn_unused_result)) int fw_cfg_add_i64(struct fw_cfg *f, uint16_
 /* A named file ("etc/e820", "bootorder"): gets the next key from FW_CFG_FILE_FIRST. */
 __attribute__((warn_unused_result)) int fw_cfg_add_file(struct fw_cfg *f, const char *name,
                                                         const void *data, uint32_t len);
+
+/*
+ * Refresh a file's contents whenever the guest selects it (QEMU rebuilds its ACPI tables
+ * this way, so they describe the machine as the firmware has programmed it). -ENOENT.
+ */
+int fw_cfg_set_select_hook(struct fw_cfg *f, const char *name,
+                           void (*fn)(void *opaque, uint8_t *data, uint32_t len), void *opaque);
 
 /* The key of a file by name, or -ENOENT. */
 int fw_cfg_file_key(const struct fw_cfg *f, const char *name);

@@ -347,10 +347,10 @@ static void fadt_build(uint8_t *t, uint64_t base, const struct acpi_layout *l)
 }
 
 /* PCI Firmware 3.2 4.1.2: one ECAM allocation, segment 0, buses 0-255. */
-static void mcfg_build(uint8_t *t)
+static void mcfg_build(uint8_t *t, uint64_t ecam_base)
 {
     put_header(t, "MCFG", MCFG_LEN, 1);
-    put64(t + 44, ECAM_BASE);
+    put64(t + 44, ecam_base);
     put16(t + 52, 0);   /* PCI segment group */
     put8(t + 54, 0);    /* start bus */
     put8(t + 55, 0xff); /* end bus: ECAM_SIZE covers 256 buses */
@@ -411,8 +411,9 @@ static void acpi_layout(struct acpi_layout *l, size_t madt_len, size_t dsdt_len,
     l->end = pci ? l->mcfg + MCFG_LEN : l->dsdt + dsdt_len;
 }
 
-int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
-               const struct acpi_config *cfg, uint64_t *rsdp_gpa)
+/* The tables as one image for guest address base (RSDP at offset 0); *img is malloc'd. */
+static int build_image(const struct acpi_config *cfg, uint64_t base, struct acpi_layout *l,
+                       uint8_t **img_out)
 {
     /* The RSDP must be 16-byte aligned; RSDT and FADT hold 32-bit table addresses. */
     if (!cfg || cfg->ncpus == 0 || cfg->ncpus > ACPI_MAX_CPUS || (base & 15) || base >= MEM_4G) {
@@ -428,37 +429,48 @@ int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
         return err == -E2BIG ? -ENOSPC : err;
     }
 
-    struct acpi_layout l;
-    acpi_layout(&l, madt_size(cfg->ncpus), ACPI_HDR_LEN + dsdt.len, cfg->pci);
-    if (l.end > max) {
-        aml_free(&dsdt);
-        return -ENOSPC;
-    }
-    if (l.end > MEM_4G - base) {
+    acpi_layout(l, madt_size(cfg->ncpus), ACPI_HDR_LEN + dsdt.len, cfg->pci);
+    if (l->end > MEM_4G - base) {
         aml_free(&dsdt);
         return -EINVAL;
     }
-    uint8_t *img = calloc(1, l.end);
+    uint8_t *img = calloc(1, l->end);
     if (!img) {
         aml_free(&dsdt);
         return -ENOMEM;
     }
 
-    put_header(img + l.dsdt, "DSDT", (uint32_t)l.dsdt_len, 2); /* rev 2: 64-bit integers */
-    memcpy(img + l.dsdt + ACPI_HDR_LEN, dsdt.data, dsdt.len);
-    finish_table(img + l.dsdt, (uint32_t)l.dsdt_len);
+    put_header(img + l->dsdt, "DSDT", (uint32_t)l->dsdt_len, 2); /* rev 2: 64-bit integers */
+    memcpy(img + l->dsdt + ACPI_HDR_LEN, dsdt.data, dsdt.len);
+    finish_table(img + l->dsdt, (uint32_t)l->dsdt_len);
     aml_free(&dsdt);
 
-    madt_build(img + l.madt, l.madt_len, cfg->ncpus);
+    madt_build(img + l->madt, l->madt_len, cfg->ncpus);
     if (cfg->pci) {
-        mcfg_build(img + l.mcfg);
+        mcfg_build(img + l->mcfg, cfg->ecam_base ? cfg->ecam_base : ECAM_BASE);
     }
-    facs_build(img + l.facs);
-    fadt_build(img + l.fadt, base, &l);
-    rsdt_xsdt_build(img + l.rsdt, img + l.xsdt, base, &l);
-    rsdp_build(img + l.rsdp, base, &l);
+    facs_build(img + l->facs);
+    fadt_build(img + l->fadt, base, l);
+    rsdt_xsdt_build(img + l->rsdt, img + l->xsdt, base, l);
+    rsdp_build(img + l->rsdp, base, l);
+    *img_out = img;
+    return 0;
+}
 
-    int ret = guest_mem_write(mem, base, img, l.end);
+int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
+               const struct acpi_config *cfg, uint64_t *rsdp_gpa)
+{
+    struct acpi_layout l;
+    uint8_t *img;
+    int ret = build_image(cfg, base, &l, &img);
+    if (ret < 0) {
+        return ret;
+    }
+    if (l.end > max) {
+        free(img);
+        return -ENOSPC;
+    }
+    ret = guest_mem_write(mem, base, img, l.end);
     free(img);
     if (ret < 0) {
         return ret;
@@ -467,4 +479,149 @@ int acpi_build(const struct guest_mem *mem, uint64_t base, uint64_t max,
         *rsdp_gpa = base + l.rsdp;
     }
     return 0;
+}
+
+/* ---- QEMU's table-loader interface for firmware ------------------------------------------- */
+
+static uint8_t *loader_entry(struct acpi_fw_tables *t, uint32_t command)
+{
+    if (t->nloader >= ACPI_LOADER_MAX_ENTRIES) {
+        return NULL; /* never with the fixed set of tables built here */
+    }
+    uint8_t *e = t->loader + t->nloader++ * ACPI_LOADER_ENTRY_LEN;
+    memset(e, 0, ACPI_LOADER_ENTRY_LEN);
+    put32(e, command);
+    return e;
+}
+
+static void loader_allocate(struct acpi_fw_tables *t, const char *file, uint32_t align,
+                            uint8_t zone)
+{
+    uint8_t *e = loader_entry(t, ACPI_LOADER_ALLOCATE);
+    if (e) {
+        strncpy((char *)e + 4, file, ACPI_LOADER_FILE_LEN - 1);
+        put32(e + 4 + ACPI_LOADER_FILE_LEN, align);
+        put8(e + 8 + ACPI_LOADER_FILE_LEN, zone);
+    }
+}
+
+/* The pointer of size bytes at offset in dest gets the address of src added. */
+static void loader_add_pointer(struct acpi_fw_tables *t, const char *dest, const char *src,
+                               uint32_t offset, uint8_t size)
+{
+    uint8_t *e = loader_entry(t, ACPI_LOADER_ADD_POINTER);
+    if (e) {
+        strncpy((char *)e + 4, dest, ACPI_LOADER_FILE_LEN - 1);
+        strncpy((char *)e + 4 + ACPI_LOADER_FILE_LEN, src, ACPI_LOADER_FILE_LEN - 1);
+        put32(e + 4 + 2 * ACPI_LOADER_FILE_LEN, offset);
+        put8(e + 8 + 2 * ACPI_LOADER_FILE_LEN, size);
+    }
+}
+
+static void loader_add_checksum(struct acpi_fw_tables *t, const char *file, uint32_t cksum,
+                                uint32_t start, uint32_t len)
+{
+    uint8_t *e = loader_entry(t, ACPI_LOADER_ADD_CHECKSUM);
+    if (e) {
+        strncpy((char *)e + 4, file, ACPI_LOADER_FILE_LEN - 1);
+        put32(e + 4 + ACPI_LOADER_FILE_LEN, cksum);
+        put32(e + 8 + ACPI_LOADER_FILE_LEN, start);
+        put32(e + 12 + ACPI_LOADER_FILE_LEN, len);
+    }
+}
+
+/* A table address in the image (written for base 0): where, and in which file it ends up. */
+struct acpi_ptr {
+    bool in_rsdp;
+    uint64_t at; /* offset in the image */
+    uint8_t size;
+};
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+int acpi_build_fw_tables(const struct acpi_config *cfg, struct acpi_fw_tables *t)
+{
+    memset(t, 0, sizeof(*t));
+    struct acpi_layout l;
+    uint8_t *img;
+    int ret = build_image(cfg, 0, &l, &img);
+    if (ret < 0) {
+        return ret;
+    }
+    /* etc/acpi/rsdp holds the RSDP; etc/acpi/tables everything from the RSDT on. */
+    size_t off = l.rsdt;
+    t->tables_len = l.end - off;
+    t->tables = malloc(t->tables_len);
+    if (!t->tables) {
+        free(img);
+        return -ENOMEM;
+    }
+    memcpy(t->rsdp, img, RSDP_LEN);
+    memcpy(t->tables, img + off, t->tables_len);
+    free(img);
+
+    loader_allocate(t, ACPI_FILE_RSDP, 16, ACPI_LOADER_ZONE_FSEG);
+    loader_allocate(t, ACPI_FILE_TABLES, 64, ACPI_LOADER_ZONE_HIGH);
+
+    /*
+     * Every table address in the image was written for base 0, so it is an offset into the
+     * image; make it an offset into its file, which ADD_POINTER turns into an address.
+     */
+    struct acpi_ptr ptrs[8 + 2 * 3];
+    unsigned n = 0;
+    ptrs[n++] = (struct acpi_ptr){true, l.rsdp + 16, 4};
+    ptrs[n++] = (struct acpi_ptr){true, l.rsdp + 24, 8};
+    for (unsigned i = 0; i < l.nentries; i++) {
+        ptrs[n++] = (struct acpi_ptr){false, l.rsdt + ACPI_HDR_LEN + 4 * i, 4};
+        ptrs[n++] = (struct acpi_ptr){false, l.xsdt + ACPI_HDR_LEN + 8 * i, 8};
+    }
+    ptrs[n++] = (struct acpi_ptr){false, l.fadt + 36, 4};  /* FIRMWARE_CTRL (FACS) */
+    ptrs[n++] = (struct acpi_ptr){false, l.fadt + 40, 4};  /* DSDT */
+    ptrs[n++] = (struct acpi_ptr){false, l.fadt + 140, 8}; /* X_DSDT */
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *p = ptrs[i].in_rsdp ? t->rsdp + ptrs[i].at : t->tables + (ptrs[i].at - off);
+        uint64_t v = get_le(p, ptrs[i].size) - off; /* the pointee is in etc/acpi/tables */
+        for (unsigned b = 0; b < ptrs[i].size; b++) {
+            p[b] = (uint8_t)(v >> (8 * b));
+        }
+        loader_add_pointer(t, ptrs[i].in_rsdp ? ACPI_FILE_RSDP : ACPI_FILE_TABLES, ACPI_FILE_TABLES,
+                           (uint32_t)(ptrs[i].in_rsdp ? ptrs[i].at : ptrs[i].at - off),
+                           ptrs[i].size);
+    }
+
+    /*
+     * Checksums are computed by the firmware once the pointers hold addresses: the bytes are
+     * 0 here (OVMF stores the sum of the range, SeaBIOS subtracts it: both need 0 first).
+     */
+    const uint64_t tables[] = {l.rsdt, l.xsdt, l.fadt, l.madt, l.dsdt, l.mcfg};
+    for (unsigned i = 0; i < 6; i++) {
+        if (tables[i] == l.mcfg && !cfg->pci) {
+            continue;
+        }
+        uint8_t *h = t->tables + (tables[i] - off);
+        uint32_t len = (uint32_t)get_le(h + 4, 4);
+        h[9] = 0;
+        loader_add_checksum(t, ACPI_FILE_TABLES, (uint32_t)(tables[i] - off + 9),
+                            (uint32_t)(tables[i] - off), len);
+    }
+    t->rsdp[8] = 0;
+    t->rsdp[32] = 0;
+    loader_add_checksum(t, ACPI_FILE_RSDP, 8, 0, RSDP_V1_LEN);
+    loader_add_checksum(t, ACPI_FILE_RSDP, 32, 0, RSDP_LEN);
+    return 0;
+}
+
+void acpi_fw_tables_free(struct acpi_fw_tables *t)
+{
+    if (t) {
+        free(t->tables);
+        t->tables = NULL;
+    }
 }

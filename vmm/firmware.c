@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/acpi.h"
 #include "vmm/pci_machine.h"
 #include "vmm/vm.h"
 
@@ -360,6 +361,55 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
     }
 }
 
+static struct acpi_config acpi_cfg(const struct vm *vm)
+{
+    uint64_t ecam = vm->pci->host.ecam_base;
+    return (struct acpi_config){
+        .ncpus = vm->ncpus,
+        .pci = true,
+        .ecam_base = ecam == PCI_BAR_UNMAPPED ? 0 : ecam,
+    };
+}
+
+/*
+ * The guest selected etc/acpi/tables: rebuild them for ECAM where the firmware has put it
+ * (SeaBIOS and OVMF both move it to 0xB0000000 long before they load ACPI tables). The
+ * size does not depend on the ECAM base.
+ */
+static void refresh_acpi(void *opaque, uint8_t *data, uint32_t len)
+{
+    struct firmware *fw = opaque;
+    struct acpi_config cfg = acpi_cfg(fw->vm);
+    struct acpi_fw_tables t;
+    if (acpi_build_fw_tables(&cfg, &t) == 0 && t.tables_len == len) {
+        memcpy(data, t.tables, len);
+    }
+    acpi_fw_tables_free(&t);
+}
+
+/* The ACPI tables of vmm/acpi.c through QEMU's table-loader files. */
+static int add_acpi(struct firmware *fw)
+{
+    struct acpi_config cfg = acpi_cfg(fw->vm);
+    struct acpi_fw_tables t;
+    int r = acpi_build_fw_tables(&cfg, &t);
+    if (r == 0) {
+        r = fw_cfg_add_file(&fw->cfg, ACPI_FILE_RSDP, t.rsdp, sizeof(t.rsdp));
+    }
+    if (r == 0) {
+        r = fw_cfg_add_file(&fw->cfg, ACPI_FILE_TABLES, t.tables, (uint32_t)t.tables_len);
+    }
+    if (r == 0) {
+        r = fw_cfg_add_file(&fw->cfg, ACPI_FILE_LOADER, t.loader,
+                            t.nloader * ACPI_LOADER_ENTRY_LEN);
+    }
+    if (r == 0) {
+        r = fw_cfg_set_select_hook(&fw->cfg, ACPI_FILE_TABLES, refresh_acpi, fw);
+    }
+    acpi_fw_tables_free(&t);
+    return r;
+}
+
 static int add_items(struct firmware *fw)
 {
     struct vm *vm = fw->vm;
@@ -388,6 +438,9 @@ static int add_items(struct firmware *fw)
         n++;
     }
     if ((r = fw_cfg_add_file(f, "etc/e820", e820, n * 20)) < 0) {
+        return r;
+    }
+    if ((r = add_acpi(fw)) < 0) {
         return r;
     }
     /* SeaBIOS's serial console (sercon): BIOS text output also goes to COM1. */

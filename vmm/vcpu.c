@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vmm/emulate_kvm.h"
+#include "vmm/firmware.h"
 #include "vmm/vm.h"
 #include "vmm/x86_cpu.h"
 
@@ -164,8 +165,14 @@ static void handle_internal_error(struct vcpu *vcpu)
     struct kvm_run *run = vcpu->run;
     if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
         char report[4096];
-        if (emulate_kvm_handle(vcpu->fd, run, &vcpu->vm->mem, (int)vcpu->index, report,
-                               sizeof(report)) == 0) {
+        /* Firmware code reads constants from its ROM (e.g. OVMF's fldcw in SEC). */
+        const struct firmware *fw = vcpu->vm->fw;
+        struct emulate_rom rom = {0};
+        if (fw) {
+            rom = (struct emulate_rom){MEM_4G - fw->rom_size, fw->rom_size, fw->rom};
+        }
+        if (emulate_kvm_handle(vcpu->fd, run, &vcpu->vm->mem, fw ? &rom : NULL, (int)vcpu->index,
+                               report, sizeof(report)) == 0) {
             vcpu->emulated++;
             return;
         }
