@@ -555,16 +555,20 @@ int acpi_build_fw_tables(const struct acpi_config *cfg, struct acpi_fw_tables *t
     if (ret < 0) {
         return ret;
     }
-    /* etc/acpi/rsdp holds the RSDP; etc/acpi/tables everything from the RSDT on. */
-    size_t off = l.rsdt;
+    /*
+     * etc/acpi/rsdp holds the RSDP; etc/acpi/tables everything from the RSDT on, starting at
+     * a 64-byte boundary of the image so the FACS keeps its alignment in a file the firmware
+     * places 64-byte aligned (the bytes before the RSDT are zero padding).
+     */
+    size_t off = l.rsdt & ~(size_t)63;
     t->tables_len = l.end - off;
-    t->tables = malloc(t->tables_len);
+    t->tables = calloc(1, t->tables_len);
     if (!t->tables) {
         free(img);
         return -ENOMEM;
     }
     memcpy(t->rsdp, img, RSDP_LEN);
-    memcpy(t->tables, img + off, t->tables_len);
+    memcpy(t->tables + (l.rsdt - off), img + l.rsdt, l.end - l.rsdt);
     free(img);
 
     loader_allocate(t, ACPI_FILE_RSDP, 16, ACPI_LOADER_ZONE_FSEG);

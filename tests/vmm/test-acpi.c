@@ -571,6 +571,118 @@ static void test_pci_tables(void **state)
     (void)run(cmd);
 }
 
+/*
+ * A table-loader interpreter as the firmware runs one (QEMU's bios-linker-loader commands):
+ * RSDP file at 0xF0000, tables file at 0x80000 of the fake RAM; pointers patched, checksums
+ * stored the way OVMF does (the byte is 0 in the file, the sum of the range goes in).
+ */
+static void run_loader(struct fixture *f, const struct acpi_fw_tables *t)
+{
+    const uint64_t rsdp_at = 0xf0000, tables_at = 0x80000;
+    unsigned allocated = 0;
+    for (unsigned i = 0; i < t->nloader; i++) {
+        const uint8_t *e = t->loader + i * ACPI_LOADER_ENTRY_LEN;
+        const char *file = (const char *)e + 4;
+        assert_true(memchr(file, 0, ACPI_LOADER_FILE_LEN) != NULL);
+        bool is_rsdp = strcmp(file, ACPI_FILE_RSDP) == 0;
+        assert_true(is_rsdp || strcmp(file, ACPI_FILE_TABLES) == 0);
+        uint8_t *base = f->ram + (is_rsdp ? rsdp_at : tables_at);
+        size_t flen = is_rsdp ? sizeof(t->rsdp) : t->tables_len;
+        switch (get32(e)) {
+        case ACPI_LOADER_ALLOCATE: {
+            uint32_t align = get32(e + 4 + ACPI_LOADER_FILE_LEN);
+            assert_true(align && !((is_rsdp ? rsdp_at : tables_at) % align));
+            assert_int_equal(e[8 + ACPI_LOADER_FILE_LEN],
+                             is_rsdp ? ACPI_LOADER_ZONE_FSEG : ACPI_LOADER_ZONE_HIGH);
+            memcpy(base, is_rsdp ? t->rsdp : t->tables, flen);
+            allocated |= is_rsdp ? 1 : 2;
+            break;
+        }
+        case ACPI_LOADER_ADD_POINTER: {
+            const char *src = (const char *)e + 4 + ACPI_LOADER_FILE_LEN;
+            assert_string_equal(src, ACPI_FILE_TABLES);
+            assert_int_equal(allocated, 3); /* both files are placed before any patching */
+            uint32_t off = get32(e + 4 + 2 * ACPI_LOADER_FILE_LEN);
+            uint8_t size = e[8 + 2 * ACPI_LOADER_FILE_LEN];
+            assert_true(size == 4 || size == 8);
+            assert_true(off + size <= flen);
+            uint64_t v = size == 4 ? get32(base + off) : get64(base + off);
+            assert_true(v < t->tables_len); /* an offset into the tables file */
+            v += tables_at;
+            for (unsigned b = 0; b < size; b++) {
+                base[off + b] = (uint8_t)(v >> (8 * b));
+            }
+            break;
+        }
+        case ACPI_LOADER_ADD_CHECKSUM: {
+            uint32_t ck = get32(e + 4 + ACPI_LOADER_FILE_LEN);
+            uint32_t start = get32(e + 8 + ACPI_LOADER_FILE_LEN);
+            uint32_t len = get32(e + 12 + ACPI_LOADER_FILE_LEN);
+            assert_true(start + len <= flen && ck >= start && ck < start + len);
+            assert_int_equal(base[ck], 0);
+            base[ck] = (uint8_t)(0 - sum(base + start, len));
+            break;
+        }
+        default:
+            fail_msg("unknown loader command %u", get32(e));
+        }
+    }
+    assert_int_equal(allocated, 3);
+}
+
+static void test_table_loader(void **state)
+{
+    struct fixture *f = *state;
+    memset(f->ram, 0, MEM_SIZE);
+    struct acpi_config cfg = {.ncpus = 4, .pci = true, .ecam_base = 0xb0000000};
+    struct acpi_fw_tables t;
+    assert_int_equal(acpi_build_fw_tables(&cfg, &t), 0);
+    assert_true(t.nloader >= 2 + 2 + 6 + 3 + 2);
+    run_loader(f, &t);
+
+    const uint8_t *rsdp = f->ram + 0xf0000;
+    assert_memory_equal(rsdp, "RSD PTR ", 8);
+    assert_int_equal(sum(rsdp, 20), 0);
+    assert_int_equal(sum(rsdp, 36), 0);
+    const uint8_t *rsdt = table_at(f, get32(rsdp + 16), "RSDT");
+    const uint8_t *xsdt = table_at(f, get64(rsdp + 24), "XSDT");
+    uint32_t nr = (get32(rsdt + 4) - 36) / 4;
+    assert_int_equal(nr, 3);
+    const uint8_t *fadt = NULL, *madt = NULL, *mcfg = NULL;
+    for (uint32_t i = 0; i < nr; i++) {
+        uint64_t a = get32(rsdt + 36 + 4 * i);
+        assert_int_equal(get64(xsdt + 36 + 8 * i), a);
+        assert_true(a >= 0x80000 && a < 0x80000 + t.tables_len);
+        const uint8_t *tb = table_at(f, a, NULL);
+        if (!memcmp(tb, "FACP", 4)) {
+            fadt = tb;
+        } else if (!memcmp(tb, "APIC", 4)) {
+            madt = tb;
+        } else if (!memcmp(tb, "MCFG", 4)) {
+            mcfg = tb;
+        }
+    }
+    REQUIRE(fadt);
+    REQUIRE(madt);
+    REQUIRE(mcfg);
+    check_fadt(f, fadt); /* follows FIRMWARE_CTRL and both DSDT pointers */
+    check_madt(madt, 4);
+    assert_int_equal(get64(mcfg + 44), 0xb0000000);
+    acpi_fw_tables_free(&t);
+
+    /* The default ECAM base, and a refusal passed on. */
+    cfg.ecam_base = 0;
+    assert_int_equal(acpi_build_fw_tables(&cfg, &t), 0);
+    memset(f->ram, 0, MEM_SIZE);
+    run_loader(f, &t);
+    rsdt = table_at(f, get32(f->ram + 0xf0000 + 16), "RSDT");
+    assert_int_equal(get64(f->ram + get32(rsdt + 36 + 8) + 44), ECAM_BASE);
+    acpi_fw_tables_free(&t);
+    cfg.ncpus = 0;
+    assert_int_equal(acpi_build_fw_tables(&cfg, &t), -EINVAL);
+    acpi_fw_tables_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_aml_names),
         cmocka_unit_test_setup_teardown(test_iasl_disassembles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pci_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_loader, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
