@@ -456,6 +456,91 @@ static void test_fwait(void **state)
     free(f);
 }
 
+/* OVMF's SEC: fninit; fldcw [m16]; also fnstcw, fnstsw ax/m16, fnclex (SDM vol. 2). */
+static void test_x87_control(void **state)
+{
+    struct fake *f = fake_new32();
+    static const uint8_t fninit[] = {0xdb, 0xe3};
+    static const uint8_t fldcw[] = {0xd9, 0x2d, 0x00, 0x20, 0x00, 0x00}; /* fldcw [0x2000] */
+    static const uint8_t fnstcw[] = {0xd9, 0x3d, 0x10, 0x20, 0x00, 0x00};
+    static const uint8_t fnstsw_ax[] = {0xdf, 0xe0};
+    static const uint8_t fnstsw_m[] = {0xdd, 0x3d, 0x20, 0x20, 0x00, 0x00};
+    static const uint8_t fnclex[] = {0xdb, 0xe2};
+    f->cpu.fpu.fcw = 0x1234;
+    f->cpu.fpu.fsw = 0x3801;
+    f->cpu.fpu.ftwx = 0xff;
+    f->cpu.fpu.last_opcode = 0x55;
+    assert_int_equal(run(f, fninit, sizeof(fninit)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rip, 0x1002);
+    assert_int_equal(f->cpu.fpu.fcw, 0x37f);
+    assert_int_equal(f->cpu.fpu.fsw, 0);
+    assert_int_equal(f->cpu.fpu.ftwx, 0);
+    assert_int_equal(f->cpu.fpu.last_opcode, 0);
+    assert_true(f->cpu.fpu_dirty);
+
+    /* fldcw: the value from memory; no pending exception, so ES and B stay clear. */
+    f->mem[0x2000] = 0x7f;
+    f->mem[0x2001] = 0x02;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fldcw, sizeof(fldcw)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rip, 0x1006);
+    assert_int_equal(f->cpu.fpu.fcw, 0x027f);
+    assert_int_equal(f->cpu.fpu.fsw, 0);
+    /* A pending ZE flag that the new word unmasks sets ES and B; masking it clears them. */
+    f->cpu.fpu.fsw = 0x04;
+    f->mem[0x2000] = 0x7b; /* ZM clear */
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fldcw, sizeof(fldcw)), EMU_DONE);
+    assert_int_equal(f->cpu.fpu.fsw, 0x8084);
+    f->mem[0x2000] = 0x7f;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fldcw, sizeof(fldcw)), EMU_DONE);
+    assert_int_equal(f->cpu.fpu.fsw, 0x0004);
+
+    /* Stores. */
+    f->cpu.fpu.fsw = 0x3884;
+    f->cpu.regs.rax = 0xdeadbeef;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fnstcw, sizeof(fnstcw)), EMU_DONE);
+    assert_int_equal(f->mem[0x2010] | f->mem[0x2011] << 8, 0x027f);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fnstsw_ax, sizeof(fnstsw_ax)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rax, 0xdead3884);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fnstsw_m, sizeof(fnstsw_m)), EMU_DONE);
+    assert_int_equal(f->mem[0x2020] | f->mem[0x2021] << 8, 0x3884);
+    /* fnclex clears the exception flags, SF, ES and B; TOP and C bits stay. */
+    f->cpu.fpu.fsw = 0xb8ff;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fnclex, sizeof(fnclex)), EMU_DONE);
+    assert_int_equal(f->cpu.fpu.fsw, 0x3800);
+
+    /* CR0.TS or CR0.EM: #NM, nothing changed. */
+    f->cpu.sregs.cr0 |= 0x8;
+    f->cpu.fpu_dirty = false;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fninit, sizeof(fninit)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 7);
+    assert_int_equal(f->cpu.fpu.fsw, 0x3800);
+    assert_int_equal(f->cpu.regs.rip, 0x1000);
+    f->cpu.sregs.cr0 &= ~0x8ull;
+    f->cpu.sregs.cr0 |= 0x4;
+    assert_int_equal(run(f, fldcw, sizeof(fldcw)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 7);
+    assert_int_equal(f->cpu.fpu.fcw, 0x027f);
+    /* LOCK: #UD. */
+    f->cpu.sregs.cr0 &= ~0x4ull;
+    static const uint8_t lock_fninit[] = {0xf0, 0xdb, 0xe3};
+    enum emu_result r = run(f, lock_fninit, sizeof(lock_fninit));
+    assert_true(r == EMU_UNHANDLED || (r == EMU_INJECT && f->cpu.vector == 6));
+    assert_int_equal(f->cpu.fpu.fsw, 0x3800);
+    /* fldcw from an unmapped address is refused, state untouched. */
+    static const uint8_t fldcw_far[] = {0xd9, 0x2d, 0x00, 0x00, 0x00, 0xf0};
+    assert_int_equal(run(f, fldcw_far, sizeof(fldcw_far)), EMU_UNHANDLED);
+    assert_int_equal(f->cpu.fpu.fcw, 0x027f);
+    free(f);
+}
+
 #define FL_RF 0x10000ull
 #define FL_AC 0x40000ull
 
@@ -689,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_real_mode_16bit_addressing),
         cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_fwait),
+        cmocka_unit_test(test_x87_control),
         cmocka_unit_test(test_clac_stac),
         cmocka_unit_test(test_clac_stac_exceptions),
         cmocka_unit_test(test_unknown_and_truncated),
