@@ -59,6 +59,7 @@ def main():
     half = make("half.elf", elf_bytes[: len(elf_bytes) // 2])
     half_ok = len(elf_bytes) // 2 >= off + filesz
 
+    zeros1m = make("zeros-1m.fd", bytes(1 << 20))
     # (name, args, status, words the error line must contain, needs KVM)
     cases = [
         ("nonexistent kernel", ["--kernel", "/nonexistent/vmlinuz"], 1,
@@ -98,6 +99,10 @@ def main():
          ["/nonexistent/bios.bin", "No such file"], True),
         ("--firmware not a BIOS", ["--firmware", "/etc/passwd"], 1,
          ["/etc/passwd", "not a BIOS image"], True),
+        ("--firmware 1 MiB of zeros", ["--firmware", zeros1m], 1,
+         [zeros1m, "not a BIOS image", "_FVH"], True),
+        ("--firmware uefi,vars= empty", ["--firmware", "uefi,vars="], 1,
+         ["vars=", "path"], False),
         ("--firmware with --kernel", ["--firmware", "bios", "--kernel", "x"], 1,
          ["--firmware", "--kernel"], False),
         ("--disk without file=", ["--disk", "x.img"], 1, ["--disk", "file=PATH"], False),
@@ -120,6 +125,14 @@ def main():
         os.chmod(locked, 0)
         cases.append(("--kvm-device without permission", ["--kvm-device", locked], 2,
                       [locked, "kvm group"], False))
+    if os.path.exists("/usr/share/OVMF/OVMF_CODE_4M.fd"):  # package ovmf
+        cases += [
+            ("--firmware uefi, vars not a store", ["--firmware", "uefi,vars=" + text], 1,
+             [text, "not a UEFI variable store"], True),
+            ("--firmware uefi, vars in a missing directory",
+             ["--firmware", "uefi,vars=/nonexistent-dir/v.fd"], 1,
+             ["/nonexistent-dir/v.fd", "No such file"], True),
+        ]
     if half_ok:
         cases.append(("first half of the ELF (whole segment inside)", ["--kernel", half], None,
                       [], True))
