@@ -68,6 +68,14 @@ static bool is_fv(const uint8_t *p, size_t n)
     return n >= 0x30 && memcmp(p + 0x28, "_FVH", 4) == 0;
 }
 
+bool firmware_has_vars(const uint8_t *img, size_t n)
+{
+    /* EFI_SYSTEM_NV_DATA_FV_GUID {fff12b8d-7696-4c8b-a985-2747075b4f50}, as stored. */
+    static const uint8_t nv_guid[16] = {0x8d, 0x2b, 0xf1, 0xff, 0x96, 0x76, 0x8b, 0x4c,
+                                        0xa9, 0x85, 0x27, 0x47, 0x07, 0x5b, 0x4f, 0x50};
+    return is_fv(img, n) && memcmp(img + 0x10, nv_guid, sizeof(nv_guid)) == 0;
+}
+
 static int read_file(int fd, uint8_t *p, size_t n)
 {
     size_t got = 0;
@@ -141,6 +149,10 @@ int firmware_load_image(const char *path, uint8_t **rom, size_t *size, enum firm
         if (rv[i] != 0x90 && !jump) {
             break;
         }
+    }
+    /* OVMF's SEV-aware reset vector tests CR0 first (mov eax, cr0; test al, 1; jz; jmp). */
+    for (unsigned i = 0; i < 16 && !jump && *kind == FIRMWARE_KIND_UEFI; i++) {
+        jump = rv[i] == 0xe9 || rv[i] == 0xeb;
     }
     if (!jump) {
         snprintf(err, errlen, "%s: not a BIOS image: no jump at the reset vector", path);
@@ -250,8 +262,8 @@ int firmware_open_vars(const char *path, const char *template, uint8_t **buf, si
         snprintf(err, errlen, "%s: %s", file, strerror(-r));
         goto fail;
     }
-    if (!is_fv(p, n)) {
-        snprintf(err, errlen, "%s: not a UEFI variable store (no firmware volume header)", file);
+    if (!firmware_has_vars(p, n)) {
+        snprintf(err, errlen, "%s: not a UEFI variable store (no NV firmware volume header)", file);
         munmap(p, n);
         r = -EINVAL;
         goto fail;
@@ -515,7 +527,14 @@ int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot map the firmware below 4 GiB: %s", strerror(-r));
         return r;
     }
-    if (fw->kind == FIRMWARE_KIND_UEFI && (r = init_flash(fw, err, errlen)) < 0) {
+    /*
+     * A UEFI image that carries its own variable store (Debian's unified OVMF.fd) runs
+     * read-only without vars=, as under QEMU's -bios: OVMF finds no flash and keeps its
+     * variables in RAM until the VM stops.
+     */
+    bool rom_only = fw->kind == FIRMWARE_KIND_UEFI && !vm->cfg.firmware_vars &&
+                    !vm->cfg.firmware_vars_template && firmware_has_vars(fw->rom, fw->rom_size);
+    if (fw->kind == FIRMWARE_KIND_UEFI && !rom_only && (r = init_flash(fw, err, errlen)) < 0) {
         return r;
     }
     r = bus_register(&vm->mmio, MEM_SHADOW_START, MEM_SHADOW_END - MEM_SHADOW_START, &shadow_ops,

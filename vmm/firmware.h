@@ -7,6 +7,7 @@
 #ifndef DESKVM_VMM_FIRMWARE_H
 #define DESKVM_VMM_FIRMWARE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,8 @@ struct firmware {
  */
 int firmware_load_image(const char *path, uint8_t **rom, size_t *size, enum firmware_kind *kind,
                         char *err, size_t errlen);
+/* Does the image start with a variable store volume (a unified OVMF.fd, or a VARS file)? */
+bool firmware_has_vars(const uint8_t *img, size_t n);
 /*
  * The UEFI variable store: path (created from template when missing, then locked) mapped
  * shared so variables persist, or with path NULL a private copy of template. It must be a

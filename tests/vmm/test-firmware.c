@@ -119,11 +119,160 @@ static void test_images(void **state)
     }
 }
 
+/* A firmware volume header at 0x28, with the NV store GUID at 0x10 when nv. */
+static void put_fv(uint8_t *p, bool nv)
+{
+    static const uint8_t nv_guid[16] = {0x8d, 0x2b, 0xf1, 0xff, 0x96, 0x76, 0x8b, 0x4c,
+                                        0xa9, 0x85, 0x27, 0x47, 0x07, 0x5b, 0x4f, 0x50};
+    memcpy(p + 0x28, "_FVH", 4);
+    if (nv) {
+        memcpy(p + 0x10, nv_guid, 16);
+    }
+}
+
+static void test_uefi_images(void **state)
+{
+    (void)state;
+    char err[256];
+    uint8_t *rom;
+    size_t size;
+    enum firmware_kind kind;
+    size_t n = 1u << 20;
+    uint8_t *img = calloc(1, n);
+    assert_non_null(img);
+    /* 1 MiB without a volume header: refused as neither BIOS nor UEFI. */
+    img[n - 16] = 0x90;
+    img[n - 15] = 0xe9;
+    char *p = write_tmp(img, n);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "_FVH"));
+    unlink(p);
+    free(p);
+    /* With one: UEFI. The SEV-aware vector (mov eax, cr0 ... jmp) is accepted too. */
+    put_fv(img, false);
+    p = write_tmp(img, n);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), 0);
+    assert_int_equal(kind, FIRMWARE_KIND_UEFI);
+    assert_false(firmware_has_vars(rom, size));
+    munmap(rom, size);
+    unlink(p);
+    free(p);
+    static const uint8_t sev_rv[16] = {0x0f, 0x20, 0xc0, 0xa8, 0x01, 0x74, 0x05, 0xe9,
+                                       0x28, 0xff, 0xff, 0xff, 0xe9, 0x09, 0xff, 0x90};
+    memcpy(img + n - 16, sev_rv, 16);
+    put_fv(img, true); /* a unified image: variables first */
+    p = write_tmp(img, n);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), 0);
+    assert_int_equal(kind, FIRMWARE_KIND_UEFI);
+    assert_true(firmware_has_vars(rom, size));
+    munmap(rom, size);
+    unlink(p);
+    free(p);
+    /* No jump at all: refused. */
+    memset(img + n - 16, 0xff, 16);
+    p = write_tmp(img, n);
+    assert_int_equal(firmware_load_image(p, &rom, &size, &kind, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "reset vector"));
+    unlink(p);
+    free(p);
+    free(img);
+
+    if (access(FIRMWARE_UEFI_CODE, R_OK) == 0) {
+        assert_int_equal(
+            firmware_load_image(FIRMWARE_UEFI_CODE, &rom, &size, &kind, err, sizeof(err)), 0);
+        assert_int_equal(kind, FIRMWARE_KIND_UEFI);
+        munmap(rom, size);
+    }
+}
+
+static void test_vars(void **state)
+{
+    (void)state;
+    char err[256];
+    uint8_t *buf;
+    size_t size;
+    int fd;
+    size_t n = 8 * 4096;
+    uint8_t *tpl = calloc(1, n);
+    assert_non_null(tpl);
+    put_fv(tpl, true);
+    tpl[n - 1] = 0x5a;
+    char *template = write_tmp(tpl, n);
+    char dir[] = "/tmp/deskvm-vars-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/vm.vars.fd", dir);
+
+    /* Missing: created from the template, mapped shared, locked. */
+    assert_int_equal(firmware_open_vars(path, template, &buf, &size, &fd, err, sizeof(err)), 0);
+    assert_int_equal(size, n);
+    assert_true(fd >= 0);
+    assert_int_equal(buf[n - 1], 0x5a);
+    buf[100] = 0x77; /* a guest program reaches the file */
+    uint8_t *buf2;
+    size_t size2;
+    int fd2;
+    assert_int_equal(firmware_open_vars(path, template, &buf2, &size2, &fd2, err, sizeof(err)),
+                     -EWOULDBLOCK);
+    assert_non_null(strstr(err, "in use"));
+    munmap(buf, size);
+    close(fd);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t b[101];
+    assert_int_equal(fread(b, 1, sizeof(b), f), sizeof(b));
+    fclose(f);
+    assert_int_equal(b[100], 0x77);
+    /* Existing: opened as it is, the template not used. */
+    assert_int_equal(firmware_open_vars(path, NULL, &buf, &size, &fd, err, sizeof(err)), 0);
+    assert_int_equal(buf[100], 0x77);
+    munmap(buf, size);
+    close(fd);
+    /* No path: a private copy of the template. */
+    assert_int_equal(firmware_open_vars(NULL, template, &buf, &size, &fd, err, sizeof(err)), 0);
+    assert_int_equal(fd, -1);
+    assert_int_equal(buf[n - 1], 0x5a);
+    buf[0] = 1; /* not written back */
+    munmap(buf, size);
+    f = fopen(template, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(b, 1, 1, f), 1);
+    fclose(f);
+    assert_int_equal(b[0], 0);
+    /* Neither: nothing to use. Bad files: not a volume, odd size. */
+    assert_int_equal(firmware_open_vars(NULL, NULL, &buf, &size, &fd, err, sizeof(err)), -EINVAL);
+    tpl[0x28] = 0;
+    char *bad = write_tmp(tpl, n);
+    assert_int_equal(firmware_open_vars(bad, NULL, &buf, &size, &fd, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not a UEFI variable store"));
+    unlink(bad);
+    free(bad);
+    put_fv(tpl, true);
+    bad = write_tmp(tpl, n - 100);
+    assert_int_equal(firmware_open_vars(bad, NULL, &buf, &size, &fd, err, sizeof(err)), -EINVAL);
+    unlink(bad);
+    free(bad);
+    /* A missing template leaves no half-made file. */
+    snprintf(path, sizeof(path), "%s/other.fd", dir);
+    assert_int_equal(
+        firmware_open_vars(path, "/nonexistent/t.fd", &buf, &size, &fd, err, sizeof(err)), -ENOENT);
+    assert_int_equal(access(path, F_OK), -1);
+
+    snprintf(path, sizeof(path), "%s/vm.vars.fd", dir);
+    unlink(path);
+    rmdir(dir);
+    unlink(template);
+    free(template);
+    free(tpl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segments),
         cmocka_unit_test(test_images),
+        cmocka_unit_test(test_uefi_images),
+        cmocka_unit_test(test_vars),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
