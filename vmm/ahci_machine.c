@@ -160,7 +160,7 @@ int ahci_machine_boot_path(const struct ahci_machine *am, enum ahci_drive drive,
 {
     for (unsigned i = 0; am && i < AHCI_PORTS; i++) {
         if (am->ahci.ports[i].drive == drive) {
-            /* SeaBIOS matches /pci@i0cf8/<any>@1f/drive@<port>/disk@0 for an AHCI port. */
+            /* SeaBIOS and OVMF match /pci@i0cf8/<any>@1f,2/drive@<port>/disk@0 for an AHCI port. */
             snprintf(buf, len, "/pci@i0cf8/sata@%x,%x/drive@%x/disk@0", AHCI_MACHINE_SLOT,
                      AHCI_MACHINE_FN, i);
             return 0;

@@ -102,7 +102,7 @@ __attribute__((warn_unused_result)) int
 firmware_add_rom_file(struct vm *vm, const char *name, const char *path, char *err, size_t errlen);
 /*
  * fw_cfg "bootorder": one Open Firmware device path per line, most preferred first, as
- * SeaBIOS matches them (e.g. "/pci@i0cf8/sata@1f/drive@1/disk@0" for AHCI port 1).
+ * SeaBIOS matches them (e.g. "/pci@i0cf8/sata@1f,2/drive@1/disk@0" for AHCI port 1).
  */
 __attribute__((warn_unused_result)) int firmware_set_bootorder(struct vm *vm,
                                                                const char *const *paths, unsigned n,
