@@ -202,10 +202,10 @@ static int pflash_post_load(void *opaque)
     if (f->mode > PFLASH_ERASE) {
         return -EINVAL;
     }
-    /* Tell the machine which way reads go now: pretend the opposite was mapped before. */
-    uint8_t mode = f->mode;
-    f->mode = mode == PFLASH_ARRAY ? PFLASH_STATUS : PFLASH_ARRAY;
-    set_mode(f, mode);
+    /* Tell the machine which way reads go now (it may already be that way). */
+    if (f->array_changed) {
+        f->array_changed(f->opaque, f->mode == PFLASH_ARRAY);
+    }
     return 0;
 }
 

@@ -32,8 +32,9 @@
 #define PFLASH_SR_ERASE_ERR 0x20 /* erase or command sequence error */
 #define PFLASH_SR_PROG_ERR 0x10  /* program or command sequence error */
 
-#define PFLASH_BLOCK_SIZE 4096u /* what OVMF's QemuFlash driver erases (PcdOvmfFirmwareBlockSize)  \
-                                 */
+#define PFLASH_BLOCK_SIZE                                                                          \
+    4096u /* what OVMF's QemuFlash driver erases (PcdOvmfFirmwareBlockSize)                        \
+           */
 #define PFLASH_CFI_LEN 0x40
 
 /* The device's mode: what the next read returns and what the next write means. */
@@ -53,7 +54,10 @@ struct pflash {
     uint8_t mode; /* enum pflash_mode */
     uint8_t status;
 
-    /* Told when reads must switch between the mapped contents and the device (array). */
+    /*
+     * Told when reads must switch between the mapped contents and the device (array); after
+     * a state load it is told the loaded mode, which may be the one it has already.
+     */
     void (*array_changed)(void *opaque, bool array);
     void *opaque;
     uint8_t cfi[PFLASH_CFI_LEN];

@@ -465,12 +465,19 @@ static int add_items(struct firmware *fw)
 static void vars_array_changed(void *opaque, bool array)
 {
     struct firmware *fw = opaque;
+    if (fw->vars_mapped == array) {
+        return; /* a state load repeats what is mapped already */
+    }
     uint64_t base = MEM_4G - fw->rom_size - fw->vars_size;
     int r = array ? set_slot(fw, FW_SLOT_VARS, base, fw->vars_size, fw->vars, true)
                   : set_slot(fw, FW_SLOT_VARS, base, 0, NULL, false);
-    if (r < 0 && fw->slot_errors++ == 0) {
-        fprintf(stderr, "deskvm-vm: cannot remap the UEFI variable store: %s\n", strerror(-r));
+    if (r < 0) {
+        if (fw->slot_errors++ == 0) {
+            fprintf(stderr, "deskvm-vm: cannot remap the UEFI variable store: %s\n", strerror(-r));
+        }
+        return;
     }
+    fw->vars_mapped = array;
 }
 
 /* UEFI: the variable store as CFI flash right below the code. */

