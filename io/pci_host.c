@@ -308,7 +308,11 @@ static int pci_host_post_load(void *opaque)
     if (h->config_address & ~PCI_CONFIG_ADDRESS_MASK) {
         return -EINVAL;
     }
-    return pci_dev_vmstate.post_load(&h->bridge);
+    int r = pci_dev_vmstate.post_load(&h->bridge);
+    if (r == 0) {
+        pci_host_sync(h); /* ECAM and shadow RAM where the loaded PCIEXBAR and PAM say */
+    }
+    return r;
 }
 
 static const struct vmstate_field pci_host_fields[] = {

@@ -190,7 +190,8 @@ static int parse_config(const struct section *s, struct snap_config *c, char *er
     if (c->ncpus == 0 || c->ncpus > SNAP_MAX_VCPUS) {
         BAD("snapshot config section: %u vCPUs is out of range", c->ncpus);
     }
-    if (c->flags & ~SNAP_CFG_EMBEDDED_KERNEL) {
+    if ((c->flags & ~(SNAP_CFG_EMBEDDED_KERNEL | SNAP_CFG_FIRMWARE)) ||
+        (c->flags & SNAP_CFG_EMBEDDED_KERNEL && c->flags & SNAP_CFG_FIRMWARE)) {
         BAD("snapshot config section: unknown flags %#x", c->flags);
     }
     p += CONFIG_FIXED;

@@ -42,6 +42,8 @@ struct snap_host {
 
 /* Enough to rebuild the machine; strings are NUL-terminated, "" when absent. */
 #define SNAP_CFG_EMBEDDED_KERNEL 1u /* the engine's built-in demo guest */
+/* Booted through firmware: kernel is the firmware image, initrd its UEFI variable store. */
+#define SNAP_CFG_FIRMWARE 2u
 struct snap_config {
     uint64_t mem_size;
     uint32_t ncpus;

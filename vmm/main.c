@@ -565,6 +565,14 @@ int main(int argc, char **argv)
         cfg.ncpus = restore_cfg.ncpus;
         cfg.kernel = restore_cfg.flags & SNAP_CFG_EMBEDDED_KERNEL ? NULL : restore_cfg.kernel;
         cfg.initrd = restore_cfg.initrd[0] ? restore_cfg.initrd : NULL;
+        if (restore_cfg.flags & SNAP_CFG_FIRMWARE) {
+            cfg.firmware = restore_cfg.kernel;
+            cfg.firmware_vars = cfg.initrd;
+            cfg.firmware_vars_template =
+                strcmp(cfg.firmware, FIRMWARE_UEFI_CODE) == 0 ? FIRMWARE_UEFI_VARS : NULL;
+            cfg.kernel = NULL;
+            cfg.initrd = NULL;
+        }
         cfg.cmdline = restore_cfg.cmdline[0] ? restore_cfg.cmdline : NULL;
         cfg.restoring = true;
     }

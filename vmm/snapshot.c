@@ -208,7 +208,19 @@ static int capture(struct vm *vm, struct snap_state **out, char *err, size_t err
     struct snap_config *c = &st->config;
     c->mem_size = vm->cfg.mem_size;
     c->ncpus = vm->ncpus;
-    if (vm->cfg.kernel_buf) {
+    if (vm->cfg.firmware) {
+        /* The firmware image and the variable store are files: --restore opens them again. */
+        c->flags |= SNAP_CFG_FIRMWARE;
+        char *abs = realpath(vm->cfg.firmware, NULL);
+        snprintf(c->kernel, sizeof(c->kernel), "%s", abs ? abs : vm->cfg.firmware);
+        free(abs);
+        abs = vm->cfg.firmware_vars ? realpath(vm->cfg.firmware_vars, NULL) : NULL;
+        snprintf(c->initrd, sizeof(c->initrd), "%s",
+                 abs                     ? abs
+                 : vm->cfg.firmware_vars ? vm->cfg.firmware_vars
+                                         : "");
+        free(abs);
+    } else if (vm->cfg.kernel_buf) {
         c->flags |= SNAP_CFG_EMBEDDED_KERNEL;
     } else if (vm->cfg.kernel) {
         /* Absolute, so that a --restore from another directory can still reset the VM. */
@@ -216,7 +228,7 @@ static int capture(struct vm *vm, struct snap_state **out, char *err, size_t err
         snprintf(c->kernel, sizeof(c->kernel), "%s", abs ? abs : vm->cfg.kernel);
         free(abs);
     }
-    if (vm->cfg.initrd) {
+    if (vm->cfg.initrd && !vm->cfg.firmware) {
         char *abs = realpath(vm->cfg.initrd, NULL);
         snprintf(c->initrd, sizeof(c->initrd), "%s", abs ? abs : vm->cfg.initrd);
         free(abs);

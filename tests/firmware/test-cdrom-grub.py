@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """test-cdrom-grub (docs/firmware.md): first, with no boot device, SeaBIOS's banner and "No
-bootable device." must be on the VGA text screen (the VGA BIOS from fw_cfg at work). Then
+bootable device." must be on the VGA text screen (the VGA BIOS from fw_cfg at work); a
+checkpoint of that VM restores with its firmware into a fresh engine (--restore), keeps
+running, and starts SeaBIOS again on system_reset. Then
 Debian's SeaBIOS boots Debian's grub-rescue-cdrom.iso
 from the AHCI CD-ROM (El Torito) with --display vga, and the GRUB menu must appear on the VGA
 text screen, read back from QMP screendump with deskvm's own font. Then QMP eject and
@@ -49,6 +51,26 @@ def banner(vm_bin, font):
         wait_for(on_screen, 30, lambda: "the BIOS text on the VGA screen (%s):\n%s"
                  % (read_png(os.path.join(tmp, "screen.png"))[:2], last[0]), interval=1)
         print("SeaBIOS banner on the VGA screen")
+        # A checkpoint of a firmware VM restores with its firmware (not as a kernel boot):
+        # the restored SeaBIOS, reset, starts over from the ROM with its shadow RAM and PAM.
+        snap = os.path.join(tmp, "bios.dvs")
+        check(c.cmd("snapshot-save", {"file": snap}, timeout=60) == {}, "snapshot-save")
+        c.cmd("quit")
+        vm.wait_exit(30)
+        rtmp = tempfile.mkdtemp(prefix="deskvm-banner-restore-")
+        restored = Engine(vm_bin, ["--restore", snap, "--display", "vga"], tmp=rtmp)
+        try:
+            rc = restored.qmp()
+            time.sleep(2)  # SeaBIOS waits in its shadow RAM copy: wrong PAM runs garbage
+            check(rc.status() == "running", "status of the restored firmware VM: %s"
+                  % restored.stderr()[-400:])
+            check(rc.cmd("system_reset") == {}, "system_reset")
+            restored.wait_serial("SeaBIOS (version", 90)
+            check(rc.status() == "running", "the restored VM after its reset: %s"
+                  % restored.stderr()[-400:])
+            print("restored from a checkpoint and reset: SeaBIOS starts again")
+        finally:
+            restored.cleanup()
     finally:
         vm.cleanup()
 

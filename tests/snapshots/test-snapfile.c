@@ -408,6 +408,8 @@ static void test_sealed_bad_contents_refused(void **state)
         {0, 12, 0x80, 4, "unknown flags"},                 /* header flags */
         {0, 16, 100000, 4, "sections"},                    /* section count */
         {2, 64 + 8, 0, 4, "vCPUs"},                        /* config: 0 vCPUs */
+        {2, 64 + 12, 4, 4, "unknown flags"},               /* config: flag bit 2 */
+        {2, 64 + 12, 3, 4, "unknown flags"},               /* config: firmware + demo guest */
         {2, 64 + 0, 12345, 8, "memory size"},              /* config: mem size */
         {2, 64 + 16, 4000, 4, "config"},                   /* config: kernel length */
         {4, 64 + 0, SNAP_MAX_XSAVE + 1, 4, "XSAVE"},       /* vcpu: xsave length */
