@@ -30,6 +30,9 @@ static void activate(GApplication *app)
         if (ok && dv_library_ensure_demo(self->library, &error) == NULL && error != NULL) {
             ok = FALSE;
         }
+        if (ok) {
+            dv_library_adopt_running(self->library);
+        }
         DvWindow *w = dv_window_new(GTK_APPLICATION(app), self->library);
         if (!ok) {
             dv_window_notify_error(w, error);
@@ -59,6 +62,10 @@ static void shutdown(GApplication *app)
         gtk_window_get_size(win, &w, &h);
         dv_prefs_save_window(self->settings, w, h, gtk_window_is_maximized(win));
         g_settings_sync();
+    }
+    /* Like virt-manager, quitting leaves running VMs running; the next start re-attaches. */
+    if (self->library != NULL) {
+        dv_library_detach_all(self->library);
     }
     G_APPLICATION_CLASS(dv_application_parent_class)->shutdown(app);
 }
