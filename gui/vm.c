@@ -378,9 +378,7 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_free(self->display_path);
     self->display_path = g_build_filename(rdir, display_name, NULL);
     g_autoptr(GStrvBuilder) argb = g_strv_builder_new();
-    g_strv_builder_addv(argb, (const char **)config_args);
-    g_strv_builder_add(argb, "--display");
-    g_strv_builder_add(argb, "vga");
+    g_strv_builder_addv(argb, (const char **)config_args); /* --display comes from the VM */
     g_strv_builder_add(argb, "--display-channel");
     g_autofree char *channel = g_strconcat("unix:", self->display_path, NULL);
     g_strv_builder_add(argb, channel);
