@@ -231,7 +231,8 @@ static gboolean read_disks(GVirConfigDomain *dom, xmlXPathContext *ctx, struct d
         bool readonly = obj != NULL && obj->nodesetval != NULL && obj->nodesetval->nodeNr > 0;
         xmlXPathFreeObject(obj);
         struct dv_disk *d = dv_vm_config_add_disk(cfg, source, format, readonly);
-        if (gvir_config_domain_disk_get_target_bus(disk) == GVIR_CONFIG_DOMAIN_DISK_BUS_SATA) {
+        g_autofree char *bus = xpath_printf(ctx, "/domain/devices/disk[%u]/target/@bus", index);
+        if (g_strcmp0(bus, "sata") == 0) {
             d->bus = g_strdup("sata");
         }
     }

@@ -21,6 +21,7 @@ struct _DvVm {
     DvEngine *engine;
     char *display_path; /* the engine's display channel socket while it runs */
     FILE *transcript;   /* serial.log in the VM directory: the console's output while it ran */
+    gboolean vnc_password_sent;
 };
 
 G_DEFINE_FINAL_TYPE(DvVm, dv_vm, G_TYPE_OBJECT)
@@ -156,6 +157,15 @@ static gboolean reload_config(DvVm *self, GError **error)
     return TRUE;
 }
 
+gboolean dv_vm_reload(DvVm *self, GError **error)
+{
+    if (!reload_config(self, error)) {
+        return FALSE;
+    }
+    g_object_notify_by_pspec(G_OBJECT(self), props[PROP_STATE]); /* the window shows the sizes */
+    return TRUE;
+}
+
 DvVm *dv_vm_load(const char *dir)
 {
     DvVm *self = g_object_new(DV_TYPE_VM, NULL);
@@ -233,9 +243,39 @@ gboolean dv_vm_is_active(DvVm *self)
     return self->engine != NULL;
 }
 
+static void password_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    DvVm *self = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
+    if (ret == NULL && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_prefix_error(&error,
+                       "%s: the VNC password was not set (VNC refuses every client): ", self->name);
+        g_signal_emit(self, signals[SIG_ERROR], 0, error);
+    }
+    g_object_unref(self);
+}
+
+/* The first run state means QMP answers: give the VNC server its password (never passed on the
+ * command line, where every local user could read it). */
+static void send_vnc_password(DvVm *self, DvEngine *engine)
+{
+    DvQmpClient *qmp = dv_engine_get_qmp(engine);
+    if (self->vnc_password_sent || qmp == NULL || self->config == NULL || !self->config->vnc ||
+        self->config->vnc_password == NULL) {
+        return;
+    }
+    self->vnc_password_sent = TRUE;
+    g_autoptr(JsonObject) args = json_object_new();
+    json_object_set_string_member(args, "protocol", "vnc");
+    json_object_set_string_member(args, "password", self->config->vnc_password);
+    dv_qmp_client_execute_async(qmp, "set_password", args, NULL, password_done, g_object_ref(self));
+}
+
 static void on_run_state(DvEngine *engine, const char *status, gpointer data)
 {
     DvVm *self = data;
+    send_vnc_password(self, engine);
     if (g_str_equal(status, "running")) {
         if (self->state != DV_VM_STOPPING) {
             set_state(self, DV_VM_RUNNING);
@@ -295,6 +335,7 @@ static void on_serial(DvEngine *engine, GBytes *bytes, gpointer data)
 static void attach_engine(DvVm *self, DvEngine *engine)
 {
     self->engine = engine;
+    self->vnc_password_sent = FALSE;
     g_signal_connect(engine, "run-state", G_CALLBACK(on_run_state), self);
     g_signal_connect(engine, "exited", G_CALLBACK(on_exited), self);
     g_signal_connect(engine, "command-failed", G_CALLBACK(on_command_failed), self);

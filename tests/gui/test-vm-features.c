@@ -13,6 +13,7 @@
 
 #include "gui/dv-error.h"
 #include "gui/library.h"
+#include "gui/vm-settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -191,6 +192,249 @@ static void test_no_detach_kills(void **state)
     assert_true(dead);
 }
 
+static char *make_file(const char *name, gsize size)
+{
+    char *path = g_build_filename(tmp_root, name, NULL);
+    g_autofree char *zeros = g_malloc0(size);
+    g_assert_true(g_file_set_contents(path, zeros, (gssize)size, NULL));
+    return path;
+}
+
+static void expect_invalid(const struct dv_vm_config *cfg, const char *want_field)
+{
+    const char *field = NULL;
+    g_autoptr(GError) e = NULL;
+    assert_false(dv_vm_settings_validate(cfg, 4096, &field, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_INVALID));
+    assert_string_equal(field, want_field);
+}
+
+/* Each field's rule, the one field at fault named. */
+static void test_settings_validate(void **state)
+{
+    g_autofree char *disk = make_file("v-disk.img", 1 << 20);
+    g_autofree char *iso = make_file("v.iso", 4096);
+    g_autofree char *tiny = make_file("tiny.iso", 100);
+    struct dv_vm_config *base = dv_vm_config_new();
+    base->name = g_strdup("v");
+    base->memory_mib = 512;
+    base->vcpus = 2;
+    base->firmware = g_strdup("bios");
+    base->cdrom = g_strdup(iso);
+    base->boot = g_strdup("cdrom,disk");
+    dv_vm_config_add_disk(base, disk, "raw", false)->bus = g_strdup("sata");
+    dv_vm_config_add_net(base, "tap", "tap0", "52:54:00:00:00:01");
+    base->vnc = true;
+    assert_true(dv_vm_settings_validate(base, 4096, NULL, NULL));
+
+    struct dv_vm_config *c;
+#define CASE(field, stmt)                                                                          \
+    do {                                                                                           \
+        c = dv_vm_config_copy(base);                                                               \
+        stmt;                                                                                      \
+        expect_invalid(c, field);                                                                  \
+        dv_vm_config_free(c);                                                                      \
+    } while (0)
+    CASE("memory", c->memory_mib = 8);
+    CASE("memory", c->memory_mib = 8192); /* more than the (given) host RAM */
+    CASE("vcpus", c->vcpus = 0);
+    CASE("vcpus", c->vcpus = DV_VCPUS_MAX + 1);
+    CASE("display", g_free(c->display); c->display = g_strdup("cirrus"));
+    CASE("disk", dv_vm_config_add_disk(c, "/nonexistent/x.img", NULL, false));
+    CASE("disk", dv_vm_config_add_disk(c, "relative.img", NULL, false));
+    CASE("disk", dv_vm_config_add_disk(c, disk, NULL, false)); /* twice */
+    CASE("disk", g_free(((struct dv_disk *)g_ptr_array_index(c->disks, 0))->format);
+         ((struct dv_disk *)g_ptr_array_index(c->disks, 0))->format = g_strdup("vmdk"));
+    CASE("disk", g_free(((struct dv_disk *)g_ptr_array_index(c->disks, 0))->bus);
+         ((struct dv_disk *)g_ptr_array_index(c->disks, 0))->bus = g_strdup("ide"));
+    CASE("cdrom", g_free(c->cdrom); c->cdrom = g_strdup("/nonexistent.iso"));
+    CASE("cdrom", g_free(c->cdrom); c->cdrom = g_strdup(tiny));
+    CASE("boot", g_clear_pointer(&c->cdrom, g_free)); /* boot order names the CD-ROM */
+    CASE("boot", g_ptr_array_set_size(c->disks, 0));  /* ... and a disk */
+    CASE("boot", g_free(c->boot); c->boot = g_strdup("disk,disk"));
+    CASE("boot", g_free(c->boot); c->boot = g_strdup("floppy"));
+    CASE("boot", g_clear_pointer(&c->firmware, g_free));
+    CASE("net", dv_vm_config_add_net(c, "bridge", NULL, NULL));
+    CASE("net", dv_vm_config_add_net(c, "tap", "a-name-far-too-long", NULL));
+    CASE("net", dv_vm_config_add_net(c, "tap", "../x", NULL));
+    CASE("net", dv_vm_config_add_net(c, "user", NULL, "01:00:5e:00:00:01")); /* multicast */
+    CASE("net", dv_vm_config_add_net(c, "user", NULL, "52:54:00:00:00:1"));
+    CASE("net", dv_vm_config_add_net(c, "user", NULL, "52:54:00:00:00:01")); /* same MAC */
+    CASE("vnc-listen", c->vnc_listen = g_strdup("::1"));
+    CASE("vnc-listen", c->vnc_listen = g_strdup("localhost"));
+    CASE("vnc-port", c->vnc_port = 70000);
+    CASE("vnc-password", c->vnc_password = g_strdup("123456789"));
+    CASE("vnc-password", c->vnc_listen = g_strdup("0.0.0.0"));
+#undef CASE
+    /* Beyond loopback with a password is fine; VNC off ignores its fields. */
+    c = dv_vm_config_copy(base);
+    c->vnc_listen = g_strdup("0.0.0.0");
+    c->vnc_password = g_strdup("secret");
+    assert_true(dv_vm_settings_validate(c, 4096, NULL, NULL));
+    c->vnc = false;
+    c->vnc_port = 99999;
+    assert_true(dv_vm_settings_validate(c, 4096, NULL, NULL));
+    dv_vm_config_free(c);
+    dv_vm_config_free(base);
+}
+
+/* Saved settings reach domain.xml (through libvirt-gconfig, read back by the same parser) and
+ * the engine's command line; the old file is kept as .bak. */
+static void test_settings_save(void **state)
+{
+    g_autofree char *root = lib_root("settings");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "edited");
+    g_autofree char *disk = g_build_filename(tmp_root, "edited.qcow2", NULL);
+    g_autofree char *iso = make_file("edited.iso", 8192);
+    gboolean have_qemu_img = g_find_program_in_path("qemu-img") != NULL;
+    const char *fmt = have_qemu_img ? "qcow2" : "raw";
+    assert_true(dv_disk_image_create(disk, fmt, 64 << 20, NULL));
+    assert_string_equal(dv_disk_image_probe(disk, NULL), fmt);
+    assert_int_equal(dv_disk_image_size(disk, NULL), 64 << 20);
+    g_autoptr(GError) e = NULL;
+    assert_false(dv_disk_image_create(disk, fmt, 64 << 20, &e)); /* exists */
+    g_clear_error(&e);
+    assert_true(dv_disk_image_resize(disk, 128 << 20, NULL));
+    assert_int_equal(dv_disk_image_size(disk, NULL), 128 << 20);
+    assert_false(dv_disk_image_resize(disk, 32 << 20, &e)); /* never shrinks */
+    assert_non_null(strstr(e->message, "not shrink"));
+    g_clear_error(&e);
+    assert_int_equal(dv_disk_image_size(disk, NULL), 128 << 20);
+
+    struct dv_vm_config *c = dv_vm_config_copy(dv_vm_get_config(vm));
+    c->memory_mib = 96;
+    c->vcpus = 3;
+    c->display = g_strdup("virtio-gpu");
+    dv_vm_config_add_disk(c, disk, fmt, false)->bus = g_strdup("sata");
+    c->cdrom = g_strdup(iso);
+    dv_vm_config_add_net(c, "tap", "tap7", "52:54:00:00:00:07");
+    dv_vm_config_add_net(c, "user", NULL, NULL);
+    c->vnc = true;
+    c->vnc_listen = g_strdup("127.0.0.2");
+    c->vnc_port = 5907;
+    c->vnc_password = g_strdup("pw");
+    assert_true(dv_vm_settings_save(vm, c, &e));
+    dv_vm_config_free(c);
+    g_autofree char *xml_path = dv_vm_get_xml_path(vm);
+    g_autofree char *bak = g_strconcat(xml_path, ".bak", NULL);
+    assert_true(g_file_test(bak, G_FILE_TEST_EXISTS));
+    g_autofree char *xml = NULL;
+    assert_true(g_file_get_contents(xml_path, &xml, NULL, NULL));
+    assert_non_null(strstr(xml, "<memory unit=\"KiB\">98304</memory>"));
+    assert_non_null(strstr(xml, "type=\"ethernet\""));
+    assert_non_null(strstr(xml, "<target dev=\"tap7\"/>"));
+    assert_non_null(strstr(xml, "listen=\"127.0.0.2\""));
+    assert_non_null(strstr(xml, "device=\"cdrom\""));
+
+    /* A fresh load sees the same; the demo mark survived. */
+    g_autoptr(DvVm) again = dv_vm_load(dv_vm_get_dir(vm));
+    const struct dv_vm_config *r = dv_vm_get_config(again);
+    assert_non_null(r);
+    assert_true(r->demo);
+    assert_int_equal(r->memory_mib, 96);
+    assert_int_equal(r->vcpus, 3);
+    assert_string_equal(dv_vm_config_display(r), "virtio-gpu");
+    assert_string_equal(r->cdrom, iso);
+    assert_int_equal(r->disks->len, 1);
+    assert_string_equal(((struct dv_disk *)g_ptr_array_index(r->disks, 0))->bus, "sata");
+    assert_int_equal(r->nets->len, 2);
+    assert_string_equal(((struct dv_net *)g_ptr_array_index(r->nets, 0))->type, "tap");
+    assert_string_equal(((struct dv_net *)g_ptr_array_index(r->nets, 0))->ifname, "tap7");
+    assert_true(r->vnc);
+    assert_int_equal(r->vnc_port, 5907);
+    assert_string_equal(r->vnc_listen, "127.0.0.2");
+    assert_string_equal(r->vnc_password, "pw");
+    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q");
+    g_autofree char *joined = g_strjoinv(" ", args);
+    g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=%s,bus=sata", disk, fmt);
+    assert_non_null(strstr(joined, want_disk));
+    assert_non_null(strstr(joined, "--display virtio-gpu"));
+    assert_non_null(strstr(joined, "--vnc 127.0.0.2:5907,password=on"));
+    assert_null(strstr(joined, "pw")); /* the password goes over QMP, not argv */
+    assert_non_null(strstr(joined, "--net tap,ifname=tap7,mac=52:54:00:00:00:07 --net user"));
+
+    /* Invalid settings are not written. */
+    c = dv_vm_config_copy(r);
+    c->vcpus = 0;
+    assert_false(dv_vm_settings_save(vm, c, &e));
+    g_clear_error(&e);
+    g_free(c->name);
+    c->name = g_strdup("other");
+    c->vcpus = 1;
+    assert_false(dv_vm_settings_save(vm, c, &e)); /* not this VM */
+    g_clear_error(&e);
+    dv_vm_config_free(c);
+    assert_int_equal(dv_vm_get_config(vm)->vcpus, 3);
+}
+
+static void medium_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    GError **out = data;
+    if (!dv_vm_settings_change_cdrom_finish(DV_VM(src), res, out) && *out == NULL) {
+        g_set_error(out, DV_ERROR, DV_ERROR_QMP, "failed without an error");
+    }
+    if (*out == NULL) {
+        *out = g_error_new(DV_ERROR, 0, "ok"); /* done marker */
+    }
+}
+
+static GError *change_cdrom(DvVm *vm, const char *iso)
+{
+    GError *result = NULL;
+    dv_vm_settings_change_cdrom(vm, iso, FALSE, NULL, medium_cb, &result);
+    gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (result == NULL && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_non_null(result);
+    return result;
+}
+
+/* While it runs: hardware changes are refused, the CD-ROM medium changes over QMP and is
+ * recorded in domain.xml. */
+static void test_settings_running(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("running");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "cd");
+    g_autofree char *iso1 = make_file("one.iso", 4096);
+    g_autofree char *iso2 = make_file("two.iso", 8192);
+    struct dv_vm_config *c = dv_vm_config_copy(dv_vm_get_config(vm));
+    c->cdrom = g_strdup(iso1);
+    assert_true(dv_vm_settings_save(vm, c, NULL));
+    assert_true(dv_vm_start(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autoptr(GError) e = NULL;
+    c->vcpus = 2;
+    assert_false(dv_vm_settings_save(vm, c, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
+    g_clear_error(&e);
+    dv_vm_config_free(c);
+
+    e = change_cdrom(vm, iso2);
+    assert_string_equal(e->message, "ok");
+    g_clear_error(&e);
+    assert_string_equal(dv_vm_get_config(vm)->cdrom, iso2);
+    e = change_cdrom(vm, "/nonexistent.iso"); /* refused before QMP */
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_INVALID));
+    g_clear_error(&e);
+    e = change_cdrom(vm, NULL); /* eject */
+    assert_string_equal(e->message, "ok");
+    g_clear_error(&e);
+    assert_null(dv_vm_get_config(vm)->cdrom);
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    e = change_cdrom(vm, iso1); /* stopped: that is the settings' job */
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
@@ -202,10 +446,10 @@ int main(void)
     g_setenv("XDG_RUNTIME_DIR", run, TRUE);
     g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmdline_matches),
-        cmocka_unit_test(test_adopt_stale),
-        cmocka_unit_test(test_adopt_real_engine),
-        cmocka_unit_test(test_no_detach_kills),
+        cmocka_unit_test(test_cmdline_matches),   cmocka_unit_test(test_adopt_stale),
+        cmocka_unit_test(test_adopt_real_engine), cmocka_unit_test(test_no_detach_kills),
+        cmocka_unit_test(test_settings_validate), cmocka_unit_test(test_settings_save),
+        cmocka_unit_test(test_settings_running),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
