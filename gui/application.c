@@ -87,6 +87,7 @@ static void startup(GApplication *app)
         {"win.shutdown", "<Primary><Shift>s"},
         {"win.force-off", "<Primary><Shift>k"},
         {"win.snapshot-take", "<Primary>t"},
+        {"win.settings", "<Primary>e"},
         {"win.snapshot-revert", "<Primary><Shift>r"},
         {"win.page('serial')", "<Alt>1"},
         {"win.page('screen')", "<Alt>2"},

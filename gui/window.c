@@ -10,6 +10,7 @@
 #include "gui/new-vm-dialog.h"
 #include "gui/screen-page.h"
 #include "gui/serial-console.h"
+#include "gui/settings-dialog.h"
 #include "gui/snapshot-page.h"
 
 #include <string.h>
@@ -63,6 +64,7 @@ static void refresh(DvWindow *self)
     set_enabled(self, "delete", vm && !active);
     set_enabled(self, "clone", vm && !active && st != DV_VM_BROKEN);
     set_enabled(self, "export", vm && st != DV_VM_BROKEN);
+    set_enabled(self, "settings", vm && st != DV_VM_BROKEN);
     if (vm == NULL) {
         gtk_label_set_text(self->status_label, "No VM selected");
     } else {
@@ -307,6 +309,14 @@ static void act_export(GSimpleAction *a, GVariant *p, gpointer data)
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(n));
 }
 
+static void act_settings(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    DvWindow *self = data;
+    if (self->selected != NULL && dv_vm_get_config(self->selected) != NULL) {
+        gtk_widget_show(dv_settings_dialog_new(GTK_WINDOW(self), self->selected));
+    }
+}
+
 static void act_snapshot_take(GSimpleAction *a, GVariant *p, gpointer data)
 {
     DvWindow *self = data;
@@ -351,6 +361,7 @@ static const GActionEntry win_actions[] = {
     {"delete", act_delete},
     {"clone", act_clone},
     {"export", act_export},
+    {"settings", act_settings},
     {"snapshot-take", act_snapshot_take},
     {"snapshot-revert", act_snapshot_revert},
     {"page", act_page, "s"},
