@@ -426,6 +426,21 @@ gboolean dv_disk_image_create(const char *path, const char *format, guint64 size
     return TRUE;
 }
 
+gboolean dv_disk_image_create_overlay(const char *path, const char *backing, GError **error)
+{
+    const char *fmt = dv_disk_image_probe(backing, error);
+    if (fmt == NULL) {
+        return FALSE;
+    }
+    if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, DV_ERROR, DV_ERROR_EXISTS, "\"%s\" exists already", path);
+        return FALSE;
+    }
+    const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b",
+                          backing,    "-F",     fmt,  path, NULL};
+    return qemu_img(error, argv);
+}
+
 gboolean dv_disk_image_resize(const char *path, guint64 size_bytes, GError **error)
 {
     guint64 now = dv_disk_image_size(path, error);

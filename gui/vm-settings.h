@@ -32,6 +32,9 @@ gboolean dv_vm_settings_change_cdrom_finish(DvVm *vm, GAsyncResult *res, GError 
 /* Disk images. @format "raw" or "qcow2"; qcow2 creation and resizing run qemu-img. */
 gboolean dv_disk_image_create(const char *path, const char *format, guint64 size_bytes,
                               GError **error);
+/* A qcow2 image at @path whose backing file is @backing (raw or qcow2, probed), of its size:
+ * the VM writes to the overlay and the backing image stays as it was. Runs qemu-img. */
+gboolean dv_disk_image_create_overlay(const char *path, const char *backing, GError **error);
 /* The virtual size (raw: the file size; qcow2: the header's size field), or 0 with @error. */
 guint64 dv_disk_image_size(const char *path, GError **error);
 /* "qcow2" when the file starts with the qcow2 magic, else "raw"; NULL with @error if unreadable */

@@ -13,6 +13,7 @@
 
 #include "gui/dv-error.h"
 #include "gui/library.h"
+#include "gui/new-vm.h"
 #include "gui/vm-settings.h"
 
 #include <errno.h>
@@ -435,6 +436,141 @@ static void test_settings_running(void **state)
     assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
 }
 
+static void expect_new_vm_invalid(const struct dv_new_vm *m, DvLibrary *lib, const char *want)
+{
+    const char *field = NULL;
+    g_autoptr(GError) e = NULL;
+    assert_false(dv_new_vm_validate(m, lib, &field, &e));
+    assert_non_null(e);
+    assert_string_equal(field, want);
+}
+
+static char *args_of(DvVm *vm)
+{
+    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q");
+    return g_strjoinv(" ", args);
+}
+
+/* The assistant's ISO install: validation, then a VM that SeaBIOS boots from the CD-ROM and
+ * then from its new qcow2 disk on SATA. */
+static void test_new_vm_iso(void **state)
+{
+    g_autofree char *root = lib_root("assistant");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    struct dv_new_vm m;
+    dv_new_vm_init_defaults(&m, lib);
+    assert_true(m.disk_gib >= 1 && m.disk_gib <= 20);
+    assert_string_equal(dv_new_vm_method(&m), "demo");
+    g_autofree char *iso = make_file("install.iso", 4 * 2048);
+    g_autofree char *odd = make_file("odd.iso", 3000);
+    m.iso = g_strdup("");
+    assert_string_equal(dv_new_vm_method(&m), "iso");
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup("/nonexistent/x.iso");
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup("install.iso"); /* relative */
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup(odd);
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup(iso);
+    m.disk_gib = 0;
+    expect_new_vm_invalid(&m, lib, "disk");
+    m.disk_gib = 2;
+    if (g_find_program_in_path("qemu-img") == NULL) {
+        dv_new_vm_clear(&m);
+        skip();
+    }
+    const char *field = NULL;
+    g_autoptr(GError) e = NULL;
+    DvVm *vm = dv_new_vm_create(&m, lib, &field, &e);
+    assert_non_null(vm);
+    const struct dv_vm_config *c = dv_vm_get_config(vm);
+    assert_string_equal(c->firmware, "bios");
+    assert_string_equal(c->cdrom, iso);
+    assert_string_equal(c->boot, "cdrom,disk");
+    assert_int_equal(c->disks->len, 1);
+    const struct dv_disk *d = g_ptr_array_index(c->disks, 0);
+    assert_int_equal(dv_disk_image_size(d->path, NULL), 2ull << 30);
+    assert_string_equal(dv_disk_image_probe(d->path, NULL), "qcow2");
+    g_autofree char *joined = args_of(vm);
+    g_autofree char *want = g_strdup_printf("--firmware bios --boot cdrom,disk --cdrom %s ", iso);
+    assert_non_null(strstr(joined, want));
+    g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=qcow2,bus=sata", d->path);
+    assert_non_null(strstr(joined, want_disk));
+    assert_true(dv_vm_config_check_runnable(c, NULL));
+    /* The name is now taken. */
+    expect_new_vm_invalid(&m, lib, "name");
+
+    /* A disk that cannot be made leaves no VM behind (no qemu-img on PATH). */
+    g_free(m.name);
+    m.name = g_strdup("nodisk");
+    g_autofree char *old_path = g_strdup(g_getenv("PATH"));
+    g_setenv("PATH", "/nonexistent", TRUE);
+    g_clear_error(&e);
+    assert_null(dv_new_vm_create(&m, lib, &field, &e));
+    g_setenv("PATH", old_path, TRUE);
+    assert_non_null(e);
+    assert_string_equal(field, "disk");
+    assert_null(dv_library_lookup(lib, "nodisk"));
+    g_autofree char *gone = g_build_filename(root, "nodisk", NULL);
+    assert_false(g_file_test(gone, G_FILE_TEST_EXISTS));
+    dv_new_vm_clear(&m);
+}
+
+/* An existing image: linked (qcow2 overlay; the image is not written), copied or used. */
+static void test_new_vm_image(void **state)
+{
+    g_autofree char *root = lib_root("images");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    g_autofree char *img = make_file("base.img", 4 << 20);
+    struct dv_new_vm m;
+    dv_new_vm_init_defaults(&m, lib);
+    m.image = g_strdup("/nonexistent.img");
+    expect_new_vm_invalid(&m, lib, "image");
+    g_free(m.image);
+    m.image = g_strdup(img);
+    static const struct {
+        DvImageMode mode;
+        const char *name, *format;
+    } cases[] = {{DV_IMAGE_COPY, "copied", "raw"},
+                 {DV_IMAGE_USE, "used", "raw"},
+                 {DV_IMAGE_LINK, "linked", "qcow2"}};
+    gboolean have_qemu_img = g_find_program_in_path("qemu-img") != NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        if (cases[i].mode == DV_IMAGE_LINK && !have_qemu_img) {
+            continue;
+        }
+        g_free(m.name);
+        m.name = g_strdup(cases[i].name);
+        m.image_mode = cases[i].mode;
+        g_autoptr(GError) e = NULL;
+        DvVm *vm = dv_new_vm_create(&m, lib, NULL, &e);
+        assert_non_null(vm);
+        const struct dv_vm_config *c = dv_vm_get_config(vm);
+        assert_string_equal(c->firmware, "bios");
+        assert_string_equal(c->boot, "disk");
+        assert_null(c->cdrom);
+        assert_int_equal(c->disks->len, 1);
+        const struct dv_disk *d = g_ptr_array_index(c->disks, 0);
+        assert_string_equal(d->format, cases[i].format);
+        assert_string_equal(d->bus, "sata");
+        assert_int_equal(dv_disk_image_size(d->path, NULL), 4 << 20);
+        if (cases[i].mode == DV_IMAGE_USE) {
+            assert_string_equal(d->path, img);
+        } else {
+            assert_true(g_str_has_prefix(d->path, dv_vm_get_dir(vm)));
+        }
+        assert_true(dv_vm_config_check_runnable(c, NULL));
+    }
+    dv_new_vm_clear(&m);
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
@@ -449,7 +585,8 @@ int main(void)
         cmocka_unit_test(test_cmdline_matches),   cmocka_unit_test(test_adopt_stale),
         cmocka_unit_test(test_adopt_real_engine), cmocka_unit_test(test_no_detach_kills),
         cmocka_unit_test(test_settings_validate), cmocka_unit_test(test_settings_save),
-        cmocka_unit_test(test_settings_running),
+        cmocka_unit_test(test_settings_running),  cmocka_unit_test(test_new_vm_iso),
+        cmocka_unit_test(test_new_vm_image),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
