@@ -92,6 +92,7 @@ static void startup(GApplication *app)
         {"win.page('serial')", "<Alt>1"},
         {"win.page('screen')", "<Alt>2"},
         {"win.page('snapshots')", "<Alt>3"},
+        {"win.page('performance')", "<Alt>4"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(accels); i++) {
         const char *v[] = {accels[i].accel, NULL};

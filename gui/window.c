@@ -8,6 +8,7 @@
 
 #include "gui/dv-error.h"
 #include "gui/new-vm-dialog.h"
+#include "gui/perf-page.h"
 #include "gui/screen-page.h"
 #include "gui/serial-console.h"
 #include "gui/settings-dialog.h"
@@ -416,6 +417,7 @@ DvWindow *dv_window_new(GtkApplication *app, DvLibrary *library)
     self->snapshots = DV_SNAPSHOT_PAGE(dv_snapshot_page_new());
     g_signal_connect_object(self->snapshots, "error", G_CALLBACK(on_page_error), self, 0);
     dv_window_add_console_page(self, DV_CONSOLE_PAGE(self->snapshots));
+    dv_window_add_console_page(self, DV_CONSOLE_PAGE(dv_perf_page_new()));
     GtkListBoxRow *first = gtk_list_box_get_row_at_index(self->vm_list, 0);
     if (first != NULL) {
         gtk_list_box_select_row(self->vm_list, first);

@@ -7,9 +7,9 @@ usage: test-gui-features.py DESKVM DESKVM_VM ARTIFACT_DIR
 
 1. Settings: Ctrl+E on the Demo VM, memory set to 192 MiB, Enter: domain.xml must say so.
 2. Re-adoption: start Demo, SIGKILL the app (only the app: the engine must survive), start the
-   app again: the Screen page must show the guest again (its display channel reconnected), and
-   'q' typed there powers the guest off: the engine ends and the new app notices (it removes
-   the VM's pid file).
+   app again: the Screen page must show the guest again (its display channel reconnected), the
+   Performance page (Alt+4) must draw its graphs, and 'q' typed on the Screen page powers the
+   guest off: the engine ends and the new app notices (it removes the VM's pid file).
 3. ISO install: the assistant (Ctrl+N, Alt+O, Alt+F, path, Enter) makes a VM whose engine, once
    started (Ctrl+R), runs with --firmware bios --cdrom ISO; force off (Ctrl+Shift+K).
 Screenshots go to ARTIFACT_DIR (features-*.png). Every app runs in its own process group and
@@ -155,6 +155,23 @@ def blue_pixels(ppm):
                if px[i + 2] > 120 and px[i] < 60 and px[i + 1] < 60)
 
 
+def graph_pixels(ppm):
+    """Pixels of the performance graphs' green line (cairo 0.36, 0.75, 0.36)."""
+    data = open(ppm, "rb").read()
+    fields, pos = [], 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    px = data[pos + 1:]
+    return sum(1 for i in range(0, len(px) - 2, 3)
+               if abs(px[i] - 92) < 20 and abs(px[i + 1] - 191) < 20 and abs(px[i + 2] - 92) < 20)
+
+
 def alive(pid):
     try:
         stat = open("/proc/%d/stat" % pid).read()
@@ -238,6 +255,15 @@ def main():
             return blue_pixels(s.shot(main_win, "readopted")) > 1000
         wait_for(screen_back, 30, "the re-adopted guest's screen in the new app", 1)
         log("re-adopted: the Screen page shows the guest")
+        # The Performance page (Alt+4) draws the re-adopted engine's graphs once a second.
+        s.focus(main_win)
+        s.key("alt+4")
+        wait_for(lambda: graph_pixels(s.shot(main_win, "performance")) > 50, 20,
+                 "the performance graphs to show a line")
+        log("performance graphs drawn")
+        s.focus(main_win)
+        s.key("alt+2")
+        wait_for(screen_back, 20, "the Screen page again", 1)
         x = int(s.xdo("getwindowgeometry", main_win).split("Geometry: ")[1].split("x")[0])
         for attempt in range(3):
             s.xdo("mousemove", "--window", main_win, str(x * 2 // 3), "300")

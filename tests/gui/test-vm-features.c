@@ -14,11 +14,13 @@
 #include "gui/dv-error.h"
 #include "gui/library.h"
 #include "gui/new-vm.h"
+#include "gui/perf.h"
 #include "gui/vm-settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -571,6 +573,170 @@ static void test_new_vm_image(void **state)
     dv_new_vm_clear(&m);
 }
 
+/* The /proc parsers: thread names with spaces and parentheses, malformed lines refused. */
+static void test_perf_parsers(void **state)
+{
+    char comm[16];
+    guint64 ticks = 0;
+    static const char stat[] = "4242 (vcpu0) S 1 4242 4242 0 -1 4194368 100 0 0 0 250 31 0 0 20 "
+                               "0 3 0 12345 1000000 500 18446744073709551615\n";
+    assert_true(dv_perf_parse_task_stat(stat, comm, sizeof(comm), &ticks));
+    assert_string_equal(comm, "vcpu0");
+    assert_int_equal(ticks, 281);
+    static const char odd[] = "7 (a) b (c) R 1 1 1 0 -1 0 0 0 0 0 9 1 0 0 20 0 1 0 1 1 1\n";
+    assert_true(dv_perf_parse_task_stat(odd, comm, sizeof(comm), &ticks));
+    assert_string_equal(comm, "a) b (c");
+    assert_int_equal(ticks, 10);
+    assert_false(dv_perf_parse_task_stat("4242 (vcpu0) S 1 2 3", comm, sizeof(comm), &ticks));
+    assert_false(dv_perf_parse_task_stat("no parens", comm, sizeof(comm), &ticks));
+    assert_false(dv_perf_parse_task_stat("1 (x) S 1 1 1 0 -1 0 0 0 0 0 x9 1 0 0 20 0 1 0 1 1 1",
+                                         comm, sizeof(comm), &ticks));
+    guint64 rss = 0;
+    assert_true(dv_perf_parse_statm("1000 250 30 1 0 500 0\n", 4096, &rss));
+    assert_int_equal(rss, 250 * 4096);
+    assert_false(dv_perf_parse_statm("1000", 4096, &rss));
+    assert_false(dv_perf_parse_statm("1000 x 3", 4096, &rss));
+    guint64 rd = 0, wr = 0;
+    assert_true(dv_perf_parse_io("rchar: 5\nwchar: 6\nsyscr: 1\nread_bytes: 4096\n"
+                                 "write_bytes: 8192\ncancelled_write_bytes: 0\n",
+                                 &rd, &wr));
+    assert_int_equal(rd, 4096);
+    assert_int_equal(wr, 8192);
+    assert_false(dv_perf_parse_io("rchar: 5\n", &rd, &wr));
+    assert_false(dv_perf_parse_io("read_bytes: 1\nwrite_bytes: z\n", &rd, &wr));
+}
+
+/* Rates: CPU as a share of all vCPUs, counters that went back give 0, no network without two
+ * netstats answers. */
+static void test_perf_rates(void **state)
+{
+    struct dv_perf_sample a = {.time_us = 0,
+                               .vcpu_ticks = 1000,
+                               .nvcpus = 2,
+                               .rss_bytes = 0,
+                               .disk_read = 0,
+                               .disk_write = 100,
+                               .net_rx = 10,
+                               .net_tx = 0,
+                               .have_net = TRUE};
+    struct dv_perf_sample b = {.time_us = 2 * G_USEC_PER_SEC,
+                               .vcpu_ticks = 1200,
+                               .nvcpus = 2,
+                               .rss_bytes = 64 << 20,
+                               .disk_read = 4096,
+                               .disk_write = 50,
+                               .net_rx = 2058,
+                               .net_tx = 1000,
+                               .have_net = TRUE};
+    struct dv_perf_rates r;
+    dv_perf_rates(&a, &b, 100, &r);
+    /* 200 ticks in 2 s at 100 Hz = 1 CPU-second per second, of 2 vCPUs: 50 %. */
+    assert_true(fabs(r.cpu_percent - 50.0) < 0.01);
+    assert_true(fabs(r.rss_mib - 64.0) < 0.01);
+    assert_true(fabs(r.disk_read_bps - 2048.0) < 0.01);
+    assert_true(r.disk_write_bps == 0.0); /* went back */
+    assert_true(fabs(r.net_rx_bps - 1024.0) < 0.01);
+    assert_true(fabs(r.net_tx_bps - 500.0) < 0.01);
+    a.have_net = FALSE;
+    b.vcpu_ticks = 100000; /* more than the wall time allows: clamped */
+    dv_perf_rates(&a, &b, 100, &r);
+    assert_true(r.net_rx_bps == 0.0);
+    assert_true(r.cpu_percent == 100.0);
+}
+
+static void qmp_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    JsonNode **out = data;
+    *out = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, NULL);
+    if (*out == NULL) {
+        *out = json_node_new(JSON_NODE_NULL);
+    }
+}
+
+static JsonNode *qmp_sync(DvVm *vm, const char *command)
+{
+    JsonNode *ret = NULL;
+    dv_qmp_client_execute_async(dv_engine_get_qmp(dv_vm_get_engine(vm)), command, NULL, NULL,
+                                qmp_cb, &ret);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (ret == NULL && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_non_null(ret);
+    return ret;
+}
+
+static void updated_cb(DvPerfMonitor *m, gpointer data)
+{
+    (*(int *)data)++;
+}
+
+/* The real engine: the monitor finds its vCPU thread, its memory, and its NIC's counters over
+ * QMP query-netstats. */
+static void test_perf_real_engine(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("perf");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "measured");
+    struct dv_vm_config *c = dv_vm_config_copy(dv_vm_get_config(vm));
+    dv_vm_config_add_net(c, "user", NULL, NULL);
+    assert_true(dv_vm_settings_save(vm, c, NULL));
+    dv_vm_config_free(c);
+    assert_true(dv_vm_start(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    GPid pid = dv_engine_get_pid(dv_vm_get_engine(vm));
+    /* query-netstats: one entry for the one NIC, its counters as integers. */
+    g_autoptr(JsonNode) stats = qmp_sync(vm, "query-netstats");
+    assert_true(JSON_NODE_HOLDS_ARRAY(stats));
+    JsonArray *list = json_node_get_array(stats);
+    assert_int_equal(json_array_get_length(list), 1);
+    JsonObject *nic = json_array_get_object_element(list, 0);
+    assert_int_equal(json_object_get_int_member(nic, "index"), 0);
+    assert_true(json_object_has_member(nic, "rx-bytes") && json_object_has_member(nic, "tx-bytes"));
+    assert_true(json_object_get_int_member(nic, "tx-bytes") >= 0);
+    struct dv_perf_sample s;
+    assert_true(dv_perf_read_proc(pid, &s, NULL));
+    assert_int_equal(s.nvcpus, 1);
+    assert_true(s.rss_bytes > 0);
+
+    g_autoptr(DvPerfMonitor) mon = dv_perf_monitor_new(0); /* no timer: sampled by hand */
+    int updates = 0;
+    g_signal_connect(mon, "updated", G_CALLBACK(updated_cb), &updates);
+    dv_perf_monitor_set_vm(mon, vm);
+    guint n = 99;
+    dv_perf_monitor_get_series(mon, DV_PERF_CPU, &n);
+    assert_int_equal(n, 0); /* one sample is no rate yet */
+    for (int i = 0; i < 3; i++) {
+        gint64 end = g_get_monotonic_time() + 300 * 1000; /* let the netstats answer arrive */
+        while (g_get_monotonic_time() < end) {
+            g_main_context_iteration(NULL, FALSE);
+            g_usleep(1000);
+        }
+        dv_perf_monitor_sample(mon);
+    }
+    const double *cpu = dv_perf_monitor_get_series(mon, DV_PERF_CPU, &n);
+    assert_int_equal(n, 3);
+    assert_true(updates >= 3);
+    for (guint i = 0; i < n; i++) {
+        assert_true(cpu[i] >= 0.0 && cpu[i] <= 100.0);
+    }
+    const double *mem = dv_perf_monitor_get_series(mon, DV_PERF_MEMORY, &n);
+    assert_true(mem[n - 1] > 1.0);
+    /* The guest sends nothing on its NIC: the rates are 0, the counters were read. */
+    const double *tx = dv_perf_monitor_get_series(mon, DV_PERF_NET_TX, &n);
+    assert_true(tx[n - 1] == 0.0);
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    dv_perf_monitor_set_vm(mon, vm); /* stopped: the history is dropped */
+    dv_perf_monitor_get_series(mon, DV_PERF_CPU, &n);
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
@@ -586,7 +752,8 @@ int main(void)
         cmocka_unit_test(test_adopt_real_engine), cmocka_unit_test(test_no_detach_kills),
         cmocka_unit_test(test_settings_validate), cmocka_unit_test(test_settings_save),
         cmocka_unit_test(test_settings_running),  cmocka_unit_test(test_new_vm_iso),
-        cmocka_unit_test(test_new_vm_image),
+        cmocka_unit_test(test_new_vm_image),      cmocka_unit_test(test_perf_parsers),
+        cmocka_unit_test(test_perf_rates),        cmocka_unit_test(test_perf_real_engine),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
