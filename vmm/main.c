@@ -130,11 +130,11 @@ static int cmd_query_netstats(void *opaque, json_t *args, json_t **ret, struct q
         struct virtio_net_stats st;
         virtio_net_get_stats(e->io.nic[i], &st);
         json_array_append_new(
-            list, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "index", (int)i, "rx-bytes",
-                            (json_int_t)st.rx_bytes, "tx-bytes", (json_int_t)st.tx_bytes,
-                            "rx-frames", (json_int_t)st.rx_frames, "tx-frames",
-                            (json_int_t)st.tx_frames, "rx-dropped", (json_int_t)st.rx_dropped,
-                            "tx-dropped", (json_int_t)st.tx_dropped));
+            list,
+            json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "index", (int)i, "rx-bytes",
+                      (json_int_t)st.rx_bytes, "tx-bytes", (json_int_t)st.tx_bytes, "rx-frames",
+                      (json_int_t)st.rx_frames, "tx-frames", (json_int_t)st.tx_frames, "rx-dropped",
+                      (json_int_t)st.rx_dropped, "tx-dropped", (json_int_t)st.tx_dropped));
     }
     *ret = list;
     return 0;

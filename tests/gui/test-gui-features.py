@@ -25,46 +25,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xvfb_harness import SKIP, count_pixels, log, start_xvfb, wait_for  # noqa: E402
+
 app_bin, engine_bin, artifacts = sys.argv[1], sys.argv[2], sys.argv[3]
-SKIP = 77
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def wait_for(pred, timeout, what, interval=0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise SystemExit("FAIL: timed out waiting for %s" % what)
-
-
-def start_xvfb():
-    if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
-        log("SKIP: Xvfb or xdotool not installed")
-        sys.exit(SKIP)
-    r, w = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x1000x24",
-                             "-nolisten", "tcp"], pass_fds=(w,), stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    os.close(w)
-    buf = b""
-    end = time.monotonic() + 20
-    while not buf.endswith(b"\n") and time.monotonic() < end:
-        chunk = os.read(r, 16)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(r)
-    if not buf.strip():
-        proc.kill()
-        log("SKIP: Xvfb did not start")
-        sys.exit(SKIP)
-    return proc, ":" + buf.decode().strip()
 
 
 class Session:
@@ -139,37 +103,14 @@ class Session:
 
 
 def blue_pixels(ppm):
-    """How many pixels of the screenshot are the demo guest's banner blue."""
-    data = open(ppm, "rb").read()
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    px = data[pos + 1:]
-    return sum(1 for i in range(0, len(px) - 2, 6)
-               if px[i + 2] > 120 and px[i] < 60 and px[i + 1] < 60)
+    """Pixels (every other one) of the demo guest's banner blue."""
+    return count_pixels(ppm, lambda p: p[2] > 120 and p[0] < 60 and p[1] < 60, step=2)
 
 
 def graph_pixels(ppm):
     """Pixels of the performance graphs' green line (cairo 0.36, 0.75, 0.36)."""
-    data = open(ppm, "rb").read()
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    px = data[pos + 1:]
-    return sum(1 for i in range(0, len(px) - 2, 3)
-               if abs(px[i] - 92) < 20 and abs(px[i + 1] - 191) < 20 and abs(px[i + 2] - 92) < 20)
+    return count_pixels(ppm, lambda p: abs(p[0] - 92) < 20 and abs(p[1] - 191) < 20 and
+                        abs(p[2] - 92) < 20)
 
 
 def alive(pid):

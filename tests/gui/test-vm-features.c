@@ -42,6 +42,17 @@ static gboolean wait_state(DvVm *vm, DvVmState want, int ms)
     return dv_vm_get_state(vm) == want;
 }
 
+/* Run the main loop until an asynchronous callback has stored a result in *slot. */
+static void wait_set(gpointer *slot, int ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+    while (*slot == NULL && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_non_null(*slot);
+}
+
 static gboolean kvm_usable(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -387,12 +398,7 @@ static GError *change_cdrom(DvVm *vm, const char *iso)
 {
     GError *result = NULL;
     dv_vm_settings_change_cdrom(vm, iso, FALSE, NULL, medium_cb, &result);
-    gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    while (result == NULL && g_get_monotonic_time() < end) {
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(1000);
-    }
-    assert_non_null(result);
+    wait_set((gpointer *)&result, 20000);
     return result;
 }
 
@@ -658,12 +664,7 @@ static JsonNode *qmp_sync(DvVm *vm, const char *command)
     JsonNode *ret = NULL;
     dv_qmp_client_execute_async(dv_engine_get_qmp(dv_vm_get_engine(vm)), command, NULL, NULL,
                                 qmp_cb, &ret);
-    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (ret == NULL && g_get_monotonic_time() < end) {
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(1000);
-    }
-    assert_non_null(ret);
+    wait_set((gpointer *)&ret, 10000);
     return ret;
 }
 
