@@ -175,6 +175,49 @@ static void test_adopt_real_engine(void **state)
     assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
 }
 
+/* Start @name in a library that then goes away detached; adopt it in @next. */
+static DvVm *start_and_readopt(const char *root, const char *name, DvLibrary *next)
+{
+    {
+        g_autoptr(DvLibrary) first = dv_library_new(root);
+        assert_true(dv_library_load(first, NULL));
+        DvVm *vm = dv_library_lookup(first, name);
+        if (vm == NULL) {
+            vm = make_demo(first, name);
+        }
+        assert_true(dv_vm_start(vm, NULL));
+        assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+        dv_library_detach_all(first);
+    }
+    assert_true(dv_library_load(next, NULL));
+    assert_int_equal(dv_library_adopt_running(next), 1);
+    DvVm *vm = dv_library_lookup(next, name);
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    return vm;
+}
+
+/* How an adopted engine's end is told without its exit status: announced by SHUTDOWN (QMP
+ * quit) it is a clean stop; killed from outside it is a crash, with the log. */
+static void test_adopt_end(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("adopt-end");
+    g_autoptr(DvLibrary) second = dv_library_new(root);
+    DvVm *vm = start_and_readopt(root, "quits", second);
+    dv_engine_command(dv_vm_get_engine(vm), "quit");
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    assert_null(dv_vm_get_error(vm));
+
+    g_autoptr(DvLibrary) third = dv_library_new(root);
+    vm = start_and_readopt(root, "quits", third);
+    assert_int_equal(kill(dv_engine_get_pid(dv_vm_get_engine(vm)), SIGKILL), 0);
+    assert_true(wait_state(vm, DV_VM_CRASHED, 10000));
+    assert_non_null(dv_vm_get_error(vm));
+    assert_non_null(strstr(dv_vm_get_error(vm)->message, "exit status is unknown"));
+}
+
 /* Without detach (a test, a failed start), dropping the VM kills its engine. */
 static void test_no_detach_kills(void **state)
 {
@@ -748,14 +791,23 @@ int main(void)
     g_setenv("XDG_DATA_HOME", data, TRUE);
     g_setenv("XDG_RUNTIME_DIR", run, TRUE);
     g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
+    // clang-format off
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmdline_matches),   cmocka_unit_test(test_adopt_stale),
-        cmocka_unit_test(test_adopt_real_engine), cmocka_unit_test(test_no_detach_kills),
-        cmocka_unit_test(test_settings_validate), cmocka_unit_test(test_settings_save),
-        cmocka_unit_test(test_settings_running),  cmocka_unit_test(test_new_vm_iso),
-        cmocka_unit_test(test_new_vm_image),      cmocka_unit_test(test_perf_parsers),
-        cmocka_unit_test(test_perf_rates),        cmocka_unit_test(test_perf_real_engine),
+        cmocka_unit_test(test_cmdline_matches),
+        cmocka_unit_test(test_adopt_stale),
+        cmocka_unit_test(test_adopt_real_engine),
+        cmocka_unit_test(test_adopt_end),
+        cmocka_unit_test(test_no_detach_kills),
+        cmocka_unit_test(test_settings_validate),
+        cmocka_unit_test(test_settings_save),
+        cmocka_unit_test(test_settings_running),
+        cmocka_unit_test(test_new_vm_iso),
+        cmocka_unit_test(test_new_vm_image),
+        cmocka_unit_test(test_perf_parsers),
+        cmocka_unit_test(test_perf_rates),
+        cmocka_unit_test(test_perf_real_engine),
     };
+    // clang-format on
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
     if (system(cmd) != 0) {
