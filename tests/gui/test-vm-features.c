@@ -791,23 +791,25 @@ int main(void)
     g_setenv("XDG_DATA_HOME", data, TRUE);
     g_setenv("XDG_RUNTIME_DIR", run, TRUE);
     g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
-    // clang-format off
     const struct CMUnitTest tests[] = {
+        /* re-adoption */
         cmocka_unit_test(test_cmdline_matches),
         cmocka_unit_test(test_adopt_stale),
         cmocka_unit_test(test_adopt_real_engine),
         cmocka_unit_test(test_adopt_end),
         cmocka_unit_test(test_no_detach_kills),
+        /* settings editor */
         cmocka_unit_test(test_settings_validate),
         cmocka_unit_test(test_settings_save),
         cmocka_unit_test(test_settings_running),
+        /* New-VM assistant */
         cmocka_unit_test(test_new_vm_iso),
         cmocka_unit_test(test_new_vm_image),
+        /* performance */
         cmocka_unit_test(test_perf_parsers),
         cmocka_unit_test(test_perf_rates),
         cmocka_unit_test(test_perf_real_engine),
     };
-    // clang-format on
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
     if (system(cmd) != 0) {
