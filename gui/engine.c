@@ -53,6 +53,9 @@ struct _DvEngine {
     GPid pid;
     int pidfd;
     guint pidfd_watch;
+    gboolean pid_gone;  /* the pidfd fired; waiting for QMP to deliver the last events */
+    guint grace_source; /* bounds that wait */
+    gboolean qmp_eof;   /* the QMP socket was read to its end */
 };
 
 G_DEFINE_FINAL_TYPE(DvEngine, dv_engine, G_TYPE_OBJECT)
@@ -104,6 +107,7 @@ static void dv_engine_dispose(GObject *obj)
     g_clear_handle_id(&self->retry_source, g_source_remove);
     g_clear_handle_id(&self->pty_watch, g_source_remove);
     g_clear_handle_id(&self->pidfd_watch, g_source_remove);
+    g_clear_handle_id(&self->grace_source, g_source_remove);
     if (self->qmp != NULL) {
         g_signal_handlers_disconnect_by_data(self->qmp, self);
         dv_qmp_client_close(self->qmp);
@@ -303,12 +307,14 @@ static void process_exited(GObject *src, GAsyncResult *res, gpointer data)
     g_object_unref(self);
 }
 
-/* An adopted engine's pidfd turned readable: the process is gone. Its exit status belongs to
- * the app that spawned it, so a clean end is one announced by SHUTDOWN or asked by force off. */
-static gboolean adopted_exited(gint fd, GIOCondition cond, gpointer data)
+/* An adopted engine is gone. Its exit status belongs to the app that spawned it, so a clean end
+ * is one announced by SHUTDOWN or asked by force off. */
+static void adopted_finish(DvEngine *self)
 {
-    DvEngine *self = data;
-    self->pidfd_watch = 0;
+    g_clear_handle_id(&self->grace_source, g_source_remove);
+    if (self->exited) {
+        return;
+    }
     g_object_ref(self);
     if (self->force_off || self->quit_sent) {
         engine_ended(self, FALSE, self->force_off ? "Forced off" : "Powered off");
@@ -321,6 +327,39 @@ static gboolean adopted_exited(gint fd, GIOCondition cond, gpointer data)
         engine_ended(self, TRUE, message);
     }
     g_object_unref(self);
+}
+
+static gboolean grace_expired(gpointer data)
+{
+    DvEngine *self = data;
+    self->grace_source = 0;
+    adopted_finish(self);
+    return G_SOURCE_REMOVE;
+}
+
+/* The QMP socket reached EOF: every event the engine wrote (SHUTDOWN) has been read. */
+static void on_qmp_closed(DvQmpClient *qmp, gpointer data)
+{
+    DvEngine *self = data;
+    self->qmp_eof = TRUE;
+    if (self->adopted && self->pid_gone) {
+        adopted_finish(self);
+    }
+}
+
+/* The pidfd turned readable: the process ended. The SHUTDOWN event it sent just before may
+ * still be unread in the QMP socket (two sources, no order between them), so wait for the
+ * socket's EOF, a second at most, before deciding how it ended. */
+static gboolean adopted_exited(gint fd, GIOCondition cond, gpointer data)
+{
+    DvEngine *self = data;
+    self->pidfd_watch = 0;
+    self->pid_gone = TRUE;
+    if (self->qmp != NULL && !self->qmp_eof) {
+        self->grace_source = g_timeout_add(1000, grace_expired, self);
+    } else {
+        adopted_finish(self);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -375,6 +414,7 @@ static void connect_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     self->qmp = qmp;
     g_signal_connect(qmp, "event", G_CALLBACK(on_qmp_event), self);
+    g_signal_connect(qmp, "closed", G_CALLBACK(on_qmp_closed), self);
     dv_qmp_client_execute_async(qmp, "query-status", NULL, self->cancel, status_done,
                                 g_object_ref(self));
     g_object_unref(self);
