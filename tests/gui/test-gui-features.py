@@ -11,7 +11,9 @@ usage: test-gui-features.py DESKVM DESKVM_VM ARTIFACT_DIR
    Performance page (Alt+4) must draw its graphs, and 'q' typed on the Screen page powers the
    guest off: the engine ends and the new app notices (it removes the VM's pid file).
 3. ISO install: the assistant (Ctrl+N, Alt+O, Alt+F, path, Enter) makes a VM whose engine, once
-   started (Ctrl+R), runs with --firmware bios --cdrom ISO; force off (Ctrl+Shift+K).
+   started (Ctrl+R), runs with --firmware bios --cdrom ISO.
+4. CD-ROM change while that VM runs: Ctrl+E, a second ISO's path, Alt+H ("Change now"):
+   domain.xml names the new ISO. Force off (Ctrl+Shift+K), quit.
 Screenshots go to ARTIFACT_DIR (features-*.png). Every app runs in its own process group and
 every group is killed at the end, so no engine outlives the test. Exit 77 (skip) without Xvfb,
 xdotool or /dev/kvm.
@@ -263,6 +265,22 @@ def main():
                              "--boot cdrom,disk")
         time.sleep(1)
         s.shot(main_win, "iso-running")
+
+        # 4. CD-ROM change while it runs: Ctrl+E (the ISO field has the focus), a new path,
+        # Alt+H ("Change now"): QMP blockdev-change-medium, then domain.xml names the new ISO.
+        iso2 = os.path.join(tmp, "second.iso")
+        with open(iso2, "wb") as f:
+            f.truncate(1 << 20)
+        dlg = s.open_dialog(main_win, "ctrl+e", "^VM Settings$")
+        s.key("ctrl+a")
+        s.type(iso2)
+        s.key("alt+h")
+        wait_for(lambda: iso2 in open(iso_xml).read(), 15, "the new ISO in domain.xml")
+        if iso in open(iso_xml).read():
+            raise SystemExit("FAIL: the old ISO is still in domain.xml")
+        s.shot(dlg, "cdrom-changed")
+        s.key("Escape")
+        log("CD-ROM changed while running")
         s.focus(main_win)
         s.key("ctrl+shift+k")
         wait_for(lambda: not alive(iso_engine), 15, "the ISO VM to be forced off")
