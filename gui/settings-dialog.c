@@ -27,6 +27,7 @@ struct _DvSettingsDialog {
     GtkListBox *disks, *nets;
     GtkLabel *error_label;
     GtkWidget *cd_change, *cd_eject;
+    gboolean opened_running; /* the OK button is "Close", not "Save" */
 };
 
 G_DEFINE_FINAL_TYPE(DvSettingsDialog, dv_settings_dialog, GTK_TYPE_DIALOG)
@@ -327,7 +328,7 @@ static GtkWidget *field_widget(DvSettingsDialog *self, const char *field)
 static void on_response(GtkDialog *dialog, int response)
 {
     DvSettingsDialog *self = DV_SETTINGS_DIALOG(dialog);
-    if (response != GTK_RESPONSE_OK || dv_vm_is_active(self->vm)) {
+    if (response != GTK_RESPONSE_OK || self->opened_running) {
         gtk_widget_destroy(GTK_WIDGET(dialog));
         return;
     }
@@ -507,6 +508,7 @@ GtkWidget *dv_settings_dialog_new(GtkWindow *parent, DvVm *vm)
     self->vm = g_object_ref(vm);
     self->cfg = dv_vm_config_copy(dv_vm_get_config(vm));
     gboolean running = dv_vm_is_active(vm);
+    self->opened_running = running; /* a VM started later makes Save fail with a message */
 
     GtkWidget *columns = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 12);
     GtkWidget *left = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
