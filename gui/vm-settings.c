@@ -211,6 +211,15 @@ gboolean dv_vm_settings_validate(const struct dv_vm_config *cfg, guint64 host_mi
            check_nets(cfg, field, error) && check_vnc(cfg, field, error);
 }
 
+/* domain.xml (and its .bak) can hold the VNC password (libvirt's passwd attribute): then only
+ * the owner may read them. */
+static gboolean write_definition(const char *path, const char *text, gssize len, gboolean secret,
+                                 GError **error)
+{
+    return g_file_set_contents_full(path, text, len, G_FILE_SET_CONTENTS_CONSISTENT,
+                                    secret ? 0600 : 0644, error);
+}
+
 gboolean dv_vm_settings_save(DvVm *vm, const struct dv_vm_config *cfg, GError **error)
 {
     if (dv_vm_is_active(vm)) {
@@ -236,11 +245,11 @@ gboolean dv_vm_settings_save(DvVm *vm, const struct dv_vm_config *cfg, GError **
     g_autofree char *prev = NULL;
     gsize len = 0;
     if (g_file_get_contents(path, &prev, &len, NULL) &&
-        !g_file_set_contents(bak, prev, (gssize)len, error)) {
+        !write_definition(bak, prev, (gssize)len, TRUE, error)) {
         return FALSE;
     }
     g_autofree char *xml = dv_vm_config_to_xml(cfg);
-    if (!g_file_set_contents(path, xml, -1, error)) {
+    if (!write_definition(path, xml, -1, cfg->vnc && cfg->vnc_password != NULL, error)) {
         return FALSE;
     }
     return dv_vm_reload(vm, error);
@@ -268,8 +277,9 @@ static void medium_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     g_autofree char *path = dv_vm_get_xml_path(vm);
     g_autofree char *xml = dv_vm_config_to_xml(cfg);
+    gboolean secret = cfg->vnc && cfg->vnc_password != NULL;
     dv_vm_config_free(cfg);
-    if (!g_file_set_contents(path, xml, -1, &error) || !dv_vm_reload(vm, &error)) {
+    if (!write_definition(path, xml, -1, secret, &error) || !dv_vm_reload(vm, &error)) {
         g_prefix_error(&error, "The CD-ROM was changed but not recorded: ");
         g_task_return_error(task, error);
     } else {

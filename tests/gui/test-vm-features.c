@@ -377,6 +377,9 @@ static void test_settings_save(void **state)
     g_autofree char *xml_path = dv_vm_get_xml_path(vm);
     g_autofree char *bak = g_strconcat(xml_path, ".bak", NULL);
     assert_true(g_file_test(bak, G_FILE_TEST_EXISTS));
+    GStatBuf st;
+    assert_int_equal(g_stat(xml_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600); /* it holds the VNC password */
     g_autofree char *xml = NULL;
     assert_true(g_file_get_contents(xml_path, &xml, NULL, NULL));
     assert_non_null(strstr(xml, "<memory unit=\"KiB\">98304</memory>"));
