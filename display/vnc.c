@@ -241,7 +241,7 @@ static void on_client_gone(rfbClientPtr cl)
     check_initialized(s, cl); /* it may have finished and gone within one poll */
     client_event(s, VNC_EVENT_DISCONNECTED, c);
     cl->clientData = NULL;
-    vnc_pump_free(c->pump);
+    vnc_pump_release(c->pump);
     free(c);
 }
 
@@ -522,7 +522,7 @@ void vnc_server_accept(struct vnc_server *s)
      */
     lazy_vncserver.rfbNewClient(s->screen, server_fd);
     if (s->pending_pump) { /* refused before on_client took it */
-        vnc_pump_free(s->pending_pump);
+        vnc_pump_release(s->pending_pump);
         s->pending_pump = NULL;
     }
 }

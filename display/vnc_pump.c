@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,14 +25,15 @@ struct vnc_pump {
     pthread_t thread;
     int net;  /* the client's socket */
     int pair; /* our end of the socketpair */
-    int stop; /* eventfd: vnc_pump_free() wants the thread gone */
     const atomic_size_t *max_queued;
     uint64_t stall_ns;
     uint8_t *out; /* server-to-client bytes: out[out_off..out_len) still to send */
     size_t out_len, out_off, out_cap;
     uint8_t in[PUMP_IN_SIZE]; /* client-to-server bytes: in[in_off..in_len) */
     size_t in_len, in_off;
-    atomic_bool dropped;
+    bool server_closed;   /* EOF from the server: send what is queued, then close */
+    atomic_bool finished; /* set by the thread at its end and by vnc_pump_release(): the
+                             second one frees */
 };
 
 static uint64_t now_ns(void)
@@ -92,30 +92,35 @@ static bool pump_step(struct vnc_pump *p, short net_ev, short pair_ev, uint64_t 
             p->in_len = (size_t)n;
         }
     }
+    if (p->server_closed) {
+        p->in_off = p->in_len; /* nobody reads it any more */
+    }
     if (p->in_off < p->in_len) {
         ssize_t n = write(p->pair, p->in + p->in_off, p->in_len - p->in_off);
         if (n < 0 && !would_block(n)) {
-            return false;
+            p->server_closed = true; /* what it wrote before closing still goes out */
+            p->in_off = p->in_len;
+            n = 0;
         }
         p->in_off += n > 0 ? (size_t)n : 0;
     }
     /* server -> client: everything the server wrote is taken at once, up to the limit */
-    if (pair_ev & (POLLIN | POLLHUP | POLLERR)) {
+    if (!p->server_closed && (pair_ev & (POLLIN | POLLHUP | POLLERR))) {
         for (;;) {
             if (out_reserve(p) < 0) {
                 return false;
             }
             ssize_t n = read(p->pair, p->out + p->out_len, PUMP_READ_CHUNK);
             if (n == 0 || (n < 0 && !would_block(n))) {
-                return false; /* the server closed the client */
+                p->server_closed = true; /* its last words (a refusal) still go out */
+                break;
             }
             if (n < 0) {
                 break;
             }
             p->out_len += (size_t)n;
             if (p->out_len - p->out_off > atomic_load(p->max_queued)) {
-                atomic_store(&p->dropped, true);
-                return false;
+                return false; /* too far behind: dropped */
             }
         }
     }
@@ -129,16 +134,26 @@ static bool pump_step(struct vnc_pump *p, short net_ev, short pair_ev, uint64_t 
             *stalled_since = 0;
         }
     }
+    if (p->server_closed && p->out_off == p->out_len) {
+        return false;
+    }
     /* stalled: bytes wait for the client and it took none since *stalled_since */
     if (p->out_off == p->out_len) {
         *stalled_since = 0;
     } else if (!*stalled_since) {
         *stalled_since = now_ns();
     } else if (now_ns() - *stalled_since > p->stall_ns) {
-        atomic_store(&p->dropped, true);
-        return false;
+        return false; /* stalled: dropped */
     }
     return true;
+}
+
+static void pump_free(struct vnc_pump *p)
+{
+    close(p->pair);
+    close(p->net);
+    free(p->out);
+    free(p);
 }
 
 static void *pump_thread(void *opaque)
@@ -150,15 +165,12 @@ static void *pump_thread(void *opaque)
         struct pollfd f[3] = {
             {.fd = p->net,
              .events = (short)((in_pending ? 0 : POLLIN) | (out_pending ? POLLOUT : 0))},
-            {.fd = p->pair, .events = (short)(POLLIN | (in_pending ? POLLOUT : 0))},
-            {.fd = p->stop, .events = POLLIN},
+            {.fd = p->server_closed ? -1 : p->pair,
+             .events = (short)(POLLIN | (in_pending ? POLLOUT : 0))},
         };
         /* while bytes wait for the client, wake up now and then to see whether it stalled */
-        int r = poll(f, 3, out_pending ? 200 : -1);
+        int r = poll(f, 2, out_pending ? 200 : -1);
         if (r < 0 && errno != EINTR) {
-            break;
-        }
-        if (f[2].revents) {
             break;
         }
         if (!pump_step(p, r > 0 ? f[0].revents : 0, r > 0 ? f[1].revents : 0, &stalled_since)) {
@@ -168,6 +180,9 @@ static void *pump_thread(void *opaque)
     /* The server sees EOF on its end and lets the client go; the client sees the close. */
     shutdown(p->pair, SHUT_RDWR);
     shutdown(p->net, SHUT_RDWR);
+    if (atomic_exchange(&p->finished, true)) {
+        pump_free(p);
+    }
     return NULL;
 }
 
@@ -182,12 +197,10 @@ int vnc_pump_new(int net_fd, const atomic_size_t *max_queued, unsigned stall_ms,
     }
     p->net = net_fd;
     p->pair = -1;
-    p->stop = -1;
     p->max_queued = max_queued;
     p->stall_ns = (uint64_t)stall_ms * 1000000u;
-    atomic_init(&p->dropped, false);
+    atomic_init(&p->finished, false);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-        (p->stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
         fcntl(net_fd, F_SETFL, fcntl(net_fd, F_GETFL) | O_NONBLOCK) < 0 ||
         fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK) < 0) {
         r = -errno;
@@ -206,32 +219,18 @@ fail:
         close(sv[0]);
         close(sv[1]);
     }
-    if (p && p->stop >= 0) {
-        close(p->stop);
-    }
     free(p);
     close(net_fd);
     return r;
 }
 
-void vnc_pump_free(struct vnc_pump *p)
+void vnc_pump_release(struct vnc_pump *p)
 {
     if (!p) {
         return;
     }
-    uint64_t one = 1;
-    if (write(p->stop, &one, sizeof(one)) < 0) {
-        /* an eventfd write only fails at its maximum count: the thread is woken anyway */
+    pthread_detach(p->thread);
+    if (atomic_exchange(&p->finished, true)) {
+        pump_free(p);
     }
-    pthread_join(p->thread, NULL);
-    close(p->stop);
-    close(p->pair);
-    close(p->net);
-    free(p->out);
-    free(p);
-}
-
-bool vnc_pump_dropped(const struct vnc_pump *p)
-{
-    return atomic_load(&p->dropped);
 }

@@ -25,9 +25,11 @@ struct vnc_pump;
 __attribute__((warn_unused_result)) int vnc_pump_new(int net_fd, const atomic_size_t *max_queued,
                                                      unsigned stall_ms, struct vnc_pump **out,
                                                      int *server_fd);
-/* Stops the thread and closes the client's socket if still open. NULL is fine. */
-void vnc_pump_free(struct vnc_pump *p);
-/* The pump gave up on the client (queue too long or stalled). */
-bool vnc_pump_dropped(const struct vnc_pump *p);
+/*
+ * The server closed its end (the client is gone for it): the thread sends what is still
+ * queued (a refusal, the last update) without anyone waiting for it, within the same limits,
+ * then closes the client's socket and frees the pump. NULL is fine.
+ */
+void vnc_pump_release(struct vnc_pump *p);
 
 #endif
