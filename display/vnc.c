@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -44,7 +43,7 @@ struct vnc_server {
     const struct vnc_input_ops *input;
     void *opaque;
     int listen_fd;                 /* ours, TCP or unix */
-    atomic_size_t max_queued;      /* per client, see VNC_QUEUE_FRAMES */
+    size_t max_queued;             /* per client, see VNC_QUEUE_FRAMES */
     struct vnc_pump *pending_pump; /* handed to the client rfbNewClient() is making */
     struct vnc_client_info pending_info;
     char password[VNC_PASSWORD_MAX + 1];
@@ -151,8 +150,19 @@ int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen
 
 static void set_queue_limit(struct vnc_server *s, const struct display *d)
 {
-    atomic_store(&s->max_queued,
-                 (size_t)VNC_QUEUE_FRAMES * d->width * d->height * 4 + ((size_t)1 << 20));
+    s->max_queued = (size_t)VNC_QUEUE_FRAMES * d->width * d->height * 4 + ((size_t)1 << 20);
+    if (!s->screen) {
+        return;
+    }
+    rfbClientIteratorPtr it = lazy_vncserver.rfbGetClientIterator(s->screen);
+    for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
+         cl = lazy_vncserver.rfbClientIteratorNext(it)) {
+        struct vnc_client *c = cl->clientData;
+        if (c && c->pump) {
+            vnc_pump_set_limit(c->pump, s->max_queued);
+        }
+    }
+    lazy_vncserver.rfbReleaseClientIterator(it);
 }
 
 static void set_format(rfbScreenInfoPtr screen)
@@ -513,7 +523,7 @@ void vnc_server_accept(struct vnc_server *s)
     }
     client_info(fd, &s->pending_info);
     int server_fd;
-    if (vnc_pump_new(fd, &s->max_queued, VNC_STALL_MS, &s->pending_pump, &server_fd) < 0) {
+    if (vnc_pump_new(fd, s->max_queued, VNC_STALL_MS, &s->pending_pump, &server_fd) < 0) {
         return; /* the pump closed the client's socket */
     }
     /*

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,12 +21,13 @@
 
 #define PUMP_READ_CHUNK (256u << 10) /* bytes taken from the server per read */
 #define PUMP_IN_SIZE 4096            /* client-to-server bytes held at most */
+#define PUMP_STACK (128u << 10)
 
 struct vnc_pump {
     pthread_t thread;
     int net;  /* the client's socket */
     int pair; /* our end of the socketpair */
-    const atomic_size_t *max_queued;
+    atomic_size_t max_queued;
     uint64_t stall_ns;
     uint8_t *out; /* server-to-client bytes: out[out_off..out_len) still to send */
     size_t out_len, out_off, out_cap;
@@ -119,7 +121,7 @@ static bool pump_step(struct vnc_pump *p, short net_ev, short pair_ev, uint64_t 
                 break;
             }
             p->out_len += (size_t)n;
-            if (p->out_len - p->out_off > atomic_load(p->max_queued)) {
+            if (p->out_len - p->out_off > atomic_load(&p->max_queued)) {
                 return false; /* too far behind: dropped */
             }
         }
@@ -186,8 +188,8 @@ static void *pump_thread(void *opaque)
     return NULL;
 }
 
-int vnc_pump_new(int net_fd, const atomic_size_t *max_queued, unsigned stall_ms,
-                 struct vnc_pump **out, int *server_fd)
+int vnc_pump_new(int net_fd, size_t max_queued, unsigned stall_ms, struct vnc_pump **out,
+                 int *server_fd)
 {
     int sv[2] = {-1, -1};
     struct vnc_pump *p = calloc(1, sizeof(*p));
@@ -197,7 +199,7 @@ int vnc_pump_new(int net_fd, const atomic_size_t *max_queued, unsigned stall_ms,
     }
     p->net = net_fd;
     p->pair = -1;
-    p->max_queued = max_queued;
+    atomic_init(&p->max_queued, max_queued);
     p->stall_ns = (uint64_t)stall_ms * 1000000u;
     atomic_init(&p->finished, false);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
@@ -207,7 +209,14 @@ int vnc_pump_new(int net_fd, const atomic_size_t *max_queued, unsigned stall_ms,
         goto fail;
     }
     p->pair = sv[1];
-    r = -pthread_create(&p->thread, NULL, pump_thread, p);
+    pthread_attr_t attr;
+    r = -pthread_attr_init(&attr);
+    if (r < 0) {
+        goto fail;
+    }
+    pthread_attr_setstacksize(&attr, PUMP_STACK); /* a poll loop: no deep calls */
+    r = -pthread_create(&p->thread, &attr, pump_thread, p);
+    pthread_attr_destroy(&attr);
     if (r < 0) {
         goto fail;
     }
@@ -222,6 +231,11 @@ fail:
     free(p);
     close(net_fd);
     return r;
+}
+
+void vnc_pump_set_limit(struct vnc_pump *p, size_t max_queued)
+{
+    atomic_store(&p->max_queued, max_queued);
 }
 
 void vnc_pump_release(struct vnc_pump *p)

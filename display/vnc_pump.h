@@ -10,7 +10,6 @@
 #ifndef DESKVM_DISPLAY_VNC_PUMP_H
 #define DESKVM_DISPLAY_VNC_PUMP_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,13 +17,15 @@ struct vnc_pump;
 
 /*
  * Takes net_fd (the client's connected socket; closed by the pump). *server_fd is the end
- * the server reads and writes (the caller owns it). *max_queued (read at each step, so it can
- * follow the framebuffer size) bounds the bytes waiting for the client; stall_ms is how long
- * queued bytes may wait without the client taking any. 0 or -errno (net_fd closed then too).
+ * the server reads and writes (the caller owns it). max_queued bounds the bytes waiting for
+ * the client; stall_ms is how long queued bytes may wait without the client taking any.
+ * 0 or -errno (net_fd closed then too).
  */
-__attribute__((warn_unused_result)) int vnc_pump_new(int net_fd, const atomic_size_t *max_queued,
+__attribute__((warn_unused_result)) int vnc_pump_new(int net_fd, size_t max_queued,
                                                      unsigned stall_ms, struct vnc_pump **out,
                                                      int *server_fd);
+/* A new bound for the queue (the framebuffer changed size); any thread. */
+void vnc_pump_set_limit(struct vnc_pump *p, size_t max_queued);
 /*
  * The server closed its end (the client is gone for it): the thread sends what is still
  * queued (a refusal, the last update) without anyone waiting for it, within the same limits,

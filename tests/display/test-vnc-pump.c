@@ -24,7 +24,6 @@ struct rig {
     int client; /* the VNC client's end */
     int server; /* what libvncserver would get */
     struct vnc_pump *pump;
-    atomic_size_t limit;
 };
 
 static void rig_start(struct rig *r, size_t limit, unsigned stall_ms)
@@ -32,8 +31,7 @@ static void rig_start(struct rig *r, size_t limit, unsigned stall_ms)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     r->client = sv[0];
-    atomic_init(&r->limit, limit);
-    assert_int_equal(vnc_pump_new(sv[1], &r->limit, stall_ms, &r->pump, &r->server), 0);
+    assert_int_equal(vnc_pump_new(sv[1], limit, stall_ms, &r->pump, &r->server), 0);
 }
 
 /* The server closes its end, as libvncserver does before clientGoneHook. */
