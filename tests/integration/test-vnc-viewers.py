@@ -15,7 +15,12 @@ TigerVNC stays connected (its input still arrives afterwards). TigerVNC also con
 --vnc unix:PATH socket. Without Xvfb, xdotool or xwd the test is skipped; a viewer that is
 not installed is reported and skipped, and the test is skipped when none is.
 
-usage: test-vnc-viewers.py DESKVM_VM VIRTIO_GPU_ELF
+TigerVNC also shows the VGA guest (tests/guest/tests/vga.c, interactive=1): the text screen
+and, after the guest's VBE mode set (the viewer follows the resize), the 640x480 screen
+pixel for pixel; keys typed into it arrive as PS/2 set 1 bytes, the pointer and a click as
+PS/2 mouse packets.
+
+usage: test-vnc-viewers.py DESKVM_VM VIRTIO_GPU_ELF VGA_ELF
 """
 import os
 import re
@@ -268,9 +273,88 @@ def session(binary, elf, x, viewer, tmp, password=False, unix=False):
         vm.cleanup()
 
 
+def tiger_args(port, extra=()):
+    return ["xtigervncviewer", "-AutoSelect=0", "-PreferredEncoding=ZRLE", "-NoJPEG", "-FullColor",
+            "-RemoteResize=0", "-Shared", "-SecurityTypes=None"] + list(extra) + [
+                "127.0.0.1::%d" % port]
+
+
+def grab_until(x, wid, want, tmp, what):
+    """Grabs the window until it holds want exactly; returns the offset."""
+    grab = os.path.join(tmp, "win.xwd")
+
+    def matches():
+        with open(grab, "wb") as f:
+            subprocess.run(["xwd", "-silent", "-id", wid], env=x.env, stdout=f, check=True)
+        matches.win = read_xwd(open(grab, "rb").read())
+        return find_image(matches.win, want)
+
+    matches.win = None
+    at = wait_for(matches, 60, lambda: "%s: %s" % (what, first_difference(matches.win, want)))
+    print("%s: the %dx%d guest screen is at (%d, %d) in its %dx%d window, every pixel equal to "
+          "the screendump" % (what, want[0], want[1], at[0], at[1], matches.win[0],
+                              matches.win[1]))
+    return at
+
+
+def session_vga(binary, elf, x, tmp):
+    """TigerVNC on the VGA: text and VBE screens (a resize while connected), keys as PS/2
+    set 1 bytes and pointer/click as PS/2 mouse packets (tests/guest/tests/vga.c)."""
+    port = free_port(5900, 5999)
+    vm = Engine(binary, ["--kernel", elf, "--append", "interactive=1 keys=6 packets=2",
+                         "--vnc", "127.0.0.1:%d" % port])
+    viewer_proc = None
+    what = "xtigervncviewer (VGA)"
+    try:
+        c = vm.qmp()
+        vm.wait_serial("vga: text ready", timeout=60)
+        dump = os.path.join(tmp, "text.ppm")
+        check(c.cmd("screendump", {"filename": dump, "format": "ppm"}) == {}, "screendump")
+        text = read_ppm(dump)
+        log = open(os.path.join(tmp, "viewer.log"), "wb")
+        viewer_proc = subprocess.Popen(tiger_args(port), env=x.env, stdout=log, stderr=log)
+        wid = x.run("xdotool", "search", "--sync", "--onlyvisible", "--name", "deskvm").split()[0]
+        at = grab_until(x, wid, text, tmp, what + " text mode")
+        # TigerVNC sends the pointer position it last saw (where the X pointer was when its
+        # window appeared) once it has the focus; the guest reads keys first and would take a
+        # mouse packet for one. A real motion onto guest pixel (0, 0), the PS/2 mouse's
+        # reference point, replaces that position and makes no packet.
+        x.run("xdotool", "mousemove", "--window", wid, str(at[0] + 1), str(at[1] + 1))
+        x.run("xdotool", "mousemove_relative", "--", "-1", "-1")
+        x.run("xdotool", "windowfocus", "--sync", wid)
+        x.run("xdotool", "key", "a")
+        vm.wait_serial("vga: key 9e", timeout=30)
+        x.run("xdotool", "keydown", "shift", "key", "b", "keyup", "shift")
+        vm.wait_serial("vga: vbe ready", timeout=60)
+        dump = os.path.join(tmp, "vbe.ppm")
+        check(c.cmd("screendump", {"filename": dump, "format": "ppm"}) == {}, "screendump")
+        vbe = read_ppm(dump)
+        check(vbe[:2] == (640, 480), "VBE screendump %dx%d" % vbe[:2])
+        at = grab_until(x, wid, vbe, tmp, what + " after the VBE mode set")
+        # First pointer event at (10, 5): relative to the origin, PS/2 counts y upwards.
+        x.run("xdotool", "mousemove", "--window", wid, str(at[0] + 9), str(at[1] + 4))
+        x.run("xdotool", "mousemove_relative", "1", "1")
+        vm.wait_serial("vga: mouse fb (aux)", timeout=30)
+        x.run("xdotool", "click", "1")
+        vm.wait_serial("vga: done", timeout=30)
+        got = [l.strip() for l in vm.serial().splitlines() if l.startswith(("vga: key", "vga: mouse"))]
+        want = ["vga: key %s" % b for b in ("1e", "9e", "2a", "30", "b0", "aa")] + [
+            "vga: mouse %s (aux)" % b for b in ("28", "0a", "fb", "09", "00", "00")]
+        check(got == want, "%s: guest input %r, want %r" % (what, got, want))
+        rc = vm.wait_exit(30)
+        check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
+        print("%s: keys a, shift+b as set 1 1e 9e 2a 30 b0 aa; pointer and click as PS/2 "
+              "packets 28 0a fb, 09 00 00" % what)
+    finally:
+        if viewer_proc:
+            viewer_proc.kill()
+            viewer_proc.wait()
+        vm.cleanup()
+
+
 def run():
     require_kvm()
-    binary, elf = sys.argv[1:3]
+    binary, elf, vga_elf = sys.argv[1:4]
     for tool in ("Xvfb", "xdotool", "xwd"):
         if not shutil.which(tool):
             skip("%s is not installed (packages xvfb, xdotool, x11-apps)" % tool)
@@ -290,6 +374,7 @@ def run():
             session(binary, elf, x, v, tmp, password=password)
             if v == "xtigervncviewer":
                 session(binary, elf, x, v, tmp, unix=True)
+                session_vga(binary, vga_elf, x, tmp)
     finally:
         x.close()
         shutil.rmtree(tmp, ignore_errors=True)
