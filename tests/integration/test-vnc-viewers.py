@@ -173,12 +173,45 @@ def wrong_password_refused(port):
     s.close()
 
 
+def tiger_args(target, security=("-SecurityTypes=None",)):
+    """TigerVNC at 1:1, lossless, no toolbar (1.12 has none; F8 opens the menu), no remote
+    resize."""
+    return ["xtigervncviewer", "-AutoSelect=0", "-PreferredEncoding=ZRLE", "-NoJPEG", "-FullColor",
+            "-RemoteResize=0", "-Shared"] + list(security) + [target]
+
+
+def grab_until(x, wid, want, tmp, what, lossless=True):
+    """Grabs the window until the guest picture want is in it (exactly, or for a lossy
+    viewer with a mean error below 3 per channel); returns its offset in the window."""
+    grab = os.path.join(tmp, "win.xwd")
+
+    def matches():
+        with open(grab, "wb") as f:
+            subprocess.run(["xwd", "-silent", "-id", wid], env=x.env, stdout=f, check=True)
+        matches.win = read_xwd(open(grab, "rb").read())
+        if lossless:
+            return find_image(matches.win, want)
+        at, matches.err = near_image(matches.win, want)
+        return at if matches.err < 3.0 else None
+
+    matches.win, matches.err = None, None
+    at = wait_for(matches, 60, lambda: "%s: %s%s" % (
+        what, first_difference(matches.win, want),
+        "" if lossless else ", mean error %.2f per channel" % matches.err))
+    print("%s: the %dx%d guest screen is at (%d, %d) in its %dx%d window, %s" % (
+        what, want[0], want[1], at[0], at[1], matches.win[0], matches.win[1],
+        "every pixel equal to the screendump" if lossless else
+        "mean error %.2f per channel against the screendump (JPEG)" % matches.err))
+    return at
+
+
 def session(binary, elf, x, viewer, tmp, password=False, unix=False):
     port = free_port(5900, 5999)  # gvncviewer takes a display number: port 5900 + N
     sock = os.path.join(tmp, "vnc.sock")
-    vnc = ("unix:" + sock) if unix else "127.0.0.1:%d" % port
+    vnc = (("unix:" + sock) if unix else "127.0.0.1:%d" % port) + (
+        ",password=on" if password else "")
     vm = Engine(binary, ["--kernel", elf, "--append", "interactive=1 input_s=600",
-                         "--display", "virtio-gpu", "--vnc", vnc + (",password=on" if password else "")])
+                         "--display", "virtio-gpu", "--vnc", vnc])
     viewer_proc = None
     what = "%s%s%s" % (viewer, " (password)" if password else "", " (unix socket)" if unix else "")
     try:
@@ -189,19 +222,15 @@ def session(binary, elf, x, viewer, tmp, password=False, unix=False):
         want = read_ppm(dump)
         check(want[:2] == (W, H), "screendump %dx%d" % want[:2])
         if viewer == "xtigervncviewer":
-            # 1:1, lossless, no toolbar (1.12 has none; F8 opens the menu), no remote resize.
-            args = [viewer, "-AutoSelect=0", "-PreferredEncoding=ZRLE", "-NoJPEG",
-                    "-FullColor", "-RemoteResize=0", "-Shared"]
+            security = ["-SecurityTypes=None"]
             if password:
                 c.cmd("set_password", {"protocol": "vnc", "password": PASSWORD})
                 passwd = os.path.join(tmp, "passwd")
                 with open(passwd, "wb") as f:
                     f.write(subprocess.run(["vncpasswd", "-f"], input=PASSWORD.encode(),
                                            capture_output=True, check=True).stdout)
-                args += ["-SecurityTypes=VncAuth", "-passwd", passwd]
-            else:
-                args += ["-SecurityTypes=None"]
-            args.append(sock if unix else "127.0.0.1::%d" % port)
+                security = ["-SecurityTypes=VncAuth", "-passwd", passwd]
+            args = tiger_args(sock if unix else "127.0.0.1::%d" % port, security)
             lossless = True
         else:
             # gvncviewer (gtk-vnc 1.3.1) asks for Tight with JPEG quality 5 (pseudo-encoding
@@ -211,25 +240,7 @@ def session(binary, elf, x, viewer, tmp, password=False, unix=False):
         log = open(os.path.join(tmp, "viewer.log"), "wb")
         viewer_proc = subprocess.Popen(args, env=x.env, stdout=log, stderr=log)
         wid = x.run("xdotool", "search", "--sync", "--onlyvisible", "--name", "deskvm").split()[0]
-        grab = os.path.join(tmp, "win.xwd")
-
-        def matches():
-            with open(grab, "wb") as f:
-                subprocess.run(["xwd", "-silent", "-id", wid], env=x.env, stdout=f, check=True)
-            matches.win = read_xwd(open(grab, "rb").read())
-            if lossless:
-                return find_image(matches.win, want)
-            at, matches.err = near_image(matches.win, want)
-            return at if matches.err < 3.0 else None
-
-        matches.win, matches.err = None, None
-        at = wait_for(matches, 60, lambda: "%s: %s%s" % (
-            what, first_difference(matches.win, want),
-            "" if lossless else ", mean error %.2f per channel" % matches.err))
-        print("%s: the %dx%d guest screen is at (%d, %d) in its %dx%d window, %s" % (
-            what, W, H, at[0], at[1], matches.win[0], matches.win[1],
-            "every pixel equal to the screendump" if lossless else
-            "mean error %.2f per channel against the screendump (JPEG)" % matches.err))
+        at = grab_until(x, wid, want, tmp, what, lossless)
         if password:
             wrong_password_refused(port)
             wrong = os.path.join(tmp, "wrong")
@@ -247,7 +258,8 @@ def session(binary, elf, x, viewer, tmp, password=False, unix=False):
             check(viewer_proc.poll() is None, "%s exited" % viewer)
             print("%s: wrong passwords refused (our client, vncsnapshot), the viewer stays" % what)
         # Input through the viewer: pointer to guest pixel (160, 100), a click, the key 'a'.
-        # A warp (xdotool mousemove) is not seen by TigerVNC (FLTK): warp next to the spot, then
+        # TigerVNC (FLTK) sends no warp (xdotool mousemove) before it has the focus: warp next
+        # to the spot, then
         # a relative XTEST motion onto it, which every viewer sees.
         x.run("xdotool", "mousemove", "--window", wid, str(at[0] + 159), str(at[1] + 99))
         x.run("xdotool", "mousemove_relative", "1", "1")
@@ -273,30 +285,6 @@ def session(binary, elf, x, viewer, tmp, password=False, unix=False):
         vm.cleanup()
 
 
-def tiger_args(port, extra=()):
-    return ["xtigervncviewer", "-AutoSelect=0", "-PreferredEncoding=ZRLE", "-NoJPEG", "-FullColor",
-            "-RemoteResize=0", "-Shared", "-SecurityTypes=None"] + list(extra) + [
-                "127.0.0.1::%d" % port]
-
-
-def grab_until(x, wid, want, tmp, what):
-    """Grabs the window until it holds want exactly; returns the offset."""
-    grab = os.path.join(tmp, "win.xwd")
-
-    def matches():
-        with open(grab, "wb") as f:
-            subprocess.run(["xwd", "-silent", "-id", wid], env=x.env, stdout=f, check=True)
-        matches.win = read_xwd(open(grab, "rb").read())
-        return find_image(matches.win, want)
-
-    matches.win = None
-    at = wait_for(matches, 60, lambda: "%s: %s" % (what, first_difference(matches.win, want)))
-    print("%s: the %dx%d guest screen is at (%d, %d) in its %dx%d window, every pixel equal to "
-          "the screendump" % (what, want[0], want[1], at[0], at[1], matches.win[0],
-                              matches.win[1]))
-    return at
-
-
 def session_vga(binary, elf, x, tmp):
     """TigerVNC on the VGA: text and VBE screens (a resize while connected), keys as PS/2
     set 1 bytes and pointer/click as PS/2 mouse packets (tests/guest/tests/vga.c)."""
@@ -312,7 +300,8 @@ def session_vga(binary, elf, x, tmp):
         check(c.cmd("screendump", {"filename": dump, "format": "ppm"}) == {}, "screendump")
         text = read_ppm(dump)
         log = open(os.path.join(tmp, "viewer.log"), "wb")
-        viewer_proc = subprocess.Popen(tiger_args(port), env=x.env, stdout=log, stderr=log)
+        viewer_proc = subprocess.Popen(tiger_args("127.0.0.1::%d" % port), env=x.env, stdout=log,
+                                       stderr=log)
         wid = x.run("xdotool", "search", "--sync", "--onlyvisible", "--name", "deskvm").split()[0]
         at = grab_until(x, wid, text, tmp, what + " text mode")
         # TigerVNC sends the pointer position it last saw (where the X pointer was when its
@@ -331,13 +320,14 @@ def session_vga(binary, elf, x, tmp):
         vbe = read_ppm(dump)
         check(vbe[:2] == (640, 480), "VBE screendump %dx%d" % vbe[:2])
         at = grab_until(x, wid, vbe, tmp, what + " after the VBE mode set")
-        # First pointer event at (10, 5): relative to the origin, PS/2 counts y upwards.
-        x.run("xdotool", "mousemove", "--window", wid, str(at[0] + 9), str(at[1] + 4))
-        x.run("xdotool", "mousemove_relative", "1", "1")
+        # One motion from guest pixel (0, 0), where the X pointer was left, to (10, 5): one
+        # packet (PS/2 counts y upwards). With the focus, TigerVNC sends warps too.
+        x.run("xdotool", "mousemove_relative", "10", "5")
         vm.wait_serial("vga: mouse fb (aux)", timeout=30)
         x.run("xdotool", "click", "1")
         vm.wait_serial("vga: done", timeout=30)
-        got = [l.strip() for l in vm.serial().splitlines() if l.startswith(("vga: key", "vga: mouse"))]
+        got = [l.strip() for l in vm.serial().splitlines()
+               if l.startswith(("vga: key", "vga: mouse"))]
         want = ["vga: key %s" % b for b in ("1e", "9e", "2a", "30", "b0", "aa")] + [
             "vga: mouse %s (aux)" % b for b in ("28", "0a", "fb", "09", "00", "00")]
         check(got == want, "%s: guest input %r, want %r" % (what, got, want))
