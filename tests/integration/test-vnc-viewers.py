@@ -259,8 +259,7 @@ def session(binary, elf, x, viewer, tmp, password=False, unix=False):
             print("%s: wrong passwords refused (our client, vncsnapshot), the viewer stays" % what)
         # Input through the viewer: pointer to guest pixel (160, 100), a click, the key 'a'.
         # TigerVNC (FLTK) sends no warp (xdotool mousemove) before it has the focus: warp next
-        # to the spot, then
-        # a relative XTEST motion onto it, which every viewer sees.
+        # to the spot, then a relative XTEST motion onto it, which every viewer sees.
         x.run("xdotool", "mousemove", "--window", wid, str(at[0] + 159), str(at[1] + 99))
         x.run("xdotool", "mousemove_relative", "1", "1")
         for line in ("evdev tablet 3 0 %d" % (160 * 32767 // (W - 1)),
