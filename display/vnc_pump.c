@@ -34,6 +34,7 @@ struct vnc_pump {
     uint8_t in[PUMP_IN_SIZE]; /* client-to-server bytes: in[in_off..in_len) */
     size_t in_len, in_off;
     bool server_closed;   /* EOF from the server: send what is queued, then close */
+    bool client_eof;      /* EOF from the client: passed on, the server closes when it sees it */
     atomic_bool finished; /* set by the thread at its end and by vnc_pump_release(): the
                              second one frees */
 };
@@ -84,10 +85,14 @@ static int out_reserve(struct vnc_pump *p)
 static bool pump_step(struct vnc_pump *p, short net_ev, short pair_ev, uint64_t *stalled_since)
 {
     /* client -> server: small (input events, requests), kept in order */
-    if (p->in_off == p->in_len && (net_ev & (POLLIN | POLLHUP | POLLERR))) {
+    if (!p->client_eof && p->in_off == p->in_len && (net_ev & (POLLIN | POLLHUP | POLLERR))) {
         ssize_t n = read(p->net, p->in, sizeof(p->in));
-        if (n == 0 || (n < 0 && !would_block(n))) {
+        if (n < 0 && !would_block(n)) {
             return false;
+        }
+        if (n == 0) {
+            p->client_eof = true; /* it may still read what the server answers */
+            shutdown(p->pair, SHUT_WR);
         }
         if (n > 0) {
             p->in_off = 0;
@@ -164,9 +169,10 @@ static void *pump_thread(void *opaque)
     uint64_t stalled_since = 0;
     for (;;) {
         bool out_pending = p->out_off < p->out_len, in_pending = p->in_off < p->in_len;
-        struct pollfd f[3] = {
+        struct pollfd f[2] = {
             {.fd = p->net,
-             .events = (short)((in_pending ? 0 : POLLIN) | (out_pending ? POLLOUT : 0))},
+             .events =
+                 (short)((in_pending || p->client_eof ? 0 : POLLIN) | (out_pending ? POLLOUT : 0))},
             {.fd = p->server_closed ? -1 : p->pair,
              .events = (short)(POLLIN | (in_pending ? POLLOUT : 0))},
         };

@@ -3,7 +3,8 @@
  * The VNC client pump (display/vnc_pump.c): bytes both ways in order, a large update while
  * the client reads, a client that never reads dropped at the queue limit and when stalled
  * (the server's writes fail instead of blocking), the server's last words flushed after it
- * closed. The "client" is one end of a socketpair, the pump gets the other.
+ * closed, a client's half close passed on. The "client" is one end of a socketpair, the pump gets
+ * the other.
  */
 #include <errno.h>
 #include <poll.h>
@@ -161,12 +162,32 @@ static void test_flush_after_close(void **state)
     close(r.client);
 }
 
+/* A client that shuts its sending side: the server reads EOF, the client still gets the answer. */
+static void test_client_half_close(void **state)
+{
+    struct rig r;
+    rig_start(&r, 1 << 20, 10000);
+    uint8_t buf[6];
+    assert_int_equal(write(r.client, "x", 1), 1);
+    assert_int_equal(shutdown(r.client, SHUT_WR), 0);
+    read_all(r.server, buf, 1);
+    assert_int_equal(buf[0], 'x');
+    assert_int_equal(read(r.server, buf, 1), 0);
+    assert_int_equal(write(r.server, "answer", 6), 6);
+    close(r.server);
+    vnc_pump_release(r.pump);
+    read_all(r.client, buf, 6);
+    assert_memory_equal(buf, "answer", 6);
+    assert_int_equal(read_to_eof(r.client, 0), 0);
+    close(r.client);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_both_ways),         cmocka_unit_test(test_large_update),
         cmocka_unit_test(test_queue_limit),       cmocka_unit_test(test_stall),
-        cmocka_unit_test(test_flush_after_close),
+        cmocka_unit_test(test_flush_after_close), cmocka_unit_test(test_client_half_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
