@@ -583,6 +583,301 @@ static enum emu_result emu_x87_control(struct ctx *c)
     return EMU_DONE;
 }
 
+/* ---- x87 data movement: fild, fst/fstp (SDM vol. 1 ch. 8 and vol. 2 FILD, FST/FSTP) -------- */
+
+#define FSW_TOP_SHIFT 11
+#define FSW_C1 0x200u
+
+static unsigned x87_top(const struct emu_cpu *cpu)
+{
+    return (cpu->fpu.fsw >> FSW_TOP_SHIFT) & 7;
+}
+
+/* Is ST(i) in use (abridged tag bit of its physical register)? */
+static bool x87_valid(const struct emu_cpu *cpu, unsigned i)
+{
+    return cpu->fpu.ftwx & (1u << ((x87_top(cpu) + i) & 7));
+}
+
+static void x87_set_top(struct emu_cpu *cpu, unsigned top)
+{
+    cpu->fpu.fsw = (uint16_t)((cpu->fpu.fsw & ~(7u << FSW_TOP_SHIFT)) | (top & 7) << FSW_TOP_SHIFT);
+}
+
+/* The 80-bit register image of ST(i): significand and sign/exponent. */
+static void x87_get(const struct emu_cpu *cpu, unsigned i, uint64_t *sig, uint16_t *se)
+{
+    memcpy(sig, cpu->fpu.fpr[i], 8);
+    memcpy(se, cpu->fpu.fpr[i] + 8, 2);
+}
+
+/* The checks every non-control x87 instruction makes first: #NM, then a pending #MF. */
+static enum emu_result x87_precheck(struct ctx *c)
+{
+    struct emu_cpu *cpu = c->cpu;
+    if (cpu->sregs.cr0 & (CR0_EM | CR0_TS)) {
+        return fault(c, EMU_VEC_NM, false, 0);
+    }
+    if (cpu->fpu.fsw & FSW_ES) {
+        if (!(cpu->sregs.cr0 & CR0_NE)) {
+            return unhandled(c, "pending x87 error with CR0.NE=0 (FERR#/IRQ 13 reporting)");
+        }
+        return fault(c, EMU_VEC_MF, false, 0);
+    }
+    return EMU_DONE;
+}
+
+/* FOP, FIP and FDP as a non-control x87 instruction leaves them (64-bit forms). */
+static void x87_note(struct ctx *c, const uint8_t *bytes, uint64_t data_off)
+{
+    struct emu_cpu *cpu = c->cpu;
+    size_t i = 0;
+    while (i + 1 < c->insn->size && (bytes[i] < 0xd8 || bytes[i] > 0xdf)) {
+        i++; /* prefixes and REX */
+    }
+    cpu->fpu.last_opcode = (uint16_t)((bytes[i] & 7) << 8 | bytes[i + 1]);
+    cpu->fpu.last_ip = cpu->regs.rip;
+    cpu->fpu.last_dp = data_off;
+}
+
+/*
+ * Convert ST(0) to a binary32/binary64 image when that is exact: zero or a normal number
+ * whose significand fits and whose exponent is in range. Anything that would round, or
+ * denormals, infinities and NaNs, is refused (false): their flags and results depend on
+ * FCW.RC/PC and the exception masks, which we do not reproduce.
+ */
+static bool x87_to_ieee(uint64_t sig, uint16_t se, unsigned size, uint64_t *out)
+{
+    unsigned mant = size == 4 ? 23 : 52, ebits = size == 4 ? 8 : 11;
+    int bias = size == 4 ? 127 : 1023;
+    uint64_t sign = (uint64_t)(se >> 15) << (size * 8 - 1);
+    unsigned exp = se & 0x7fff;
+    if (exp == 0 && sig == 0) {
+        *out = sign; /* signed zero */
+        return true;
+    }
+    if (exp == 0 || exp == 0x7fff || !(sig >> 63)) {
+        return false; /* denormal, pseudo-denormal, unnormal, infinity, NaN */
+    }
+    int e = (int)exp - 16383 + bias;
+    if (e <= 0 || e >= (1 << ebits) - 1) {
+        return false; /* overflow or a denormal result */
+    }
+    uint64_t frac = sig << 1; /* drop the explicit integer bit */
+    if (frac << mant) {
+        return false; /* bits below the target precision: inexact */
+    }
+    *out = sign | (uint64_t)e << mant | frac >> (64 - mant);
+    return true;
+}
+
+/* A binary32/binary64 image as an exact 80-bit value; false for denormals, infinities, NaNs. */
+static bool ieee_to_x87(uint64_t v, unsigned size, uint64_t *sig, uint16_t *se)
+{
+    unsigned mant = size == 4 ? 23 : 52, ebits = size == 4 ? 8 : 11;
+    int bias = size == 4 ? 127 : 1023;
+    uint16_t sign = (uint16_t)((v >> (size * 8 - 1)) & 1) << 15;
+    unsigned exp = (unsigned)(v >> mant) & ((1u << ebits) - 1);
+    uint64_t frac = v & ((1ull << mant) - 1);
+    if (exp == 0 && frac == 0) {
+        *sig = 0;
+        *se = sign;
+        return true;
+    }
+    if (exp == 0 || exp == (1u << ebits) - 1) {
+        return false; /* denormal (DE), infinity, NaN (IE for a signalling one) */
+    }
+    *sig = 1ull << 63 | frac << (63 - mant);
+    *se = sign | (uint16_t)((int)exp - bias + 16383);
+    return true;
+}
+
+/* Push an 80-bit value (the caller has checked that ST(7) is free). */
+static void x87_push(struct emu_cpu *cpu, uint64_t sig, uint16_t se)
+{
+    memmove(cpu->fpu.fpr[1], cpu->fpu.fpr[0], 7 * sizeof(cpu->fpu.fpr[0]));
+    memset(cpu->fpu.fpr[0], 0, sizeof(cpu->fpu.fpr[0]));
+    memcpy(cpu->fpu.fpr[0], &sig, 8);
+    memcpy(cpu->fpu.fpr[0] + 8, &se, 2);
+    unsigned top = (x87_top(cpu) + 7) & 7;
+    x87_set_top(cpu, top);
+    cpu->fpu.ftwx |= (uint8_t)(1u << top);
+    cpu->fpu.fsw &= (uint16_t)~FSW_C1;
+}
+
+static enum emu_result emu_fld(struct ctx *c, const uint8_t *bytes)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    if (x->op_count != 1) {
+        return unhandled(c, "unexpected operands");
+    }
+    if (x87_valid(cpu, 7)) {
+        return unhandled(c, "x87 stack overflow (the result depends on the IE mask)");
+    }
+    const cs_x86_op *op = &x->operands[0];
+    uint64_t sig;
+    uint16_t se;
+    uint64_t lin = cpu->fpu.last_dp;
+    if (op->type == X86_OP_REG) {
+        unsigned i = op->reg >= X86_REG_ST0 && op->reg <= X86_REG_ST7 ? op->reg - X86_REG_ST0 : 8;
+        if (i > 7) {
+            return unhandled(c, "unexpected register");
+        }
+        if (!x87_valid(cpu, i)) {
+            return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+        }
+        x87_get(cpu, i, &sig, &se);
+    } else if (op->type == X86_OP_MEM && (op->size == 4 || op->size == 8 || op->size == 10)) {
+        if ((r = operand_linear(c, &op->mem, op->size, false, &lin)) != EMU_DONE) {
+            return r;
+        }
+        uint8_t buf[10];
+        int err = cpu->read_virt ? cpu->read_virt(cpu->opaque, lin, buf, op->size) : -EFAULT;
+        if (err) {
+            return access_failed(c, err, lin);
+        }
+        if (alignment_fault(cpu, lin, op->size == 10 ? 8 : op->size)) {
+            return fault(c, EMU_VEC_AC, true, 0);
+        }
+        if (op->size == 10) {
+            memcpy(&sig, buf, 8); /* m80: loaded as it is, no exception */
+            memcpy(&se, buf + 8, 2);
+        } else {
+            uint64_t v = 0;
+            for (unsigned b = 0; b < op->size; b++) {
+                v |= (uint64_t)buf[b] << (8 * b);
+            }
+            if (!ieee_to_x87(v, op->size, &sig, &se)) {
+                return unhandled(c, "x87 load of a denormal, infinity or NaN");
+            }
+        }
+    } else {
+        return unhandled(c, "unexpected operands");
+    }
+    x87_push(cpu, sig, se);
+    x87_note(c, bytes, lin);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
+static enum emu_result emu_fild(struct ctx *c, const uint8_t *bytes)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    if (x->op_count != 1 || x->operands[0].type != X86_OP_MEM ||
+        (x->operands[0].size != 2 && x->operands[0].size != 4 && x->operands[0].size != 8)) {
+        return unhandled(c, "unexpected operands");
+    }
+    if (x87_valid(cpu, 7)) {
+        return unhandled(c, "x87 stack overflow (the result depends on the IE mask)");
+    }
+    uint64_t v;
+    unsigned size = x->operands[0].size;
+    if ((r = read_operand(c, &x->operands[0], &v)) != EMU_DONE) {
+        return r;
+    }
+    /* Sign-extend, then the exact 80-bit value: every 64-bit integer fits the significand. */
+    int64_t n = size == 2 ? (int16_t)v : size == 4 ? (int32_t)v : (int64_t)v;
+    uint64_t mag = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+    uint64_t sig = 0;
+    uint16_t se = n < 0 ? 0x8000 : 0;
+    if (mag) {
+        int lz = __builtin_clzll(mag);
+        sig = mag << lz;
+        se |= (uint16_t)(16383 + 63 - lz);
+    }
+    uint64_t lin;
+    if ((r = operand_linear(c, &x->operands[0].mem, size, false, &lin)) != EMU_DONE) {
+        return r;
+    }
+    x87_push(cpu, sig, se);
+    x87_note(c, bytes, lin);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
+static enum emu_result emu_fst(struct ctx *c, const uint8_t *bytes, bool pop)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    if (x->op_count != 1) {
+        return unhandled(c, "unexpected operands");
+    }
+    if (!x87_valid(cpu, 0)) {
+        return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+    }
+    uint64_t sig;
+    uint16_t se;
+    x87_get(cpu, 0, &sig, &se);
+    const cs_x86_op *op = &x->operands[0];
+    uint64_t lin = cpu->fpu.last_dp;
+    if (op->type == X86_OP_REG) {
+        unsigned i = op->reg >= X86_REG_ST0 && op->reg <= X86_REG_ST7 ? op->reg - X86_REG_ST0 : 8;
+        if (i > 7) {
+            return unhandled(c, "unexpected register");
+        }
+        memcpy(cpu->fpu.fpr[i], cpu->fpu.fpr[0], 10);
+        cpu->fpu.ftwx |= (uint8_t)(1u << ((x87_top(cpu) + i) & 7));
+    } else if (op->type == X86_OP_MEM && (op->size == 4 || op->size == 8 || op->size == 10)) {
+        uint8_t buf[10];
+        if (op->size == 10) {
+            memcpy(buf, cpu->fpu.fpr[0], 10); /* m80: the register image itself */
+        } else {
+            uint64_t v;
+            if (!x87_to_ieee(sig, se, op->size, &v)) {
+                return unhandled(c, "x87 store that would round or of a special value");
+            }
+            for (unsigned b = 0; b < op->size; b++) {
+                buf[b] = (uint8_t)(v >> (8 * b));
+            }
+        }
+        if ((r = operand_linear(c, &op->mem, op->size, true, &lin)) != EMU_DONE) {
+            return r;
+        }
+        if (alignment_fault(cpu, lin, op->size == 10 ? 8 : op->size)) {
+            return fault(c, EMU_VEC_AC, true, 0);
+        }
+        int err = cpu->write_virt ? cpu->write_virt(cpu->opaque, lin, buf, op->size) : -EFAULT;
+        if (err) {
+            return access_failed(c, err, lin);
+        }
+    } else {
+        return unhandled(c, "unexpected operands");
+    }
+    if (pop) {
+        unsigned top = x87_top(cpu);
+        cpu->fpu.ftwx &= (uint8_t) ~(1u << top);
+        uint8_t st0[16];
+        memcpy(st0, cpu->fpu.fpr[0], 16);
+        memmove(cpu->fpu.fpr[0], cpu->fpu.fpr[1], 7 * sizeof(cpu->fpu.fpr[0]));
+        memcpy(cpu->fpu.fpr[7], st0, 16); /* the freed register keeps its contents */
+        x87_set_top(cpu, top + 1);
+    }
+    cpu->fpu.fsw &= (uint16_t)~FSW_C1; /* exact: not rounded up */
+    x87_note(c, bytes, lin);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
 static enum emu_result emu_clac_stac(struct ctx *c, const uint8_t *bytes, bool set)
 {
     struct emu_cpu *cpu = c->cpu;
@@ -627,7 +922,9 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
                  c->insn->id == X86_INS_WAIT || c->insn->id == X86_INS_CLAC ||
                  c->insn->id == X86_INS_STAC || c->insn->id == X86_INS_FLDCW ||
                  c->insn->id == X86_INS_FNSTCW || c->insn->id == X86_INS_FNSTSW ||
-                 c->insn->id == X86_INS_FNINIT || c->insn->id == X86_INS_FNCLEX;
+                 c->insn->id == X86_INS_FNINIT || c->insn->id == X86_INS_FNCLEX ||
+                 c->insn->id == X86_INS_FILD || c->insn->id == X86_INS_FLD ||
+                 c->insn->id == X86_INS_FST || c->insn->id == X86_INS_FSTP;
     if (!known) {
         return unhandled(c, "no emulation");
     }
@@ -673,6 +970,14 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
     case X86_INS_FNINIT:
     case X86_INS_FNCLEX:
         return emu_x87_control(c);
+    case X86_INS_FILD:
+        return emu_fild(c, bytes);
+    case X86_INS_FLD:
+        return emu_fld(c, bytes);
+    case X86_INS_FST:
+        return emu_fst(c, bytes, false);
+    case X86_INS_FSTP:
+        return emu_fst(c, bytes, true);
     default:
         return unhandled(c, "no emulation");
     }

@@ -250,22 +250,52 @@ static size_t fetch_insn(struct kvm_mem_ctx *k, uint8_t *buf)
 #define XS_FCW 0
 #define XS_FSW 2
 #define XS_FTW 4
+#define XS_FOP 6
+#define XS_FIP 8
+#define XS_FDP 16
 #define XS_MXCSR 24
 #define XS_ST 32
 #define XS_XMM 160
 #define XS_XSTATE_BV 512
+#define XFEATURE_X87 0x1ull
 #define XFEATURE_SSE_YMM 0x6ull
 
 static void xsave_to_fpu(const struct kvm_xsave *xs, struct kvm_fpu *fpu)
 {
     const uint8_t *r = (const uint8_t *)xs->region;
+    uint64_t bv;
+    memcpy(&bv, r + XS_XSTATE_BV, 8);
     memset(fpu, 0, sizeof(*fpu));
-    memcpy(&fpu->fcw, r + XS_FCW, 2);
-    memcpy(&fpu->fsw, r + XS_FSW, 2);
-    fpu->ftwx = r[XS_FTW];
+    if (bv & XFEATURE_X87) {
+        memcpy(&fpu->fcw, r + XS_FCW, 2);
+        memcpy(&fpu->fsw, r + XS_FSW, 2);
+        fpu->ftwx = r[XS_FTW];
+        memcpy(&fpu->last_opcode, r + XS_FOP, 2);
+        memcpy(&fpu->last_ip, r + XS_FIP, 8);
+        memcpy(&fpu->last_dp, r + XS_FDP, 8);
+        memcpy(fpu->fpr, r + XS_ST, sizeof(fpu->fpr));
+    } else {
+        fpu->fcw = 0x37f; /* XSTATE_BV[0] clear: the x87 state is in its initial configuration */
+    }
     memcpy(&fpu->mxcsr, r + XS_MXCSR, 4);
-    memcpy(fpu->fpr, r + XS_ST, sizeof(fpu->fpr));
     memcpy(fpu->xmm, r + XS_XMM, sizeof(fpu->xmm));
+}
+
+/* The x87 part of the image (FCW ... ST7), marked present in XSTATE_BV. */
+static void xsave_set_x87(struct kvm_xsave *xs, const struct kvm_fpu *fpu)
+{
+    uint8_t *r = (uint8_t *)xs->region;
+    uint64_t bv;
+    memcpy(&bv, r + XS_XSTATE_BV, 8);
+    bv |= XFEATURE_X87;
+    memcpy(r + XS_XSTATE_BV, &bv, 8);
+    memcpy(r + XS_FCW, &fpu->fcw, 2);
+    memcpy(r + XS_FSW, &fpu->fsw, 2);
+    r[XS_FTW] = fpu->ftwx;
+    memcpy(r + XS_FOP, &fpu->last_opcode, 2);
+    memcpy(r + XS_FIP, &fpu->last_ip, 8);
+    memcpy(r + XS_FDP, &fpu->last_dp, 8);
+    memcpy(r + XS_ST, fpu->fpr, sizeof(fpu->fpr));
 }
 
 static void xsave_set_mxcsr(struct kvm_xsave *xs, uint32_t mxcsr)
@@ -372,7 +402,8 @@ int emulate_kvm_handle(int vcpu_fd, struct kvm_run *run, const struct guest_mem 
         return fail(&cpu, vcpu_index, bytes, len, why, report, reportlen);
     }
     if (cpu.fpu_dirty && have_xsave) {
-        xsave_set_mxcsr(&xs, cpu.fpu.mxcsr); /* MXCSR is the only FPU state we change */
+        xsave_set_mxcsr(&xs, cpu.fpu.mxcsr);
+        xsave_set_x87(&xs, &cpu.fpu); /* fninit, fldcw, fild, fst... change the x87 part */
     }
     if ((cpu.regs_dirty && ioctl(vcpu_fd, KVM_SET_REGS, &cpu.regs) < 0) ||
         (cpu.fpu_dirty && have_xsave && ioctl(vcpu_fd, KVM_SET_XSAVE, &xs) < 0) ||

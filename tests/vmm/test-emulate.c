@@ -541,6 +541,80 @@ static void test_x87_control(void **state)
     free(f);
 }
 
+/* fild/fld push exact 80-bit values; fst/fstp store them when exact (SDM vol. 2). */
+static void test_x87_moves(void **state)
+{
+    struct fake *f = fake_new64();
+    f->cpu.fpu.fcw = 0x37f;
+    f->cpu.fpu.fsw = 0;
+    f->cpu.fpu.ftwx = 0;
+    static const uint8_t fild32[] = {0xdb, 0x04, 0x25, 0x00, 0x20, 0x00, 0x00}; /* [0x2000] */
+    static const uint8_t fstp64[] = {0xdd, 0x1c, 0x25, 0x10, 0x20, 0x00, 0x00};
+    static const uint8_t fld64[] = {0xdd, 0x04, 0x25, 0x10, 0x20, 0x00, 0x00};
+    static const uint8_t fst32[] = {0xd9, 0x14, 0x25, 0x20, 0x20, 0x00, 0x00};
+    int32_t n = -3;
+    memcpy(&f->mem[0x2000], &n, 4);
+    assert_int_equal(run(f, fild32, sizeof(fild32)), EMU_DONE);
+    assert_int_equal((f->cpu.fpu.fsw >> 11) & 7, 7); /* TOP moved down */
+    assert_int_equal(f->cpu.fpu.ftwx, 0x80);
+    uint64_t sig;
+    uint16_t se;
+    memcpy(&sig, f->cpu.fpu.fpr[0], 8);
+    memcpy(&se, f->cpu.fpu.fpr[0] + 8, 2);
+    assert_int_equal(sig, 0xc000000000000000ull); /* 3 = 1.1b x 2^1 */
+    assert_int_equal(se, 0x8000 | (16383 + 1));
+    assert_int_equal(f->cpu.fpu.last_opcode, 0x304); /* (DB & 7) << 8 | modrm */
+    assert_true(f->cpu.fpu_dirty);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fstp64, sizeof(fstp64)), EMU_DONE);
+    double d;
+    memcpy(&d, &f->mem[0x2010], 8);
+    assert_true(d == -3.0);
+    assert_int_equal((f->cpu.fpu.fsw >> 11) & 7, 0); /* popped */
+    assert_int_equal(f->cpu.fpu.ftwx, 0);
+    /* fld m64 then fst m32: 0.375 is exact in both. */
+    d = 0.375;
+    memcpy(&f->mem[0x2010], &d, 8);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fld64, sizeof(fld64)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fst32, sizeof(fst32)), EMU_DONE);
+    float fl;
+    memcpy(&fl, &f->mem[0x2020], 4);
+    assert_true(fl == 0.375f);
+    assert_int_equal(f->cpu.fpu.ftwx, 0x80); /* fst does not pop */
+    /* 0.1 does not fit a binary32: the store would round, refused, memory untouched. */
+    d = 0.1;
+    memcpy(&f->mem[0x2010], &d, 8);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fld64, sizeof(fld64)), EMU_DONE);
+    memset(&f->mem[0x2020], 0xaa, 4);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fst32, sizeof(fst32)), EMU_UNHANDLED);
+    assert_int_equal(f->mem[0x2020], 0xaa);
+    assert_int_equal(f->cpu.fpu.ftwx, 0xc0);
+    /* Infinity and denormals are refused on load. */
+    uint64_t inf = 0x7ff0000000000000ull;
+    memcpy(&f->mem[0x2010], &inf, 8);
+    assert_int_equal(run(f, fld64, sizeof(fld64)), EMU_UNHANDLED);
+    /* Stack underflow (empty ST0) and overflow (ST7 in use) are refused. */
+    f->cpu.fpu.ftwx = 0;
+    assert_int_equal(run(f, fstp64, sizeof(fstp64)), EMU_UNHANDLED);
+    f->cpu.fpu.ftwx = 0xff;
+    assert_int_equal(run(f, fild32, sizeof(fild32)), EMU_UNHANDLED);
+    /* A pending unmasked exception is #MF before anything; CR0.TS is #NM. */
+    f->cpu.fpu.ftwx = 0;
+    f->cpu.fpu.fsw = 0x8081;
+    assert_int_equal(run(f, fild32, sizeof(fild32)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 16);
+    f->cpu.fpu.fsw = 0;
+    f->cpu.sregs.cr0 |= 0x8;
+    assert_int_equal(run(f, fild32, sizeof(fild32)), EMU_INJECT);
+    assert_int_equal(f->cpu.vector, 7);
+    assert_int_equal(f->cpu.regs.rip, 0x1000);
+    free(f);
+}
+
 #define FL_RF 0x10000ull
 #define FL_AC 0x40000ull
 
@@ -775,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_fwait),
         cmocka_unit_test(test_x87_control),
+        cmocka_unit_test(test_x87_moves),
         cmocka_unit_test(test_clac_stac),
         cmocka_unit_test(test_clac_stac_exceptions),
         cmocka_unit_test(test_unknown_and_truncated),
