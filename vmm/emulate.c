@@ -809,6 +809,115 @@ static enum emu_result emu_fild(struct ctx *c, const uint8_t *bytes)
     return EMU_DONE;
 }
 
+/* Zero or a normal number (the values the exact x87 paths below accept). */
+static bool x87_plain(uint64_t sig, uint16_t se)
+{
+    unsigned exp = se & 0x7fff;
+    return (exp == 0 && sig == 0) || (exp != 0 && exp != 0x7fff && (sig >> 63));
+}
+
+/* -1, 0, 1 for a < b, a == b, a > b; both plain (+0 equals -0). */
+static int x87_cmp(uint64_t sa, uint16_t ea, uint64_t sb, uint16_t eb)
+{
+    int nega = sa == 0 ? 0 : (ea >> 15 ? -1 : 1), negb = sb == 0 ? 0 : (eb >> 15 ? -1 : 1);
+    if (nega != negb) {
+        return nega < negb ? -1 : 1;
+    }
+    if (nega == 0) {
+        return 0;
+    }
+    /* Same sign: compare magnitudes (exponent, then significand), flipped when negative. */
+    unsigned xa = ea & 0x7fff, xb = eb & 0x7fff;
+    int mag = xa != xb ? (xa < xb ? -1 : 1) : sa != sb ? (sa < sb ? -1 : 1) : 0;
+    return nega * mag;
+}
+
+static void x87_pop(struct emu_cpu *cpu)
+{
+    unsigned top = x87_top(cpu);
+    cpu->fpu.ftwx &= (uint8_t) ~(1u << top);
+    uint8_t st0[16];
+    memcpy(st0, cpu->fpu.fpr[0], 16);
+    memmove(cpu->fpu.fpr[0], cpu->fpu.fpr[1], 7 * sizeof(cpu->fpu.fpr[0]));
+    memcpy(cpu->fpu.fpr[7], st0, 16); /* the freed register keeps its contents */
+    x87_set_top(cpu, top + 1);
+}
+
+/* The ST(i) operand of a register form, or 8 when it is none. */
+static unsigned x87_reg(const cs_x86_op *op)
+{
+    return op->type == X86_OP_REG && op->reg >= X86_REG_ST0 && op->reg <= X86_REG_ST7
+               ? (unsigned)(op->reg - X86_REG_ST0)
+               : 8;
+}
+
+/*
+ * Exact register-only x87 instructions: fldz, fld1, fchs, fabs, fxch, and the comparisons
+ * fcomi/fcomip/fucomi/fucomip (EFLAGS ZF PF CF, OF SF AF cleared). Empty registers (stack
+ * faults), NaNs (unordered, IE), denormals (DE), infinities and unnormals are refused.
+ */
+static enum emu_result emu_x87_reg(struct ctx *c, const uint8_t *bytes)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    unsigned id = c->insn->id;
+    if (id == X86_INS_FLDZ || id == X86_INS_FLD1) {
+        if (x87_valid(cpu, 7)) {
+            return unhandled(c, "x87 stack overflow (the result depends on the IE mask)");
+        }
+        x87_push(cpu, id == X86_INS_FLD1 ? 1ull << 63 : 0, id == X86_INS_FLD1 ? 16383 : 0);
+    } else {
+        /* The other operand: ST(i) from the instruction, ST(1) when it names none. */
+        unsigned i = 1;
+        for (unsigned k = 0; k < x->op_count; k++) {
+            unsigned reg = x87_reg(&x->operands[k]);
+            if (reg == 8) {
+                return unhandled(c, "unexpected operands");
+            }
+            if (reg != 0 || x->op_count == 1) {
+                i = reg;
+            }
+        }
+        bool two = id != X86_INS_FCHS && id != X86_INS_FABS;
+        if (!x87_valid(cpu, 0) || (two && !x87_valid(cpu, i))) {
+            return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+        }
+        uint64_t s0, si;
+        uint16_t e0, ei;
+        x87_get(cpu, 0, &s0, &e0);
+        x87_get(cpu, i, &si, &ei);
+        if (!x87_plain(s0, e0) || (two && !x87_plain(si, ei))) {
+            return unhandled(c, "x87 operand that is a NaN, infinity, denormal or unnormal");
+        }
+        if (id == X86_INS_FCHS || id == X86_INS_FABS) {
+            e0 = (uint16_t)(id == X86_INS_FCHS ? e0 ^ 0x8000 : e0 & 0x7fff);
+            memcpy(cpu->fpu.fpr[0] + 8, &e0, 2);
+        } else if (id == X86_INS_FXCH) {
+            uint8_t tmp[16];
+            memcpy(tmp, cpu->fpu.fpr[0], 16);
+            memcpy(cpu->fpu.fpr[0], cpu->fpu.fpr[i], 16);
+            memcpy(cpu->fpu.fpr[i], tmp, 16);
+        } else {
+            int cmp = x87_cmp(s0, e0, si, ei);
+            cpu->regs.rflags &= ~(FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF);
+            cpu->regs.rflags |= cmp == 0 ? FL_ZF : cmp < 0 ? FL_CF : 0;
+            if (id == X86_INS_FCOMIP || id == X86_INS_FUCOMIP) {
+                x87_pop(cpu);
+            }
+        }
+        cpu->fpu.fsw &= (uint16_t)~FSW_C1;
+    }
+    x87_note(c, bytes, cpu->fpu.last_dp);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
 static enum emu_result emu_fst(struct ctx *c, const uint8_t *bytes, bool pop)
 {
     struct emu_cpu *cpu = c->cpu;
@@ -862,13 +971,7 @@ static enum emu_result emu_fst(struct ctx *c, const uint8_t *bytes, bool pop)
         return unhandled(c, "unexpected operands");
     }
     if (pop) {
-        unsigned top = x87_top(cpu);
-        cpu->fpu.ftwx &= (uint8_t) ~(1u << top);
-        uint8_t st0[16];
-        memcpy(st0, cpu->fpu.fpr[0], 16);
-        memmove(cpu->fpu.fpr[0], cpu->fpu.fpr[1], 7 * sizeof(cpu->fpu.fpr[0]));
-        memcpy(cpu->fpu.fpr[7], st0, 16); /* the freed register keeps its contents */
-        x87_set_top(cpu, top + 1);
+        x87_pop(cpu);
     }
     cpu->fpu.fsw &= (uint16_t)~FSW_C1; /* exact: not rounded up */
     x87_note(c, bytes, lin);
@@ -916,15 +1019,19 @@ static bool is_legacy_prefix(uint8_t b)
 
 static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
 {
-    bool known = c->insn->id == X86_INS_INT3 || c->insn->id == X86_INS_POPCNT ||
-                 c->insn->id == X86_INS_LDMXCSR || c->insn->id == X86_INS_STMXCSR ||
-                 c->insn->id == X86_INS_VLDMXCSR || c->insn->id == X86_INS_VSTMXCSR ||
-                 c->insn->id == X86_INS_WAIT || c->insn->id == X86_INS_CLAC ||
-                 c->insn->id == X86_INS_STAC || c->insn->id == X86_INS_FLDCW ||
-                 c->insn->id == X86_INS_FNSTCW || c->insn->id == X86_INS_FNSTSW ||
-                 c->insn->id == X86_INS_FNINIT || c->insn->id == X86_INS_FNCLEX ||
-                 c->insn->id == X86_INS_FILD || c->insn->id == X86_INS_FLD ||
-                 c->insn->id == X86_INS_FST || c->insn->id == X86_INS_FSTP;
+    bool known =
+        c->insn->id == X86_INS_INT3 || c->insn->id == X86_INS_POPCNT ||
+        c->insn->id == X86_INS_LDMXCSR || c->insn->id == X86_INS_STMXCSR ||
+        c->insn->id == X86_INS_VLDMXCSR || c->insn->id == X86_INS_VSTMXCSR ||
+        c->insn->id == X86_INS_WAIT || c->insn->id == X86_INS_CLAC || c->insn->id == X86_INS_STAC ||
+        c->insn->id == X86_INS_FLDCW || c->insn->id == X86_INS_FNSTCW ||
+        c->insn->id == X86_INS_FNSTSW || c->insn->id == X86_INS_FNINIT ||
+        c->insn->id == X86_INS_FNCLEX || c->insn->id == X86_INS_FILD ||
+        c->insn->id == X86_INS_FLD || c->insn->id == X86_INS_FST || c->insn->id == X86_INS_FLDZ ||
+        c->insn->id == X86_INS_FLD1 || c->insn->id == X86_INS_FCHS || c->insn->id == X86_INS_FABS ||
+        c->insn->id == X86_INS_FXCH || c->insn->id == X86_INS_FCOMI ||
+        c->insn->id == X86_INS_FCOMIP || c->insn->id == X86_INS_FUCOMI ||
+        c->insn->id == X86_INS_FUCOMIP || c->insn->id == X86_INS_FSTP;
     if (!known) {
         return unhandled(c, "no emulation");
     }
@@ -974,6 +1081,16 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
         return emu_fild(c, bytes);
     case X86_INS_FLD:
         return emu_fld(c, bytes);
+    case X86_INS_FLDZ:
+    case X86_INS_FLD1:
+    case X86_INS_FCHS:
+    case X86_INS_FABS:
+    case X86_INS_FXCH:
+    case X86_INS_FCOMI:
+    case X86_INS_FCOMIP:
+    case X86_INS_FUCOMI:
+    case X86_INS_FUCOMIP:
+        return emu_x87_reg(c, bytes);
     case X86_INS_FST:
         return emu_fst(c, bytes, false);
     case X86_INS_FSTP:

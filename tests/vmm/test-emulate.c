@@ -615,6 +615,75 @@ static void test_x87_moves(void **state)
     free(f);
 }
 
+/* fldz, fld1, fchs, fabs, fxch and the fcomi family: exact, register-only. */
+static void test_x87_regs(void **state)
+{
+    struct fake *f = fake_new64();
+    f->cpu.fpu.fcw = 0x37f;
+    f->cpu.fpu.fsw = 0;
+    f->cpu.fpu.ftwx = 0;
+    static const uint8_t fldz[] = {0xd9, 0xee};
+    static const uint8_t fld1[] = {0xd9, 0xe8};
+    static const uint8_t fchs[] = {0xd9, 0xe0};
+    static const uint8_t fabs_[] = {0xd9, 0xe1};
+    static const uint8_t fxch1[] = {0xd9, 0xc9};
+    static const uint8_t fcomip1[] = {0xdf, 0xf1}; /* fcomip st(0), st(1) */
+    static const uint8_t fucomi1[] = {0xdb, 0xe9}; /* fucomi st(0), st(1) */
+    assert_int_equal(run(f, fldz, sizeof(fldz)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fld1, sizeof(fld1)), EMU_DONE); /* ST0 = 1, ST1 = 0 */
+    uint16_t se;
+    memcpy(&se, f->cpu.fpu.fpr[0] + 8, 2);
+    assert_int_equal(se, 16383);
+    assert_int_equal(f->cpu.fpu.ftwx, 0xc0);
+    /* 1 > 0: ZF PF CF clear; fucomi keeps both. */
+    f->cpu.regs.rflags = 0x2 | FL_ARITH;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fucomi1, sizeof(fucomi1)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rflags & FL_ARITH, 0);
+    assert_int_equal(f->cpu.fpu.ftwx, 0xc0);
+    /* fchs: -1 < 0 sets CF. */
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fchs, sizeof(fchs)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fucomi1, sizeof(fucomi1)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rflags & FL_ARITH, 0x1);
+    /* fxch: ST0 = 0, ST1 = -1; fabs of ST0 = 0 stays 0; 0 > -1. */
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fxch1, sizeof(fxch1)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fabs_, sizeof(fabs_)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fucomi1, sizeof(fucomi1)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rflags & FL_ARITH, 0);
+    /* fcomip pops: one register left, -1; comparing it with the empty ST1 is refused. */
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fcomip1, sizeof(fcomip1)), EMU_DONE);
+    assert_int_equal(f->cpu.fpu.ftwx, 0x80);
+    assert_int_equal((f->cpu.fpu.fsw >> 11) & 7, 7);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fcomip1, sizeof(fcomip1)), EMU_UNHANDLED);
+    /* fldz with -0 and +0 compare equal (ZF). */
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fldz, sizeof(fldz)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fchs, sizeof(fchs)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fldz, sizeof(fldz)), EMU_DONE);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fucomi1, sizeof(fucomi1)), EMU_DONE);
+    assert_int_equal(f->cpu.regs.rflags & FL_ARITH, 0x40);
+    /* A NaN in ST1: unordered, refused with the flags untouched. */
+    uint64_t nan_sig = 0xc000000000000000ull;
+    uint16_t nan_se = 0x7fff;
+    memcpy(f->cpu.fpu.fpr[1], &nan_sig, 8);
+    memcpy(f->cpu.fpu.fpr[1] + 8, &nan_se, 2);
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fucomi1, sizeof(fucomi1)), EMU_UNHANDLED);
+    assert_int_equal(f->cpu.regs.rflags & FL_ARITH, 0x40);
+    free(f);
+}
+
 #define FL_RF 0x10000ull
 #define FL_AC 0x40000ull
 
@@ -850,6 +919,7 @@ int main(void)
         cmocka_unit_test(test_fwait),
         cmocka_unit_test(test_x87_control),
         cmocka_unit_test(test_x87_moves),
+        cmocka_unit_test(test_x87_regs),
         cmocka_unit_test(test_clac_stac),
         cmocka_unit_test(test_clac_stac_exceptions),
         cmocka_unit_test(test_unknown_and_truncated),
