@@ -918,6 +918,258 @@ static enum emu_result emu_x87_reg(struct ctx *c, const uint8_t *bytes)
     return EMU_DONE;
 }
 
+/*
+ * fcmovcc st(0), st(i) (SDM vol. 2 FCMOVcc): ST(0) = ST(i) when the EFLAGS condition holds.
+ * Both registers must be in use (a stack underflow is refused).
+ */
+static enum emu_result emu_fcmov(struct ctx *c, const uint8_t *bytes)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    unsigned i = x->op_count == 2 ? x87_reg(&x->operands[1]) : 8;
+    if (i > 7 || x87_reg(&x->operands[0]) != 0) {
+        return unhandled(c, "unexpected operands");
+    }
+    if (!x87_valid(cpu, 0) || !x87_valid(cpu, i)) {
+        return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+    }
+    uint64_t f = cpu->regs.rflags;
+    bool cf = f & FL_CF, zf = f & FL_ZF, pf = f & FL_PF, take;
+    switch (c->insn->id) {
+    case X86_INS_FCMOVB:
+        take = cf;
+        break;
+    case X86_INS_FCMOVE:
+        take = zf;
+        break;
+    case X86_INS_FCMOVBE:
+        take = cf || zf;
+        break;
+    case X86_INS_FCMOVU:
+        take = pf;
+        break;
+    case X86_INS_FCMOVNB:
+        take = !cf;
+        break;
+    case X86_INS_FCMOVNE:
+        take = !zf;
+        break;
+    case X86_INS_FCMOVNBE:
+        take = !cf && !zf;
+        break;
+    default: /* FCMOVNU */
+        take = !pf;
+        break;
+    }
+    if (take) {
+        memcpy(cpu->fpu.fpr[0], cpu->fpu.fpr[i], 10);
+    }
+    cpu->fpu.fsw &= (uint16_t)~FSW_C1;
+    x87_note(c, bytes, cpu->fpu.last_dp);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
+/*
+ * a * b or a + b on the host's x87 under the guest's precision and rounding control, with
+ * every exception masked: the same hardware rules give the same result and flags. Returns
+ * the host status word (exception flags, C1 = rounded up).
+ */
+static uint16_t host_x87_op(uint16_t guest_fcw, bool mul, const uint8_t a[10], const uint8_t b[10],
+                            uint8_t out[10])
+{
+    uint16_t saved, sw, cw = (uint16_t)(guest_fcw | FSW_EXC_MASK);
+    volatile long double x, y, res;
+    memset((void *)&x, 0, sizeof(x));
+    memset((void *)&y, 0, sizeof(y));
+    memcpy((void *)&x, a, 10);
+    memcpy((void *)&y, b, 10);
+    __asm__ volatile("fnstcw %0" : "=m"(saved));
+    __asm__ volatile("fldcw %0\n\tfnclex" : : "m"(cw) : "memory");
+    res = mul ? x * y : x + y;
+    __asm__ volatile("fnstsw %0" : "=m"(sw) : : "memory");
+    __asm__ volatile("fnclex\n\tfldcw %0" : : "m"(saved) : "memory");
+    memcpy(out, (const void *)&res, 10);
+    return sw;
+}
+
+/*
+ * fmul/fadd with an m32/m64 operand (ST(0) op= m), st(0), st(i) (the first is the
+ * destination), and the popping fmulp/faddp st(i), st(0). Operands must be zero or normal
+ * numbers; a flag the operation raises that the guest has unmasked (it would take #MF with
+ * other results) is refused; masked flags are ORed into FSW, C1 as the host computed it.
+ */
+static enum emu_result emu_fmul_fadd(struct ctx *c, const uint8_t *bytes)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    unsigned id = c->insn->id;
+    bool mul = id == X86_INS_FMUL || id == X86_INS_FMULP;
+    bool pop = id == X86_INS_FMULP || id == X86_INS_FADDP;
+    unsigned dst = 0, src = 8;
+    uint8_t a[10], b[10];
+    uint64_t lin = cpu->fpu.last_dp;
+    if (x->op_count == 1 && x->operands[0].type == X86_OP_MEM && !pop &&
+        (x->operands[0].size == 4 || x->operands[0].size == 8)) {
+        const cs_x86_op *op = &x->operands[0];
+        uint64_t v = 0, sig;
+        uint16_t se;
+        if ((r = operand_linear(c, &op->mem, op->size, false, &lin)) != EMU_DONE ||
+            (r = read_operand(c, op, &v)) != EMU_DONE) {
+            return r;
+        }
+        if (!ieee_to_x87(v, op->size, &sig, &se)) {
+            return unhandled(c, "x87 operand that is a NaN, infinity or denormal");
+        }
+        memcpy(b, &sig, 8);
+        memcpy(b + 8, &se, 2);
+    } else if (x->op_count >= 1 && x->operands[0].type == X86_OP_REG) {
+        /*
+         * Register forms by opcode (capstone 4 prints D8 C0+i and DE C0+i both with one
+         * operand): D8 is ST(0) op= ST(i), DC is ST(i) op= ST(0), DE the same and pops.
+         */
+        size_t k = 0;
+        while (k + 1 < c->insn->size && (bytes[k] < 0xd8 || bytes[k] > 0xdf)) {
+            k++;
+        }
+        unsigned i = bytes[k + 1] & 7;
+        if (bytes[k + 1] < 0xc0 || (bytes[k] != 0xd8 && bytes[k] != 0xdc && bytes[k] != 0xde) ||
+            (bytes[k] == 0xde) != pop) {
+            return unhandled(c, "unexpected operands");
+        }
+        dst = bytes[k] == 0xd8 ? 0 : i;
+        src = bytes[k] == 0xd8 ? i : 0;
+        if (!x87_valid(cpu, src)) {
+            return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+        }
+        memcpy(b, cpu->fpu.fpr[src], 10);
+    } else {
+        return unhandled(c, "unexpected operands");
+    }
+    if (!x87_valid(cpu, dst)) {
+        return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+    }
+    memcpy(a, cpu->fpu.fpr[dst], 10);
+    uint64_t sa, sb;
+    uint16_t ea, eb;
+    memcpy(&sa, a, 8);
+    memcpy(&ea, a + 8, 2);
+    memcpy(&sb, b, 8);
+    memcpy(&eb, b + 8, 2);
+    if (!x87_plain(sa, ea) || !x87_plain(sb, eb)) {
+        return unhandled(c, "x87 operand that is a NaN, infinity, denormal or unnormal");
+    }
+    uint8_t out[10];
+    uint16_t sw = host_x87_op(cpu->fpu.fcw, mul, a, b, out);
+    uint16_t raised = sw & FSW_EXC_MASK;
+    if (raised & ~cpu->fpu.fcw & FSW_EXC_MASK) {
+        return unhandled(c, "x87 exception the guest has unmasked");
+    }
+    memcpy(cpu->fpu.fpr[dst], out, 10);
+    cpu->fpu.fsw = (uint16_t)((cpu->fpu.fsw & ~FSW_C1) | raised | (sw & FSW_C1));
+    if (pop) {
+        x87_pop(cpu);
+    }
+    x87_note(c, bytes, lin);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
+/* ST(0) converted to an integer of size bytes on the host's x87 under the guest's FCW (RC). */
+static uint16_t host_x87_fist(uint16_t guest_fcw, const uint8_t a[10], unsigned size, uint64_t *out)
+{
+    uint16_t saved, sw, cw = (uint16_t)(guest_fcw | FSW_EXC_MASK);
+    long double x;
+    memset(&x, 0, sizeof(x));
+    memcpy(&x, a, 10);
+    int16_t i16 = 0;
+    int32_t i32 = 0;
+    int64_t i64 = 0;
+    __asm__ volatile("fnstcw %0" : "=m"(saved));
+    __asm__ volatile("fldcw %0\n\tfnclex" : : "m"(cw) : "memory");
+    if (size == 2) {
+        __asm__ volatile("fldt %2\n\tfistps %0\n\tfnstsw %1" : "=m"(i16), "=m"(sw) : "m"(x));
+    } else if (size == 4) {
+        __asm__ volatile("fldt %2\n\tfistpl %0\n\tfnstsw %1" : "=m"(i32), "=m"(sw) : "m"(x));
+    } else {
+        __asm__ volatile("fldt %2\n\tfistpll %0\n\tfnstsw %1" : "=m"(i64), "=m"(sw) : "m"(x));
+    }
+    __asm__ volatile("fnclex\n\tfldcw %0" : : "m"(saved) : "memory");
+    *out = size == 2   ? (uint64_t)(uint16_t)i16
+           : size == 4 ? (uint64_t)(uint32_t)i32
+                       : (uint64_t)i64;
+    return sw;
+}
+
+/*
+ * fist m16/m32, fistp m16/m32/m64: ST(0) rounded by FCW.RC (SDM vol. 2 FIST/FISTP). An
+ * exception the guest has unmasked (IE for out of range, PE when inexact) is refused.
+ */
+static enum emu_result emu_fist(struct ctx *c, const uint8_t *bytes, bool pop)
+{
+    struct emu_cpu *cpu = c->cpu;
+    const cs_x86 *x = &c->insn->detail->x86;
+    enum emu_result r = x87_precheck(c);
+    if (r != EMU_DONE) {
+        return r;
+    }
+    const cs_x86_op *op = &x->operands[0];
+    if (x->op_count != 1 || op->type != X86_OP_MEM ||
+        (op->size != 2 && op->size != 4 && (op->size != 8 || !pop))) {
+        return unhandled(c, "unexpected operands");
+    }
+    if (!x87_valid(cpu, 0)) {
+        return unhandled(c, "x87 stack underflow (the result depends on the IE mask)");
+    }
+    uint64_t sig;
+    uint16_t se;
+    x87_get(cpu, 0, &sig, &se);
+    if (!x87_plain(sig, se)) {
+        return unhandled(c, "x87 operand that is a NaN, infinity, denormal or unnormal");
+    }
+    uint64_t v, lin;
+    uint16_t sw = host_x87_fist(cpu->fpu.fcw, cpu->fpu.fpr[0], op->size, &v);
+    uint16_t raised = sw & FSW_EXC_MASK;
+    if (raised & ~cpu->fpu.fcw & FSW_EXC_MASK) {
+        return unhandled(c, "x87 exception the guest has unmasked");
+    }
+    if ((r = operand_linear(c, &op->mem, op->size, true, &lin)) != EMU_DONE) {
+        return r;
+    }
+    if (alignment_fault(cpu, lin, op->size)) {
+        return fault(c, EMU_VEC_AC, true, 0);
+    }
+    uint8_t buf[8];
+    for (unsigned b = 0; b < op->size; b++) {
+        buf[b] = (uint8_t)(v >> (8 * b));
+    }
+    int err = cpu->write_virt ? cpu->write_virt(cpu->opaque, lin, buf, op->size) : -EFAULT;
+    if (err) {
+        return access_failed(c, err, lin);
+    }
+    cpu->fpu.fsw = (uint16_t)((cpu->fpu.fsw & ~FSW_C1) | raised | (sw & FSW_C1));
+    if (pop) {
+        x87_pop(cpu);
+    }
+    x87_note(c, bytes, lin);
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
+}
+
 static enum emu_result emu_fst(struct ctx *c, const uint8_t *bytes, bool pop)
 {
     struct emu_cpu *cpu = c->cpu;
@@ -1017,6 +1269,13 @@ static bool is_legacy_prefix(uint8_t b)
            b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65;
 }
 
+static bool fcmov_id(unsigned id)
+{
+    return id == X86_INS_FCMOVB || id == X86_INS_FCMOVBE || id == X86_INS_FCMOVE ||
+           id == X86_INS_FCMOVNB || id == X86_INS_FCMOVNBE || id == X86_INS_FCMOVNE ||
+           id == X86_INS_FCMOVNU || id == X86_INS_FCMOVU;
+}
+
 static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
 {
     bool known =
@@ -1031,7 +1290,10 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
         c->insn->id == X86_INS_FLD1 || c->insn->id == X86_INS_FCHS || c->insn->id == X86_INS_FABS ||
         c->insn->id == X86_INS_FXCH || c->insn->id == X86_INS_FCOMI ||
         c->insn->id == X86_INS_FCOMIP || c->insn->id == X86_INS_FUCOMI ||
-        c->insn->id == X86_INS_FUCOMIP || c->insn->id == X86_INS_FSTP;
+        c->insn->id == X86_INS_FUCOMIP || c->insn->id == X86_INS_FSTP || fcmov_id(c->insn->id) ||
+        c->insn->id == X86_INS_FMUL || c->insn->id == X86_INS_FMULP ||
+        c->insn->id == X86_INS_FADD || c->insn->id == X86_INS_FADDP ||
+        c->insn->id == X86_INS_FIST || c->insn->id == X86_INS_FISTP;
     if (!known) {
         return unhandled(c, "no emulation");
     }
@@ -1091,6 +1353,24 @@ static enum emu_result dispatch(struct ctx *c, const uint8_t *bytes)
     case X86_INS_FUCOMI:
     case X86_INS_FUCOMIP:
         return emu_x87_reg(c, bytes);
+    case X86_INS_FCMOVB:
+    case X86_INS_FCMOVBE:
+    case X86_INS_FCMOVE:
+    case X86_INS_FCMOVNB:
+    case X86_INS_FCMOVNBE:
+    case X86_INS_FCMOVNE:
+    case X86_INS_FCMOVNU:
+    case X86_INS_FCMOVU:
+        return emu_fcmov(c, bytes);
+    case X86_INS_FMUL:
+    case X86_INS_FMULP:
+    case X86_INS_FADD:
+    case X86_INS_FADDP:
+        return emu_fmul_fadd(c, bytes);
+    case X86_INS_FIST:
+        return emu_fist(c, bytes, false);
+    case X86_INS_FISTP:
+        return emu_fist(c, bytes, true);
     case X86_INS_FST:
         return emu_fst(c, bytes, false);
     case X86_INS_FSTP:

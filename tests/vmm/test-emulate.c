@@ -684,6 +684,71 @@ static void test_x87_regs(void **state)
     free(f);
 }
 
+/* fcmovcc, fmul/fadd (the host's x87 under the guest's FCW) and fist/fistp. */
+static void test_x87_arith(void **state)
+{
+    struct fake *f = fake_new64();
+    f->cpu.fpu.fcw = 0x37f;
+    f->cpu.fpu.fsw = 0;
+    f->cpu.fpu.ftwx = 0;
+    static const uint8_t fld64[] = {0xdd, 0x04, 0x25, 0x00, 0x20, 0x00, 0x00};  /* [0x2000] */
+    static const uint8_t fmul32[] = {0xd8, 0x0c, 0x25, 0x10, 0x20, 0x00, 0x00}; /* [0x2010] */
+    static const uint8_t faddp1[] = {0xde, 0xc1};                               /* st(1) += st */
+    static const uint8_t fcmovnbe1[] = {0xdb, 0xd1};
+    static const uint8_t fistp64[] = {0xdf, 0x3c, 0x25, 0x20, 0x20, 0x00, 0x00}; /* [0x2020] */
+    static const uint8_t fistp16[] = {0xdf, 0x1c, 0x25, 0x30, 0x20, 0x00, 0x00}; /* [0x2030] */
+    double d = 2.5;
+    float m = 8.0f;
+    memcpy(&f->mem[0x2000], &d, 8);
+    memcpy(&f->mem[0x2010], &m, 4);
+#define STEP(b)                                                                                    \
+    do {                                                                                           \
+        f->cpu.regs.rip = 0x1000;                                                                  \
+        assert_int_equal(run(f, b, sizeof(b)), EMU_DONE);                                          \
+    } while (0)
+    STEP(fld64);  /* [2.5] */
+    STEP(fmul32); /* [20] */
+    STEP(fld64);  /* [2.5, 20] */
+    STEP(faddp1); /* [22.5] */
+    assert_int_equal(f->cpu.fpu.ftwx, 0x80);
+    assert_int_equal(f->cpu.fpu.fsw & 0x3f, 0); /* exact: no flag */
+    STEP(fld64);                                /* [2.5, 22.5] */
+    /* fcmovnbe: CF = ZF = 0 moves ST(1) into ST(0); CF set does not. */
+    f->cpu.regs.rflags = 0x2 | 0x1;
+    STEP(fcmovnbe1);
+    uint16_t se;
+    memcpy(&se, f->cpu.fpu.fpr[0] + 8, 2);
+    assert_int_equal(se, 16383 + 1); /* still 2.5 */
+    f->cpu.regs.rflags = 0x2;
+    STEP(fcmovnbe1);
+    memcpy(&se, f->cpu.fpu.fpr[0] + 8, 2);
+    assert_int_equal(se, 16383 + 4); /* 22.5 */
+    /* fistp rounds to nearest even by default: 22.5 -> 22, inexact (PE, masked) */
+    STEP(fistp64);
+    int64_t i64;
+    memcpy(&i64, &f->mem[0x2020], 8);
+    assert_int_equal(i64, 22);
+    assert_int_equal(f->cpu.fpu.fsw & 0x3f, 0x20);
+    /* The other 22.5 with RC = up: 23. */
+    f->cpu.fpu.fcw = 0x37f | 0x800; /* RC = 10b, up */
+    STEP(fistp16);
+    int16_t i16;
+    memcpy(&i16, &f->mem[0x2030], 2);
+    assert_int_equal(i16, 23);
+    assert_int_equal(f->cpu.fpu.ftwx, 0);
+    /* Precision exception unmasked: refused, nothing stored. */
+    f->cpu.fpu.fcw = 0x35f; /* PM clear */
+    f->cpu.fpu.fsw = 0;
+    STEP(fld64);
+    f->mem[0x2030] = 0xaa;
+    f->cpu.regs.rip = 0x1000;
+    assert_int_equal(run(f, fistp16, sizeof(fistp16)), EMU_UNHANDLED);
+    assert_int_equal(f->mem[0x2030], 0xaa);
+    assert_int_equal(f->cpu.fpu.ftwx, 0x80);
+#undef STEP
+    free(f);
+}
+
 #define FL_RF 0x10000ull
 #define FL_AC 0x40000ull
 
@@ -920,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_x87_control),
         cmocka_unit_test(test_x87_moves),
         cmocka_unit_test(test_x87_regs),
+        cmocka_unit_test(test_x87_arith),
         cmocka_unit_test(test_clac_stac),
         cmocka_unit_test(test_clac_stac_exceptions),
         cmocka_unit_test(test_unknown_and_truncated),
