@@ -51,7 +51,7 @@ struct cli_disk {
 
 struct cli_options {
     const char *kernel;
-    const char *firmware; /* --firmware: a path ("bios"/"uefi" already resolved to Debian's) */
+    const char *firmware;      /* --firmware: a path ("bios"/"uefi" already resolved to Debian's) */
     const char *firmware_vars; /* --firmware ...,vars=PATH: the UEFI variable store */
     bool firmware_uefi;        /* --firmware uefi: Debian's OVMF, vars template known */
     const char *initrd;
