@@ -10,7 +10,8 @@ terminal console on COM1, which it finds through the ICH9 LPC bridge). Then:
   what OVMF wrote through the CFI flash (boot options, the monotonic counter): it differs
   from the template and still carries its NV volume header.
 Prints how long OVMF took to reach the shell. On this nested (PVM) host OVMF's CPL0 code is
-interpreted, so that takes about half an hour: DESKVM_UEFI_TIMEOUT (default 3000 s) bounds it.
+interpreted, so that takes 12 (idle host) to 30 minutes: DESKVM_UEFI_TIMEOUT (default 3000 s)
+bounds it.
 
 usage: test-uefi-boot.py DESKVM_VM
 """
