@@ -66,7 +66,7 @@ enum vbe_index {
 #define VBE_MAX_BPP 32u
 
 /* What the display shows now. */
-enum vga_mode { VGA_MODE_TEXT, VGA_MODE_VBE, VGA_MODE_BLANK };
+enum vga_mode { VGA_MODE_TEXT, VGA_MODE_GRAPHICS, VGA_MODE_VBE, VGA_MODE_BLANK };
 
 struct vga {
     /* Wiring, not saved. */
@@ -108,6 +108,8 @@ struct vga {
     uint8_t palette[768]; /* 6-bit (or 8-bit with VBE_8BIT_DAC) R, G, B */
     uint16_t vbe_index;
     uint16_t vbe_regs[VBE_INDEX_COUNT];
+    uint32_t latch;      /* the four plane latches, plane p in byte p (state version 2) */
+    uint32_t state_vram; /* vram_size, saved so that a restore can refuse another size */
 };
 
 /*

@@ -571,8 +571,8 @@ int main(int argc, char **argv)
     if (e.opt.display && strcmp(e.opt.display, "none") != 0) {
         enum display_kind kind =
             strcmp(e.opt.display, "virtio-gpu") == 0 ? DISPLAY_VIRTIO_GPU : DISPLAY_VGA;
-        e.display =
-            display_machine_new(&e.vm, kind, 0, e.opt.vnc, e.opt.display_channel, err, sizeof(err));
+        e.display = display_machine_new(&e.vm, kind, e.opt.vga_vram, e.opt.vnc,
+                                        e.opt.display_channel, err, sizeof(err));
         if (!e.display) {
             fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
