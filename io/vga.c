@@ -716,8 +716,14 @@ static uint32_t dac_color(const struct vga *vga, unsigned index, bool eight_bit)
     if (eight_bit) {
         return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
     }
-    uint32_t r = p[0] & 0x3f, g = p[1] & 0x3f, b = p[2] & 0x3f;
-    return (r << 2 | r >> 4) << 16 | (g << 2 | g >> 4) << 8 | (b << 2 | b >> 4);
+    /* 6 to 8 bits as QEMU's VGA does (bit 0 fills the two new bits): screendumps of the
+     * same guest are byte-identical on both. */
+    uint32_t c = 0;
+    for (unsigned k = 0; k < 3; k++) {
+        uint32_t v = p[k] & 0x3f;
+        c = c << 8 | v << 2 | (v & 1) * 3;
+    }
+    return c;
 }
 
 /* A 4-bit pixel or text colour (0-15) through the attribute controller to the DAC. */

@@ -2,6 +2,7 @@
 """Screen images for the integration tests: the PNGs that QMP screendump writes, the VGA font
 deskvm renders text mode with (display/vga_font.c), and reading the text of an 80x25 text
 screen back from a screendump by matching each 8x16 cell against that font."""
+import os
 import re
 import struct
 import zlib
@@ -88,3 +89,28 @@ def screen_text(image, font, cols=80, rows=25):
                 line.append(chr(code) if 0x20 <= code < 0x7f else "#")
         lines.append("".join(line))
     return lines
+
+
+def read_ppm(path):
+    data = open(path, "rb").read()
+    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    check(m and m.group(3) == b"255", "%s: not an 8-bit binary PPM" % path)
+    w, h = int(m.group(1)), int(m.group(2))
+    return w, h, data[m.end():m.end() + w * h * 3]
+
+
+def screendump(c, tmp, name):
+    png, ppm = os.path.join(tmp, name + ".png"), os.path.join(tmp, name + ".ppm")
+    check(c.cmd("screendump", {"filename": png}) == {}, "screendump png")
+    check(c.cmd("screendump", {"filename": ppm, "format": "ppm"}) == {}, "screendump ppm")
+    a, b = read_png(png), read_ppm(ppm)
+    check(a == b, "the PNG and PPM screendumps differ")
+    return a
+
+
+def first_difference(w, got, want):
+    for i in range(0, len(want), 3):
+        if got[i:i + 3] != want[i:i + 3]:
+            return "pixel (%d, %d) is %s, want %s" % ((i // 3) % w, (i // 3) // w,
+                                                      got[i:i + 3].hex(), want[i:i + 3].hex())
+    return "sizes %d and %d" % (len(got), len(want))

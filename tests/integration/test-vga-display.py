@@ -13,18 +13,15 @@ must read the same bytes for the same QMP input commands.
 usage: test-vga-display.py DESKVM_VM VGA_ELF VGA_FONT_C
 """
 import os
-import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
 import rfb_client  # noqa: E402
-from screen import load_font, read_png  # noqa: E402
+from screen import first_difference, load_font, read_png, read_ppm, screendump  # noqa: E402
 
 W, H = 640, 480
 
@@ -41,35 +38,11 @@ GUEST_ARGS = "interactive=1 keys=6 packets=2"
 
 # ---- images --------------------------------------------------------------------------------
 
-def read_ppm(path):
-    data = open(path, "rb").read()
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    check(m and m.group(3) == b"255", "%s: not an 8-bit binary PPM" % path)
-    w, h = int(m.group(1)), int(m.group(2))
-    return w, h, data[m.end():m.end() + w * h * 3]
-
-
-def screendump(c, tmp, name):
-    png, ppm = os.path.join(tmp, name + ".png"), os.path.join(tmp, name + ".ppm")
-    check(c.cmd("screendump", {"filename": png}) == {}, "screendump png")
-    check(c.cmd("screendump", {"filename": ppm, "format": "ppm"}) == {}, "screendump ppm")
-    a, b = read_png(png), read_ppm(ppm)
-    check(a == b, "the PNG and PPM screendumps differ")
-    return a
-
-
-def first_difference(w, got, want):
-    for i in range(0, len(want), 3):
-        if got[i:i + 3] != want[i:i + 3]:
-            return "pixel (%d, %d) is %s, want %s" % ((i // 3) % w, (i // 3) // w,
-                                                      got[i:i + 3].hex(), want[i:i + 3].hex())
-    return "sizes %d and %d" % (len(got), len(want))
-
-
 # ---- what the guest draws ------------------------------------------------------------------
 
-EGA = [0x000000, 0x0000aa, 0x00aa00, 0x00aaaa, 0xaa0000, 0xaa00aa, 0xaa5500, 0xaaaaaa,
-       0x555555, 0x5555ff, 0x55ff55, 0x55ffff, 0xff5555, 0xff55ff, 0xffff55, 0xffffff]
+# The DAC's 6-bit 0x2a and 0x15 widen to 0xa8 and 0x57 (bit 0 fills the new bits, as in QEMU).
+EGA = [0x000000, 0x0000a8, 0x00a800, 0x00a8a8, 0xa80000, 0xa800a8, 0xa85700, 0xa8a8a8,
+       0x575757, 0x5757ff, 0x57ff57, 0x57ffff, 0xff5757, 0xff57ff, 0xffff57, 0xffffff]
 
 
 def expected_text(font):

@@ -122,9 +122,9 @@ static void test_text_mode_after_reset(void **state)
     display_refresh(&f->d);
     assert_int_equal(f->d.width, 640);
     assert_int_equal(f->d.height, 400);
-    assert_cell(&f->d, 2, 1, 'H', 0xffffff, 0x0000aa);
-    assert_cell(&f->d, 3, 1, 'i', 0xffff55, 0xaa0000);
-    assert_cell(&f->d, 40, 20, ' ', 0xaaaaaa, 0x000000);
+    assert_cell(&f->d, 2, 1, 'H', 0xffffff, 0x0000a8);
+    assert_cell(&f->d, 3, 1, 'i', 0xffff57, 0xa80000);
+    assert_cell(&f->d, 40, 20, ' ', 0xa8a8a8, 0x000000);
     /* Outside the selected B8000 window nothing is decoded. */
     assert_int_equal(vga_legacy_ops.read(&f->vga, 0x100, 1), 0xff);
 }
@@ -144,7 +144,7 @@ static void test_text_cursor_and_start(void **state)
     port_out(&f->vga, 0x3d4, 0x0b);
     port_out(&f->vga, 0x3d5, 15);
     display_refresh(&f->d);
-    assert_int_equal(display_pixel(&f->d, 5 * 8 + 3, 3 * 16 + 14), 0xaaaaaa);
+    assert_int_equal(display_pixel(&f->d, 5 * 8 + 3, 3 * 16 + 14), 0xa8a8a8);
     assert_int_equal(display_pixel(&f->d, 5 * 8 + 3, 3 * 16 + 10), 0);
     /* Disabling the cursor (CR0A bit 5) erases it. */
     port_out(&f->vga, 0x3d4, 0x0a);
@@ -156,7 +156,7 @@ static void test_text_cursor_and_start(void **state)
     port_out(&f->vga, 0x3d4, 0x0d);
     port_out(&f->vga, 0x3d5, 80);
     display_refresh(&f->d);
-    assert_cell(&f->d, 0, 0, 'Z', 0xaaaaaa, 0);
+    assert_cell(&f->d, 0, 0, 'Z', 0xa8a8a8, 0);
 }
 
 static void test_dac_and_palette(void **state)
@@ -181,7 +181,7 @@ static void test_dac_and_palette(void **state)
     port_out(&f->vga, 0x3c0, 0x20 | 0x01);
     port_out(&f->vga, 0x3c0, 0x02); /* attribute colour 1 now shows DAC entry 2 (green) */
     display_refresh(&f->d);
-    assert_cell(&f->d, 0, 0, 'X', 0x000000, 0x00aa00);
+    assert_cell(&f->d, 0, 0, 'X', 0x000000, 0x00a800);
     /* Index without PAS blanks the display, as on real hardware. */
     port_in(&f->vga, 0x3da);
     port_out(&f->vga, 0x3c0, 0x00);
@@ -482,7 +482,7 @@ static uint32_t dac6(const struct vga *vga, unsigned i)
     uint32_t c = 0;
     for (unsigned k = 0; k < 3; k++) {
         unsigned v = vga->palette[i * 3 + k] & 0x3f;
-        c = c << 8 | (v << 2 | v >> 4);
+        c = c << 8 | v << 2 | (v & 1) * 3;
     }
     return c;
 }
@@ -601,7 +601,7 @@ static void test_mode13h(void **state)
             assert_int_equal(display_pixel(&f->d, x, y), dac6(vga, c));
         }
     }
-    assert_int_equal(display_pixel(&f->d, 2 * 199, 2 * 1), 0xff8204);
+    assert_int_equal(display_pixel(&f->d, 2 * 199, 2 * 1), 0xff8007);
     /* The DAC pixel mask applies. */
     port_out(vga, 0x3c6, 0x0f);
     display_refresh(&f->d);
@@ -623,15 +623,15 @@ static void test_mode13h(void **state)
     /* One 4 KiB page (bytes 28672-32767): rows 89-102 of 320 bytes, two lines each. */
     assert_int_equal(f->upd_y, 178);
     assert_int_equal(f->upd_h, 28);
-    assert_int_equal(display_pixel(&f->d, 20, 200), 0xff8204);
-    assert_int_equal(display_pixel(&f->d, 21, 201), 0xff8204);
+    assert_int_equal(display_pixel(&f->d, 20, 200), 0xff8007);
+    assert_int_equal(display_pixel(&f->d, 21, 201), 0xff8007);
 
     /* Start address (in units of 4 bytes here) and line compare. */
     set_idx(vga, 0x3d4, 0x0c, 0x00);
     set_idx(vga, 0x3d4, 0x0d, 80); /* one row of 320 bytes */
     display_refresh(&f->d);
     assert_int_equal(display_pixel(&f->d, 0, 0), dac6(vga, 1));
-    set_idx(vga, 0x3d4, 0x18, 99); /* after scan line 99, address 0 again */
+    set_idx(vga, 0x3d4, 0x18, 99);   /* after scan line 99, address 0 again */
     set_idx(vga, 0x3d4, 0x07, 0x0f); /* line compare bit 8 clear */
     set_idx(vga, 0x3d4, 0x09, 0x01); /* bit 9 clear */
     display_refresh(&f->d);

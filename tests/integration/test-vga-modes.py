@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""test-vga-modes: the vga-modes guest (tests/guest/tests/vga-modes.c, interactive=1) sets
+the legacy VGA modes 13h and 12h from the BIOS register tables and draws a known pattern
+in each through the 0xA0000 window. Every pixel of both screens is checked through QMP
+screendump (PNG and PPM), the 12h screen also through our RFB client over --vnc; when
+qemu-system-x86_64 is installed, QEMU's -device VGA running the same ELF must give
+byte-identical screendumps of both (same size: QEMU shows mode 13h as 640x400, each pixel
+doubled both ways, as the CRTC timing does).
+
+usage: test-vga-modes.py DESKVM_VM VGA_MODES_ELF
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
+import rfb_client  # noqa: E402
+from screen import first_difference, read_png, screendump  # noqa: E402
+
+GUEST_ARGS = "interactive=1"
+# Mode 12h's attribute palette (AR00-0F), as the guest loads it.
+AR12 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07,
+        0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f]
+
+
+def dac(i):
+    """The guest's DAC entry i (6-bit components) as 8-bit R, G, B bytes."""
+    c6 = (i & 0x3f, (i >> 2) & 0x3f, (255 - i) & 0x3f)
+    return bytes((v << 2) | (v & 1) * 3 for v in c6)
+
+
+def expected_13h():
+    """320x200 shown as 640x400: every pixel two dots wide and two scan lines high."""
+    rows = []
+    for y in range(200):
+        line = b"".join(dac(0x3f if 100 <= x < 140 and 50 <= y < 90 else ((x ^ y) + y // 8) & 0xff) * 2
+                        for x in range(320))
+        rows.append(line * 2)
+    return b"".join(rows)
+
+
+def expected_12h():
+    out = bytearray()
+    for y in range(480):
+        for x in range(640):
+            c = 15 if x == 80 + y else (x // 8 + y // 16) & 15
+            out += dac(AR12[c])
+    return bytes(out)
+
+
+def qemu_screens(elf, tmp):
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        return None
+    qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
+    p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
+                          "-display", "none", "-device", "VGA", "-m", "256",
+                          "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
+                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                          "-kernel", elf, "-append", GUEST_ARGS],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        log = lambda: open(serial, errors="replace").read() if os.path.exists(serial) else ""
+        wait_for(lambda: os.path.exists(qmp_path), 20, "QEMU's QMP socket")
+        c = Qmp(qmp_path)
+        c.negotiate()
+        screens = []
+        for stage in ("13h", "12h"):
+            wait_for(lambda: "vga-modes: %s ready" % stage in log(), 60,
+                     lambda: "QEMU %s stage: %s" % (stage, log()))
+            png = os.path.join(tmp, "qemu-%s.png" % stage)
+            c.cmd("screendump", {"filename": png, "format": "png"})
+            screens.append(read_png(png))
+            c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
+        wait_for(lambda: "PASS" in log(), 30, lambda: "QEMU end: " + log())
+        return screens
+    finally:
+        p.kill()
+        p.wait()
+
+
+def run():
+    require_kvm()
+    binary, elf = sys.argv[1:3]
+    port = free_port(5950, 5999)
+    vm = Engine(binary, ["--kernel", elf, "--append", GUEST_ARGS,
+                         "--display", "vga,vram=4", "--vnc", "127.0.0.1:%d" % port])
+    tmp = tempfile.mkdtemp(prefix="deskvm-vga-modes-")
+    try:
+        c = vm.qmp()
+        ours = []
+        vm.wait_serial("vga-modes: 13h ready", timeout=120)
+        w, h, img = screendump(c, tmp, "13h")
+        check((w, h) == (640, 400), "mode 13h screen is %dx%d" % (w, h))
+        check(img == expected_13h(), "mode 13h: " + first_difference(w, img, expected_13h()))
+        print("mode 13h: every pixel as drawn")
+        ours.append((w, h, img))
+        check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
+
+        vm.wait_serial("vga-modes: 12h ready", timeout=120)
+        w, h, img = screendump(c, tmp, "12h")
+        check((w, h) == (640, 480), "mode 12h screen is %dx%d" % (w, h))
+        want = expected_12h()
+        check(img == want, "mode 12h: " + first_difference(w, img, want))
+        print("mode 12h: every pixel as drawn")
+        ours.append((w, h, img))
+        rfb = rfb_client.Rfb(port)
+        check((rfb.w, rfb.h) == (640, 480), "VNC desktop %dx%d" % (rfb.w, rfb.h))
+        got = rfb.grab()
+        check(got == img, "VNC mode 12h: " + first_difference(w, got, img))
+        rfb.close()
+        print("mode 12h: the VNC client gets the same pixels")
+        check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
+        rc = vm.wait_exit(60)
+        check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
+
+        q = qemu_screens(elf, tmp)
+        if q is None:
+            print("QEMU: not installed, no cross-check")
+            return
+        for name, a, b in zip(("13h", "12h"), ours, q):
+            check(a[:2] == b[:2], "mode %s: QEMU's screen is %dx%d, ours %dx%d" % ((name,) + b[:2] + a[:2]))
+            check(a[2] == b[2], "mode %s: QEMU and deskvm differ: %s" % (name, first_difference(a[0], a[2], b[2])))
+            print("mode %s: QEMU -device VGA shows the same %dx%d screen" % ((name,) + a[:2]))
+    finally:
+        vm.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+main(run)
