@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """test-vga-modes: the vga-modes guest (tests/guest/tests/vga-modes.c, interactive=1) sets
-the legacy VGA modes 13h and 12h from the BIOS register tables and draws a known pattern
+the legacy VGA modes 13h and 12h from the BIOS register tables (with --display vga,vram=4,
+whose size the guest checks in the dispi register and BAR0) and draws a known pattern
 in each through the 0xA0000 window. Every pixel of both screens is checked through QMP
 screendump (PNG and PPM), the 12h screen also through our RFB client over --vnc; when
 qemu-system-x86_64 is installed, QEMU's -device VGA running the same ELF must give
@@ -21,7 +22,7 @@ from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wai
 import rfb_client  # noqa: E402
 from screen import first_difference, read_png, screendump  # noqa: E402
 
-GUEST_ARGS = "interactive=1"
+GUEST_ARGS = "interactive=1 vram_mib=4"
 # Mode 12h's attribute palette (AR00-0F), as the guest loads it.
 AR12 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07,
         0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f]
@@ -58,7 +59,7 @@ def qemu_screens(elf, tmp):
         return None
     qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
     p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
-                          "-display", "none", "-device", "VGA", "-m", "256",
+                          "-display", "none", "-device", "VGA,vgamem_mb=4", "-m", "256",
                           "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
                           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
                           "-kernel", elf, "-append", GUEST_ARGS],

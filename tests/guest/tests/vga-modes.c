@@ -9,7 +9,8 @@
  * every pixel of both screens through QMP screendump, on deskvm and QEMU.
  *
  * Command line: interactive=1 waits after each mode for a key (press and release) from the
- * i8042, so that the host can take a screendump of it.
+ * i8042, so that the host can take a screendump of it; vram_mib=N checks that the dispi
+ * video memory register and BAR0 report N MiB of VRAM.
  */
 #include "guest.h"
 
@@ -210,6 +211,19 @@ void test_main(void)
         }
     }
     CHECK(dev < 32, "no VGA (1234:1111) on bus 0: run with display=vga");
+    unsigned vram_mib = (unsigned)cmdline_u64("vram_mib", 0);
+    if (vram_mib) {
+        /* The VRAM size shows in the dispi video memory register and BAR0's size. */
+        outw(0x1ce, 0x0a);
+        unsigned units = inw(0x1cf);
+        outl(0xcf8, 0x80000000u | dev << 11 | 0x10);
+        uint32_t bar0 = inl(0xcfc);
+        outl(0xcfc, 0xffffffffu);
+        uint32_t size = ~(inl(0xcfc) & ~0xfu) + 1;
+        outl(0xcfc, bar0);
+        printf("vga-modes: VRAM %u x 64 KiB, BAR0 %u MiB\n", units, size >> 20);
+        CHECK(units == vram_mib * 16 && size == vram_mib << 20, "want %u MiB of VRAM", vram_mib);
+    }
     outl(0xcf8, 0x80000000u | dev << 11 | 4);
     outw(0xcfc, (uint16_t)(inw(0xcfc) | 0x3)); /* I/O + memory decode */
     if (interactive) {
