@@ -115,8 +115,9 @@ int snap_devices_apply(const struct snap_state *st, const struct device *devs, u
         const struct device *d = &devs[i];
         int r = vmstate_load(d->state, d->opaque, st->devices[i].data, st->devices[i].len);
         if (r < 0) {
-            snprintf(err, errlen, "snapshot device section '%s': the device refuses the state",
-                     d->name);
+            snprintf(err, errlen,
+                     "snapshot device section '%s': the device refuses the state (%s)", d->name,
+                     strerror(-r));
             return r;
         }
     }

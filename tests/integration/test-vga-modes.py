@@ -7,7 +7,8 @@ in each through the 0xA0000 window. Every pixel of both screens is checked throu
 screendump (PNG and PPM), the 12h screen also through our RFB client over --vnc; when
 qemu-system-x86_64 is installed, QEMU's -device VGA running the same ELF must give
 byte-identical screendumps of both (same size: QEMU shows mode 13h as 640x400, each pixel
-doubled both ways, as the CRTC timing does).
+doubled both ways, as the CRTC timing does). A checkpoint of the 12h screen restores with the
+same pixels, and not into another VRAM size.
 
 usage: test-vga-modes.py DESKVM_VM VGA_MODES_ELF
 """
@@ -85,6 +86,27 @@ def qemu_screens(elf, tmp):
         p.wait()
 
 
+def check_restore(binary, c, tmp, screen):
+    """A checkpoint of the 12h screen restores into the same VRAM size with the same pixels,
+    and is refused, naming the device, with another size."""
+    snap = os.path.join(tmp, "12h.dvs")
+    check(c.cmd("snapshot-save", {"file": snap}, timeout=60) == {}, "snapshot-save")
+    r = subprocess.run([binary, "--restore", snap, "--display", "vga,vram=16", "--serial", "null"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 1 and "'vga'" in err and "Wrong medium type" in err,
+          "restore with another VRAM size: status %d, %r" % (r.returncode, err))
+    print("restore into 16 MiB of VRAM refused: %s" % err.strip().splitlines()[0])
+    os.mkdir(os.path.join(tmp, "r"))
+    back = Engine(binary, ["--restore", snap, "--display", "vga,vram=4"], tmp=os.path.join(tmp, "r"))
+    try:
+        w, h, img = screendump(back.qmp(), tmp, "12h-restored")
+        check(img == screen, "mode 12h after --restore: " + first_difference(w, img, screen))
+        print("mode 12h: the same pixels after --restore")
+    finally:
+        back.cleanup()
+
+
 def run():
     require_kvm()
     binary, elf = sys.argv[1:3]
@@ -116,6 +138,7 @@ def run():
         check(got == img, "VNC mode 12h: " + first_difference(w, got, img))
         rfb.close()
         print("mode 12h: the VNC client gets the same pixels")
+        check_restore(binary, c, tmp, img)
         check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
         rc = vm.wait_exit(60)
         check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
