@@ -931,10 +931,11 @@ static void gfx_line(const struct vga *vga, uint32_t addr, unsigned clocks, unsi
 /*
  * The graphics modes, from the register state alone (no mode numbers): width from CR01
  * (8 dots per character clock, twice that with SR01 bit 3), height from the vertical
- * display end; each VRAM row shows for CR09's maximum scan line + 1 lines (twice with
- * double scan; CGA shift mode uses only double scan), rows advance by the offset register
- * (CR13, 8 bytes of this VRAM layout per unit), CR17 bits 0/1 put row bits 0/1 into
- * address bits 13/14 (CGA/Hercules banks), and the line compare restarts at address 0.
+ * display end. The row scan counter runs from 0 to CR09's maximum scan line, one step per
+ * scan line (per two with CR09's double scan); at its end the address advances by the
+ * offset register (CR13, 8 bytes of this VRAM layout per unit). CR17 bits 0/1 clear put
+ * row scan bits 0/1 into address bits 13/14 (the CGA and Hercules banks), and the line
+ * compare restarts at address 0.
  * Only lines whose VRAM changed are drawn unless everything must be.
  */
 static void update_graphics(struct vga *vga, struct display *d)
@@ -942,7 +943,6 @@ static void update_graphics(struct vga *vga, struct display *d)
     const uint8_t *cr = vga->cr;
     unsigned clocks = cr[0x01] + 1u, height = crtc_lines(cr);
     unsigned dots = (vga->seq[SEQ_CLOCKING] & SEQ_DOT_CLOCK_HALF) ? 2 : 1;
-    bool cga = (vga->gr[GR_MODE] & (GR_MODE_SHIFT_CGA | GR_MODE_SHIFT_256)) == GR_MODE_SHIFT_CGA;
     unsigned width = clocks * 8 * dots;
     if (width != d->width || height != d->height || vga->shown != VGA_MODE_GRAPHICS) {
         if (display_resize(d, width, height) < 0) {
@@ -957,23 +957,23 @@ static void update_graphics(struct vga *vga, struct display *d)
     for (unsigned c = 0; c < 256; c++) {
         pal256[c] = dac_color(vga, c & vga->dac_mask, false);
     }
-    unsigned double_scan = cr[0x09] >> 7;
-    unsigned scans = cga ? double_scan + 1 : ((cr[0x09] & 0x1fu) + 1) << double_scan;
+    unsigned double_scan = cr[0x09] >> 7, max_scan = cr[0x09] & 0x1fu;
     unsigned line_compare = crtc_line_compare(cr);
+    /* Bits 13 and 14 of the CRTC's address (in byte or word mode) as bits of this layout. */
+    unsigned bank_bit = 14 + ((cr[CR_MODE] >> 6) & 1);
     uint32_t pitch = cr[0x13] * 8u;
     uint32_t row_addr = ((uint32_t)cr[0x0c] << 8 | cr[0x0d]) * 4u;
     uint32_t bytes = clocks * 4u;
-    unsigned row = 0, scan = 0, run = 0;
+    unsigned row_scan = 0, run = 0;
     for (unsigned y = 0; y <= height; y++) {
         bool dirty = false;
         if (y < height) {
             uint32_t addr = row_addr;
-            if (!(cr[CR_MODE] & 1)) { /* row bit 0 replaces address bit 13 (14 in byte units) */
-                unsigned bit = 14 + ((cr[CR_MODE] >> 6) & 1);
-                addr = (addr & ~(1u << bit)) | ((row & 1u) << bit);
+            if (!(cr[CR_MODE] & 1)) { /* row scan bit 0 replaces address bit 13 */
+                addr = (addr & ~(1u << bank_bit)) | ((row_scan & 1u) << bank_bit);
             }
-            if (!(cr[CR_MODE] & 2)) {
-                addr = (addr & ~0x8000u) | ((row & 2u) << 14);
+            if (!(cr[CR_MODE] & 2)) { /* row scan bit 1 replaces address bit 14 */
+                addr = (addr & ~(2u << bank_bit)) | ((row_scan & 2u) << bank_bit);
             }
             addr &= GFX_ADDR_MASK;
             dirty = vga->full_redraw || addr + bytes > GFX_ADDR_MASK + 1 ||
@@ -981,16 +981,16 @@ static void update_graphics(struct vga *vga, struct display *d)
             if (dirty) {
                 gfx_line(vga, addr, clocks, dots, pal16, pal256, d->data + (size_t)y * d->width);
             }
-            if (++scan >= scans) {
-                scan = 0;
-                unsigned mask = (cr[CR_MODE] & 3u) ^ 3u;
-                if ((row & mask) == mask) {
+            /* The row scan counter counts every scan line, every second with double scan. */
+            if (!double_scan || (y & 1)) {
+                if (row_scan++ >= max_scan) {
+                    row_scan = 0;
                     row_addr += pitch;
                 }
-                row++;
             }
             if (y == line_compare) {
                 row_addr = 0;
+                row_scan = 0;
             }
         }
         if (dirty) {

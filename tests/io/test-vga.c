@@ -727,6 +727,40 @@ static void test_mode04h(void **state)
     assert_int_equal(win_r(vga, 0x18000 + 0x2000), 0x1b);
 }
 
+static const struct mode_regs mode06 = {
+    0x63,
+    {0x03, 0x01, 0x01, 0x00, 0x06},
+    {0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0xbf, 0x1f, 0x00, 0xc1, 0x00, 0x00, 0x00,
+     0x00, 0x00, 0x00, 0x9c, 0x8e, 0x8f, 0x28, 0x00, 0x96, 0xb9, 0xc2, 0xff},
+    {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0d, 0x0f, 0xff},
+    {0x00, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17,
+     0x17, 0x17, 0x17, 0x17, 0x17, 0x01, 0x00, 0x01, 0x00, 0x00},
+};
+
+/* Mode 06h: 640x200x2, plane 0 only (byte mode), odd rows in the bank at +8 KiB. */
+static void test_mode06h(void **state)
+{
+    struct fixture *f = *state;
+    struct vga *vga = &f->vga;
+    set_mode(vga, &mode06);
+    memset(f->vram, 0, 4 * 65536);
+    win_w(vga, 0x18000, 0x81);          /* row 0: pixels 0 and 7 */
+    win_w(vga, 0x18000 + 0x2000, 0x40); /* row 1: pixel 1 */
+    win_w(vga, 0x18000 + 80, 0x01);     /* row 2: pixel 7 */
+    display_refresh(&f->d);
+    assert_int_equal(f->d.width, 640);
+    assert_int_equal(f->d.height, 400);
+    uint32_t on = dac6(vga, 0x17), off = dac6(vga, 0);
+    for (unsigned y = 0; y < 8; y++) {
+        unsigned row = y / 2;
+        for (unsigned x = 0; x < 16; x++) {
+            bool set =
+                (row == 0 && (x == 0 || x == 7)) || (row == 1 && x == 1) || (row == 2 && x == 7);
+            assert_int_equal(display_pixel(&f->d, x, y), set ? on : off);
+        }
+    }
+}
+
 /* The VRAM size is in the state: a state saved with another size is refused. */
 static void test_state_vram_size(void **state)
 {
@@ -776,6 +810,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mode13h, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode12h, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mode04h, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mode06h, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_vram_size, setup, teardown),
         cmocka_unit_test(test_init_limits),
     };
