@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
+from deskvm_harness import Engine, QemuGuest, check, free_port, main, require_kvm  # noqa: E402
 import rfb_client  # noqa: E402
 from screen import first_difference, load_font, read_png, read_ppm, screendump  # noqa: E402
 
@@ -108,39 +108,27 @@ def vncsnapshot_matches(port, tmp, w, want):
 # ---- QEMU cross-check ----------------------------------------------------------------------
 
 def qemu_vbe_screen(elf, tmp):
-    qemu = shutil.which("qemu-system-x86_64")
-    if not qemu:
+    q = QemuGuest.start(elf, tmp, ["VGA"], GUEST_ARGS)
+    if q is None:
         return None
-    qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
-    p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
-                          "-display", "none", "-device", "VGA", "-m", "256",
-                          "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
-                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                          "-kernel", elf, "-append", GUEST_ARGS],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
     try:
-        log = lambda: open(serial, errors="replace").read() if os.path.exists(serial) else ""
-        wait_for(lambda: os.path.exists(qmp_path), 20, "QEMU's QMP socket")
-        c = Qmp(qmp_path)
-        c.negotiate()
-        wait_for(lambda: "vga: text ready" in log(), 60, lambda: "QEMU text stage: " + log())
+        c = q.c
+        q.wait_serial("vga: text ready", 60)
         c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
-        wait_for(lambda: log().count("vga: key") == 2, 30, lambda: "QEMU key a: " + log())
+        q.wait_serial("vga: key", 30, count=2)
         c.cmd("send-key", SEND_KEY)
-        wait_for(lambda: "vga: vbe ready" in log(), 60, lambda: "QEMU VBE stage: " + log())
+        q.wait_serial("vga: vbe ready", 60)
         png = os.path.join(tmp, "qemu-vbe.png")
         c.cmd("screendump", {"filename": png, "format": "png"})
         # What VNC's pointer move to (10, 5) is on deskvm, then the shared event.
         c.cmd("input-send-event", {"events": [{"type": "rel", "data": {"axis": "x", "value": 10}},
                                               {"type": "rel", "data": {"axis": "y", "value": 5}}]})
-        wait_for(lambda: log().count("vga: mouse") == 3, 30, lambda: "QEMU mouse: " + log())
+        q.wait_serial("vga: mouse", 30, count=3)
         c.cmd("input-send-event", SEND_EVENT)
-        wait_for(lambda: "vga: done" in log(), 30, lambda: "QEMU mouse: " + log())
-        return read_png(png), input_lines(log())
+        q.wait_serial("vga: done", 30)
+        return read_png(png), input_lines(q.serial())
     finally:
-        p.kill()
-        p.wait()
+        q.cleanup()
 
 
 def input_lines(log):

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
+from deskvm_harness import Engine, QemuGuest, check, free_port, main, require_kvm  # noqa: E402
 import rfb_client  # noqa: E402
 from screen import first_difference, read_png, screendump  # noqa: E402
 
@@ -55,35 +55,21 @@ def expected_12h():
 
 
 def qemu_screens(elf, tmp):
-    qemu = shutil.which("qemu-system-x86_64")
-    if not qemu:
+    q = QemuGuest.start(elf, tmp, ["VGA,vgamem_mb=4"], GUEST_ARGS)
+    if q is None:
         return None
-    qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
-    p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
-                          "-display", "none", "-device", "VGA,vgamem_mb=4", "-m", "256",
-                          "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
-                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                          "-kernel", elf, "-append", GUEST_ARGS],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
     try:
-        log = lambda: open(serial, errors="replace").read() if os.path.exists(serial) else ""
-        wait_for(lambda: os.path.exists(qmp_path), 20, "QEMU's QMP socket")
-        c = Qmp(qmp_path)
-        c.negotiate()
         screens = []
         for stage in ("13h", "12h"):
-            wait_for(lambda: "vga-modes: %s ready" % stage in log(), 60,
-                     lambda: "QEMU %s stage: %s" % (stage, log()))
+            q.wait_serial("vga-modes: %s ready" % stage, 60)
             png = os.path.join(tmp, "qemu-%s.png" % stage)
-            c.cmd("screendump", {"filename": png, "format": "png"})
+            q.c.cmd("screendump", {"filename": png, "format": "png"})
             screens.append(read_png(png))
-            c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
-        wait_for(lambda: "PASS" in log(), 30, lambda: "QEMU end: " + log())
+            q.c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
+        q.wait_serial("PASS", 30)
         return screens
     finally:
-        p.kill()
-        p.wait()
+        q.cleanup()
 
 
 def check_restore(binary, c, tmp, screen):
