@@ -440,6 +440,13 @@ const struct bus_ops vga_vbe_ops = {
 
 /* ---- the legacy window ------------------------------------------------------------------- */
 
+/* The sequencer decides how CPU writes reach the planes, the graphics controller reads. */
+static bool odd_even(const struct vga *vga, bool write)
+{
+    return write ? !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)
+                 : (vga->gr[GR_MODE] & GR_MODE_ODD_EVEN) != 0;
+}
+
 /*
  * VRAM index for window offset off (from 0xA0000) and plane, or -1 when the window the
  * guest selected does not cover off.
@@ -479,8 +486,7 @@ static int64_t legacy_index(const struct vga *vga, uint64_t off, bool write, uns
         *plane = (unsigned)(off & 3);
         return (int64_t)off;
     }
-    if (write ? !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)
-              : (vga->gr[GR_MODE] & GR_MODE_ODD_EVEN) != 0) {
+    if (odd_even(vga, write)) {
         /* Odd/even: even addresses in plane 0 (characters), odd ones in plane 1. */
         *plane = (unsigned)(off & 1) | (write ? 0 : (vga->gr[GR_READ_MAP] & 2));
         return (int64_t)(((off & ~1ull) << 1) | *plane);
@@ -524,33 +530,26 @@ static uint8_t planar_read(struct vga *vga, int64_t i)
 }
 
 /*
- * The graphics controller's write path: write modes 0-3 (rotate, set/reset, enable
- * set/reset, the CPU byte as colour, the bit mask from the rotated byte), the logical
- * function against the latches, the bit mask (unmasked bits come from the latches), then
- * the sequencer's map mask picks the planes written. Write mode 1 copies the latches.
+ * What write modes 0, 2 and 3 put on the planes: mode 0 the CPU byte rotated by GR03 with
+ * set/reset GR00 on the planes GR01 enables, mode 2 the CPU byte's low nibble as the
+ * colour, mode 3 set/reset as the colour with the rotated byte ANDed into the bit mask;
+ * then the logical function against the latches and the bit mask (masked-off bits come
+ * from the latches).
  */
-static void planar_write(struct vga *vga, int64_t i, uint8_t val)
+static uint32_t gc_write_data(const struct vga *vga, uint8_t val)
 {
     const uint8_t *gr = vga->gr;
     unsigned rot = gr[GR_DATA_ROTATE] & 7;
     uint8_t rotated = (uint8_t)((val >> rot) | (val << ((8 - rot) & 7)));
     uint32_t bit_mask = gr[GR_BIT_MASK], data;
-    switch (gr[GR_MODE] & 3) {
-    case 0: {
+    if ((gr[GR_MODE] & 3) == 0) {
         uint32_t sr_enable = plane_bytes(gr[GR_ENABLE_SET_RESET]);
         data = (rotated * 0x01010101u & ~sr_enable) | (plane_bytes(gr[GR_SET_RESET]) & sr_enable);
-        break;
-    }
-    case 1:
-        data = vga->latch;
-        goto store;
-    case 2:
+    } else if ((gr[GR_MODE] & 3) == 2) {
         data = plane_bytes(val);
-        break;
-    default:
+    } else {
         bit_mask &= rotated;
         data = plane_bytes(gr[GR_SET_RESET]);
-        break;
     }
     switch ((gr[GR_DATA_ROTATE] >> 3) & 3) {
     case 1:
@@ -566,8 +565,14 @@ static void planar_write(struct vga *vga, int64_t i, uint8_t val)
         break;
     }
     bit_mask *= 0x01010101u;
-    data = (data & bit_mask) | (vga->latch & ~bit_mask);
-store:;
+    return (data & bit_mask) | (vga->latch & ~bit_mask);
+}
+
+/* A planar write: write mode 1 stores the latches as they are; the map mask SR02 picks the
+ * planes written. */
+static void planar_write(struct vga *vga, int64_t i, uint8_t val)
+{
+    uint32_t data = (vga->gr[GR_MODE] & 3) == 1 ? vga->latch : gc_write_data(vga, val);
     uint32_t planes = plane_bytes(vga->seq[SEQ_MAP_MASK]);
     uint32_t v = (load32(&vga->vram[i]) & ~planes) | (data & planes);
     memcpy(&vga->vram[i], &v, 4);
@@ -580,9 +585,7 @@ static bool legacy_direct(const struct vga *vga, bool write)
     if (vbe_enabled(vga) || (vga->seq[SEQ_MEM_MODE] & SEQ_CHAIN4)) {
         return true;
     }
-    /* The sequencer decides how CPU writes reach the planes, the graphics controller reads. */
-    return write ? !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)
-                 : (vga->gr[GR_MODE] & GR_MODE_ODD_EVEN) != 0;
+    return odd_even(vga, write);
 }
 
 static uint64_t legacy_read(void *opaque, uint64_t off, unsigned size)

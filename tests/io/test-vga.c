@@ -515,6 +515,13 @@ static void test_planar_memory(void **state)
     win_r(vga, 5);
     win_w(vga, 9, 0x00);
     assert_int_equal(planes_at(f, 9), 0x00ff2f1f);
+    set_idx(vga, 0x3ce, 0x03, 0x18); /* neither the function nor the bit mask apply */
+    set_idx(vga, 0x3ce, 0x08, 0x00);
+    set_idx(vga, 0x3c4, 0x02, 0x0f);
+    win_w(vga, 12, 0x55);
+    assert_int_equal(planes_at(f, 12), 0x0fff2f1f);
+    set_idx(vga, 0x3ce, 0x03, 0x00);
+    set_idx(vga, 0x3ce, 0x08, 0xff);
     set_idx(vga, 0x3c4, 0x02, 0x0f);
     /* Write mode 2: the CPU byte's low nibble is the colour, under the bit mask. */
     set_idx(vga, 0x3ce, 0x05, 0x02);

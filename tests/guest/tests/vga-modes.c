@@ -137,11 +137,15 @@ static void check_write_modes(void)
         set_idx(0x3ce, 0x03, 0x00);
         CHECK(planes(a + 5 + k) == want[k], "function %u: %08x", k, planes(a + 5 + k));
     }
-    /* Write mode 1 copies the latches. */
+    /* Write mode 1 copies the latches: neither the function nor the bit mask apply. */
     set_idx(0x3ce, 0x05, 0x01);
+    set_idx(0x3ce, 0x03, 0x18);
+    set_idx(0x3ce, 0x08, 0x00);
     (void)WIN[a + 4];
     WIN[a + 8] = 0x00;
     set_idx(0x3ce, 0x05, 0x00);
+    set_idx(0x3ce, 0x03, 0x00);
+    set_idx(0x3ce, 0x08, 0xff);
     CHECK(planes(a + 8) == 0x03f303f3u, "write mode 1: %08x", planes(a + 8));
     /* Write mode 2: colour 1010 under bit mask 0x81, latches from a + 4. */
     set_idx(0x3ce, 0x05, 0x02);
