@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """test-vga-modes: the vga-modes guest (tests/guest/tests/vga-modes.c, interactive=1) sets
-the legacy VGA modes 13h and 12h from the BIOS register tables (with --display vga,vram=4,
+the legacy VGA modes 13h, 12h, 0Dh and 04h from the BIOS register tables (with --display vga,vram=4,
 whose size the guest checks in the dispi register and BAR0) and draws a known pattern
 in each through the 0xA0000 window. Every pixel of both screens is checked through QMP
 screendump (PNG and PPM), the 12h screen also through our RFB client over --vnc; when
 qemu-system-x86_64 is installed, QEMU's -device VGA running the same ELF must give
-byte-identical screendumps of both (same size: QEMU shows mode 13h as 640x400, each pixel
+byte-identical screendumps of all four (same size: QEMU shows mode 13h as 640x400, each pixel
 doubled both ways, as the CRTC timing does). A checkpoint of the 12h screen restores with the
 same pixels, and not into another VRAM size.
 
@@ -54,13 +54,40 @@ def expected_12h():
     return bytes(out)
 
 
+AR0D = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17]
+AR04 = [0x00, 0x13, 0x15, 0x17]
+
+
+def expected_0dh():
+    """320x200 shown as 640x400 (dot clock / 2, double scan)."""
+    rows = []
+    for y in range(200):
+        line = b"".join(dac(AR0D[(x // 8 + y // 8) & 15]) * 2 for x in range(320))
+        rows.append(line * 2)
+    return b"".join(rows)
+
+
+def expected_04h():
+    """320x200x4 shown as 640x400; row y's bytes are xb * 7 + y, 4 pixels each, MSB first."""
+    rows = []
+    for y in range(200):
+        line = b"".join(dac(AR04[(((x // 4) * 7 + y) & 0xff) >> (6 - 2 * (x % 4)) & 3]) * 2
+                        for x in range(320))
+        rows.append(line * 2)
+    return b"".join(rows)
+
+
+STAGES = ("13h", "12h", "0dh", "04h")
+
+
 def qemu_screens(elf, tmp):
     q = QemuGuest.start(elf, tmp, ["VGA,vgamem_mb=4"], GUEST_ARGS)
     if q is None:
         return None
     try:
         screens = []
-        for stage in ("13h", "12h"):
+        for stage in STAGES:
             q.wait_serial("vga-modes: %s ready" % stage, 60)
             png = os.path.join(tmp, "qemu-%s.png" % stage)
             q.c.cmd("screendump", {"filename": png, "format": "png"})
@@ -126,6 +153,14 @@ def run():
         print("mode 12h: the VNC client gets the same pixels")
         check_restore(binary, c, tmp, img)
         check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
+        for stage, want in (("0dh", expected_0dh()), ("04h", expected_04h())):
+            vm.wait_serial("vga-modes: %s ready" % stage, timeout=120)
+            w, h, img = screendump(c, tmp, stage)
+            check((w, h) == (640, 400), "mode %s screen is %dx%d" % (stage, w, h))
+            check(img == want, "mode %s: %s" % (stage, first_difference(w, img, want)))
+            print("mode %s: every pixel as drawn" % stage)
+            ours.append((w, h, img))
+            check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
         rc = vm.wait_exit(60)
         check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
 
@@ -133,7 +168,7 @@ def run():
         if q is None:
             print("QEMU: not installed, no cross-check")
             return
-        for name, a, b in zip(("13h", "12h"), ours, q):
+        for name, a, b in zip(STAGES, ours, q):
             check(a[:2] == b[:2], "mode %s: QEMU's screen is %dx%d, ours %dx%d" % ((name,) + b[:2] + a[:2]))
             check(a[2] == b[2], "mode %s: QEMU and deskvm differ: %s" % (name, first_difference(a[0], a[2], b[2])))
             print("mode %s: QEMU -device VGA shows the same %dx%d screen" % ((name,) + a[:2]))

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vga-modes: programs the legacy VGA graphics modes 13h (320x200x256, chain-4) and 12h
- * (640x480x16, planar) by writing the standard register tables through the ports, as a
- * BIOS does, and draws a known pattern through the 0xA0000 window. In mode 12h it first
- * checks the graphics controller's write modes 0-3, read modes 0/1, the latches,
- * set/reset, rotate, logical functions, bit mask and map mask by reading planes back (the
- * same checks pass on QEMU's -device VGA). tests/integration/test-vga-modes.py checks
- * every pixel of both screens through QMP screendump, on deskvm and QEMU.
+ * vga-modes: programs the legacy VGA graphics modes 13h (320x200x256, chain-4), 12h
+ * (640x480x16, planar), 0Dh (320x200x16, dots doubled) and 04h (320x200x4, CGA) by writing the
+ * standard register tables through the ports, as a BIOS does, and draws a known pattern through the
+ * 0xA0000 window. In mode 12h it first checks the graphics controller's write modes 0-3, read modes
+ * 0/1, the latches, set/reset, rotate, logical functions, bit mask and map mask by reading planes
+ * back (the same checks pass on QEMU's -device VGA). tests/integration/test-vga-modes.py checks
+ * every pixel of each screen through QMP screendump, on deskvm and QEMU.
  *
  * Command line: interactive=1 waits after each mode for a key (press and release) from the
  * i8042, so that the host can take a screendump of it; vram_mib=N checks that the dispi
@@ -258,6 +258,34 @@ void test_main(void)
     CHECK((planes(479 * 80 + 559 / 8) & 0x01010101u) == 0x01010101u, "12h diagonal reads %08x",
           planes(479 * 80 + 559 / 8));
     printf("vga-modes: 12h ready\n");
+    wait_key(interactive);
+
+    /* Mode 0Dh: byte (xb, y) of the 40 per line has colour (xb + y / 8) & 15 (write mode 2). */
+    set_mode(&mode0d);
+    load_dac();
+    set_idx(0x3ce, 0x05, 0x02);
+    for (unsigned y = 0; y < 200; y++) {
+        for (unsigned xb = 0; xb < 40; xb++) {
+            WIN[y * 40 + xb] = (uint8_t)((xb + y / 8) & 15);
+        }
+    }
+    set_idx(0x3ce, 0x05, 0x00);
+    printf("vga-modes: 0dh ready\n");
+    wait_key(interactive);
+
+    /* Mode 04h: even rows at 0xB8000, odd ones at 0xBA000, 80 bytes of 4 pixels each; byte
+     * xb of row y is xb * 7 + y. */
+    set_mode(&mode04);
+    load_dac();
+    volatile uint8_t *cga = (volatile uint8_t *)0xb8000;
+    for (unsigned y = 0; y < 200; y++) {
+        for (unsigned xb = 0; xb < 80; xb++) {
+            cga[(y & 1) * 0x2000 + (y >> 1) * 80 + xb] = (uint8_t)(xb * 7 + y);
+        }
+    }
+    CHECK(cga[0x2000 + 99 * 80 + 79] == (uint8_t)(79 * 7 + 199), "04h reads %02x",
+          cga[0x2000 + 99 * 80 + 79]);
+    printf("vga-modes: 04h ready\n");
     wait_key(interactive);
     printf("vga-modes: done\n");
 }
