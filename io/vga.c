@@ -3,8 +3,10 @@
  * Standard VGA with Bochs VBE extensions (PCI 1234:1111). VRAM keeps four planes interleaved
  * (plane p of address a at vram[4 * a + p]), which makes chain-4 and the linear framebuffer
  * the same bytes. Text mode reads characters from plane 0 and attributes from plane 1 and
- * draws them with the built-in 8x16 font. Register meanings: IBM VGA Technical Reference;
- * dispi: Bochs vbe.h. docs/display.md lists what is not modelled.
+ * draws them with the built-in 8x16 font; graphics modes are drawn from the sequencer,
+ * graphics controller, CRTC and attribute registers alone; planar window accesses go through
+ * the graphics controller's latches and write/read modes. Register meanings: IBM VGA
+ * Technical Reference; dispi: Bochs vbe.h. docs/display.md lists what is not modelled.
  */
 #include "io/vga.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The standard VGA PCI device (QEMU's "-device VGA", PCI 1234:1111): the VGA registers at
- * 0x3C0-0x3DF (IBM VGA Technical Reference), text mode through the legacy window
+ * 0x3C0-0x3DF (IBM VGA Technical Reference), text and graphics modes through the legacy window
  * 0xA0000-0xBFFFF, and the Bochs VBE "dispi" interface (0x1CE/0x1CF and the MMIO BAR at
  * 0x500) with a linear framebuffer in the VRAM BAR. The model knows no addresses: the
  * machine glue (vmm/vga_machine.c) places it and maps VRAM as a KVM memory slot whose dirty
