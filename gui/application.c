@@ -30,6 +30,9 @@ static void activate(GApplication *app)
         if (ok && dv_library_ensure_demo(self->library, &error) == NULL && error != NULL) {
             ok = FALSE;
         }
+        if (ok) {
+            dv_library_adopt_running(self->library);
+        }
         DvWindow *w = dv_window_new(GTK_APPLICATION(app), self->library);
         if (!ok) {
             dv_window_notify_error(w, error);
@@ -60,6 +63,10 @@ static void shutdown(GApplication *app)
         dv_prefs_save_window(self->settings, w, h, gtk_window_is_maximized(win));
         g_settings_sync();
     }
+    /* Like virt-manager, quitting leaves running VMs running; the next start re-attaches. */
+    if (self->library != NULL) {
+        dv_library_detach_all(self->library);
+    }
     G_APPLICATION_CLASS(dv_application_parent_class)->shutdown(app);
 }
 
@@ -80,10 +87,12 @@ static void startup(GApplication *app)
         {"win.shutdown", "<Primary><Shift>s"},
         {"win.force-off", "<Primary><Shift>k"},
         {"win.snapshot-take", "<Primary>t"},
+        {"win.settings", "<Primary>e"},
         {"win.snapshot-revert", "<Primary><Shift>r"},
         {"win.page('serial')", "<Alt>1"},
         {"win.page('screen')", "<Alt>2"},
         {"win.page('snapshots')", "<Alt>3"},
+        {"win.page('performance')", "<Alt>4"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(accels); i++) {
         const char *v[] = {accels[i].accel, NULL};

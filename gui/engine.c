@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -46,6 +47,15 @@ struct _DvEngine {
     gboolean force_off;
     gboolean quit_sent; /* a clean end (SHUTDOWN event or quit) was announced */
     gboolean exited;
+    gboolean detached; /* the app quits: let the engine run on */
+    /* An adopted engine is not our child: its end is seen through a pidfd. */
+    gboolean adopted;
+    GPid pid;
+    int pidfd;
+    guint pidfd_watch;
+    gboolean pid_gone;  /* the pidfd fired; waiting for QMP to deliver the last events */
+    guint grace_source; /* bounds that wait */
+    gboolean qmp_eof;   /* the QMP socket was read to its end */
 };
 
 G_DEFINE_FINAL_TYPE(DvEngine, dv_engine, G_TYPE_OBJECT)
@@ -96,14 +106,22 @@ static void dv_engine_dispose(GObject *obj)
     g_cancellable_cancel(self->cancel);
     g_clear_handle_id(&self->retry_source, g_source_remove);
     g_clear_handle_id(&self->pty_watch, g_source_remove);
+    g_clear_handle_id(&self->pidfd_watch, g_source_remove);
+    g_clear_handle_id(&self->grace_source, g_source_remove);
     if (self->qmp != NULL) {
         g_signal_handlers_disconnect_by_data(self->qmp, self);
         dv_qmp_client_close(self->qmp);
         g_clear_object(&self->qmp);
     }
-    if (self->proc != NULL && !self->exited) {
-        /* Nobody supervises it any more: do not leave a VM running unseen. */
-        g_subprocess_force_exit(self->proc);
+    if (!self->exited && !self->detached) {
+        /* Nobody supervises it any more and the app did not hand it over: do not leave a VM
+         * running unseen. */
+        if (self->proc != NULL) {
+            g_subprocess_force_exit(self->proc);
+        } else if (self->pidfd >= 0) {
+            syscall(SYS_pidfd_send_signal, self->pidfd, SIGKILL, NULL, 0);
+        }
+        self->exited = TRUE;
     }
     g_clear_object(&self->proc);
     G_OBJECT_CLASS(dv_engine_parent_class)->dispose(obj);
@@ -114,6 +132,9 @@ static void dv_engine_finalize(GObject *obj)
     DvEngine *self = DV_ENGINE(obj);
     if (self->pty_master >= 0) {
         close(self->pty_master);
+    }
+    if (self->pidfd >= 0) {
+        close(self->pidfd);
     }
     g_byte_array_unref(self->scrollback);
     g_object_unref(self->cancel);
@@ -141,6 +162,7 @@ static void dv_engine_class_init(DvEngineClass *klass)
 static void dv_engine_init(DvEngine *self)
 {
     self->pty_master = -1;
+    self->pidfd = -1;
     self->scrollback = g_byte_array_new();
     self->cancel = g_cancellable_new();
 }
@@ -234,14 +256,9 @@ static void drain_pty(DvEngine *self)
     }
 }
 
-static void process_exited(GObject *src, GAsyncResult *res, gpointer data)
+/* The end of the process, spawned or adopted: drop the connection and say how it ended. */
+static void engine_ended(DvEngine *self, gboolean crashed, const char *message)
 {
-    DvEngine *self = data;
-    g_subprocess_wait_finish(G_SUBPROCESS(src), res, NULL);
-    if (g_cancellable_is_cancelled(self->cancel)) {
-        g_object_unref(self);
-        return;
-    }
     self->exited = TRUE;
     drain_pty(self);
     g_clear_handle_id(&self->retry_source, g_source_remove);
@@ -249,6 +266,17 @@ static void process_exited(GObject *src, GAsyncResult *res, gpointer data)
         g_signal_handlers_disconnect_by_data(self->qmp, self);
         dv_qmp_client_close(self->qmp);
         g_clear_object(&self->qmp);
+    }
+    g_signal_emit(self, signals[SIG_EXITED], 0, crashed, message);
+}
+
+static void process_exited(GObject *src, GAsyncResult *res, gpointer data)
+{
+    DvEngine *self = data;
+    g_subprocess_wait_finish(G_SUBPROCESS(src), res, NULL);
+    if (g_cancellable_is_cancelled(self->cancel)) {
+        g_object_unref(self);
+        return;
     }
     GSubprocess *p = self->proc;
     gboolean crashed = TRUE;
@@ -275,8 +303,64 @@ static void process_exited(GObject *src, GAsyncResult *res, gpointer data)
         message = g_strdup_printf("The engine %s. Its log (%s) ends with:\n%s", how, self->log_path,
                                   tail);
     }
-    g_signal_emit(self, signals[SIG_EXITED], 0, crashed, message);
+    engine_ended(self, crashed, message);
     g_object_unref(self);
+}
+
+/* An adopted engine is gone. Its exit status belongs to the app that spawned it, so a clean end
+ * is one announced by SHUTDOWN or asked by force off. */
+static void adopted_finish(DvEngine *self)
+{
+    g_clear_handle_id(&self->grace_source, g_source_remove);
+    if (self->exited) {
+        return;
+    }
+    g_object_ref(self);
+    if (self->force_off || self->quit_sent) {
+        engine_ended(self, FALSE, self->force_off ? "Forced off" : "Powered off");
+    } else {
+        g_autofree char *tail = log_tail(self->log_path);
+        g_autofree char *message = g_strdup_printf(
+            "The engine (pid %d, started by an earlier run of the app) ended without a "
+            "shutdown; its exit status is unknown. Its log (%s) ends with:\n%s",
+            (int)self->pid, self->log_path, tail);
+        engine_ended(self, TRUE, message);
+    }
+    g_object_unref(self);
+}
+
+static gboolean grace_expired(gpointer data)
+{
+    DvEngine *self = data;
+    self->grace_source = 0;
+    adopted_finish(self);
+    return G_SOURCE_REMOVE;
+}
+
+/* The QMP socket reached EOF: every event the engine wrote (SHUTDOWN) has been read. */
+static void on_qmp_closed(DvQmpClient *qmp, gpointer data)
+{
+    DvEngine *self = data;
+    self->qmp_eof = TRUE;
+    if (self->adopted && self->pid_gone) {
+        adopted_finish(self);
+    }
+}
+
+/* The pidfd turned readable: the process ended. The SHUTDOWN event it sent just before may
+ * still be unread in the QMP socket (two sources, no order between them), so wait for the
+ * socket's EOF, a second at most, before deciding how it ended. */
+static gboolean adopted_exited(gint fd, GIOCondition cond, gpointer data)
+{
+    DvEngine *self = data;
+    self->pidfd_watch = 0;
+    self->pid_gone = TRUE;
+    if (self->qmp != NULL && !self->qmp_eof) {
+        self->grace_source = g_timeout_add(1000, grace_expired, self);
+    } else {
+        adopted_finish(self);
+    }
+    return G_SOURCE_REMOVE;
 }
 
 static void on_qmp_event(DvQmpClient *qmp, const char *name, JsonObject *data, gpointer user)
@@ -330,6 +414,7 @@ static void connect_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     self->qmp = qmp;
     g_signal_connect(qmp, "event", G_CALLBACK(on_qmp_event), self);
+    g_signal_connect(qmp, "closed", G_CALLBACK(on_qmp_closed), self);
     dv_qmp_client_execute_async(qmp, "query-status", NULL, self->cancel, status_done,
                                 g_object_ref(self));
     g_object_unref(self);
@@ -382,9 +467,82 @@ DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const cha
     self->log_path = g_strdup(log_path);
     self->pty_watch = g_unix_fd_add(master, G_IO_IN | G_IO_HUP | G_IO_ERR, pty_readable, self);
     self->connect_deadline = g_get_monotonic_time() + CONNECT_TIMEOUT_MS * 1000;
+    const char *id = g_subprocess_get_identifier(proc);
+    self->pid = id != NULL ? (GPid)atoi(id) : 0;
     g_subprocess_wait_async(proc, self->cancel, process_exited, g_object_ref(self));
     self->retry_source = g_timeout_add(CONNECT_RETRY_MS, try_connect_source, self);
     return self;
+}
+
+gboolean dv_engine_cmdline_matches(const char *cmdline, gsize len, const char *qmp_path)
+{
+    if (cmdline == NULL || len == 0 || cmdline[len - 1] != '\0') {
+        return FALSE;
+    }
+    g_autofree char *want = g_strconcat("unix:", qmp_path, NULL);
+    g_autofree char *want_eq = g_strconcat("--qmp=", want, NULL);
+    g_autofree char *argv0 = g_path_get_basename(cmdline);
+    if (!g_str_equal(argv0, "deskvm-vm")) {
+        return FALSE;
+    }
+    const char *prev = NULL;
+    for (const char *a = cmdline; a < cmdline + len; a += strlen(a) + 1) {
+        if ((prev != NULL && g_str_equal(prev, "--qmp") && g_str_equal(a, want)) ||
+            g_str_equal(a, want_eq)) {
+            return TRUE;
+        }
+        prev = a;
+    }
+    return FALSE;
+}
+
+DvEngine *dv_engine_adopt(GPid pid, const char *qmp_path, const char *log_path, GError **error)
+{
+    /* The pidfd first, the command line second: once the pidfd is open the pid cannot be
+     * reused by another process, so what the command line says stays true. */
+    int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+    if (pidfd < 0) {
+        g_set_error(error, DV_ERROR, DV_ERROR_NOT_FOUND, "No engine runs as pid %d", (int)pid);
+        return NULL;
+    }
+    g_autofree char *proc_path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(proc_path, &cmdline, &len, NULL) ||
+        !dv_engine_cmdline_matches(cmdline, len, qmp_path)) {
+        close(pidfd);
+        g_set_error(error, DV_ERROR, DV_ERROR_NOT_FOUND, "Process %d is not the engine serving %s",
+                    (int)pid, qmp_path);
+        return NULL;
+    }
+    DvEngine *self = g_object_new(DV_TYPE_ENGINE, NULL);
+    self->adopted = TRUE;
+    self->pid = pid;
+    self->pidfd = pidfd;
+    self->qmp_path = g_strdup(qmp_path);
+    self->log_path = g_strdup(log_path);
+    static const char note[] = "[deskvm: re-attached to a VM started by an earlier run of the app; "
+                               "its serial output before now is not available]\r\n";
+    g_byte_array_append(self->scrollback, (const guint8 *)note, sizeof(note) - 1);
+    self->pidfd_watch = g_unix_fd_add(pidfd, G_IO_IN, adopted_exited, self);
+    self->connect_deadline = g_get_monotonic_time() + CONNECT_TIMEOUT_MS * 1000;
+    try_connect(self);
+    return self;
+}
+
+GPid dv_engine_get_pid(DvEngine *self)
+{
+    return self->pid;
+}
+
+gboolean dv_engine_is_adopted(DvEngine *self)
+{
+    return self->adopted;
+}
+
+void dv_engine_detach(DvEngine *self)
+{
+    self->detached = TRUE;
 }
 
 static void command_done(GObject *src, GAsyncResult *res, gpointer data)
@@ -419,7 +577,12 @@ void dv_engine_force_off(DvEngine *self)
         return;
     }
     self->force_off = TRUE;
-    g_subprocess_force_exit(self->proc);
+    if (self->proc != NULL) {
+        g_subprocess_force_exit(self->proc);
+    } else if (self->pidfd >= 0 &&
+               syscall(SYS_pidfd_send_signal, self->pidfd, SIGKILL, NULL, 0) < 0) {
+        self->force_off = FALSE; /* already gone: the pidfd watch reports it */
+    }
 }
 
 gboolean dv_engine_is_running(DvEngine *self)

@@ -34,6 +34,26 @@ gboolean dv_engine_check_kvm(GError **error);
 DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const char *qmp_path,
                           const char *log_path, GError **error);
 
+/*
+ * Re-attach to an engine this user started earlier (an app that was killed or quit leaves its
+ * VMs running, docs/gui.md "Running VMs outlive the app"). @pid must be a deskvm-vm whose
+ * command line serves QMP on @qmp_path (dv_engine_cmdline_matches on /proc/PID/cmdline), else
+ * DV_ERROR_NOT_FOUND. Same signals as a spawned engine, except that "serial-output" never comes
+ * (the old app's pty is gone) and "exited" cannot know the exit status: it reports a clean end
+ * after a SHUTDOWN event or force off, a crash with the log tail otherwise.
+ */
+DvEngine *dv_engine_adopt(GPid pid, const char *qmp_path, const char *log_path, GError **error);
+/* TRUE if @cmdline (/proc/PID/cmdline: NUL-separated, @len bytes) is deskvm-vm with
+ * "--qmp unix:@qmp_path". */
+gboolean dv_engine_cmdline_matches(const char *cmdline, gsize len, const char *qmp_path);
+/* The process id of the engine. */
+GPid dv_engine_get_pid(DvEngine *self);
+/* TRUE for an engine re-attached with dv_engine_adopt (no serial console). */
+gboolean dv_engine_is_adopted(DvEngine *self);
+/* Let the engine run on when this object goes (the app quits): by default disposing a running
+ * engine kills it, so that a test or a failed start leaves no process behind. */
+void dv_engine_detach(DvEngine *self);
+
 /* Send a QMP command without arguments ("stop", "cont", "system_reset", ...). */
 void dv_engine_command(DvEngine *self, const char *command);
 /* SIGKILL the engine (a "pulled plug"); "exited" follows with crashed = FALSE. */

@@ -360,3 +360,22 @@ DvVm *dv_library_ensure_demo(DvLibrary *self, GError **error)
     }
     return vm;
 }
+
+guint dv_library_adopt_running(DvLibrary *self)
+{
+    guint n = g_list_model_get_n_items(G_LIST_MODEL(self->store)), adopted = 0;
+    for (guint i = 0; i < n; i++) {
+        g_autoptr(DvVm) vm = g_list_model_get_item(G_LIST_MODEL(self->store), i);
+        adopted += dv_vm_adopt(vm) ? 1 : 0;
+    }
+    return adopted;
+}
+
+void dv_library_detach_all(DvLibrary *self)
+{
+    guint n = g_list_model_get_n_items(G_LIST_MODEL(self->store));
+    for (guint i = 0; i < n; i++) {
+        g_autoptr(DvVm) vm = g_list_model_get_item(G_LIST_MODEL(self->store), i);
+        dv_vm_detach(vm);
+    }
+}

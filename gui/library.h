@@ -39,4 +39,9 @@ DvVm *dv_library_ensure_demo(DvLibrary *self, GError **error);
 /* Write the VM's domain.xml to @path. */
 gboolean dv_library_export(DvLibrary *self, DvVm *vm, const char *path, GError **error);
 
+/* Re-attach every VM whose engine outlived an earlier run of the app; returns how many. */
+guint dv_library_adopt_running(DvLibrary *self);
+/* The app quits: running VMs keep running, to be adopted at the next start. */
+void dv_library_detach_all(DvLibrary *self);
+
 G_END_DECLS

@@ -12,9 +12,10 @@
 struct _DvNewVmDialog {
     GtkDialog parent;
     DvLibrary *library;
-    GtkEntry *name_entry, *kernel_entry, *initrd_entry, *cmdline_entry;
-    GtkSpinButton *memory_spin, *vcpus_spin;
-    GtkToggleButton *demo_radio, *net_check;
+    GtkEntry *name_entry, *kernel_entry, *initrd_entry, *cmdline_entry, *iso_entry, *image_entry;
+    GtkSpinButton *memory_spin, *vcpus_spin, *disk_spin;
+    GtkToggleButton *demo_radio, *net_check, *iso_radio, *image_radio;
+    GtkComboBox *image_mode_combo;
     GtkLabel *error_label;
 };
 
@@ -25,10 +26,16 @@ static guint signals[N_SIGNALS];
 
 static void on_boot_toggled(DvNewVmDialog *self)
 {
-    gboolean kernel = !gtk_toggle_button_get_active(self->demo_radio);
+    gboolean iso = gtk_toggle_button_get_active(self->iso_radio);
+    gboolean image = gtk_toggle_button_get_active(self->image_radio);
+    gboolean kernel = !gtk_toggle_button_get_active(self->demo_radio) && !iso && !image;
     gtk_widget_set_sensitive(GTK_WIDGET(self->kernel_entry), kernel);
     gtk_widget_set_sensitive(GTK_WIDGET(self->initrd_entry), kernel);
     gtk_widget_set_sensitive(GTK_WIDGET(self->cmdline_entry), kernel);
+    gtk_widget_set_sensitive(GTK_WIDGET(self->iso_entry), iso);
+    gtk_widget_set_sensitive(GTK_WIDGET(self->disk_spin), iso);
+    gtk_widget_set_sensitive(GTK_WIDGET(self->image_entry), image);
+    gtk_widget_set_sensitive(GTK_WIDGET(self->image_mode_combo), image);
 }
 
 static void read_fields(DvNewVmDialog *self, struct dv_new_vm *m)
@@ -42,6 +49,18 @@ static void read_fields(DvNewVmDialog *self, struct dv_new_vm *m)
     m->initrd = g_strdup(gtk_entry_get_text(self->initrd_entry));
     m->cmdline = g_strdup(gtk_entry_get_text(self->cmdline_entry));
     m->user_net = gtk_toggle_button_get_active(self->net_check);
+    if (gtk_toggle_button_get_active(self->iso_radio)) {
+        m->iso = g_strstrip(g_strdup(gtk_entry_get_text(self->iso_entry)));
+    }
+    gtk_spin_button_update(self->disk_spin);
+    m->disk_gib = (guint64)gtk_spin_button_get_value_as_int(self->disk_spin);
+    if (gtk_toggle_button_get_active(self->image_radio)) {
+        m->image = g_strstrip(g_strdup(gtk_entry_get_text(self->image_entry)));
+    }
+    const char *mode = gtk_combo_box_get_active_id(self->image_mode_combo);
+    m->image_mode = g_strcmp0(mode, "copy") == 0  ? DV_IMAGE_COPY
+                    : g_strcmp0(mode, "use") == 0 ? DV_IMAGE_USE
+                                                  : DV_IMAGE_LINK;
 }
 
 static void show_error(DvNewVmDialog *self, const GError *error, const char *field)
@@ -54,6 +73,9 @@ static void show_error(DvNewVmDialog *self, const GError *error, const char *fie
                    : g_strcmp0(field, "vcpus") == 0  ? GTK_WIDGET(self->vcpus_spin)
                    : g_strcmp0(field, "kernel") == 0 ? GTK_WIDGET(self->kernel_entry)
                    : g_strcmp0(field, "initrd") == 0 ? GTK_WIDGET(self->initrd_entry)
+                   : g_strcmp0(field, "iso") == 0    ? GTK_WIDGET(self->iso_entry)
+                   : g_strcmp0(field, "disk") == 0   ? GTK_WIDGET(self->disk_spin)
+                   : g_strcmp0(field, "image") == 0  ? GTK_WIDGET(self->image_entry)
                                                      : GTK_WIDGET(self->name_entry);
     gtk_widget_grab_focus(w);
 }
@@ -69,17 +91,10 @@ static void on_response(GtkDialog *dialog, int response)
     read_fields(self, &m);
     const char *field = NULL;
     g_autoptr(GError) error = NULL;
-    if (!dv_new_vm_validate(&m, self->library, &field, &error)) {
-        show_error(self, error, field);
-        dv_new_vm_clear(&m);
-        return;
-    }
-    struct dv_vm_config *cfg = dv_new_vm_to_config(&m);
-    DvVm *vm = dv_library_create(self->library, cfg, &error);
-    dv_vm_config_free(cfg);
+    DvVm *vm = dv_new_vm_create(&m, self->library, &field, &error);
     dv_new_vm_clear(&m);
     if (vm == NULL) {
-        show_error(self, error, "name");
+        show_error(self, error, field);
         return;
     }
     g_signal_emit(self, signals[SIG_CREATED], 0, vm);
@@ -106,6 +121,12 @@ static void dv_new_vm_dialog_class_init(DvNewVmDialogClass *klass)
     gtk_widget_class_bind_template_child(wc, DvNewVmDialog, vcpus_spin);
     gtk_widget_class_bind_template_child(wc, DvNewVmDialog, demo_radio);
     gtk_widget_class_bind_template_child(wc, DvNewVmDialog, net_check);
+    gtk_widget_class_bind_template_child(wc, DvNewVmDialog, iso_entry);
+    gtk_widget_class_bind_template_child(wc, DvNewVmDialog, image_entry);
+    gtk_widget_class_bind_template_child(wc, DvNewVmDialog, disk_spin);
+    gtk_widget_class_bind_template_child(wc, DvNewVmDialog, iso_radio);
+    gtk_widget_class_bind_template_child(wc, DvNewVmDialog, image_radio);
+    gtk_widget_class_bind_template_child(wc, DvNewVmDialog, image_mode_combo);
     gtk_widget_class_bind_template_child(wc, DvNewVmDialog, error_label);
     gtk_widget_class_bind_template_callback(wc, on_boot_toggled);
     signals[SIG_CREATED] = g_signal_new("created", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
@@ -133,6 +154,7 @@ GtkWidget *dv_new_vm_dialog_new(GtkWindow *parent, DvLibrary *library)
     gtk_spin_button_set_value(self->memory_spin, (double)m.memory_mib);
     gtk_spin_button_set_value(self->vcpus_spin, m.vcpus);
     gtk_toggle_button_set_active(self->demo_radio, m.demo);
+    gtk_spin_button_set_value(self->disk_spin, (double)m.disk_gib);
     dv_new_vm_clear(&m);
     on_boot_toggled(self);
     gtk_dialog_set_default_response(GTK_DIALOG(self), GTK_RESPONSE_OK);

@@ -3,6 +3,10 @@
 #include "gui/new-vm.h"
 
 #include "gui/dv-error.h"
+#include "gui/vm-settings.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +27,41 @@ void dv_new_vm_init_defaults(struct dv_new_vm *m, DvLibrary *library)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     m->vcpus = cpus >= 4 ? 2 : 1;
     m->demo = TRUE;
+    m->disk_gib = dv_new_vm_default_disk_gib(dv_library_get_root(library));
+}
+
+#define GIB (G_GUINT64_CONSTANT(1) << 30)
+#define DISK_GIB_DEFAULT 20
+#define DISK_GIB_MAX (64 * 1024)
+
+guint64 dv_new_vm_default_disk_gib(const char *dir)
+{
+    /* The library directory may not exist yet: ask about the nearest existing parent. */
+    g_autofree char *probe = g_strdup(dir);
+    while (!g_file_test(probe, G_FILE_TEST_IS_DIR) && strchr(probe, '/') != NULL &&
+           !g_str_equal(probe, "/")) {
+        char *parent = g_path_get_dirname(probe);
+        g_free(probe);
+        probe = parent;
+    }
+    g_autoptr(GFile) f = g_file_new_for_path(probe);
+    g_autoptr(GFileInfo) info =
+        g_file_query_filesystem_info(f, G_FILE_ATTRIBUTE_FILESYSTEM_FREE, NULL, NULL);
+    guint64 free_gib =
+        info ? g_file_info_get_attribute_uint64(info, G_FILE_ATTRIBUTE_FILESYSTEM_FREE) / GIB
+             : DISK_GIB_DEFAULT * 2;
+    return CLAMP(free_gib / 2, 1, DISK_GIB_DEFAULT);
+}
+
+const char *dv_new_vm_method(const struct dv_new_vm *m)
+{
+    if (m->iso != NULL) {
+        return "iso";
+    }
+    if (m->image != NULL) {
+        return "image";
+    }
+    return m->demo ? "demo" : "kernel";
 }
 
 void dv_new_vm_use_prefs(struct dv_new_vm *m, guint memory_mib, guint cpus)
@@ -41,6 +80,8 @@ void dv_new_vm_clear(struct dv_new_vm *m)
     g_free(m->kernel);
     g_free(m->initrd);
     g_free(m->cmdline);
+    g_free(m->iso);
+    g_free(m->image);
     memset(m, 0, sizeof(*m));
 }
 
@@ -86,7 +127,46 @@ gboolean dv_new_vm_validate(const struct dv_new_vm *m, DvLibrary *library, const
         g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "A VM has 1 to %d vCPUs", DV_VCPUS_MAX);
         return fail(field, "vcpus");
     }
-    if (!m->demo) {
+    const char *method = dv_new_vm_method(m);
+    if (g_str_equal(method, "iso")) {
+        GStatBuf st;
+        if (empty(m->iso)) {
+            g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "Installing needs an ISO image");
+            return fail(field, "iso");
+        }
+        if (!g_path_is_absolute(m->iso) || g_stat(m->iso, &st) != 0 || !S_ISREG(st.st_mode)) {
+            g_set_error(error, DV_ERROR, DV_ERROR_NOT_FOUND,
+                        "The ISO image \"%s\" does not exist (give its full path)", m->iso);
+            return fail(field, "iso");
+        }
+        if (st.st_size < 2048 || st.st_size % 2048 != 0) {
+            g_set_error(error, DV_ERROR, DV_ERROR_INVALID,
+                        "\"%s\" is not a CD image (its size is not a multiple of 2048 bytes)",
+                        m->iso);
+            return fail(field, "iso");
+        }
+        if (m->disk_gib < 1 || m->disk_gib > DISK_GIB_MAX) {
+            g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "The disk is 1 to %d GiB", DISK_GIB_MAX);
+            return fail(field, "disk");
+        }
+    } else if (g_str_equal(method, "image")) {
+        if (empty(m->image)) {
+            g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "Choose the disk image to use");
+            return fail(field, "image");
+        }
+        if (!g_path_is_absolute(m->image) || !g_file_test(m->image, G_FILE_TEST_IS_REGULAR)) {
+            g_set_error(error, DV_ERROR, DV_ERROR_NOT_FOUND,
+                        "The disk image \"%s\" does not exist (give its full path)", m->image);
+            return fail(field, "image");
+        }
+        if (dv_disk_image_size(m->image, error) == 0) {
+            return fail(field, "image");
+        }
+        if (m->image_mode > DV_IMAGE_USE) {
+            g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "Link, copy or use the image");
+            return fail(field, "image");
+        }
+    } else if (!m->demo) {
         if (empty(m->kernel)) {
             g_set_error(error, DV_ERROR, DV_ERROR_INVALID,
                         "Direct kernel boot needs a kernel image");
@@ -108,8 +188,20 @@ struct dv_vm_config *dv_new_vm_to_config(const struct dv_new_vm *m)
     cfg->name = g_strdup(m->name);
     cfg->memory_mib = m->memory_mib;
     cfg->vcpus = m->vcpus;
-    cfg->demo = m->demo;
-    if (!m->demo) {
+    const char *method = dv_new_vm_method(m);
+    cfg->demo = g_str_equal(method, "demo");
+    if (g_str_equal(method, "iso")) {
+        cfg->firmware = g_strdup("bios");
+        cfg->cdrom = g_strdup(m->iso);
+        cfg->boot = g_strdup("cdrom,disk");
+    } else if (g_str_equal(method, "image")) {
+        cfg->firmware = g_strdup("bios");
+        cfg->boot = g_strdup("disk");
+        if (m->image_mode == DV_IMAGE_USE) {
+            dv_vm_config_add_disk(cfg, m->image, dv_disk_image_probe(m->image, NULL), false)->bus =
+                g_strdup("sata");
+        }
+    } else if (!m->demo) {
         cfg->kernel = g_strdup(m->kernel);
         cfg->initrd = empty(m->initrd) ? NULL : g_strdup(m->initrd);
         cfg->cmdline = empty(m->cmdline) ? NULL : g_strdup(m->cmdline);
@@ -118,4 +210,68 @@ struct dv_vm_config *dv_new_vm_to_config(const struct dv_new_vm *m)
         dv_vm_config_add_net(cfg, "user", NULL, NULL);
     }
     return cfg;
+}
+
+/* Remove what dv_new_vm_create made of a VM whose disk could not be made. */
+static void undo_create(DvLibrary *library, const char *dir)
+{
+    g_autofree char *xml = g_build_filename(dir, "domain.xml", NULL);
+    g_unlink(xml);
+    g_rmdir(dir);
+    dv_library_load(library, NULL);
+}
+
+DvVm *dv_new_vm_create(const struct dv_new_vm *m, DvLibrary *library, const char **field,
+                       GError **error)
+{
+    if (!dv_new_vm_validate(m, library, field, error)) {
+        return NULL;
+    }
+    const char *method = dv_new_vm_method(m);
+    g_autofree char *dir = g_build_filename(dv_library_get_root(library), m->name, NULL);
+    struct dv_vm_config *cfg = dv_new_vm_to_config(m);
+    g_autofree char *disk = NULL;
+    const char *src_format = NULL;
+    if (g_str_equal(method, "iso") ||
+        (g_str_equal(method, "image") && m->image_mode == DV_IMAGE_LINK)) {
+        disk = g_build_filename(dir, "disk0.qcow2", NULL);
+        dv_vm_config_add_disk(cfg, disk, "qcow2", false)->bus = g_strdup("sata");
+    } else if (g_str_equal(method, "image") && m->image_mode == DV_IMAGE_COPY) {
+        src_format = dv_disk_image_probe(m->image, NULL);
+        g_autofree char *file = g_strdup_printf("disk0.%s", src_format);
+        disk = g_build_filename(dir, file, NULL);
+        dv_vm_config_add_disk(cfg, disk, src_format, false)->bus = g_strdup("sata");
+    }
+    DvVm *vm = dv_library_create(library, cfg, error);
+    dv_vm_config_free(cfg);
+    if (vm == NULL) {
+        if (field != NULL) {
+            *field = "name";
+        }
+        return NULL;
+    }
+    gboolean ok = TRUE;
+    if (g_str_equal(method, "iso")) {
+        ok = dv_disk_image_create(disk, "qcow2", m->disk_gib * GIB, error);
+        if (field != NULL && !ok) {
+            *field = "disk";
+        }
+    } else if (disk != NULL && m->image_mode == DV_IMAGE_LINK) {
+        ok = dv_disk_image_create_overlay(disk, m->image, error);
+    } else if (disk != NULL) {
+        g_autoptr(GFile) from = g_file_new_for_path(m->image);
+        g_autoptr(GFile) to = g_file_new_for_path(disk);
+        ok = g_file_copy(from, to, G_FILE_COPY_NONE, NULL, NULL, NULL, error);
+    }
+    if (!ok) {
+        if (field != NULL && g_str_equal(method, "image")) {
+            *field = "image";
+        }
+        if (disk != NULL) {
+            g_unlink(disk);
+        }
+        undo_create(library, dir);
+        return NULL;
+    }
+    return vm;
 }

@@ -20,6 +20,7 @@ static void disk_free(gpointer p)
     struct dv_disk *d = p;
     g_free(d->path);
     g_free(d->format);
+    g_free(d->bus);
     g_free(d);
 }
 
@@ -54,17 +55,59 @@ void dv_vm_config_free(struct dv_vm_config *cfg)
     g_free(cfg->cmdline);
     g_ptr_array_unref(cfg->disks);
     g_ptr_array_unref(cfg->nets);
+    g_free(cfg->firmware);
+    g_free(cfg->cdrom);
+    g_free(cfg->boot);
+    g_free(cfg->display);
+    g_free(cfg->vnc_listen);
+    g_free(cfg->vnc_password);
     g_free(cfg);
 }
 
-void dv_vm_config_add_disk(struct dv_vm_config *cfg, const char *path, const char *format,
-                           bool readonly)
+struct dv_disk *dv_vm_config_add_disk(struct dv_vm_config *cfg, const char *path,
+                                      const char *format, bool readonly)
 {
     struct dv_disk *d = g_new0(struct dv_disk, 1);
     d->path = g_strdup(path);
     d->format = g_strdup(format);
     d->readonly = readonly;
     g_ptr_array_add(cfg->disks, d);
+    return d;
+}
+
+struct dv_vm_config *dv_vm_config_copy(const struct dv_vm_config *cfg)
+{
+    struct dv_vm_config *c = dv_vm_config_new();
+    c->name = g_strdup(cfg->name);
+    c->uuid = g_strdup(cfg->uuid);
+    c->memory_mib = cfg->memory_mib;
+    c->vcpus = cfg->vcpus;
+    c->demo = cfg->demo;
+    c->kernel = g_strdup(cfg->kernel);
+    c->initrd = g_strdup(cfg->initrd);
+    c->cmdline = g_strdup(cfg->cmdline);
+    for (guint i = 0; i < cfg->disks->len; i++) {
+        const struct dv_disk *d = g_ptr_array_index(cfg->disks, i);
+        dv_vm_config_add_disk(c, d->path, d->format, d->readonly)->bus = g_strdup(d->bus);
+    }
+    for (guint i = 0; i < cfg->nets->len; i++) {
+        const struct dv_net *n = g_ptr_array_index(cfg->nets, i);
+        dv_vm_config_add_net(c, n->type, n->ifname, n->mac);
+    }
+    c->firmware = g_strdup(cfg->firmware);
+    c->cdrom = g_strdup(cfg->cdrom);
+    c->boot = g_strdup(cfg->boot);
+    c->display = g_strdup(cfg->display);
+    c->vnc = cfg->vnc;
+    c->vnc_listen = g_strdup(cfg->vnc_listen);
+    c->vnc_port = cfg->vnc_port;
+    c->vnc_password = g_strdup(cfg->vnc_password);
+    return c;
+}
+
+const char *dv_vm_config_display(const struct dv_vm_config *cfg)
+{
+    return cfg->display != NULL ? cfg->display : "vga";
 }
 
 void dv_vm_config_add_net(struct dv_vm_config *cfg, const char *type, const char *ifname,
@@ -157,6 +200,13 @@ static gboolean read_disks(GVirConfigDomain *dom, xmlXPathContext *ctx, struct d
         GVirConfigDomainDisk *disk = l->data;
         index++;
         const char *source = gvir_config_domain_disk_get_source(disk);
+        gboolean is_cdrom = gvir_config_domain_disk_get_guest_device_type(disk) ==
+                            GVIR_CONFIG_DOMAIN_DISK_GUEST_DEVICE_CDROM;
+        if (is_cdrom && cfg->cdrom == NULL && source != NULL &&
+            gvir_config_domain_disk_get_disk_type(disk) == GVIR_CONFIG_DOMAIN_DISK_FILE) {
+            cfg->cdrom = g_strdup(source); /* the engine has one CD-ROM drive */
+            continue;
+        }
         if (source == NULL) {
             continue; /* an empty CD-ROM drive */
         }
@@ -180,7 +230,11 @@ static gboolean read_disks(GVirConfigDomain *dom, xmlXPathContext *ctx, struct d
         xmlXPathObject *obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
         bool readonly = obj != NULL && obj->nodesetval != NULL && obj->nodesetval->nodeNr > 0;
         xmlXPathFreeObject(obj);
-        dv_vm_config_add_disk(cfg, source, format, readonly);
+        struct dv_disk *d = dv_vm_config_add_disk(cfg, source, format, readonly);
+        g_autofree char *bus = xpath_printf(ctx, "/domain/devices/disk[%u]/target/@bus", index);
+        if (g_strcmp0(bus, "sata") == 0) {
+            d->bus = g_strdup("sata");
+        }
     }
     g_list_free_full(devices, g_object_unref);
     return ok;
@@ -206,6 +260,42 @@ static gboolean read_nets(xmlXPathContext *ctx, struct dv_vm_config *cfg, GError
                         type ? type : "(none)");
             return FALSE;
         }
+    }
+    return TRUE;
+}
+
+static gboolean read_os_and_display(xmlXPathContext *ctx, struct dv_vm_config *cfg, GError **error)
+{
+    g_autofree char *fw = xpath_string(ctx, "/domain/os/@firmware");
+    if (fw != NULL && !g_str_equal(fw, "bios")) {
+        g_set_error(error, DV_ERROR, DV_ERROR_UNSUPPORTED,
+                    "Firmware \"%s\" is not supported; deskvm runs SeaBIOS (firmware='bios')", fw);
+        return FALSE;
+    }
+    cfg->firmware = g_steal_pointer(&fw);
+    GString *boot = g_string_new(NULL);
+    for (int i = 1; i <= 4; i++) {
+        g_autofree char *dev = xpath_printf(ctx, "/domain/os/boot[%d]/@dev", i);
+        const char *item = g_strcmp0(dev, "cdrom") == 0 ? "cdrom"
+                           : g_strcmp0(dev, "hd") == 0  ? "disk"
+                                                        : NULL;
+        if (item != NULL && strstr(boot->str, item) == NULL) {
+            g_string_append_printf(boot, "%s%s", boot->len ? "," : "", item);
+        }
+    }
+    cfg->boot = boot->len ? g_string_free(boot, FALSE) : (g_string_free(boot, TRUE), NULL);
+    g_autofree char *video = xpath_string(ctx, "/domain/devices/video/model/@type");
+    cfg->display = g_strcmp0(video, "virtio") == 0 ? g_strdup("virtio-gpu") : NULL;
+    g_autofree char *port = xpath_string(ctx, "/domain/devices/graphics[@type='vnc']/@port");
+    xmlXPathObject *obj =
+        xmlXPathEvalExpression((const xmlChar *)"/domain/devices/graphics[@type='vnc']", ctx);
+    cfg->vnc = obj != NULL && obj->nodesetval != NULL && obj->nodesetval->nodeNr > 0;
+    xmlXPathFreeObject(obj);
+    if (cfg->vnc) {
+        gint64 p = port ? g_ascii_strtoll(port, NULL, 10) : 0;
+        cfg->vnc_port = p > 0 && p <= 65535 ? (guint)p : 0;
+        cfg->vnc_listen = xpath_string(ctx, "/domain/devices/graphics[@type='vnc']/@listen");
+        cfg->vnc_password = xpath_string(ctx, "/domain/devices/graphics[@type='vnc']/@passwd");
     }
     return TRUE;
 }
@@ -300,6 +390,9 @@ struct dv_vm_config *dv_vm_config_from_xml(const char *xml, GError **error)
     if (!read_disks(dom, ctx, cfg, error) || !read_nets(ctx, cfg, error)) {
         goto out;
     }
+    if (!read_os_and_display(ctx, cfg, error)) {
+        goto out;
+    }
     ok = TRUE;
 out:
     xmlXPathFreeContext(ctx);
@@ -310,6 +403,58 @@ out:
         return NULL;
     }
     return cfg;
+}
+
+/*
+ * What libvirt-gconfig cannot write: tap interfaces (type='ethernet' with <target dev>) and the
+ * VNC listen address. Edits @xml (taken) in place with libxml2; unchanged when neither occurs.
+ */
+static char *finish_xml(char *xml, const struct dv_vm_config *cfg)
+{
+    gboolean tap = FALSE;
+    for (guint i = 0; i < cfg->nets->len; i++) {
+        tap |= g_strcmp0(((struct dv_net *)g_ptr_array_index(cfg->nets, i))->type, "tap") == 0;
+    }
+    gboolean listen = cfg->vnc && cfg->vnc_listen != NULL;
+    if (!tap && !listen) {
+        return xml;
+    }
+    xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL, XML_PARSE_NONET);
+    if (doc == NULL) {
+        return xml;
+    }
+    xmlNode *devices = NULL;
+    for (xmlNode *n = xmlDocGetRootElement(doc)->children; n != NULL; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)"devices") == 0) {
+            devices = n;
+        }
+    }
+    guint net = 0;
+    for (xmlNode *n = devices ? devices->children : NULL; n != NULL; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE) {
+            continue;
+        }
+        if (xmlStrcmp(n->name, (const xmlChar *)"interface") == 0 && net < cfg->nets->len) {
+            const struct dv_net *dn = g_ptr_array_index(cfg->nets, net++);
+            if (g_strcmp0(dn->type, "tap") == 0) {
+                xmlSetProp(n, (const xmlChar *)"type", (const xmlChar *)"ethernet");
+                if (dn->ifname != NULL) {
+                    xmlNode *t = xmlNewChild(n, NULL, (const xmlChar *)"target", NULL);
+                    xmlSetProp(t, (const xmlChar *)"dev", (const xmlChar *)dn->ifname);
+                }
+            }
+        } else if (xmlStrcmp(n->name, (const xmlChar *)"graphics") == 0 && listen) {
+            xmlSetProp(n, (const xmlChar *)"listen", (const xmlChar *)cfg->vnc_listen);
+        }
+    }
+    xmlNode *root = xmlDocGetRootElement(doc);
+    xmlBuffer *buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, root, 0, 1);
+    char *out = g_strdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    xmlFreeDoc(doc);
+    g_free(xml);
+    return out;
 }
 
 char *dv_vm_config_to_xml(const struct dv_vm_config *cfg)
@@ -335,6 +480,21 @@ char *dv_vm_config_to_xml(const struct dv_vm_config *cfg)
     if (cfg->cmdline != NULL) {
         gvir_config_domain_os_set_cmdline(os, cfg->cmdline);
     }
+    if (g_strcmp0(cfg->firmware, "bios") == 0) {
+        gvir_config_domain_os_set_firmware(os, GVIR_CONFIG_DOMAIN_OS_FIRMWARE_BIOS);
+    }
+    if (cfg->boot != NULL) {
+        g_auto(GStrv) items = g_strsplit(cfg->boot, ",", -1);
+        GList *devs = NULL;
+        for (char **it = items; *it != NULL; it++) {
+            GVirConfigDomainOsBootDevice dev = g_str_equal(*it, "cdrom")
+                                                   ? GVIR_CONFIG_DOMAIN_OS_BOOT_DEVICE_CDROM
+                                                   : GVIR_CONFIG_DOMAIN_OS_BOOT_DEVICE_HD;
+            devs = g_list_append(devs, GINT_TO_POINTER(dev));
+        }
+        gvir_config_domain_os_set_boot_devices(os, devs);
+        g_list_free(devs);
+    }
     gvir_config_domain_set_os(dom, os);
     g_object_unref(os);
 
@@ -354,18 +514,31 @@ char *dv_vm_config_to_xml(const struct dv_vm_config *cfg)
         }
         gvir_config_domain_disk_set_driver(disk, drv);
         g_object_unref(drv);
-        g_autofree char *dev = g_strdup_printf("vd%c", (char)('a' + (i % 26)));
+        gboolean sata = g_strcmp0(d->bus, "sata") == 0;
+        g_autofree char *dev = g_strdup_printf(sata ? "sd%c" : "vd%c", (char)('a' + (i % 26)));
         gvir_config_domain_disk_set_target_dev(disk, dev);
-        gvir_config_domain_disk_set_target_bus(disk, GVIR_CONFIG_DOMAIN_DISK_BUS_VIRTIO);
+        gvir_config_domain_disk_set_target_bus(disk, sata ? GVIR_CONFIG_DOMAIN_DISK_BUS_SATA
+                                                          : GVIR_CONFIG_DOMAIN_DISK_BUS_VIRTIO);
         gvir_config_domain_disk_set_readonly(disk, d->readonly);
         gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(disk));
         g_object_unref(disk);
     }
+    if (cfg->cdrom != NULL) {
+        GVirConfigDomainDisk *cd = gvir_config_domain_disk_new();
+        gvir_config_domain_disk_set_type(cd, GVIR_CONFIG_DOMAIN_DISK_FILE);
+        gvir_config_domain_disk_set_guest_device_type(cd,
+                                                      GVIR_CONFIG_DOMAIN_DISK_GUEST_DEVICE_CDROM);
+        gvir_config_domain_disk_set_source(cd, cfg->cdrom);
+        gvir_config_domain_disk_set_target_dev(cd, "sdz");
+        gvir_config_domain_disk_set_target_bus(cd, GVIR_CONFIG_DOMAIN_DISK_BUS_SATA);
+        gvir_config_domain_disk_set_readonly(cd, TRUE);
+        gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(cd));
+        g_object_unref(cd);
+    }
     for (guint i = 0; i < cfg->nets->len; i++) {
         const struct dv_net *n = g_ptr_array_index(cfg->nets, i);
-        /* libvirt-gconfig has no class for type='ethernet' (tap): tap interfaces come from
-         * imported files, which are kept as written (dv_domain_xml_rewrite). */
-        g_return_val_if_fail(g_strcmp0(n->type, "user") == 0, NULL);
+        /* libvirt-gconfig has no class for type='ethernet' (tap): written as user here and
+         * turned into ethernet by finish_xml(). */
         GVirConfigDomainInterface *iface =
             GVIR_CONFIG_DOMAIN_INTERFACE(gvir_config_domain_interface_user_new());
         if (n->mac != NULL) {
@@ -379,9 +552,24 @@ char *dv_vm_config_to_xml(const struct dv_vm_config *cfg)
         gvir_config_domain_set_custom_xml(dom, "<guest kind=\"demo\"/>", DV_XMLNS_PREFIX, DV_XMLNS,
                                           NULL);
     }
+    if (cfg->display != NULL && g_str_equal(cfg->display, "virtio-gpu")) {
+        GVirConfigDomainVideo *video = gvir_config_domain_video_new();
+        gvir_config_domain_video_set_model(video, GVIR_CONFIG_DOMAIN_VIDEO_MODEL_VIRTIO);
+        gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(video));
+        g_object_unref(video);
+    }
+    if (cfg->vnc) {
+        GVirConfigDomainGraphicsVnc *vnc = gvir_config_domain_graphics_vnc_new();
+        gvir_config_domain_graphics_vnc_set_port(vnc, cfg->vnc_port ? (int)cfg->vnc_port : 5900);
+        if (cfg->vnc_password != NULL) {
+            gvir_config_domain_graphics_vnc_set_password(vnc, cfg->vnc_password);
+        }
+        gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(vnc));
+        g_object_unref(vnc);
+    }
     char *xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
     g_object_unref(dom);
-    return xml;
+    return finish_xml(xml, cfg);
 }
 
 static gboolean file_exists(const char *what, const char *path, GError **error)
@@ -405,10 +593,18 @@ gboolean dv_vm_config_check_runnable(const struct dv_vm_config *cfg, GError **er
         g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "A VM has 1 to %d vCPUs", DV_VCPUS_MAX);
         return FALSE;
     }
-    if (!cfg->demo && cfg->kernel == NULL) {
+    if (!cfg->demo && cfg->kernel == NULL && cfg->firmware == NULL) {
         g_set_error(error, DV_ERROR, DV_ERROR_UNSUPPORTED,
-                    "This VM boots from firmware, which the engine does not run yet; give it a "
-                    "kernel (direct kernel boot)");
+                    "This VM has neither a kernel (direct kernel boot) nor firmware='bios' "
+                    "(SeaBIOS boot): there is nothing to boot");
+        return FALSE;
+    }
+    if (cfg->kernel != NULL && cfg->firmware != NULL) {
+        g_set_error(error, DV_ERROR, DV_ERROR_UNSUPPORTED,
+                    "The engine cannot combine a kernel with firmware boot yet");
+        return FALSE;
+    }
+    if (cfg->cdrom != NULL && !file_exists("CD-ROM image", cfg->cdrom, error)) {
         return FALSE;
     }
     if (cfg->kernel != NULL && !file_exists("kernel", cfg->kernel, error)) {
@@ -452,6 +648,15 @@ GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_p
     g_ptr_array_add(b, g_strdup_printf("%" G_GUINT64_FORMAT "M", cfg->memory_mib));
     g_ptr_array_add(b, g_strdup("--cpus"));
     g_ptr_array_add(b, g_strdup_printf("%u", cfg->vcpus));
+    if (!cfg->demo && cfg->firmware != NULL) {
+        add2(b, "--firmware", cfg->firmware);
+        if (cfg->boot != NULL) {
+            add2(b, "--boot", cfg->boot);
+        }
+    }
+    if (cfg->cdrom != NULL) {
+        add2(b, "--cdrom", cfg->cdrom);
+    }
     if (!cfg->demo && cfg->kernel != NULL) {
         add2(b, "--kernel", cfg->kernel);
         if (cfg->initrd != NULL) {
@@ -472,6 +677,9 @@ GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_p
         if (d->readonly) {
             g_string_append(spec, ",readonly=on");
         }
+        if (d->bus != NULL) {
+            g_string_append_printf(spec, ",bus=%s", d->bus);
+        }
         g_ptr_array_add(b, g_strdup("--disk"));
         g_ptr_array_add(b, g_string_free(spec, FALSE));
     }
@@ -487,6 +695,15 @@ GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_p
         }
         g_ptr_array_add(b, g_strdup("--net"));
         g_ptr_array_add(b, g_string_free(spec, FALSE));
+    }
+    add2(b, "--display", dv_vm_config_display(cfg));
+    if (cfg->vnc) {
+        /* The password is set over QMP after start (set_password), never on the command line
+         * that other users can read in /proc. */
+        const char *host = cfg->vnc_listen ? cfg->vnc_listen : "127.0.0.1";
+        g_ptr_array_add(b, g_strdup("--vnc"));
+        g_ptr_array_add(b, g_strdup_printf("%s:%u%s", host, cfg->vnc_port ? cfg->vnc_port : 5900,
+                                           cfg->vnc_password ? ",password=on" : ""));
     }
     g_ptr_array_add(b, g_strdup("--qmp"));
     g_ptr_array_add(b, g_strconcat("unix:", qmp_path, NULL));

@@ -23,6 +23,7 @@ struct dv_disk {
     char *path;
     char *format; /* "raw", "qcow2" or NULL (probed by the engine) */
     bool readonly;
+    char *bus; /* "virtio" (default, NULL) or "sata" (AHCI, for firmware-booted installs) */
 };
 
 struct dv_net {
@@ -36,19 +37,37 @@ struct dv_vm_config {
     char *uuid;
     guint64 memory_mib;
     guint vcpus;
-    bool demo;        /* the engine's embedded demo guest (no kernel) */
-    char *kernel;     /* direct kernel boot; NULL with demo */
-    char *initrd;     /* optional */
-    char *cmdline;    /* optional */
-    GPtrArray *disks; /* of struct dv_disk */
-    GPtrArray *nets;  /* of struct dv_net */
+    bool demo;          /* the engine's embedded demo guest (no kernel) */
+    char *kernel;       /* direct kernel boot; NULL with demo */
+    char *initrd;       /* optional */
+    char *cmdline;      /* optional */
+    GPtrArray *disks;   /* of struct dv_disk */
+    GPtrArray *nets;    /* of struct dv_net */
+    char *firmware;     /* "bios" (SeaBIOS): firmware boot instead of a kernel; NULL: none */
+    char *cdrom;        /* the ISO in the AHCI CD-ROM drive (--cdrom), or NULL: no drive */
+    char *boot;         /* firmware boot order ("cdrom,disk"), or NULL: the BIOS's own */
+    char *display;      /* "vga" (default, NULL) or "virtio-gpu" */
+    bool vnc;           /* a VNC server on vnc_listen:vnc_port */
+    char *vnc_listen;   /* NULL: 127.0.0.1 */
+    guint vnc_port;     /* 0: 5900 */
+    char *vnc_password; /* NULL: none (needed beyond loopback); at most 8 characters */
 };
+
+#define DV_VNC_PASSWORD_MAX 8
+#define DV_DISKS_MAX 16 /* the engine's --disk limit */
+#define DV_NETS_MAX 8   /* the engine's --net limit */
+
+/* A deep copy. */
+struct dv_vm_config *dv_vm_config_copy(const struct dv_vm_config *cfg);
+/* The display device deskvm-vm gets ("vga" unless the VM says "virtio-gpu"). */
+const char *dv_vm_config_display(const struct dv_vm_config *cfg);
 
 struct dv_vm_config *dv_vm_config_new(void);
 void dv_vm_config_free(struct dv_vm_config *cfg);
 
-void dv_vm_config_add_disk(struct dv_vm_config *cfg, const char *path, const char *format,
-                           bool readonly);
+/* Returns the new disk (its bus is NULL: virtio). */
+struct dv_disk *dv_vm_config_add_disk(struct dv_vm_config *cfg, const char *path,
+                                      const char *format, bool readonly);
 void dv_vm_config_add_net(struct dv_vm_config *cfg, const char *type, const char *ifname,
                           const char *mac);
 
@@ -59,8 +78,9 @@ gboolean dv_vm_name_validate(const char *name, GError **error);
  * a valid uuid, memory or vcpus. */
 struct dv_vm_config *dv_vm_config_from_xml(const char *xml, GError **error);
 
-/* The domain XML of @cfg, a new document. Interfaces must be "user": tap interfaces only come
- * from imported files, which are kept as written (dv_domain_xml_rewrite). */
+/* The domain XML of @cfg, a new document. Tap interfaces are written as libvirt's
+ * type='ethernet' with <target dev>, and the VNC address as <graphics listen>, by libxml2 after
+ * libvirt-gconfig (it has no setter for either). */
 char *dv_vm_config_to_xml(const struct dv_vm_config *cfg);
 
 /* Everything a start needs that is not the engine's job to report: memory, vCPUs, the boot

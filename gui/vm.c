@@ -21,6 +21,7 @@ struct _DvVm {
     DvEngine *engine;
     char *display_path; /* the engine's display channel socket while it runs */
     FILE *transcript;   /* serial.log in the VM directory: the console's output while it ran */
+    gboolean vnc_password_sent;
 };
 
 G_DEFINE_FINAL_TYPE(DvVm, dv_vm, G_TYPE_OBJECT)
@@ -44,6 +45,14 @@ static void set_error(DvVm *self, GError *error)
     self->error = error;
 }
 
+/* $XDG_RUNTIME_DIR/deskvm/<uuid><ext>: the engine's sockets and pid file. */
+static char *runtime_path(DvVm *self, const char *ext)
+{
+    g_autofree char *file = g_strdup_printf(
+        "%s%s", self->config && self->config->uuid ? self->config->uuid : self->name, ext);
+    return g_build_filename(g_get_user_runtime_dir(), "deskvm", file, NULL);
+}
+
 static void drop_engine(DvVm *self)
 {
     if (self->transcript != NULL) {
@@ -58,7 +67,14 @@ static void drop_engine(DvVm *self)
 
 static void dv_vm_dispose(GObject *obj)
 {
-    drop_engine(DV_VM(obj));
+    DvVm *self = DV_VM(obj);
+    if (self->engine != NULL) {
+        /* The engine's pending callbacks hold references to it: dispose it now, which kills
+         * the process unless the app detached it (dv_vm_detach). */
+        g_signal_handlers_disconnect_by_data(self->engine, self);
+        g_object_run_dispose(G_OBJECT(self->engine));
+    }
+    drop_engine(self);
     G_OBJECT_CLASS(dv_vm_parent_class)->dispose(obj);
 }
 
@@ -141,6 +157,15 @@ static gboolean reload_config(DvVm *self, GError **error)
     return TRUE;
 }
 
+gboolean dv_vm_reload(DvVm *self, GError **error)
+{
+    if (!reload_config(self, error)) {
+        return FALSE;
+    }
+    g_object_notify_by_pspec(G_OBJECT(self), props[PROP_STATE]); /* the window shows the sizes */
+    return TRUE;
+}
+
 DvVm *dv_vm_load(const char *dir)
 {
     DvVm *self = g_object_new(DV_TYPE_VM, NULL);
@@ -218,9 +243,39 @@ gboolean dv_vm_is_active(DvVm *self)
     return self->engine != NULL;
 }
 
+static void password_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    DvVm *self = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
+    if (ret == NULL && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_prefix_error(&error,
+                       "%s: the VNC password was not set (VNC refuses every client): ", self->name);
+        g_signal_emit(self, signals[SIG_ERROR], 0, error);
+    }
+    g_object_unref(self);
+}
+
+/* The first run state means QMP answers: give the VNC server its password (never passed on the
+ * command line, where every local user could read it). */
+static void send_vnc_password(DvVm *self, DvEngine *engine)
+{
+    DvQmpClient *qmp = dv_engine_get_qmp(engine);
+    if (self->vnc_password_sent || qmp == NULL || self->config == NULL || !self->config->vnc ||
+        self->config->vnc_password == NULL) {
+        return;
+    }
+    self->vnc_password_sent = TRUE;
+    g_autoptr(JsonObject) args = json_object_new();
+    json_object_set_string_member(args, "protocol", "vnc");
+    json_object_set_string_member(args, "password", self->config->vnc_password);
+    dv_qmp_client_execute_async(qmp, "set_password", args, NULL, password_done, g_object_ref(self));
+}
+
 static void on_run_state(DvEngine *engine, const char *status, gpointer data)
 {
     DvVm *self = data;
+    send_vnc_password(self, engine);
     if (g_str_equal(status, "running")) {
         if (self->state != DV_VM_STOPPING) {
             set_state(self, DV_VM_RUNNING);
@@ -244,6 +299,8 @@ static void on_exited(DvEngine *engine, gboolean crashed, const char *message, g
     DvVm *self = data;
     g_object_ref(self);
     drop_engine(self);
+    g_autofree char *pidfile = runtime_path(self, ".pid");
+    g_unlink(pidfile);
     if (crashed) {
         set_error(self, g_error_new(DV_ERROR, DV_ERROR_ENGINE, "%s: %s", self->name, message));
         set_state(self, DV_VM_CRASHED);
@@ -272,6 +329,53 @@ static void on_serial(DvEngine *engine, GBytes *bytes, gpointer data)
         const void *p = g_bytes_get_data(bytes, &len);
         fwrite(p, 1, len, self->transcript);
         fflush(self->transcript);
+    }
+}
+
+static void attach_engine(DvVm *self, DvEngine *engine)
+{
+    self->engine = engine;
+    self->vnc_password_sent = FALSE;
+    g_signal_connect(engine, "run-state", G_CALLBACK(on_run_state), self);
+    g_signal_connect(engine, "exited", G_CALLBACK(on_exited), self);
+    g_signal_connect(engine, "command-failed", G_CALLBACK(on_command_failed), self);
+    g_signal_connect(engine, "serial-output", G_CALLBACK(on_serial), self);
+}
+
+gboolean dv_vm_adopt(DvVm *self)
+{
+    if (self->engine != NULL || self->config == NULL || self->config->uuid == NULL) {
+        return FALSE;
+    }
+    g_autofree char *pidfile = runtime_path(self, ".pid");
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(pidfile, &text, NULL, NULL)) {
+        return FALSE;
+    }
+    char *end = NULL;
+    gint64 pid = g_ascii_strtoll(text, &end, 10);
+    g_autofree char *qmp = runtime_path(self, ".qmp");
+    g_autofree char *log = g_build_filename(self->dir, "engine.log", NULL);
+    DvEngine *engine = NULL;
+    if (end != text && pid > 0 && pid <= G_MAXINT) {
+        engine = dv_engine_adopt((GPid)pid, qmp, log, NULL);
+    }
+    if (engine == NULL) {
+        g_unlink(pidfile); /* stale: that engine is gone (or the pid is someone else's now) */
+        return FALSE;
+    }
+    attach_engine(self, engine);
+    g_free(self->display_path);
+    self->display_path = runtime_path(self, ".display");
+    set_error(self, NULL);
+    set_state(self, DV_VM_STARTING);
+    return TRUE;
+}
+
+void dv_vm_detach(DvVm *self)
+{
+    if (self->engine != NULL) {
+        dv_engine_detach(self->engine);
     }
 }
 
@@ -315,9 +419,7 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_free(self->display_path);
     self->display_path = g_build_filename(rdir, display_name, NULL);
     g_autoptr(GStrvBuilder) argb = g_strv_builder_new();
-    g_strv_builder_addv(argb, (const char **)config_args);
-    g_strv_builder_add(argb, "--display");
-    g_strv_builder_add(argb, "vga");
+    g_strv_builder_addv(argb, (const char **)config_args); /* --display comes from the VM */
     g_strv_builder_add(argb, "--display-channel");
     g_autofree char *channel = g_strconcat("unix:", self->display_path, NULL);
     g_strv_builder_add(argb, channel);
@@ -326,11 +428,15 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     if (engine == NULL) {
         return FALSE;
     }
-    self->engine = engine;
-    g_signal_connect(engine, "run-state", G_CALLBACK(on_run_state), self);
-    g_signal_connect(engine, "exited", G_CALLBACK(on_exited), self);
-    g_signal_connect(engine, "command-failed", G_CALLBACK(on_command_failed), self);
-    g_signal_connect(engine, "serial-output", G_CALLBACK(on_serial), self);
+    attach_engine(self, engine);
+    /* The pid file lets a later run of the app find this engine again (dv_vm_adopt). */
+    g_autofree char *pidfile = runtime_path(self, ".pid");
+    g_autofree char *pidtext = g_strdup_printf("%d\n", (int)dv_engine_get_pid(engine));
+    g_autoptr(GError) pid_error = NULL;
+    if (!g_file_set_contents(pidfile, pidtext, -1, &pid_error)) {
+        g_warning("%s: %s (the VM cannot be re-attached after the app ends)", self->name,
+                  pid_error->message);
+    }
     g_autofree char *transcript = g_build_filename(self->dir, "serial.log", NULL);
     self->transcript = fopen(transcript, "we"); /* best effort: the console works without it */
     set_error(self, NULL);

@@ -56,4 +56,14 @@ gboolean dv_vm_shutdown(DvVm *self, GError **error);
 gboolean dv_vm_force_off(DvVm *self, GError **error);
 gboolean dv_vm_reset(DvVm *self, GError **error);
 
+/* Read domain.xml again (after the settings editor wrote it); a file that no longer loads
+ * turns the VM BROKEN, as at load. */
+gboolean dv_vm_reload(DvVm *self, GError **error);
+/* Re-attach to this VM's engine left running by an earlier run of the app: its pid file
+ * ($XDG_RUNTIME_DIR/deskvm/UUID.pid) names a live deskvm-vm serving this VM's QMP socket.
+ * TRUE when adopted (state STARTING, then what QMP says); a stale pid file is removed. */
+gboolean dv_vm_adopt(DvVm *self);
+/* The app quits: leave a running engine running (it is re-adopted at the next start). */
+void dv_vm_detach(DvVm *self);
+
 G_END_DECLS

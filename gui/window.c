@@ -8,8 +8,10 @@
 
 #include "gui/dv-error.h"
 #include "gui/new-vm-dialog.h"
+#include "gui/perf-page.h"
 #include "gui/screen-page.h"
 #include "gui/serial-console.h"
+#include "gui/settings-dialog.h"
 #include "gui/snapshot-page.h"
 
 #include <string.h>
@@ -63,6 +65,7 @@ static void refresh(DvWindow *self)
     set_enabled(self, "delete", vm && !active);
     set_enabled(self, "clone", vm && !active && st != DV_VM_BROKEN);
     set_enabled(self, "export", vm && st != DV_VM_BROKEN);
+    set_enabled(self, "settings", vm && st != DV_VM_BROKEN);
     if (vm == NULL) {
         gtk_label_set_text(self->status_label, "No VM selected");
     } else {
@@ -307,6 +310,14 @@ static void act_export(GSimpleAction *a, GVariant *p, gpointer data)
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(n));
 }
 
+static void act_settings(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    DvWindow *self = data;
+    if (self->selected != NULL && dv_vm_get_config(self->selected) != NULL) {
+        gtk_widget_show(dv_settings_dialog_new(GTK_WINDOW(self), self->selected));
+    }
+}
+
 static void act_snapshot_take(GSimpleAction *a, GVariant *p, gpointer data)
 {
     DvWindow *self = data;
@@ -351,6 +362,7 @@ static const GActionEntry win_actions[] = {
     {"delete", act_delete},
     {"clone", act_clone},
     {"export", act_export},
+    {"settings", act_settings},
     {"snapshot-take", act_snapshot_take},
     {"snapshot-revert", act_snapshot_revert},
     {"page", act_page, "s"},
@@ -405,6 +417,7 @@ DvWindow *dv_window_new(GtkApplication *app, DvLibrary *library)
     self->snapshots = DV_SNAPSHOT_PAGE(dv_snapshot_page_new());
     g_signal_connect_object(self->snapshots, "error", G_CALLBACK(on_page_error), self, 0);
     dv_window_add_console_page(self, DV_CONSOLE_PAGE(self->snapshots));
+    dv_window_add_console_page(self, DV_CONSOLE_PAGE(dv_perf_page_new()));
     GtkListBoxRow *first = gtk_list_box_get_row_at_index(self->vm_list, 0);
     if (first != NULL) {
         gtk_list_box_select_row(self->vm_list, first);

@@ -15,6 +15,10 @@
 
 #include "vmm/device.h"
 
+/* Counters are bumped on the queue's thread and read by QMP (query-netstats) on the event loop:
+ * relaxed atomics, so a reader never sees a torn value. */
+#define STAT_ADD(net, field, n) __atomic_fetch_add(&(net)->stats.field, (n), __ATOMIC_RELAXED)
+
 struct virtio_net {
     struct virtio_dev vdev;
     struct net_backend *be;
@@ -82,7 +86,7 @@ static int tx_one(struct virtio_net *net, const struct virtq_elem *e)
     uint64_t flen = e->rd_len - VIRTIO_NET_HDR_SIZE;
     if (flen > NET_FRAME_MAX || flen < NET_ETH_HLEN) { /* guest-controlled */
         /* Not a frame any wire carries: dropped, like a NIC drops a giant or a runt. */
-        net->stats.tx_dropped++;
+        STAT_ADD(net, tx_dropped, 1);
         return 0;
     }
     virtq_elem_read(e, 0, net->txbuf, e->rd_len);
@@ -103,7 +107,7 @@ static int tx_one(struct virtio_net *net, const struct virtq_elem *e)
         return -EINVAL;
     }
     if (!net->be || !(net->link_status & VIRTIO_NET_S_LINK_UP)) {
-        net->stats.tx_dropped++;
+        STAT_ADD(net, tx_dropped, 1);
         return 0;
     }
     int r;
@@ -124,9 +128,10 @@ static int tx_one(struct virtio_net *net, const struct virtq_elem *e)
         r = net_backend_send(net->be, frame, flen);
     }
     if (r < 0) {
-        net->stats.tx_dropped++;
+        STAT_ADD(net, tx_dropped, 1);
     } else {
-        net->stats.tx_frames++;
+        STAT_ADD(net, tx_frames, 1);
+        STAT_ADD(net, tx_bytes, flen);
     }
     return 0;
 }
@@ -207,7 +212,7 @@ int virtio_net_receive(struct virtio_net *net, const struct virtio_net_hdr *bh,
     }
     struct virtio_net_hdr hdr;
     if (len < NET_ETH_HLEN || len > NET_FRAME_MAX || rx_header(net, bh, &frame, len, &hdr) < 0) {
-        net->stats.rx_dropped++;
+        STAT_ADD(net, rx_dropped, 1);
         return len > NET_FRAME_MAX ? -EMSGSIZE : -EINVAL;
     }
     bool mergeable = has(net, VIRTIO_NET_F_MRG_RXBUF);
@@ -249,7 +254,7 @@ int virtio_net_receive(struct virtio_net *net, const struct virtio_net_hdr *bh,
              * (5.1.6.3.1); this one does not, so the frame is dropped and the buffer kept.
              */
             virtqueue_unpop(vq, 1);
-            net->stats.rx_dropped++;
+            STAT_ADD(net, rx_dropped, 1);
             return -EMSGSIZE;
         }
         size_t at = n == 0 ? VIRTIO_NET_HDR_SIZE : 0;
@@ -266,7 +271,8 @@ int virtio_net_receive(struct virtio_net *net, const struct virtio_net_hdr *bh,
         virtqueue_push(vq, &net->rx_elems[i], net->rx_lens[i]);
     }
     virtio_dev_notify_queue(vdev, VIRTIO_NET_RXQ);
-    net->stats.rx_frames++;
+    STAT_ADD(net, rx_frames, 1);
+    STAT_ADD(net, rx_bytes, len);
     return 0;
 }
 
@@ -382,7 +388,12 @@ void virtio_net_set_link(struct virtio_net *net, bool up)
 
 void virtio_net_get_stats(const struct virtio_net *net, struct virtio_net_stats *out)
 {
-    *out = net->stats;
+    out->tx_frames = __atomic_load_n(&net->stats.tx_frames, __ATOMIC_RELAXED);
+    out->tx_dropped = __atomic_load_n(&net->stats.tx_dropped, __ATOMIC_RELAXED);
+    out->tx_bytes = __atomic_load_n(&net->stats.tx_bytes, __ATOMIC_RELAXED);
+    out->rx_frames = __atomic_load_n(&net->stats.rx_frames, __ATOMIC_RELAXED);
+    out->rx_dropped = __atomic_load_n(&net->stats.rx_dropped, __ATOMIC_RELAXED);
+    out->rx_bytes = __atomic_load_n(&net->stats.rx_bytes, __ATOMIC_RELAXED);
 }
 
 static int net_post_load(void *opaque)

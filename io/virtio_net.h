@@ -62,6 +62,7 @@ void virtio_net_set_link(struct virtio_net *net, bool up);
 
 struct virtio_net_stats {
     uint64_t tx_frames, tx_dropped, rx_frames, rx_dropped;
+    uint64_t tx_bytes, rx_bytes; /* frame bytes without the virtio-net header */
 };
 void virtio_net_get_stats(const struct virtio_net *net, struct virtio_net_stats *out);
 

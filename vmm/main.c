@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "io/virtio_net.h"
 #include "vmm/chardev.h"
 #include "vmm/cli.h"
 #include "vmm/display_machine.h"
@@ -114,6 +115,28 @@ static int cmd_query_status(void *opaque, json_t *args, json_t **ret, struct qmp
     }
     *ret = json_pack("{s:b, s:b, s:s}", "running", e->vm.state == VM_RUNNING, "singlestep", 0,
                      "status", vm_state_name(e->vm.state));
+    return 0;
+}
+
+/* Per-NIC traffic counters since start, for the GUI's performance graphs (docs/qmp.md). */
+static int cmd_query_netstats(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
+    json_t *list = json_array();
+    for (unsigned i = 0; i < e->io.nnic; i++) {
+        struct virtio_net_stats st;
+        virtio_net_get_stats(e->io.nic[i], &st);
+        json_array_append_new(
+            list,
+            json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "index", (int)i, "rx-bytes",
+                      (json_int_t)st.rx_bytes, "tx-bytes", (json_int_t)st.tx_bytes, "rx-frames",
+                      (json_int_t)st.rx_frames, "tx-frames", (json_int_t)st.tx_frames, "rx-dropped",
+                      (json_int_t)st.rx_dropped, "tx-dropped", (json_int_t)st.tx_dropped));
+    }
+    *ret = list;
     return 0;
 }
 
@@ -464,6 +487,7 @@ static const struct qmp_command engine_commands[] = {
     {"snapshot-save", cmd_snapshot_save},
     {"snapshot-load", cmd_snapshot_load},
     {"query-status", cmd_query_status},
+    {"query-netstats", cmd_query_netstats},
     {"stop", cmd_stop},
     {"cont", cmd_cont},
     {"system_reset", cmd_system_reset},

@@ -231,7 +231,10 @@ def main():
         for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
             os.makedirs(env[k], mode=0o700, exist_ok=True)
         app_log = open(os.path.join(artifacts, "deskvm-app.log"), "w")
-        app = subprocess.Popen([app_bin], env=env, stdout=app_log, stderr=subprocess.STDOUT)
+        # Its own process group: the engines it spawns are in it too, so the cleanup below
+        # kills them with the app (running VMs outlive the app by design, docs/gui.md).
+        app = subprocess.Popen([app_bin], env=env, stdout=app_log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
         main_win = find_window(env, "^deskvm$")
         log("main window %s" % main_win)
         demo_xml = os.path.join(env["XDG_DATA_HOME"], "deskvm", "vms", "Demo", "domain.xml")
@@ -403,8 +406,11 @@ def main():
         log("PASS")
         return 0
     finally:
-        if app is not None and app.poll() is None:
-            app.kill()
+        if app is not None:
+            try:
+                os.killpg(app.pid, 9)
+            except ProcessLookupError:
+                pass
             app.wait()
         xvfb.kill()
         xvfb.wait()

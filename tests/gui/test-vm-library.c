@@ -115,7 +115,7 @@ static void test_xml_round_trip(void **state)
                                 "/boot/initrd.img --append console=ttyS0 quiet --disk "
                                 "file=/images/a,,b.qcow2,format=qcow2 --disk "
                                 "file=/images/ro.img,format=raw,readonly=on --net "
-                                "user,mac=52:54:00:12:34:56 --qmp "
+                                "user,mac=52:54:00:12:34:56 --display vga --qmp "
                                 "unix:/run/x.qmp --serial stdio");
     dv_vm_config_free(back);
     dv_vm_config_free(cfg);
@@ -137,14 +137,14 @@ static void test_xml_from_libvirt(void **state)
     assert_string_equal(cfg->uuid, "4dea22b3-1d52-d8f3-2516-782e98ab3fa0");
     assert_int_equal(cfg->memory_mib, 1024);
     assert_int_equal(cfg->vcpus, 4);
-    assert_int_equal(cfg->disks->len, 1);
-    assert_true(((struct dv_disk *)g_ptr_array_index(cfg->disks, 0))->readonly);
+    /* The CD-ROM is the engine's AHCI CD-ROM drive, not a disk. */
+    assert_int_equal(cfg->disks->len, 0);
+    assert_string_equal(cfg->cdrom, "/iso/d.iso");
     g_auto(GStrv) args = dv_vm_config_engine_args(cfg, "/q");
     g_autofree char *joined = g_strjoinv(" ", args);
-    assert_string_equal(joined, "--memory 1024M --cpus 4 --kernel /k --disk "
-                                "file=/iso/d.iso,format=raw,readonly=on --net "
-                                "tap,ifname=tap3,mac=52:54:00:aa:bb:cc --qmp unix:/q --serial "
-                                "stdio");
+    assert_string_equal(joined, "--memory 1024M --cpus 4 --cdrom /iso/d.iso --kernel /k --net "
+                                "tap,ifname=tap3,mac=52:54:00:aa:bb:cc --display vga --qmp "
+                                "unix:/q --serial stdio");
     dv_vm_config_free(cfg);
 }
 
@@ -161,8 +161,9 @@ static void test_demo_config(void **state)
     assert_true(dv_vm_config_check_runnable(back, NULL));
     g_auto(GStrv) args = dv_vm_config_engine_args(back, "/q");
     g_autofree char *joined = g_strjoinv(" ", args);
-    assert_string_equal(joined, "--memory 256M --cpus 1 --qmp unix:/q --serial stdio");
-    /* Without the demo mark and a kernel it would need firmware, which deskvm cannot run. */
+    assert_string_equal(joined, "--memory 256M --cpus 1 --display vga --qmp unix:/q --serial "
+                                "stdio");
+    /* Without the demo mark, a kernel or firmware='bios' there is nothing to boot. */
     back->demo = false;
     g_autoptr(GError) e = NULL;
     assert_false(dv_vm_config_check_runnable(back, &e));

@@ -187,6 +187,7 @@ static void test_tx_frame(void **state)
     struct virtio_net_stats st;
     virtio_net_get_stats(f->net, &st);
     assert_int_equal(st.tx_frames, 1);
+    assert_int_equal(st.tx_bytes, sizeof(frame));
     assert_false(needs_reset(f));
 }
 
@@ -458,6 +459,7 @@ static void test_rx_small_buffer_without_merge(void **state)
     virtio_net_get_stats(f->net, &st);
     assert_int_equal(st.rx_dropped, 1);
     assert_int_equal(st.rx_frames, 1);
+    assert_int_equal(st.rx_bytes, 88); /* the dropped frame is not counted */
 }
 
 static void test_rx_guest_faults(void **state)

@@ -1,0 +1,823 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The front end's later features without a display: re-attaching to engines that outlived the
+ * app (docs/gui.md "Running VMs outlive the app"), with the real deskvm-vm demo guest when
+ * /dev/kvm is usable.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "gui/dv-error.h"
+#include "gui/library.h"
+#include "gui/new-vm.h"
+#include "gui/perf.h"
+#include "gui/vm-settings.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmp_root;
+
+static char *lib_root(const char *name)
+{
+    return g_build_filename(tmp_root, "data", "deskvm", name, NULL);
+}
+
+static gboolean wait_state(DvVm *vm, DvVmState want, int ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+    while (dv_vm_get_state(vm) != want && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    return dv_vm_get_state(vm) == want;
+}
+
+/* Run the main loop until an asynchronous callback has stored a result in *slot. */
+static void wait_set(gpointer *slot, int ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+    while (*slot == NULL && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    assert_non_null(*slot);
+}
+
+static gboolean kvm_usable(void)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return FALSE;
+    }
+    close(fd);
+    return g_getenv("DESKVM_VM") != NULL;
+}
+
+/* A /proc/PID/cmdline is deskvm-vm's only with that binary name and that QMP socket. */
+static void test_cmdline_matches(void **state)
+{
+    static const char good[] = "/usr/bin/deskvm-vm\0--memory\0064M\0--qmp\0unix:/run/u/a.qmp\0";
+    static const char eq[] = "deskvm-vm\0--qmp=unix:/run/u/a.qmp\0";
+    static const char other_sock[] = "/usr/bin/deskvm-vm\0--qmp\0unix:/run/u/b.qmp\0";
+    static const char other_bin[] = "/usr/bin/qemu-system-x86_64\0--qmp\0unix:/run/u/a.qmp\0";
+    static const char as_value[] = "/usr/bin/deskvm-vm\0--append\0unix:/run/u/a.qmp\0";
+    static const char unterminated[] = {'d', 'e', 's', 'k', 'v', 'm', '-', 'v', 'm'};
+    const char *qmp = "/run/u/a.qmp";
+    assert_true(dv_engine_cmdline_matches(good, sizeof(good) - 1, qmp));
+    assert_true(dv_engine_cmdline_matches(eq, sizeof(eq) - 1, qmp));
+    assert_false(dv_engine_cmdline_matches(other_sock, sizeof(other_sock) - 1, qmp));
+    assert_false(dv_engine_cmdline_matches(other_bin, sizeof(other_bin) - 1, qmp));
+    assert_false(dv_engine_cmdline_matches(as_value, sizeof(as_value) - 1, qmp));
+    assert_false(dv_engine_cmdline_matches(unterminated, sizeof(unterminated), qmp));
+    assert_false(dv_engine_cmdline_matches("", 0, qmp));
+}
+
+static DvVm *make_demo(DvLibrary *lib, const char *name)
+{
+    struct dv_vm_config *cfg = dv_vm_config_new();
+    cfg->name = g_strdup(name);
+    cfg->demo = true;
+    cfg->memory_mib = 64;
+    DvVm *vm = dv_library_create(lib, cfg, NULL);
+    dv_vm_config_free(cfg);
+    assert_non_null(vm);
+    return vm;
+}
+
+static char *pid_file(DvVm *vm)
+{
+    g_autofree char *file = g_strdup_printf("%s.pid", dv_vm_get_config(vm)->uuid);
+    return g_build_filename(g_get_user_runtime_dir(), "deskvm", file, NULL);
+}
+
+/* A pid file naming a process that is not this VM's engine is stale: not adopted, removed. */
+static void test_adopt_stale(void **state)
+{
+    g_autofree char *root = lib_root("stale");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "stale");
+    g_autofree char *pidfile = pid_file(vm);
+    g_autofree char *rdir = g_path_get_dirname(pidfile);
+    g_mkdir_with_parents(rdir, 0700);
+    static const char *const bad[] = {"", "garbage\n", "-5\n", "99999999999\n", NULL};
+    for (const char *const *b = bad; *b != NULL; b++) {
+        assert_true(g_file_set_contents(pidfile, *b, -1, NULL));
+        assert_false(dv_vm_adopt(vm));
+        assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+    }
+    /* A live process, but this test is not deskvm-vm. */
+    g_autofree char *self_pid = g_strdup_printf("%d\n", (int)getpid());
+    assert_true(g_file_set_contents(pidfile, self_pid, -1, NULL));
+    assert_false(dv_vm_adopt(vm));
+    assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_STOPPED);
+    assert_null(dv_vm_get_engine(vm));
+    /* No pid file at all: nothing to adopt. */
+    assert_int_equal(dv_library_adopt_running(lib), 0);
+}
+
+/* The app ends while a VM runs (its objects go, the engine is detached as at quit, or simply
+ * left behind as after SIGKILL): the next library adopts the engine, sees it running, reaches
+ * it over QMP and can force it off; the pid file goes with the engine. */
+static void test_adopt_real_engine(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("adopt");
+    g_autofree char *pidfile = NULL;
+    GPid pid;
+    {
+        g_autoptr(DvLibrary) first = dv_library_new(root);
+        assert_true(dv_library_load(first, NULL));
+        DvVm *vm = make_demo(first, "outlives");
+        pidfile = pid_file(vm);
+        g_autoptr(GError) e = NULL;
+        assert_true(dv_vm_start(vm, &e));
+        assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+        pid = dv_engine_get_pid(dv_vm_get_engine(vm));
+        assert_true(pid > 0);
+        assert_true(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+        dv_library_detach_all(first);
+    }                                  /* the first "app" is gone */
+    assert_int_equal(kill(pid, 0), 0); /* the engine runs on */
+
+    g_autoptr(DvLibrary) second = dv_library_new(root);
+    assert_true(dv_library_load(second, NULL));
+    assert_int_equal(dv_library_adopt_running(second), 1);
+    DvVm *vm = dv_library_lookup(second, "outlives");
+    assert_non_null(vm);
+    assert_true(dv_engine_is_adopted(dv_vm_get_engine(vm)));
+    assert_int_equal(dv_engine_get_pid(dv_vm_get_engine(vm)), pid);
+    assert_non_null(dv_vm_get_display_path(vm));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    /* Commands reach it: pause and resume over the new QMP connection. */
+    assert_true(dv_vm_pause(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_PAUSED, 10000));
+    assert_true(dv_vm_resume(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 10000));
+    /* Adopting twice does nothing. */
+    assert_int_equal(dv_library_adopt_running(second), 0);
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    assert_null(dv_vm_get_error(vm));
+    assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+}
+
+/* Start @name in a library that then goes away detached; adopt it in @next. */
+static DvVm *start_and_readopt(const char *root, const char *name, DvLibrary *next)
+{
+    {
+        g_autoptr(DvLibrary) first = dv_library_new(root);
+        assert_true(dv_library_load(first, NULL));
+        DvVm *vm = dv_library_lookup(first, name);
+        if (vm == NULL) {
+            vm = make_demo(first, name);
+        }
+        assert_true(dv_vm_start(vm, NULL));
+        assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+        dv_library_detach_all(first);
+    }
+    assert_true(dv_library_load(next, NULL));
+    assert_int_equal(dv_library_adopt_running(next), 1);
+    DvVm *vm = dv_library_lookup(next, name);
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    return vm;
+}
+
+/* How an adopted engine's end is told without its exit status: announced by SHUTDOWN (QMP
+ * quit) it is a clean stop; killed from outside it is a crash, with the log. */
+static void test_adopt_end(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("adopt-end");
+    g_autoptr(DvLibrary) second = dv_library_new(root);
+    DvVm *vm = start_and_readopt(root, "quits", second);
+    dv_engine_command(dv_vm_get_engine(vm), "quit");
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    assert_null(dv_vm_get_error(vm));
+
+    g_autoptr(DvLibrary) third = dv_library_new(root);
+    vm = start_and_readopt(root, "quits", third);
+    assert_int_equal(kill(dv_engine_get_pid(dv_vm_get_engine(vm)), SIGKILL), 0);
+    assert_true(wait_state(vm, DV_VM_CRASHED, 10000));
+    assert_non_null(dv_vm_get_error(vm));
+    assert_non_null(strstr(dv_vm_get_error(vm)->message, "exit status is unknown"));
+}
+
+/* Without detach (a test, a failed start), dropping the VM kills its engine. */
+static void test_no_detach_kills(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("nodetach");
+    GPid pid;
+    {
+        g_autoptr(DvLibrary) lib = dv_library_new(root);
+        assert_true(dv_library_load(lib, NULL));
+        DvVm *vm = make_demo(lib, "dies-with-app");
+        assert_true(dv_vm_start(vm, NULL));
+        assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+        pid = dv_engine_get_pid(dv_vm_get_engine(vm));
+    }
+    /* SIGKILL was sent: the process is gone or a zombie waiting for GLib's child watch. */
+    g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    gboolean dead = FALSE;
+    while (!dead && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_autofree char *stat = NULL;
+        const char *paren = NULL;
+        dead = !g_file_get_contents(stat_path, &stat, NULL, NULL) ||
+               ((paren = strrchr(stat, ')')) != NULL && paren[1] == ' ' && paren[2] == 'Z');
+        g_usleep(10000);
+    }
+    assert_true(dead);
+}
+
+static char *make_file(const char *name, gsize size)
+{
+    char *path = g_build_filename(tmp_root, name, NULL);
+    g_autofree char *zeros = g_malloc0(size);
+    g_assert_true(g_file_set_contents(path, zeros, (gssize)size, NULL));
+    return path;
+}
+
+static void expect_invalid(const struct dv_vm_config *cfg, const char *want_field)
+{
+    const char *field = NULL;
+    g_autoptr(GError) e = NULL;
+    assert_false(dv_vm_settings_validate(cfg, 4096, &field, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_INVALID));
+    assert_string_equal(field, want_field);
+}
+
+/* Each field's rule, the one field at fault named. */
+static void test_settings_validate(void **state)
+{
+    g_autofree char *disk = make_file("v-disk.img", 1 << 20);
+    g_autofree char *iso = make_file("v.iso", 4096);
+    g_autofree char *tiny = make_file("tiny.iso", 100);
+    struct dv_vm_config *base = dv_vm_config_new();
+    base->name = g_strdup("v");
+    base->memory_mib = 512;
+    base->vcpus = 2;
+    base->firmware = g_strdup("bios");
+    base->cdrom = g_strdup(iso);
+    base->boot = g_strdup("cdrom,disk");
+    dv_vm_config_add_disk(base, disk, "raw", false)->bus = g_strdup("sata");
+    dv_vm_config_add_net(base, "tap", "tap0", "52:54:00:00:00:01");
+    base->vnc = true;
+    assert_true(dv_vm_settings_validate(base, 4096, NULL, NULL));
+
+    struct dv_vm_config *c;
+#define CASE(field, stmt)                                                                          \
+    do {                                                                                           \
+        c = dv_vm_config_copy(base);                                                               \
+        stmt;                                                                                      \
+        expect_invalid(c, field);                                                                  \
+        dv_vm_config_free(c);                                                                      \
+    } while (0)
+    CASE("memory", c->memory_mib = 8);
+    CASE("memory", c->memory_mib = 8192); /* more than the (given) host RAM */
+    CASE("vcpus", c->vcpus = 0);
+    CASE("vcpus", c->vcpus = DV_VCPUS_MAX + 1);
+    CASE("display", g_free(c->display); c->display = g_strdup("cirrus"));
+    CASE("disk", dv_vm_config_add_disk(c, "/nonexistent/x.img", NULL, false));
+    CASE("disk", dv_vm_config_add_disk(c, "relative.img", NULL, false));
+    CASE("disk", dv_vm_config_add_disk(c, disk, NULL, false)); /* twice */
+    CASE("disk", g_free(((struct dv_disk *)g_ptr_array_index(c->disks, 0))->format);
+         ((struct dv_disk *)g_ptr_array_index(c->disks, 0))->format = g_strdup("vmdk"));
+    CASE("disk", g_free(((struct dv_disk *)g_ptr_array_index(c->disks, 0))->bus);
+         ((struct dv_disk *)g_ptr_array_index(c->disks, 0))->bus = g_strdup("ide"));
+    CASE("cdrom", g_free(c->cdrom); c->cdrom = g_strdup("/nonexistent.iso"));
+    CASE("cdrom", g_free(c->cdrom); c->cdrom = g_strdup(tiny));
+    CASE("boot", g_clear_pointer(&c->cdrom, g_free)); /* boot order names the CD-ROM */
+    CASE("boot", g_ptr_array_set_size(c->disks, 0));  /* ... and a disk */
+    CASE("boot", g_free(c->boot); c->boot = g_strdup("disk,disk"));
+    CASE("boot", g_free(c->boot); c->boot = g_strdup("floppy"));
+    CASE("boot", g_clear_pointer(&c->firmware, g_free));
+    CASE("net", dv_vm_config_add_net(c, "bridge", NULL, NULL));
+    CASE("net", dv_vm_config_add_net(c, "tap", "a-name-far-too-long", NULL));
+    CASE("net", dv_vm_config_add_net(c, "tap", "../x", NULL));
+    CASE("net", dv_vm_config_add_net(c, "user", NULL, "01:00:5e:00:00:01")); /* multicast */
+    CASE("net", dv_vm_config_add_net(c, "user", NULL, "52:54:00:00:00:1"));
+    CASE("net", dv_vm_config_add_net(c, "user", NULL, "52:54:00:00:00:01")); /* same MAC */
+    CASE("vnc-listen", c->vnc_listen = g_strdup("::1"));
+    CASE("vnc-listen", c->vnc_listen = g_strdup("localhost"));
+    CASE("vnc-port", c->vnc_port = 70000);
+    CASE("vnc-password", c->vnc_password = g_strdup("123456789"));
+    CASE("vnc-password", c->vnc_listen = g_strdup("0.0.0.0"));
+#undef CASE
+    /* Beyond loopback with a password is fine; VNC off ignores its fields. */
+    c = dv_vm_config_copy(base);
+    c->vnc_listen = g_strdup("0.0.0.0");
+    c->vnc_password = g_strdup("secret");
+    assert_true(dv_vm_settings_validate(c, 4096, NULL, NULL));
+    c->vnc = false;
+    c->vnc_port = 99999;
+    assert_true(dv_vm_settings_validate(c, 4096, NULL, NULL));
+    dv_vm_config_free(c);
+    dv_vm_config_free(base);
+}
+
+/* Saved settings reach domain.xml (through libvirt-gconfig, read back by the same parser) and
+ * the engine's command line; the old file is kept as .bak. */
+static void test_settings_save(void **state)
+{
+    g_autofree char *root = lib_root("settings");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "edited");
+    g_autofree char *disk = g_build_filename(tmp_root, "edited.qcow2", NULL);
+    g_autofree char *iso = make_file("edited.iso", 8192);
+    gboolean have_qemu_img = g_find_program_in_path("qemu-img") != NULL;
+    const char *fmt = have_qemu_img ? "qcow2" : "raw";
+    assert_true(dv_disk_image_create(disk, fmt, 64 << 20, NULL));
+    assert_string_equal(dv_disk_image_probe(disk, NULL), fmt);
+    assert_int_equal(dv_disk_image_size(disk, NULL), 64 << 20);
+    g_autoptr(GError) e = NULL;
+    assert_false(dv_disk_image_create(disk, fmt, 64 << 20, &e)); /* exists */
+    g_clear_error(&e);
+    assert_true(dv_disk_image_resize(disk, 128 << 20, NULL));
+    assert_int_equal(dv_disk_image_size(disk, NULL), 128 << 20);
+    assert_false(dv_disk_image_resize(disk, 32 << 20, &e)); /* never shrinks */
+    assert_non_null(strstr(e->message, "not shrink"));
+    g_clear_error(&e);
+    assert_int_equal(dv_disk_image_size(disk, NULL), 128 << 20);
+
+    struct dv_vm_config *c = dv_vm_config_copy(dv_vm_get_config(vm));
+    c->memory_mib = 96;
+    c->vcpus = 3;
+    c->display = g_strdup("virtio-gpu");
+    dv_vm_config_add_disk(c, disk, fmt, false)->bus = g_strdup("sata");
+    c->cdrom = g_strdup(iso);
+    dv_vm_config_add_net(c, "tap", "tap7", "52:54:00:00:00:07");
+    dv_vm_config_add_net(c, "user", NULL, NULL);
+    c->vnc = true;
+    c->vnc_listen = g_strdup("127.0.0.2");
+    c->vnc_port = 5907;
+    c->vnc_password = g_strdup("pw");
+    assert_true(dv_vm_settings_save(vm, c, &e));
+    dv_vm_config_free(c);
+    g_autofree char *xml_path = dv_vm_get_xml_path(vm);
+    g_autofree char *bak = g_strconcat(xml_path, ".bak", NULL);
+    assert_true(g_file_test(bak, G_FILE_TEST_EXISTS));
+    GStatBuf st;
+    assert_int_equal(g_stat(xml_path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600); /* it holds the VNC password */
+    g_autofree char *xml = NULL;
+    assert_true(g_file_get_contents(xml_path, &xml, NULL, NULL));
+    assert_non_null(strstr(xml, "<memory unit=\"KiB\">98304</memory>"));
+    assert_non_null(strstr(xml, "type=\"ethernet\""));
+    assert_non_null(strstr(xml, "<target dev=\"tap7\"/>"));
+    assert_non_null(strstr(xml, "listen=\"127.0.0.2\""));
+    assert_non_null(strstr(xml, "device=\"cdrom\""));
+
+    /* A fresh load sees the same; the demo mark survived. */
+    g_autoptr(DvVm) again = dv_vm_load(dv_vm_get_dir(vm));
+    const struct dv_vm_config *r = dv_vm_get_config(again);
+    assert_non_null(r);
+    assert_true(r->demo);
+    assert_int_equal(r->memory_mib, 96);
+    assert_int_equal(r->vcpus, 3);
+    assert_string_equal(dv_vm_config_display(r), "virtio-gpu");
+    assert_string_equal(r->cdrom, iso);
+    assert_int_equal(r->disks->len, 1);
+    assert_string_equal(((struct dv_disk *)g_ptr_array_index(r->disks, 0))->bus, "sata");
+    assert_int_equal(r->nets->len, 2);
+    assert_string_equal(((struct dv_net *)g_ptr_array_index(r->nets, 0))->type, "tap");
+    assert_string_equal(((struct dv_net *)g_ptr_array_index(r->nets, 0))->ifname, "tap7");
+    assert_true(r->vnc);
+    assert_int_equal(r->vnc_port, 5907);
+    assert_string_equal(r->vnc_listen, "127.0.0.2");
+    assert_string_equal(r->vnc_password, "pw");
+    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q");
+    g_autofree char *joined = g_strjoinv(" ", args);
+    g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=%s,bus=sata", disk, fmt);
+    assert_non_null(strstr(joined, want_disk));
+    assert_non_null(strstr(joined, "--display virtio-gpu"));
+    assert_non_null(strstr(joined, "--vnc 127.0.0.2:5907,password=on"));
+    assert_null(strstr(joined, "pw")); /* the password goes over QMP, not argv */
+    assert_non_null(strstr(joined, "--net tap,ifname=tap7,mac=52:54:00:00:00:07 --net user"));
+
+    /* Invalid settings are not written. */
+    c = dv_vm_config_copy(r);
+    c->vcpus = 0;
+    assert_false(dv_vm_settings_save(vm, c, &e));
+    g_clear_error(&e);
+    g_free(c->name);
+    c->name = g_strdup("other");
+    c->vcpus = 1;
+    assert_false(dv_vm_settings_save(vm, c, &e)); /* not this VM */
+    g_clear_error(&e);
+    dv_vm_config_free(c);
+    assert_int_equal(dv_vm_get_config(vm)->vcpus, 3);
+}
+
+static void medium_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    GError **out = data;
+    if (!dv_vm_settings_change_cdrom_finish(DV_VM(src), res, out) && *out == NULL) {
+        g_set_error(out, DV_ERROR, DV_ERROR_QMP, "failed without an error");
+    }
+    if (*out == NULL) {
+        *out = g_error_new(DV_ERROR, 0, "ok"); /* done marker */
+    }
+}
+
+static GError *change_cdrom(DvVm *vm, const char *iso)
+{
+    GError *result = NULL;
+    dv_vm_settings_change_cdrom(vm, iso, FALSE, NULL, medium_cb, &result);
+    wait_set((gpointer *)&result, 20000);
+    return result;
+}
+
+/* While it runs: hardware changes are refused, the CD-ROM medium changes over QMP and is
+ * recorded in domain.xml. */
+static void test_settings_running(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("running");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "cd");
+    g_autofree char *iso1 = make_file("one.iso", 4096);
+    g_autofree char *iso2 = make_file("two.iso", 8192);
+    struct dv_vm_config *c = dv_vm_config_copy(dv_vm_get_config(vm));
+    c->cdrom = g_strdup(iso1);
+    assert_true(dv_vm_settings_save(vm, c, NULL));
+    assert_true(dv_vm_start(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autoptr(GError) e = NULL;
+    c->vcpus = 2;
+    assert_false(dv_vm_settings_save(vm, c, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
+    g_clear_error(&e);
+    dv_vm_config_free(c);
+
+    e = change_cdrom(vm, iso2);
+    assert_string_equal(e->message, "ok");
+    g_clear_error(&e);
+    assert_string_equal(dv_vm_get_config(vm)->cdrom, iso2);
+    e = change_cdrom(vm, "/nonexistent.iso"); /* refused before QMP */
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_INVALID));
+    g_clear_error(&e);
+    e = change_cdrom(vm, NULL); /* eject */
+    assert_string_equal(e->message, "ok");
+    g_clear_error(&e);
+    assert_null(dv_vm_get_config(vm)->cdrom);
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    e = change_cdrom(vm, iso1); /* stopped: that is the settings' job */
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
+}
+
+static void expect_new_vm_invalid(const struct dv_new_vm *m, DvLibrary *lib, const char *want)
+{
+    const char *field = NULL;
+    g_autoptr(GError) e = NULL;
+    assert_false(dv_new_vm_validate(m, lib, &field, &e));
+    assert_non_null(e);
+    assert_string_equal(field, want);
+}
+
+static char *args_of(DvVm *vm)
+{
+    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q");
+    return g_strjoinv(" ", args);
+}
+
+/* The assistant's ISO install: validation, then a VM that SeaBIOS boots from the CD-ROM and
+ * then from its new qcow2 disk on SATA. */
+static void test_new_vm_iso(void **state)
+{
+    g_autofree char *root = lib_root("assistant");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    struct dv_new_vm m;
+    dv_new_vm_init_defaults(&m, lib);
+    assert_true(m.disk_gib >= 1 && m.disk_gib <= 20);
+    assert_string_equal(dv_new_vm_method(&m), "demo");
+    g_autofree char *iso = make_file("install.iso", 4 * 2048);
+    g_autofree char *odd = make_file("odd.iso", 3000);
+    m.iso = g_strdup("");
+    assert_string_equal(dv_new_vm_method(&m), "iso");
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup("/nonexistent/x.iso");
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup("install.iso"); /* relative */
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup(odd);
+    expect_new_vm_invalid(&m, lib, "iso");
+    g_free(m.iso);
+    m.iso = g_strdup(iso);
+    m.disk_gib = 0;
+    expect_new_vm_invalid(&m, lib, "disk");
+    m.disk_gib = 2;
+    if (g_find_program_in_path("qemu-img") == NULL) {
+        dv_new_vm_clear(&m);
+        skip();
+    }
+    const char *field = NULL;
+    g_autoptr(GError) e = NULL;
+    DvVm *vm = dv_new_vm_create(&m, lib, &field, &e);
+    assert_non_null(vm);
+    const struct dv_vm_config *c = dv_vm_get_config(vm);
+    assert_string_equal(c->firmware, "bios");
+    assert_string_equal(c->cdrom, iso);
+    assert_string_equal(c->boot, "cdrom,disk");
+    assert_int_equal(c->disks->len, 1);
+    const struct dv_disk *d = g_ptr_array_index(c->disks, 0);
+    assert_int_equal(dv_disk_image_size(d->path, NULL), 2ull << 30);
+    assert_string_equal(dv_disk_image_probe(d->path, NULL), "qcow2");
+    g_autofree char *joined = args_of(vm);
+    g_autofree char *want = g_strdup_printf("--firmware bios --boot cdrom,disk --cdrom %s ", iso);
+    assert_non_null(strstr(joined, want));
+    g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=qcow2,bus=sata", d->path);
+    assert_non_null(strstr(joined, want_disk));
+    assert_true(dv_vm_config_check_runnable(c, NULL));
+    /* The name is now taken. */
+    expect_new_vm_invalid(&m, lib, "name");
+
+    /* A disk that cannot be made leaves no VM behind (no qemu-img on PATH). */
+    g_free(m.name);
+    m.name = g_strdup("nodisk");
+    g_autofree char *old_path = g_strdup(g_getenv("PATH"));
+    g_setenv("PATH", "/nonexistent", TRUE);
+    g_clear_error(&e);
+    assert_null(dv_new_vm_create(&m, lib, &field, &e));
+    g_setenv("PATH", old_path, TRUE);
+    assert_non_null(e);
+    assert_string_equal(field, "disk");
+    assert_null(dv_library_lookup(lib, "nodisk"));
+    g_autofree char *gone = g_build_filename(root, "nodisk", NULL);
+    assert_false(g_file_test(gone, G_FILE_TEST_EXISTS));
+    dv_new_vm_clear(&m);
+}
+
+/* An existing image: linked (qcow2 overlay; the image is not written), copied or used. */
+static void test_new_vm_image(void **state)
+{
+    g_autofree char *root = lib_root("images");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    g_autofree char *img = make_file("base.img", 4 << 20);
+    struct dv_new_vm m;
+    dv_new_vm_init_defaults(&m, lib);
+    m.image = g_strdup("/nonexistent.img");
+    expect_new_vm_invalid(&m, lib, "image");
+    g_free(m.image);
+    m.image = g_strdup(img);
+    static const struct {
+        DvImageMode mode;
+        const char *name, *format;
+    } cases[] = {{DV_IMAGE_COPY, "copied", "raw"},
+                 {DV_IMAGE_USE, "used", "raw"},
+                 {DV_IMAGE_LINK, "linked", "qcow2"}};
+    gboolean have_qemu_img = g_find_program_in_path("qemu-img") != NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        if (cases[i].mode == DV_IMAGE_LINK && !have_qemu_img) {
+            continue;
+        }
+        g_free(m.name);
+        m.name = g_strdup(cases[i].name);
+        m.image_mode = cases[i].mode;
+        g_autoptr(GError) e = NULL;
+        DvVm *vm = dv_new_vm_create(&m, lib, NULL, &e);
+        assert_non_null(vm);
+        const struct dv_vm_config *c = dv_vm_get_config(vm);
+        assert_string_equal(c->firmware, "bios");
+        assert_string_equal(c->boot, "disk");
+        assert_null(c->cdrom);
+        assert_int_equal(c->disks->len, 1);
+        const struct dv_disk *d = g_ptr_array_index(c->disks, 0);
+        assert_string_equal(d->format, cases[i].format);
+        assert_string_equal(d->bus, "sata");
+        assert_int_equal(dv_disk_image_size(d->path, NULL), 4 << 20);
+        if (cases[i].mode == DV_IMAGE_USE) {
+            assert_string_equal(d->path, img);
+        } else {
+            assert_true(g_str_has_prefix(d->path, dv_vm_get_dir(vm)));
+        }
+        assert_true(dv_vm_config_check_runnable(c, NULL));
+    }
+    dv_new_vm_clear(&m);
+}
+
+/* The /proc parsers: thread names with spaces and parentheses, malformed lines refused. */
+static void test_perf_parsers(void **state)
+{
+    char comm[16];
+    guint64 ticks = 0;
+    static const char stat[] = "4242 (vcpu0) S 1 4242 4242 0 -1 4194368 100 0 0 0 250 31 0 0 20 "
+                               "0 3 0 12345 1000000 500 18446744073709551615\n";
+    assert_true(dv_perf_parse_task_stat(stat, comm, sizeof(comm), &ticks));
+    assert_string_equal(comm, "vcpu0");
+    assert_int_equal(ticks, 281);
+    static const char odd[] = "7 (a) b (c) R 1 1 1 0 -1 0 0 0 0 0 9 1 0 0 20 0 1 0 1 1 1\n";
+    assert_true(dv_perf_parse_task_stat(odd, comm, sizeof(comm), &ticks));
+    assert_string_equal(comm, "a) b (c");
+    assert_int_equal(ticks, 10);
+    assert_false(dv_perf_parse_task_stat("4242 (vcpu0) S 1 2 3", comm, sizeof(comm), &ticks));
+    assert_false(dv_perf_parse_task_stat("no parens", comm, sizeof(comm), &ticks));
+    assert_false(dv_perf_parse_task_stat("1 (x) S 1 1 1 0 -1 0 0 0 0 0 x9 1 0 0 20 0 1 0 1 1 1",
+                                         comm, sizeof(comm), &ticks));
+    guint64 rss = 0;
+    assert_true(dv_perf_parse_statm("1000 250 30 1 0 500 0\n", 4096, &rss));
+    assert_int_equal(rss, 250 * 4096);
+    assert_false(dv_perf_parse_statm("1000", 4096, &rss));
+    assert_false(dv_perf_parse_statm("1000 x 3", 4096, &rss));
+    guint64 rd = 0, wr = 0;
+    assert_true(dv_perf_parse_io("rchar: 5\nwchar: 6\nsyscr: 1\nread_bytes: 4096\n"
+                                 "write_bytes: 8192\ncancelled_write_bytes: 0\n",
+                                 &rd, &wr));
+    assert_int_equal(rd, 4096);
+    assert_int_equal(wr, 8192);
+    assert_false(dv_perf_parse_io("rchar: 5\n", &rd, &wr));
+    assert_false(dv_perf_parse_io("read_bytes: 1\nwrite_bytes: z\n", &rd, &wr));
+}
+
+/* Rates: CPU as a share of all vCPUs, counters that went back give 0, no network without two
+ * netstats answers. */
+static void test_perf_rates(void **state)
+{
+    struct dv_perf_sample a = {.time_us = 0,
+                               .vcpu_ticks = 1000,
+                               .nvcpus = 2,
+                               .rss_bytes = 0,
+                               .disk_read = 0,
+                               .disk_write = 100,
+                               .net_rx = 10,
+                               .net_tx = 0,
+                               .have_net = TRUE};
+    struct dv_perf_sample b = {.time_us = 2 * G_USEC_PER_SEC,
+                               .vcpu_ticks = 1200,
+                               .nvcpus = 2,
+                               .rss_bytes = 64 << 20,
+                               .disk_read = 4096,
+                               .disk_write = 50,
+                               .net_rx = 2058,
+                               .net_tx = 1000,
+                               .have_net = TRUE};
+    struct dv_perf_rates r;
+    dv_perf_rates(&a, &b, 100, &r);
+    /* 200 ticks in 2 s at 100 Hz = 1 CPU-second per second, of 2 vCPUs: 50 %. */
+    assert_true(fabs(r.cpu_percent - 50.0) < 0.01);
+    assert_true(fabs(r.rss_mib - 64.0) < 0.01);
+    assert_true(fabs(r.disk_read_bps - 2048.0) < 0.01);
+    assert_true(r.disk_write_bps == 0.0); /* went back */
+    assert_true(fabs(r.net_rx_bps - 1024.0) < 0.01);
+    assert_true(fabs(r.net_tx_bps - 500.0) < 0.01);
+    a.have_net = FALSE;
+    b.vcpu_ticks = 100000; /* more than the wall time allows: clamped */
+    dv_perf_rates(&a, &b, 100, &r);
+    assert_true(r.net_rx_bps == 0.0);
+    assert_true(r.cpu_percent == 100.0);
+}
+
+static void qmp_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    JsonNode **out = data;
+    *out = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, NULL);
+    if (*out == NULL) {
+        *out = json_node_new(JSON_NODE_NULL);
+    }
+}
+
+static JsonNode *qmp_sync(DvVm *vm, const char *command)
+{
+    JsonNode *ret = NULL;
+    dv_qmp_client_execute_async(dv_engine_get_qmp(dv_vm_get_engine(vm)), command, NULL, NULL,
+                                qmp_cb, &ret);
+    wait_set((gpointer *)&ret, 10000);
+    return ret;
+}
+
+static void updated_cb(DvPerfMonitor *m, gpointer data)
+{
+    (*(int *)data)++;
+}
+
+/* The real engine: the monitor finds its vCPU thread, its memory, and its NIC's counters over
+ * QMP query-netstats. */
+static void test_perf_real_engine(void **state)
+{
+    if (!kvm_usable()) {
+        skip();
+    }
+    g_autofree char *root = lib_root("perf");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    DvVm *vm = make_demo(lib, "measured");
+    struct dv_vm_config *c = dv_vm_config_copy(dv_vm_get_config(vm));
+    dv_vm_config_add_net(c, "user", NULL, NULL);
+    assert_true(dv_vm_settings_save(vm, c, NULL));
+    dv_vm_config_free(c);
+    assert_true(dv_vm_start(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    GPid pid = dv_engine_get_pid(dv_vm_get_engine(vm));
+    /* query-netstats: one entry for the one NIC, its counters as integers. */
+    g_autoptr(JsonNode) stats = qmp_sync(vm, "query-netstats");
+    assert_true(JSON_NODE_HOLDS_ARRAY(stats));
+    JsonArray *list = json_node_get_array(stats);
+    assert_int_equal(json_array_get_length(list), 1);
+    JsonObject *nic = json_array_get_object_element(list, 0);
+    assert_int_equal(json_object_get_int_member(nic, "index"), 0);
+    assert_true(json_object_has_member(nic, "rx-bytes") && json_object_has_member(nic, "tx-bytes"));
+    assert_true(json_object_get_int_member(nic, "tx-bytes") >= 0);
+    struct dv_perf_sample s;
+    assert_true(dv_perf_read_proc(pid, &s, NULL));
+    assert_int_equal(s.nvcpus, 1);
+    assert_true(s.rss_bytes > 0);
+
+    g_autoptr(DvPerfMonitor) mon = dv_perf_monitor_new(0); /* no timer: sampled by hand */
+    int updates = 0;
+    g_signal_connect(mon, "updated", G_CALLBACK(updated_cb), &updates);
+    dv_perf_monitor_set_vm(mon, vm);
+    guint n = 99;
+    dv_perf_monitor_get_series(mon, DV_PERF_CPU, &n);
+    assert_int_equal(n, 0); /* one sample is no rate yet */
+    for (int i = 0; i < 3; i++) {
+        gint64 end = g_get_monotonic_time() + 300 * 1000; /* let the netstats answer arrive */
+        while (g_get_monotonic_time() < end) {
+            g_main_context_iteration(NULL, FALSE);
+            g_usleep(1000);
+        }
+        dv_perf_monitor_sample(mon);
+    }
+    const double *cpu = dv_perf_monitor_get_series(mon, DV_PERF_CPU, &n);
+    assert_int_equal(n, 3);
+    assert_true(updates >= 3);
+    for (guint i = 0; i < n; i++) {
+        assert_true(cpu[i] >= 0.0 && cpu[i] <= 100.0);
+    }
+    const double *mem = dv_perf_monitor_get_series(mon, DV_PERF_MEMORY, &n);
+    assert_true(mem[n - 1] > 1.0);
+    /* The guest sends nothing on its NIC: the rates are 0, the counters were read. */
+    const double *tx = dv_perf_monitor_get_series(mon, DV_PERF_NET_TX, &n);
+    assert_true(tx[n - 1] == 0.0);
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    dv_perf_monitor_set_vm(mon, vm); /* stopped: the history is dropped */
+    dv_perf_monitor_get_series(mon, DV_PERF_CPU, &n);
+    assert_int_equal(n, 0);
+}
+
+int main(void)
+{
+    tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
+    g_autofree char *data = g_build_filename(tmp_root, "data", NULL);
+    g_autofree char *run = g_build_filename(tmp_root, "run", NULL);
+    g_mkdir_with_parents(data, 0700);
+    g_mkdir_with_parents(run, 0700);
+    g_setenv("XDG_DATA_HOME", data, TRUE);
+    g_setenv("XDG_RUNTIME_DIR", run, TRUE);
+    g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
+    const struct CMUnitTest tests[] = {
+        /* re-adoption */
+        cmocka_unit_test(test_cmdline_matches),
+        cmocka_unit_test(test_adopt_stale),
+        cmocka_unit_test(test_adopt_real_engine),
+        cmocka_unit_test(test_adopt_end),
+        cmocka_unit_test(test_no_detach_kills),
+        /* settings editor */
+        cmocka_unit_test(test_settings_validate),
+        cmocka_unit_test(test_settings_save),
+        cmocka_unit_test(test_settings_running),
+        /* New-VM assistant */
+        cmocka_unit_test(test_new_vm_iso),
+        cmocka_unit_test(test_new_vm_image),
+        /* performance */
+        cmocka_unit_test(test_perf_parsers),
+        cmocka_unit_test(test_perf_rates),
+        cmocka_unit_test(test_perf_real_engine),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
+    if (system(cmd) != 0) {
+        rc = rc ? rc : 1;
+    }
+    g_free(tmp_root);
+    return rc;
+}
