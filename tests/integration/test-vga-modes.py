@@ -94,6 +94,7 @@ def qemu_screens(elf, tmp):
             screens.append(read_png(png))
             q.c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
         q.wait_serial("PASS", 30)
+        print("QEMU (TCG): " + "".join(l for l in q.serial().splitlines(True) if "fill:" in l).strip())
         return screens
     finally:
         q.cleanup()
@@ -162,6 +163,7 @@ def run():
             ours.append((w, h, img))
             check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
         rc = vm.wait_exit(60)
+        print("deskvm: " + "".join(l for l in vm.serial().splitlines(True) if "fill:" in l).strip())
         check(rc == 33, "exit status %d, want 33 (guest PASS): %s" % (rc, vm.stderr()))
 
         q = qemu_screens(elf, tmp)
