@@ -176,6 +176,41 @@ static uint16_t vbe_read(struct vga *vga)
     return vga->vbe_regs[i];
 }
 
+uint32_t vga_window_linear(const struct vga *vga)
+{
+    if (vbe_enabled(vga) || !(vga->seq[SEQ_MEM_MODE] & SEQ_CHAIN4) ||
+        (vga->seq[SEQ_MAP_MASK] & 0x0f) != 0x0f) {
+        return 0;
+    }
+    switch ((vga->gr[GR_MISC] >> 2) & 3) {
+    case 0:
+        return 0x20000;
+    case 1:
+        return 0x10000;
+    default:
+        return 0;
+    }
+}
+
+/* Tell the glue when the window can be (or no longer be) plain memory. */
+static void window_check(struct vga *vga)
+{
+    uint32_t linear = vga_window_linear(vga);
+    if (linear != vga->window_linear) {
+        vga->window_linear = linear;
+        if (vga->window_changed) {
+            vga->window_changed(vga->sync_opaque);
+        }
+    }
+}
+
+/* The sequencer decides how CPU writes reach the planes, the graphics controller reads. */
+static bool odd_even(const struct vga *vga, bool write)
+{
+    return write ? !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)
+                 : (vga->gr[GR_MODE] & GR_MODE_ODD_EVEN) != 0;
+}
+
 /*
  * Every dispi write is checked against VRAM before it takes effect (guest-controlled): a
  * value that would put the visible mode outside VRAM is refused and counted; the old value
@@ -217,6 +252,7 @@ static void vbe_write(struct vga *vga, uint16_t val)
         if (!(val & VBE_ENABLED)) {
             r[i] = val & (VBE_GETCAPS | VBE_8BIT_DAC | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
             vga->full_redraw = true;
+            window_check(vga);
             return;
         }
         if (!vbe_enabled(vga)) {
@@ -239,6 +275,7 @@ static void vbe_write(struct vga *vga, uint16_t val)
         }
         r[i] = val & (VBE_ENABLED | VBE_GETCAPS | VBE_8BIT_DAC | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
         vga->full_redraw = true;
+        window_check(vga);
         return;
     case VBE_INDEX_VIRT_WIDTH:
     case VBE_INDEX_X_OFFSET:
@@ -339,6 +376,7 @@ static void ioport_write(struct vga *vga, unsigned port, uint8_t v)
     case 0x3c5:
         vga->seq[vga->seq_index & 7] = v;
         vga->full_redraw = true;
+        window_check(vga);
         return;
     case 0x3c6:
         vga->dac_mask = v;
@@ -370,6 +408,7 @@ static void ioport_write(struct vga *vga, unsigned port, uint8_t v)
     case 0x3cf:
         vga->gr[vga->gr_index & 0x0f] = v;
         vga->full_redraw = true;
+        window_check(vga);
         return;
     case 0x3d4:
         vga->cr_index = v;
@@ -441,13 +480,6 @@ const struct bus_ops vga_vbe_ops = {
 };
 
 /* ---- the legacy window ------------------------------------------------------------------- */
-
-/* The sequencer decides how CPU writes reach the planes, the graphics controller reads. */
-static bool odd_even(const struct vga *vga, bool write)
-{
-    return write ? !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)
-                 : (vga->gr[GR_MODE] & GR_MODE_ODD_EVEN) != 0;
-}
 
 /*
  * VRAM index for window offset off (from 0xA0000) and plane, or -1 when the window the
@@ -1074,6 +1106,7 @@ void vga_reset(struct vga *vga)
     vga->full_redraw = true;
     vga->cursor_drawn = -1;
     vga_mark_dirty(vga, 0, vga->vram_size);
+    window_check(vga);
 }
 
 static void vga_reset_cb(void *opaque)
@@ -1146,6 +1179,7 @@ static int vga_post_load(void *opaque)
     vga->full_redraw = true;
     vga->cursor_drawn = -1;
     vga_mark_dirty(vga, 0, vga->vram_size);
+    window_check(vga);
     return 0;
 }
 

@@ -56,9 +56,11 @@ struct display_machine {
     int vram_fd;
     uint8_t *vram;
     uint32_t vram_size;
-    uint64_t slot_addr; /* where the VRAM slot is mapped, PCI_BAR_UNMAPPED when not */
-    bool dirty_log;     /* the slot logs dirty pages */
-    uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
+    uint64_t slot_addr;   /* where the VRAM slot is mapped, PCI_BAR_UNMAPPED when not */
+    bool dirty_log;       /* the slot logs dirty pages */
+    uint32_t window_size; /* bytes of the legacy window mapped onto VRAM, 0 = bus handlers */
+    bool window_log;      /* that slot logs dirty pages */
+    uint64_t *log;        /* KVM_GET_DIRTY_LOG buffer */
     struct vtimer *refresh;
     uint64_t last_activity; /* damage found or input given, engine clock */
     uint64_t last_scan;     /* the last refresh from a tick or a client request */
@@ -122,6 +124,64 @@ static void vram_bar_moved(void *opaque, unsigned bar, uint64_t old_addr, uint64
     vga_mark_dirty(&dm->vga, 0, dm->vram_size);
 }
 
+static int set_window_slot(struct display_machine *dm, uint32_t size, bool log)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = DISPLAY_WINDOW_KVM_SLOT,
+        .flags = log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+        .guest_phys_addr = VGA_LEGACY_BASE,
+        .memory_size = size,
+        .userspace_addr = (uintptr_t)dm->vram,
+    };
+    return ioctl(dm->vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+/*
+ * In chain-4 mode (13h) the window is VRAM byte for byte: map it as memory, so that the
+ * guest's stores do not exit (QEMU's chain4 alias). Any other mode goes back to the bus
+ * handlers (vga_legacy_ops), which KVM reaches again once the slot is gone.
+ */
+static void window_changed(void *opaque)
+{
+    struct display_machine *dm = opaque;
+    if (dm->vm->fd < 0) {
+        return;
+    }
+    uint32_t size = vga_window_linear(&dm->vga);
+    if (size == dm->window_size) {
+        return;
+    }
+    if (dm->window_size) {
+        set_window_slot(dm, 0, false);
+        dm->window_size = 0;
+    }
+    if (size) {
+        dm->window_log = set_window_slot(dm, size, true) == 0;
+        if (dm->window_log || set_window_slot(dm, size, false) == 0) {
+            dm->window_size = size;
+        }
+    }
+    vga_mark_dirty(&dm->vga, 0, VGA_LEGACY_SIZE);
+}
+
+/* The window slot's dirty pages are VRAM pages 0-31. */
+static int sync_window(struct display_machine *dm, uint64_t *bitmap)
+{
+    if (!dm->window_size) {
+        return 0;
+    }
+    if (!dm->window_log) {
+        return -ENOSYS;
+    }
+    uint64_t log = 0; /* 32 pages at most */
+    struct kvm_dirty_log l = {.slot = DISPLAY_WINDOW_KVM_SLOT, .dirty_bitmap = &log};
+    if (ioctl(dm->vm->fd, KVM_GET_DIRTY_LOG, &l) < 0) {
+        return -errno;
+    }
+    bitmap[0] |= log;
+    return 0;
+}
+
 static const struct pci_dev_ops vga_pci_ops = {
     .bar_moved = vram_bar_moved,
 };
@@ -129,6 +189,10 @@ static const struct pci_dev_ops vga_pci_ops = {
 static int sync_dirty(void *opaque, uint64_t *bitmap)
 {
     struct display_machine *dm = opaque;
+    int w = sync_window(dm, bitmap);
+    if (w < 0) {
+        return w;
+    }
     if (dm->slot_addr == PCI_BAR_UNMAPPED) {
         return 0; /* every write went through vga_vram_ops, which marks it */
     }
@@ -537,6 +601,7 @@ struct display_machine *display_machine_new(struct vm *vm, enum display_kind kin
     }
     dm->vga.sync_dirty = sync_dirty;
     dm->vga.sync_opaque = dm;
+    dm->vga.window_changed = window_changed;
     if (display_init(&dm->display, 640, 400) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -22,6 +22,8 @@ struct display_machine;
 #define DISPLAY_VGA_SLOT 1
 /* The KVM memory slot of VRAM, clear of the RAM regions' slots 0..GUEST_MEM_MAX_REGIONS-1. */
 #define DISPLAY_VRAM_KVM_SLOT 16
+/* The legacy window 0xA0000 mapped onto VRAM while the VGA is in chain-4 (vga_window_linear). */
+#define DISPLAY_WINDOW_KVM_SLOT 17
 /*
  * How often the surface is brought up to date from the dirty log: DISPLAY_REFRESH_NS when
  * idle, DISPLAY_REFRESH_FAST_NS for DISPLAY_FAST_HOLD_NS after damage or VNC input while a

@@ -35,12 +35,16 @@ def dac(i):
     return bytes((v << 2) | (v & 1) * 3 for v in c6)
 
 
-def expected_13h():
-    """320x200 shown as 640x400: every pixel two dots wide and two scan lines high."""
+def expected_13h(changed=False):
+    """320x200 shown as 640x400: every pixel two dots wide and two scan lines high; changed:
+    with the 16x16 square of colour 0x10 at (200, 150) the guest draws later."""
+    def colour(x, y):
+        if changed and 200 <= x < 216 and 150 <= y < 166:
+            return 0x10
+        return 0x3f if 100 <= x < 140 and 50 <= y < 90 else ((x ^ y) + y // 8) & 0xff
     rows = []
     for y in range(200):
-        line = b"".join(dac(0x3f if 100 <= x < 140 and 50 <= y < 90 else ((x ^ y) + y // 8) & 0xff) * 2
-                        for x in range(320))
+        line = b"".join(dac(colour(x, y)) * 2 for x in range(320))
         rows.append(line * 2)
     return b"".join(rows)
 
@@ -78,7 +82,7 @@ def expected_04h():
     return b"".join(rows)
 
 
-STAGES = ("13h", "12h", "0dh", "04h")
+STAGES = ("13h", "13h changed", "12h", "0dh", "04h")
 
 
 def qemu_screens(elf, tmp):
@@ -88,8 +92,8 @@ def qemu_screens(elf, tmp):
     try:
         screens = []
         for stage in STAGES:
-            q.wait_serial("vga-modes: %s ready" % stage, 60)
-            png = os.path.join(tmp, "qemu-%s.png" % stage)
+            q.wait_serial("vga-modes: %s" % (stage if " " in stage else stage + " ready"), 60)
+            png = os.path.join(tmp, "qemu-%s.png" % stage.replace(" ", "-"))
             q.c.cmd("screendump", {"filename": png, "format": "png"})
             screens.append(read_png(png))
             q.c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
@@ -136,6 +140,13 @@ def run():
         check((w, h) == (640, 400), "mode 13h screen is %dx%d" % (w, h))
         check(img == expected_13h(), "mode 13h: " + first_difference(w, img, expected_13h()))
         print("mode 13h: every pixel as drawn")
+        ours.append((w, h, img))
+        check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
+        vm.wait_serial("vga-modes: 13h changed", timeout=60)
+        w, h, img = screendump(c, tmp, "13h-changed")
+        want = expected_13h(changed=True)
+        check(img == want, "mode 13h after a change: " + first_difference(w, img, want))
+        print("mode 13h: a later change is redrawn (damage through the window)")
         ours.append((w, h, img))
         check(c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]}) == {}, "send-key")
 

@@ -22,7 +22,14 @@ struct fixture {
     bool use_log;
     bool compare; /* answer VGA_SYNC_COMPARE with every page */
     unsigned nupdates, upd_y, upd_h;
+    unsigned window_calls; /* window_changed hook */
 };
+
+static void fake_window(void *opaque)
+{
+    struct fixture *f = opaque;
+    f->window_calls++;
+}
 
 static int fake_sync(void *opaque, uint64_t *bitmap)
 {
@@ -48,6 +55,7 @@ static int setup_size(void **state, uint32_t size)
     assert_int_equal(vga_init(&f->vga, f->vram, size), 0);
     f->vga.sync_dirty = fake_sync;
     f->vga.sync_opaque = f;
+    f->vga.window_changed = fake_window;
     assert_int_equal(display_init(&f->d, 640, 480), 0);
     display_set_hw(&f->d, &vga_display_ops, &f->vga);
     *state = f;
@@ -554,8 +562,21 @@ static void test_mode13h(void **state)
 {
     struct fixture *f = *state;
     struct vga *vga = &f->vga;
+    assert_int_equal(vga_window_linear(vga), 0); /* mode 3: odd/even */
     set_mode(vga, &mode13);
     assert_int_equal(vga_current_mode(vga), VGA_MODE_GRAPHICS);
+    /* Chain-4 at A0000/64K with every plane: the window may become plain VRAM. */
+    assert_int_equal(vga_window_linear(vga), 0x10000);
+    assert_int_equal(f->window_calls, 1);
+    set_idx(vga, 0x3c4, 0x02, 0x01); /* a map mask needs the handlers */
+    assert_int_equal(vga_window_linear(vga), 0);
+    set_idx(vga, 0x3c4, 0x02, 0x0f);
+    set_idx(vga, 0x3ce, 0x06, 0x01); /* A0000/128K */
+    assert_int_equal(vga_window_linear(vga), 0x20000);
+    set_idx(vga, 0x3ce, 0x06, 0x05);
+    assert_int_equal(f->window_calls, 5);
+    set_idx(vga, 0x3ce, 0x06, 0x05); /* no change, no call */
+    assert_int_equal(f->window_calls, 5);
     for (unsigned y = 0; y < 200; y++) {
         for (unsigned x = 0; x < 320; x++) {
             win_w(vga, y * 320 + x, (uint8_t)(x + y));

@@ -234,6 +234,14 @@ void test_main(void)
     uint64_t fill = rdtsc() - t0;
     printf("vga-modes: 13h ready\n");
     wait_key(interactive);
+    /* A change after the screen was shown: only its damage tells the VMM to redraw it. */
+    for (unsigned y = 0; y < 16; y++) {
+        for (unsigned x = 0; x < 16; x++) {
+            WIN[(150 + y) * 320 + 200 + x] = 0x10;
+        }
+    }
+    printf("vga-modes: 13h changed\n");
+    wait_key(interactive);
 
     /* Mode 12h: 8-pixel blocks of colour (x / 8 + y / 16) & 15 (write mode 2), a diagonal
      * of colour 15 from (80, 0) one pixel at a time (set/reset under the bit mask). */
