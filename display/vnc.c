@@ -3,11 +3,15 @@
  * VNC server on libvncserver. The RFB framebuffer is the display surface itself (zero
  * copy, the surface's x8r8g8b8 described to libvncserver as 32 bpp with red at bit 16), so
  * a damage rectangle only has to be marked modified. All socket work happens in
- * rfbProcessEvents() with a zero timeout on the event-loop thread.
+ * rfbProcessEvents() with a zero timeout on the event-loop thread. We listen and accept
+ * ourselves and give libvncserver one end of a socketpair per client (display/vnc_pump.h):
+ * its blocking writes then never wait for a client that stopped reading.
  */
 #include "display/vnc.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -20,9 +24,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "display/vnc_pump.h"
 #include "vmm/lazy_vncserver.h"
 
 #define VNC_PASSWORD_MAX 8
+/*
+ * A client is dropped when the bytes waiting for it pass VNC_QUEUE_FRAMES raw frames of the
+ * current size (plus 1 MiB) or when none of them moved for VNC_STALL_MS (libvncserver's own
+ * rfbMaxClientWait is 20 s as well).
+ */
+#define VNC_QUEUE_FRAMES 4
+#define VNC_STALL_MS 20000
 
 struct vnc_server {
     struct vnc_config cfg;
@@ -30,8 +42,10 @@ struct vnc_server {
     rfbScreenInfoPtr screen;
     const struct vnc_input_ops *input;
     void *opaque;
-    int unix_fd;
-    int listen_watched; /* the TCP listening socket we watch, or -1 */
+    int listen_fd;                 /* ours, TCP or unix */
+    size_t max_queued;             /* per client, see VNC_QUEUE_FRAMES */
+    struct vnc_pump *pending_pump; /* handed to the client rfbNewClient() is making */
+    struct vnc_client_info pending_info;
     char password[VNC_PASSWORD_MAX + 1];
     char *passwords[2];  /* the NULL-terminated list rfbCheckPasswordByList walks */
     rfbCursorPtr cursor; /* ours (cleanup FALSE): freed when replaced and at the end */
@@ -41,6 +55,7 @@ struct vnc_server {
 struct vnc_client {
     int fd;           /* our dup of the socket, watched; -1 when not */
     bool initialized; /* VNC_EVENT_INITIALIZED sent */
+    struct vnc_pump *pump;
     struct vnc_client_info info;
 };
 
@@ -133,6 +148,23 @@ int vnc_parse(const char *spec, struct vnc_config *cfg, char *err, size_t errlen
     return 0;
 }
 
+static void set_queue_limit(struct vnc_server *s, const struct display *d)
+{
+    s->max_queued = (size_t)VNC_QUEUE_FRAMES * d->width * d->height * 4 + ((size_t)1 << 20);
+    if (!s->screen) {
+        return;
+    }
+    rfbClientIteratorPtr it = lazy_vncserver.rfbGetClientIterator(s->screen);
+    for (rfbClientPtr cl = lazy_vncserver.rfbClientIteratorNext(it); cl;
+         cl = lazy_vncserver.rfbClientIteratorNext(it)) {
+        struct vnc_client *c = cl->clientData;
+        if (c && c->pump) {
+            vnc_pump_set_limit(c->pump, s->max_queued);
+        }
+    }
+    lazy_vncserver.rfbReleaseClientIterator(it);
+}
+
 static void set_format(rfbScreenInfoPtr screen)
 {
     screen->serverFormat.redShift = 16;
@@ -147,6 +179,7 @@ static void on_resize(void *opaque, struct display *d)
     lazy_vncserver.rfbNewFramebuffer(s->screen, (char *)d->data, (int)d->width, (int)d->height, 8,
                                      3, 4);
     set_format(s->screen);
+    set_queue_limit(s, d);
 }
 
 static void on_update(void *opaque, struct display *d, unsigned x, unsigned y, unsigned w,
@@ -218,6 +251,7 @@ static void on_client_gone(rfbClientPtr cl)
     check_initialized(s, cl); /* it may have finished and gone within one poll */
     client_event(s, VNC_EVENT_DISCONNECTED, c);
     cl->clientData = NULL;
+    vnc_pump_release(c->pump);
     free(c);
 }
 
@@ -229,7 +263,9 @@ static enum rfbNewClientAction on_client(rfbClientPtr cl)
         return RFB_CLIENT_REFUSE;
     }
     c->fd = -1; /* served at the next refresh only */
-    client_info(cl->sock, &c->info);
+    c->info = s->pending_info;
+    c->pump = s->pending_pump;
+    s->pending_pump = NULL;
     cl->clientData = c;
     cl->clientGoneHook = on_client_gone;
     if (s->input && s->input->watch) {
@@ -265,6 +301,24 @@ static int listen_unix(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+static int listen_tcp(const struct vnc_config *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    inet_pton(AF_INET, cfg->host, &sa.sin_addr);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 32) < 0) {
+        snprintf(err, errlen, "vnc: cannot listen on %s:%u: %s", cfg->host, cfg->port,
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
 struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *d,
                                   const struct vnc_input_ops *input, void *opaque, char *err,
                                   size_t errlen)
@@ -283,8 +337,8 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     s->d = d;
     s->input = input;
     s->opaque = opaque;
-    s->unix_fd = -1;
-    s->listen_watched = -1;
+    s->listen_fd = -1;
+    set_queue_limit(s, d);
     lazy_vncserver.rfbLogEnable(0);
     int argc = 0;
     s->screen = lazy_vncserver.rfbGetScreen(&argc, NULL, (int)d->width, (int)d->height, 8, 3, 4);
@@ -306,7 +360,9 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
     sc->cursor = NULL;
     sc->alwaysShared = TRUE;
     sc->deferUpdateTime = 0;
-    sc->ipv6port = 0; /* no IPv6 listener on every interface behind our back */
+    /* We listen ourselves: libvncserver opens no socket, IPv6 on every interface included. */
+    sc->port = 0;
+    sc->ipv6port = 0;
     sc->autoPort = FALSE;
     if (cfg->password) {
         /* Until a password is set, the list is empty and every attempt fails. */
@@ -314,27 +370,13 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
         sc->authPasswdData = s->passwords;
         sc->passwordCheck = lazy_vncserver.rfbCheckPasswordByList;
     }
-    if (cfg->unix_socket) {
-        sc->port = 0;
-        s->unix_fd = listen_unix(cfg->path, err, errlen);
-        if (s->unix_fd < 0) {
-            vnc_server_free(s);
-            return NULL;
-        }
-    } else {
-        sc->port = (int)cfg->port;
-        inet_pton(AF_INET, cfg->host, &sc->listenInterface);
-    }
-    lazy_vncserver.rfbInitServer(sc);
-    if (!cfg->unix_socket && sc->listenSock == RFB_INVALID_SOCKET) {
-        snprintf(err, errlen, "vnc: cannot listen on %s:%u: %s", cfg->host, cfg->port,
-                 strerror(errno ? errno : EADDRINUSE));
+    s->listen_fd =
+        cfg->unix_socket ? listen_unix(cfg->path, err, errlen) : listen_tcp(cfg, err, errlen);
+    if (s->listen_fd < 0) {
         vnc_server_free(s);
         return NULL;
     }
-    if (!cfg->unix_socket && input && input->watch && input->watch(opaque, sc->listenSock) == 0) {
-        s->listen_watched = sc->listenSock;
-    }
+    lazy_vncserver.rfbInitServer(sc);
     if (display_add_listener(d, &vnc_listener_ops, s) < 0) {
         snprintf(err, errlen, "vnc: too many display listeners");
         vnc_server_free(s);
@@ -436,18 +478,17 @@ void vnc_server_free(struct vnc_server *s)
         return;
     }
     display_remove_listener(s->d, s);
-    if (s->listen_watched >= 0) {
-        s->input->unwatch(s->opaque, s->listen_watched);
-    }
     if (s->screen) {
         lazy_vncserver.rfbShutdownServer(s->screen, TRUE);
         s->screen->cursor = NULL; /* ours, freed below */
         lazy_vncserver.rfbScreenCleanup(s->screen);
     }
     free_cursor(s->cursor);
-    if (s->unix_fd >= 0) {
-        close(s->unix_fd);
-        unlink(s->cfg.path);
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+        if (s->cfg.unix_socket) {
+            unlink(s->cfg.path);
+        }
     }
     free(s);
 }
@@ -465,20 +506,34 @@ void vnc_server_poll(struct vnc_server *s)
     }
 }
 
-int vnc_server_unix_fd(const struct vnc_server *s)
+int vnc_server_listen_fd(const struct vnc_server *s)
 {
-    return s->unix_fd;
+    return s->listen_fd;
 }
 
-void vnc_server_accept_unix(struct vnc_server *s)
+void vnc_server_accept(struct vnc_server *s)
 {
-    int fd = accept4(s->unix_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
         return;
     }
-    /* libvncserver takes the socket, sends the protocol version and owns it from now on. */
-    if (!lazy_vncserver.rfbNewClient(s->screen, fd)) {
-        close(fd);
+    int one = 1;
+    if (!s->cfg.unix_socket) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    client_info(fd, &s->pending_info);
+    int server_fd;
+    if (vnc_pump_new(fd, s->max_queued, VNC_STALL_MS, &s->pending_pump, &server_fd) < 0) {
+        return; /* the pump closed the client's socket */
+    }
+    /*
+     * libvncserver takes its end, sends the protocol version and owns it from now on (it
+     * closes it when it refuses the client); the client's record (on_client) takes the pump.
+     */
+    lazy_vncserver.rfbNewClient(s->screen, server_fd);
+    if (s->pending_pump) { /* refused before on_client took it */
+        vnc_pump_release(s->pending_pump);
+        s->pending_pump = NULL;
     }
 }
 

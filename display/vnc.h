@@ -2,7 +2,8 @@
 /*
  * The VNC server (libvncserver) as a listener of a display: updates go out from damage
  * only, key and pointer events come back through input ops. It runs on the engine's event
- * loop, never on threads of its own: vnc_server_poll() does all socket work without blocking.
+ * loop: vnc_server_poll() does all protocol work without blocking; the only threads are the
+ * per-client pumps that move bytes to and from the clients' sockets (display/vnc_pump.h).
  * docs/display.md.
  */
 #ifndef DESKVM_DISPLAY_VNC_H
@@ -78,10 +79,10 @@ struct vnc_server *vnc_server_new(const struct vnc_config *cfg, struct display *
 void vnc_server_free(struct vnc_server *s);
 /* Accept, read and send whatever is ready, without blocking. */
 void vnc_server_poll(struct vnc_server *s);
-/* The unix listening socket to watch (-1 for TCP: libvncserver polls its own). */
-int vnc_server_unix_fd(const struct vnc_server *s);
-/* Take the client on the unix socket (call when vnc_server_unix_fd() is readable). */
-void vnc_server_accept_unix(struct vnc_server *s);
+/* The listening socket (TCP or unix) to watch for reading. */
+int vnc_server_listen_fd(const struct vnc_server *s);
+/* Take a waiting client (call when vnc_server_listen_fd() is readable). */
+void vnc_server_accept(struct vnc_server *s);
 int vnc_server_set_cursor(struct vnc_server *s, const uint32_t *argb, unsigned stride, unsigned w,
                           unsigned h, unsigned hot_x, unsigned hot_y);
 /* The cursor's hot spot moved to (x, y) on the surface (PointerPos pseudo-encoding). */

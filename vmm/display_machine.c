@@ -76,7 +76,7 @@ struct display_machine {
     struct display_channel *channel;
     struct vmstate_field vram_fields[2]; /* the start of VRAM as one field of "vga-vram" */
     struct vmstate vram_state;
-    bool unix_watched;
+    bool listen_watched; /* the VNC listening socket is on the event loop */
     int ptr_x, ptr_y;
     unsigned ptr_buttons;
     uint64_t dropped_input; /* events the PS/2 devices could not take */
@@ -462,10 +462,10 @@ static const struct vnc_input_ops vnc_input = {
     .client_event = vnc_client_event,
 };
 
-static void on_vnc_unix(void *opaque, uint32_t events)
+static void on_vnc_listen(void *opaque, uint32_t events)
 {
     struct display_machine *dm = opaque;
-    vnc_server_accept_unix(dm->vnc);
+    vnc_server_accept(dm->vnc);
     vnc_server_poll(dm->vnc);
 }
 
@@ -617,14 +617,12 @@ vnc:
         if (!dm->vnc) {
             goto fail;
         }
-        int fd = vnc_server_unix_fd(dm->vnc);
-        if (fd >= 0) {
-            if (evloop_add_fd(vm->loop, fd, EPOLLIN, on_vnc_unix, dm) < 0) {
-                snprintf(err, errlen, "vnc: cannot watch the socket");
-                goto fail;
-            }
-            dm->unix_watched = true;
+        if (evloop_add_fd(vm->loop, vnc_server_listen_fd(dm->vnc), EPOLLIN, on_vnc_listen, dm) <
+            0) {
+            snprintf(err, errlen, "vnc: cannot watch the socket");
+            goto fail;
         }
+        dm->listen_watched = true;
     }
     if (channel_spec) {
         dm->channel =
@@ -661,9 +659,9 @@ void display_machine_stop(struct display_machine *dm)
     if (!dm) {
         return;
     }
-    if (dm->unix_watched) {
-        evloop_del_fd(dm->vm->loop, vnc_server_unix_fd(dm->vnc));
-        dm->unix_watched = false;
+    if (dm->listen_watched) {
+        evloop_del_fd(dm->vm->loop, vnc_server_listen_fd(dm->vnc));
+        dm->listen_watched = false;
     }
     vtimer_free(dm->refresh);
     dm->refresh = NULL;

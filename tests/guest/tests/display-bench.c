@@ -14,6 +14,8 @@
  *                 no change, so that the last one reaches the client before the guest ends.
  *   wait=1        print "display-bench: ready" and wait for a byte on the serial port first
  *                 (the host connects its VNC client before the animation starts).
+ *   progress=1    with mode=fps, print "f N" after every frame too (the host watches the vCPU
+ *                 make progress: tests/integration/test-vnc-slow-client.py).
  * Every frame is read back from the framebuffer (a few pixels), so the guest checks itself.
  */
 #include "guest.h"
@@ -76,6 +78,7 @@ void test_main(void)
     CHECK(latency || strncmp(mode, "fps", 4) == 0, "mode=%s: want fps or latency", mode);
     uint64_t seconds = cmdline_u64("seconds", 5), frames = cmdline_u64("frames", 0);
     uint64_t count = cmdline_u64("count", 50), gap_ms = cmdline_u64("gap_ms", 40);
+    bool progress = latency || cmdline_u64("progress", 0) != 0;
     unsigned dev = 32;
     for (unsigned d = 0; d < 32; d++) {
         if (cf8_read32(d, 0) == 0x11111234u) {
@@ -122,7 +125,7 @@ void test_main(void)
         fill(fb, latency ? 64 : W, latency ? 64 : H, c);
         fb[0] = n & 0xffffff; /* last: the frame is complete */
         CHECK(fb[1] == c && fb[63 * W + 63] == c, "frame %u reads back %08x", n, fb[1]);
-        if (latency) {
+        if (progress) {
             printf("f %u\n", n);
         }
     }

@@ -10,7 +10,7 @@
  *
  * interactive=1: after drawing, read evdev events from the virtio keyboard and tablet
  * (deskvm's --display virtio-gpu adds them) and print them until a key is released and a
- * pointer report arrives.
+ * pointer report arrives, for at most input_s=N seconds (60).
  */
 #include "guest.h"
 #include "virtio_guest.h"
@@ -147,7 +147,7 @@ static void input_setup(unsigned nth, struct vpci *d, struct vq *vq, struct vq_m
 }
 
 /* Print events until a key release (keyboard) and a SYN after ABS (tablet) have arrived. */
-static void read_input(void)
+static void read_input(uint64_t seconds)
 {
     struct vpci kd, td;
     struct vq kq, tq;
@@ -155,10 +155,10 @@ static void read_input(void)
     input_setup(1, &td, &tq, &tab_ring, tab_ev);
     printf("input ready\n");
     bool key_done = false, ptr_done = false, saw_abs = false;
-    /* Up to ~20-60 s of TSC (the host test sends its events with waits of its own between
-     * them); a spin count ran out in 0.3 s on a quiet host. */
+    /* Up to ~1/3-1 times `seconds` of TSC (the host test sends its events with waits of its
+     * own between them); a spin count ran out in 0.3 s on a quiet host. */
     uint64_t start = rdtsc();
-    while ((!key_done || !ptr_done) && rdtsc() - start < 60000000000ull) {
+    while ((!key_done || !ptr_done) && rdtsc() - start < seconds * 1000000000ull) {
         uint32_t id, len;
         if (vq_used_next(&kq, &id, &len)) {
             uint16_t type = (uint16_t)(kbd_ev[id][0] | kbd_ev[id][1] << 8);
@@ -288,6 +288,6 @@ void test_main(void)
     printf("virtio-gpu: pattern drawn %ux%u, cursor set\n", W, H);
 
     if (interactive) {
-        read_input();
+        read_input(cmdline_u64("input_s", 60));
     }
 }
