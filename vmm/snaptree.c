@@ -5,11 +5,13 @@
  * again, made read-only on disk) and a fresh qcow2 overlay with it as backing file becomes
  * the active image. Revert loads the checkpoint and starts a fresh overlay on the snapshot's
  * frozen images. Images the tree created and that no snapshot and no active disk needs any
- * more (not in any remaining chain) are deleted; images are never merged.
+ * more (not in any remaining chain) are deleted; deleting a snapshot streams its image into
+ * the one image built on it, if only one is (docs/snapshots.md, "Delete").
  */
 #include "vmm/snaptree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,15 @@ int snaptree_open(struct snaptree *t, const char *dir, struct vm *vm, struct vir
     } else {
         t->index = json_pack("{s:i, s:i, s:n, s:{}, s:[]}", "next-id", 1, "next-image", 1,
                              "current", "images", "snapshots");
+    }
+    /* Merges a crash cut short before their rename: the children are intact. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(t->index, "images"), key, v)
+    {
+        char tmp[PATH_MAX + 16];
+        snprintf(tmp, sizeof(tmp), "%s%s", key, SNAPTREE_MERGE_SUFFIX);
+        unlink(tmp);
     }
     json_t *act = json_array();
     for (unsigned i = 0; i < nactive; i++) {
@@ -350,6 +361,162 @@ int snaptree_revert(struct snaptree *t, const char *id, char *err, size_t errlen
     return r;
 }
 
+/* An image a remaining snapshot or an active disk names directly. */
+static bool image_named(struct snaptree *t, const char *path)
+{
+    json_t *s, *v;
+    size_t i, j;
+    json_array_foreach(json_object_get(t->index, "active"), j, v)
+    {
+        if (!strcmp(json_string_value(v), path)) {
+            return true;
+        }
+    }
+    json_array_foreach(json_object_get(t->index, "snapshots"), i, s)
+    {
+        json_array_foreach(json_object_get(s, "disks"), j, v)
+        {
+            if (!strcmp(json_string_value(v), path)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/*
+ * Flush disk i's active image and serve it from a fresh open of the same file: its backing
+ * chain is read again from the files (after a merge renamed a new image over one of them).
+ * VM paused.
+ */
+static int reopen_active(struct snaptree *t, unsigned i, char *err, size_t errlen)
+{
+    struct virtio_blk *blk = t->io->blk[i];
+    const char *path = json_string_value(json_array_get(json_object_get(t->index, "active"), i));
+    struct block_image *img;
+    char berr[BLOCK_ERR_LEN];
+    virtio_blk_drain(blk);
+    int r = block_flush(blk->img);
+    if (r == 0) {
+        r = block_open(path, BLOCK_FORMAT_QCOW2, false, BLOCK_CACHE_WRITEBACK, &img, berr,
+                       sizeof(berr));
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: cannot reopen %s after the merge: %s", i, path,
+                 r == -EIO ? "flush failed" : berr);
+        return r;
+    }
+    struct block_image *old = virtio_blk_replace_image(blk, img, berr, sizeof(berr));
+    if (!old) {
+        block_close(img);
+        snprintf(err, errlen, "disk %u: %s", i, berr);
+        return -EINVAL;
+    }
+    block_close(old);
+    return 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The path of path's backing file into buf (or a one-line error). */
+static int backing_of(const char *path, char *buf, size_t len)
+{
+    struct block_image *img;
+    int r = block_open(path, BLOCK_FORMAT_QCOW2, true, BLOCK_CACHE_WRITEBACK, &img, buf, len);
+    if (r == 0) {
+        struct block_image *b = block_backing(img);
+        snprintf(buf, len, "%s", b ? block_path(b) : "");
+        block_close(img);
+    }
+    return r;
+}
+
+/*
+ * Disk i's image `gone` is named by no snapshot and no active disk any more. When exactly one
+ * image the tree made has it as backing file, stream it into that child (a new file renamed
+ * over the child, so a crash leaves the old or the new child, both reading the same) and
+ * rebase the child onto gone's backing file; collect_garbage() then deletes gone. Images
+ * the user passed are never merged (see docs/snapshots.md). VM paused.
+ */
+static int merge_into_child(struct snaptree *t, unsigned i, const char *gone, char *err,
+                            size_t errlen)
+{
+    json_t *images = json_object_get(t->index, "images"), *v;
+    json_t *gone_backing = json_object_get(images, gone);
+    const char *key, *child = NULL;
+    unsigned nchild = 0;
+    if (!gone_backing || image_named(t, gone)) {
+        return 0;
+    }
+    json_object_foreach(images, key, v)
+    {
+        const char *b = json_string_value(v);
+        if (b && !strcmp(b, gone)) {
+            child = key;
+            nchild++;
+        }
+    }
+    if (nchild != 1) {
+        return 0; /* a branch point stays; no child: collect_garbage() deletes it */
+    }
+    const char *active = json_string_value(json_array_get(json_object_get(t->index, "active"), i));
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s%s", child, SNAPTREE_MERGE_SUFFIX);
+    unlink(tmp); /* a merge a crash cut short */
+    if (!strcmp(child, active)) {
+        /* The running VM writes the child: everything it wrote must be in the file. */
+        virtio_blk_drain(t->io->blk[i]);
+        if (block_flush(t->io->blk[i]->img) < 0) {
+            snprintf(err, errlen, "disk %u: cannot flush %s before the merge", i, child);
+            return -EIO;
+        }
+    }
+    char merr[BLOCK_ERR_LEN];
+    int r = backing_of(child, merr, sizeof(merr));
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: %s", i, merr);
+        return r;
+    }
+    if (!same_file(merr, gone)) {
+        /* A merge whose index update a crash cut short: the file already has its new
+         * backing. */
+        json_object_set(images, child, gone_backing);
+        return 0;
+    }
+    r = block_stream_backing(child, tmp, merr, sizeof(merr));
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: %s", i, merr);
+        return r;
+    }
+    struct stat st;
+    if (stat(child, &st) == 0) {
+        (void)chmod(tmp, st.st_mode & 07777);
+    }
+    if (rename(tmp, child) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "disk %u: cannot rename %s: %s", i, tmp, strerror(errno));
+        unlink(tmp);
+        return r;
+    }
+    sync_dir(t->dir);
+    json_object_set(images, child, gone_backing);
+    return reopen_active(t, i, err, errlen);
+}
+
 int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen)
 {
     size_t at;
@@ -358,7 +525,9 @@ int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen
         snprintf(err, errlen, "no snapshot with id '%s'", id);
         return -ENOENT;
     }
+    json_t *saved = json_deep_copy(t->index);
     json_t *parent = json_incref(json_object_get(s, "parent"));
+    json_t *disks = json_incref(json_object_get(s, "disks"));
     char ckpt[PATH_MAX];
     snprintf(ckpt, sizeof(ckpt), "%s", json_string_value(json_object_get(s, "checkpoint")));
     json_t *c;
@@ -376,7 +545,34 @@ int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen
     }
     json_decref(parent);
     json_array_remove(json_object_get(t->index, "snapshots"), at);
-    unlink(ckpt);
-    collect_garbage(t);
-    return save_index(t, err, errlen);
+    bool was_running = t->vm->state == VM_RUNNING;
+    vm_pause(t->vm);
+    int r = 0;
+    for (unsigned d = 0; d < t->io->nblk && r == 0; d++) {
+        if (!block_readonly(t->io->blk[d]->img)) {
+            r = merge_into_child(t, d, json_string_value(json_array_get(disks, d)), err, errlen);
+        }
+    }
+    json_decref(disks);
+    if (r < 0) {
+        /* The merge failed before its rename, or could not reopen the disk: the snapshot
+         * stays (both states read the same) and the error says why. */
+        json_decref(t->index);
+        t->index = saved;
+        saved = NULL;
+    }
+    json_decref(saved);
+    if (r == 0) {
+        /* The index first: a crash before it is written leaves the snapshot, whole. */
+        r = save_index(t, err, errlen);
+    }
+    if (r == 0) {
+        unlink(ckpt);
+        collect_garbage(t);
+        r = save_index(t, err, errlen);
+    }
+    if (was_running) {
+        vm_resume(t->vm);
+    }
+    return r;
 }

@@ -16,6 +16,8 @@ struct virtio_io;
 struct vm;
 
 #define SNAPTREE_INDEX "snapshots.json"
+/* A merge writes CHILD.merge and renames it over CHILD (docs/snapshots.md, "Delete"). */
+#define SNAPTREE_MERGE_SUFFIX ".merge"
 
 struct snaptree {
     char dir[PATH_MAX];
