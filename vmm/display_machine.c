@@ -643,6 +643,13 @@ const struct display *display_machine_display(const struct display_machine *dm)
 
 /* ---- QMP --------------------------------------------------------------------------------- */
 
+int display_machine_thumbnail(struct display_machine *dm, const char *path, unsigned max_w,
+                              unsigned max_h)
+{
+    refresh(dm);
+    return display_write_thumbnail_png(&dm->display, path, max_w, max_h, NULL, NULL);
+}
+
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
                            struct qmp_error *err)
 {

@@ -284,6 +284,7 @@ static struct snaptree *tree(struct engine *e, struct qmp_error *err)
         qmp_error_set(err, "GenericError", "%s", msg);
         return NULL;
     }
+    e->tree.display = e->display;
     e->tree_open = true;
     return &e->tree;
 }

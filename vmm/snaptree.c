@@ -21,6 +21,7 @@
 
 #include "io/block.h"
 #include "io/virtio_blk.h"
+#include "vmm/display_machine.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtio_io.h"
 #include "vmm/vm.h"
@@ -45,6 +46,14 @@ static int save_index(struct snaptree *t, char *err, size_t errlen)
         return -errno;
     }
     return 0;
+}
+
+/* Remove a file of the tree directory by its name. */
+static void unlink_in(struct snaptree *t, const char *name)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/%s", t->dir, name);
+    unlink(p);
 }
 
 static json_t *find(struct snaptree *t, const char *id, size_t *at)
@@ -260,6 +269,16 @@ int snaptree_take(struct snaptree *t, const char *name, const char *description,
     struct block_image *imgs[CLI_MAX_DISKS] = {0};
     const char *frozen[CLI_MAX_DISKS] = {0};
     int r = vm_snapshot_save(t->vm, ckpt, 0, err, errlen); /* drains the disks */
+    char thumb[64] = "";
+    if (r == 0 && t->display) {
+        /* Optional: without libpng (or on a write error) the snapshot has no picture. */
+        snprintf(thumb, sizeof(thumb), "snap-%s.png", id);
+        char tpath[PATH_MAX + 64];
+        snprintf(tpath, sizeof(tpath), "%s/%s", t->dir, thumb);
+        if (display_machine_thumbnail(t->display, tpath, SNAPTREE_THUMB_W, SNAPTREE_THUMB_H) < 0) {
+            thumb[0] = '\0';
+        }
+    }
     /* Flushed before an overlay opens them read-only as its backing: metadata on disk. */
     for (unsigned i = 0; i < io->nblk && r == 0; i++) {
         snprintf(fbuf[i], sizeof(fbuf[i]), "%s", json_string_value(json_array_get(act, i)));
@@ -276,6 +295,9 @@ int snaptree_take(struct snaptree *t, const char *name, const char *description,
     if (r < 0) {
         drop_overlays(paths, imgs, io->nblk);
         unlink(ckpt);
+        if (thumb[0]) {
+            unlink_in(t, thumb);
+        }
     } else {
         json_t *disks = json_array();
         for (unsigned i = 0; i < io->nblk; i++) {
@@ -286,6 +308,7 @@ int snaptree_take(struct snaptree *t, const char *name, const char *description,
             json_pack("{s:s, s:O, s:s, s:s, s:I, s:s, s:o}", "id", id, "parent", cur, "name", name,
                       "description", description ? description : "", "created",
                       (json_int_t)time(NULL), "checkpoint", ckpt, "disks", disks);
+        json_object_set_new(snap, "thumbnail", thumb[0] ? json_string(thumb) : json_null());
         json_array_append_new(json_object_get(t->index, "snapshots"), snap);
         switch_disks(t, paths, imgs, frozen);
         for (unsigned i = 0; i < io->nblk; i++) {
@@ -312,6 +335,14 @@ json_t *snaptree_list(struct snaptree *t)
     json_array_foreach(json_object_get(t->index, "snapshots"), i, s)
     {
         json_t *o = json_deep_copy(s);
+        const char *thumb = json_string_value(json_object_get(s, "thumbnail"));
+        if (thumb) {
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof(p), "%s/%s", t->dir, thumb);
+            json_object_set_new(o, "thumbnail", json_string(p));
+        } else {
+            json_object_set_new(o, "thumbnail", json_null());
+        }
         json_object_set_new(
             o, "current",
             json_boolean(cur && !strcmp(cur, json_string_value(json_object_get(s, "id")))));
@@ -528,8 +559,12 @@ int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen
     json_t *saved = json_deep_copy(t->index);
     json_t *parent = json_incref(json_object_get(s, "parent"));
     json_t *disks = json_incref(json_object_get(s, "disks"));
-    char ckpt[PATH_MAX];
+    char ckpt[PATH_MAX], thumb[64] = "";
     snprintf(ckpt, sizeof(ckpt), "%s", json_string_value(json_object_get(s, "checkpoint")));
+    const char *th = json_string_value(json_object_get(s, "thumbnail"));
+    if (th && strlen(th) < sizeof(thumb) && !strchr(th, '/')) {
+        snprintf(thumb, sizeof(thumb), "%s", th);
+    }
     json_t *c;
     size_t i;
     json_array_foreach(json_object_get(t->index, "snapshots"), i, c)
@@ -568,6 +603,9 @@ int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen
     }
     if (r == 0) {
         unlink(ckpt);
+        if (thumb[0]) {
+            unlink_in(t, thumb);
+        }
         collect_garbage(t);
         r = save_index(t, err, errlen);
     }
