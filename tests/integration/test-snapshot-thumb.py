@@ -10,7 +10,9 @@ PNG next to the checkpoint, query-snapshots returns its path, the file is a vali
 size the aspect-keeping rule gives (160x100, 160x120), and each thumbnail pixel is the mean
 of the screendump's pixels it covers, within a small error (the test recomputes the box
 average from a QMP screendump of the same screen); snapshot-delete removes the thumbnail; an
-engine without a display takes snapshots with "thumbnail": null.
+engine without a display takes snapshots with "thumbnail": null; a checkpoint of the
+640x480x32 VBE screen (more than 1 MiB of VRAM) restored in a fresh engine shows the same
+screen.
 """
 import json
 import os
@@ -104,6 +106,24 @@ def run():
             sid, path = check_thumbnail(c, vm, snapdir, tmp, "vbe")
             c.cmd("snapshot-delete", {"id": sid})
             check(not os.path.exists(path), "the deleted snapshot's thumbnail is still there")
+            # The 640x480x32 frame (1.2 MB of the 16 MiB VRAM) in a checkpoint.
+            c.cmd("stop")
+            dump = os.path.join(tmp, "vbe-saved.png")
+            c.cmd("screendump", {"filename": dump})
+            ckpt = os.path.join(tmp, "vbe.dvs")
+            c.cmd("snapshot-save", {"file": ckpt}, timeout=60)
+            c.cmd("quit")
+            vm.wait_exit(30)
+        finally:
+            vm.cleanup()
+        vm = Engine(binary, ["--paused", "--restore", ckpt, "--display", "vga"],
+                    tmp=tempfile.mkdtemp(dir=tmp))
+        try:
+            c = vm.qmp()
+            again = os.path.join(tmp, "vbe-restored.png")
+            c.cmd("screendump", {"filename": again})
+            check(read_png(again) == read_png(dump), "the restored VBE screen differs")
+            print("vbe: --restore shows the same 640x480x32 screen (VRAM past 1 MiB saved)")
         finally:
             vm.cleanup()
 
