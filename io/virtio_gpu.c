@@ -766,26 +766,21 @@ struct rd {
     size_t left;
 };
 
-static bool rd32(struct rd *r, uint32_t *v)
+/* The next n bytes of the tail into v (a u32 or u64, little-endian like the host). */
+static bool rd(struct rd *r, void *v, size_t n)
 {
-    if (r->left < 4) {
+    if (r->left < n) {
         return false;
     }
-    memcpy(v, r->p, 4);
-    r->p += 4;
-    r->left -= 4;
+    memcpy(v, r->p, n);
+    r->p += n;
+    r->left -= n;
     return true;
 }
 
-static bool rd64(struct rd *r, uint64_t *v)
+static bool rd32(struct rd *r, uint32_t *v)
 {
-    if (r->left < 8) {
-        return false;
-    }
-    memcpy(v, r->p, 8);
-    r->p += 8;
-    r->left -= 8;
-    return true;
+    return rd(r, v, 4);
 }
 
 /* Row y of what the backing holds at offset y * stride (zeroes past its end). */
@@ -939,7 +934,7 @@ static int gpu_tail_parse(const struct virtio_gpu *gpu, const void *buf, size_t 
         for (uint32_t e = 0; e < nb; e++) {
             uint64_t addr = 0;
             uint32_t elen = 0;
-            (void)rd64(&r, &addr);
+            (void)rd(&r, &addr, 8);
             (void)rd32(&r, &elen);
             (void)rd32(&r, &e2);
             void *p = elen ? guest_mem_ptr(gpu->vdev.mem, addr, elen) : NULL;
