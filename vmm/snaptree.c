@@ -10,6 +10,7 @@
  */
 #include "vmm/snaptree.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ static int save_index(struct snaptree *t, char *err, size_t errlen)
 /* Remove a file of the tree directory by its name. */
 static void unlink_in(struct snaptree *t, const char *name)
 {
-    char p[PATH_MAX + 64];
+    char p[PATH_MAX + 260];
     snprintf(p, sizeof(p), "%s/%s", t->dir, name);
     unlink(p);
 }
@@ -94,6 +95,35 @@ static bool index_valid(json_t *ix, unsigned ndisks)
     return true;
 }
 
+/*
+ * A checkpoint or thumbnail of a deleted snapshot that a crash left after the index was
+ * written (docs/snapshots.md, "Delete"): snap-ID.dvs / snap-ID.png whose ID the index no
+ * longer lists and that is below next-id (so no take in progress wrote it).
+ */
+static void sweep_orphans(struct snaptree *t)
+{
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    json_int_t next = json_integer_value(json_object_get(t->index, "next-id"));
+    while (d && (e = readdir(d)) != NULL) {
+        long long id;
+        char ext[4], again[64];
+        if (sscanf(e->d_name, "snap-%lld.%3s", &id, ext) != 2 || id <= 0 || id >= next ||
+            (strcmp(ext, "dvs") != 0 && strcmp(ext, "png") != 0)) {
+            continue;
+        }
+        snprintf(again, sizeof(again), "snap-%lld.%s", id, ext);
+        char key[32];
+        snprintf(key, sizeof(key), "%lld", id);
+        if (strcmp(again, e->d_name) == 0 && !find(t, key, NULL)) { /* exactly our name */
+            unlink_in(t, e->d_name);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
 int snaptree_open(struct snaptree *t, const char *dir, struct vm *vm, struct virtio_io *io,
                   char *const *active, unsigned nactive, char *err, size_t errlen)
 {
@@ -124,6 +154,7 @@ int snaptree_open(struct snaptree *t, const char *dir, struct vm *vm, struct vir
         t->index = json_pack("{s:i, s:i, s:n, s:{}, s:[]}", "next-id", 1, "next-image", 1,
                              "current", "images", "snapshots");
     }
+    sweep_orphans(t);
     /* Merges a crash cut short before their rename: the children are intact. */
     const char *key;
     json_t *v;

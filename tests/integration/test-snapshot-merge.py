@@ -12,7 +12,8 @@ one image shorter, qemu-img check is clean on every image (the active overlay, o
 writing, may show leaked clusters, as docs/qcow2.md allows), and the guest's I/O goes on
 (the running VM reopened its chain); delete B (its only child is the running VM's active
 overlay) -> the same; a guest reading every block of the final disk (crash=2) finds each one
-whole. Then a SIGKILL while the engine merges a 192 MiB image: an engine restarted on the
+whole, and orphaned checkpoint/thumbnail files of deleted snapshots are swept when the tree
+is opened. Then a SIGKILL while the engine merges a 192 MiB image: an engine restarted on the
 directory finds a consistent tree (the snapshot still there, or gone with its image merged),
 every image checks clean, the disk reads as before, and the delete then completes.
 """
@@ -125,9 +126,19 @@ def merge_while_running(binary, elf, tmp):
     finally:
         vm.cleanup()
 
+    # What a crash after the index write would leave: the deleted snapshots' files. The next
+    # engine that opens the tree removes them, and nothing else.
+    orphans = [os.path.join(snapdir, "snap-%s.dvs" % ids["A"]),
+               os.path.join(snapdir, "snap-%s.png" % ids["B"])]
+    keep = os.path.join(snapdir, "snap-%s.dvs.keep" % ids["A"])
+    for p in orphans + [keep]:
+        open(p, "wb").close()
     # The guest reads every block of what is left: each is whole and in its place.
     vm = boot(binary, elf, active, snapdir, tmp, mode=2)
     try:
+        check([s["name"] for s in vm.qmp().cmd("query-snapshots")] == ["Z"], "tree after restart")
+        check(not any(os.path.exists(p) for p in orphans) and os.path.exists(keep),
+              "orphaned checkpoint/thumbnail files were not swept (or too much was)")
         vm.wait_serial("blk-crash: verified", 120)
         check("FAIL" not in vm.serial(), "crash=2: %r" % vm.serial()[-300:])
     finally:
