@@ -10,9 +10,12 @@ usage: test-snapshot-gpu.py DESKVM_VM VIRTIO_GPU_ELF
 Proves: snapshot-save of that VM succeeds; a fresh engine started with --restore shows a
 screen that equals the pre-save screendump byte for byte without the guest re-creating
 anything (the guest is still waiting for input); a snapshot-load of the same file into that
-engine gives the same screen again; the restored guest's virtio-gpu and input devices go on
+engine gives the same screen again; a checkpoint whose virtio-gpu section (checksums
+re-sealed) puts scanout 0 on a resource that is not there is refused naming the section, the
+screen unchanged; the restored guest's virtio-gpu and input devices go on
 (it reads pointer events and a key, and passes).
 """
+import importlib.util
 import os
 import shutil
 import sys
@@ -21,6 +24,16 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, check, free_port, main, require_kvm  # noqa: E402
 import rfb_client  # noqa: E402
+
+# test-snapshot.py's checkpoint helpers (section lookup, re-sealing after an edit).
+_spec = importlib.util.spec_from_file_location(
+    "snapshot_test", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-snapshot.py"))
+snapshot_test = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(snapshot_test)
+
+# The tail of virtio-gpu.resources in its payload: vmstate header, then the cursor fields
+# (events_read, hot x/y, x/y, visible, the 64x64 image); its first word is scanout 0's resource.
+TAIL = 8 + 4 + 16 + 1 + 64 * 64 * 4
 
 
 def screendump(c, tmp, name):
@@ -63,6 +76,13 @@ def run():
             print("--restore: screendump equals the pre-save one byte for byte")
             c.cmd("snapshot-load", {"file": ckpt}, timeout=60)
             check(screendump(c, tmp, "loaded") == before, "snapshot-load: screen differs")
+            # Checksums right, contents wrong: scanout 0 on a resource that is not there.
+            bad = os.path.join(tmp, "bad.dvs")
+            if snapshot_test.reseal_device(ckpt, bad, "virtio-gpu.resources", TAIL, 0x7f):
+                e = c.error("snapshot-load", {"file": bad})
+                check("'virtio-gpu.resources'" in e["desc"], "refused section: %r" % e)
+                check(screendump(c, tmp, "refused") == before, "a refused load changed the screen")
+                print("refused: %s" % e["desc"])
             serial = vm.serial_size()
             c.cmd("cont")
             # The guest reads the tablet and the keyboard (virtio-input) until a key is up.
