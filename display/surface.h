@@ -126,11 +126,9 @@ void display_thumbnail_size(unsigned w, unsigned h, unsigned max_w, unsigned max
  * PNG, written like display_write_png(). The size written goes to *out_w x *out_h (may be
  * NULL). 0, -ENOPKG without libpng, or -errno.
  */
-__attribute__((warn_unused_result)) int display_write_thumbnail_png(const struct display *d,
-                                                                    const char *path,
-                                                                    unsigned max_w, unsigned max_h,
-                                                                    unsigned *out_w,
-                                                                    unsigned *out_h);
+__attribute__((warn_unused_result)) int
+display_write_thumbnail_png(const struct display *d, const char *path, unsigned max_w,
+                            unsigned max_h, unsigned *out_w, unsigned *out_h);
 /* The same as a binary PPM (P6), QEMU's default screendump format. */
 __attribute__((warn_unused_result)) int display_write_ppm(const struct display *d,
                                                           const char *path);

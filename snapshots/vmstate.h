@@ -78,7 +78,6 @@ int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_
  */
 int vmstate_check(const struct vmstate *vms, const void *buf, size_t len);
 /* vmstate_check() and, for a description with a tail, tail_check() against this device. */
-int vmstate_check_state(const struct vmstate *vms, const void *opaque, const void *buf,
-                        size_t len);
+int vmstate_check_state(const struct vmstate *vms, const void *opaque, const void *buf, size_t len);
 
 #endif
