@@ -8,6 +8,7 @@
  * no room for the answer is a broken driver: the device enters NEEDS_RESET.
  */
 #include "io/virtio_gpu.h"
+#include "io/virtio_gpu_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,7 +16,6 @@
 
 #include "display/surface.h"
 #include "vmm/device.h"
-#include "snapshots/vmstate.h"
 #include "vmm/memory.h"
 
 struct gpu_hdr {
@@ -39,13 +39,9 @@ struct gpu_cursor_cmd {
 _Static_assert(sizeof(struct gpu_hdr) == VIRTIO_GPU_HDR_SIZE, "header layout");
 _Static_assert(sizeof(struct gpu_cursor_cmd) == 56, "cursor command layout");
 
-/* The largest resource: what one surface may hold (64 MiB). */
-#define RES_MAX_BYTES ((uint64_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 4)
-#define RES_MAX_DIM 16384u
-
 /* ---- Resources --------------------------------------------------------------------------- */
 
-static bool format_offsets(uint32_t format, uint8_t rgb[3])
+bool gpu_format_offsets(uint32_t format, uint8_t rgb[3])
 {
     static const struct {
         uint32_t format;
@@ -67,7 +63,7 @@ static bool format_offsets(uint32_t format, uint8_t rgb[3])
     return false;
 }
 
-static struct virtio_gpu_res *res_find(struct virtio_gpu *gpu, uint32_t id)
+struct virtio_gpu_res *gpu_res_find(struct virtio_gpu *gpu, uint32_t id)
 {
     if (id == 0) {
         return NULL;
@@ -80,7 +76,7 @@ static struct virtio_gpu_res *res_find(struct virtio_gpu *gpu, uint32_t id)
     return NULL;
 }
 
-static void res_detach(struct virtio_gpu_res *res)
+void gpu_res_detach(struct virtio_gpu_res *res)
 {
     free(res->backing);
     free(res->backing_gpa);
@@ -90,16 +86,16 @@ static void res_detach(struct virtio_gpu_res *res)
     res->backing_len = 0;
 }
 
-static void res_free(struct virtio_gpu *gpu, struct virtio_gpu_res *res)
+void gpu_res_free(struct virtio_gpu *gpu, struct virtio_gpu_res *res)
 {
-    res_detach(res);
+    gpu_res_detach(res);
     free(res->data);
     gpu->hostmem -= (uint64_t)res->width * res->height * 4;
     memset(res, 0, sizeof(*res));
 }
 
 /* Whether rect r lies inside a w x h area and is not empty. */
-static bool rect_inside(const struct virtio_gpu_rect *r, uint32_t w, uint32_t h)
+bool gpu_rect_inside(const struct virtio_gpu_rect *r, uint32_t w, uint32_t h)
 {
     /* guest-controlled: 64-bit sums, no wrap */
     return r->width && r->height && (uint64_t)r->x + r->width <= w &&
@@ -108,7 +104,7 @@ static bool rect_inside(const struct virtio_gpu_rect *r, uint32_t w, uint32_t h)
 
 /* ---- Scanout ------------------------------------------------------------------------------ */
 
-static void scanout_disable(struct virtio_gpu *gpu)
+void gpu_scanout_disable(struct virtio_gpu *gpu)
 {
     gpu->scanout_res = 0;
     memset(&gpu->scanout, 0, sizeof(gpu->scanout));
@@ -118,8 +114,8 @@ static void scanout_disable(struct virtio_gpu *gpu)
 }
 
 /* Convert resource rectangle r (already inside the resource) where it overlaps the scanout. */
-static void scanout_render(struct virtio_gpu *gpu, const struct virtio_gpu_res *res,
-                           const struct virtio_gpu_rect *r)
+void gpu_scanout_render(struct virtio_gpu *gpu, const struct virtio_gpu_res *res,
+                        const struct virtio_gpu_rect *r)
 {
     struct display *d = gpu->display;
     const struct virtio_gpu_rect *s = &gpu->scanout;
@@ -255,11 +251,11 @@ static uint32_t create_2d(struct virtio_gpu *gpu, const uint32_t *a)
     uint32_t id = a[0], format = a[1], w = a[2], h = a[3];
     uint8_t rgb[3];
     /* guest-controlled: id, format and size */
-    if (id == 0 || res_find(gpu, id)) {
+    if (id == 0 || gpu_res_find(gpu, id)) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
-    if (!format_offsets(format, rgb) || w == 0 || h == 0 || w > RES_MAX_DIM || h > RES_MAX_DIM ||
-        (uint64_t)w * h * 4 > RES_MAX_BYTES) {
+    if (!gpu_format_offsets(format, rgb) || w == 0 || h == 0 || w > RES_MAX_DIM ||
+        h > RES_MAX_DIM || (uint64_t)w * h * 4 > RES_MAX_BYTES) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     uint64_t bytes = (uint64_t)w * h * 4;
@@ -285,17 +281,17 @@ static uint32_t create_2d(struct virtio_gpu *gpu, const uint32_t *a)
 
 static uint32_t unref(struct virtio_gpu *gpu, uint32_t id)
 {
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
     if (gpu->scanout_res == id) {
-        scanout_disable(gpu);
+        gpu_scanout_disable(gpu);
     }
     if (gpu->cursor_res == id) {
         gpu->cursor_res = 0; /* the image was copied; the cursor stays */
     }
-    res_free(gpu, res);
+    gpu_res_free(gpu, res);
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -306,15 +302,15 @@ static uint32_t set_scanout(struct virtio_gpu *gpu, const struct virtio_gpu_rect
         return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
     }
     if (id == 0) {
-        scanout_disable(gpu);
+        gpu_scanout_disable(gpu);
         return VIRTIO_GPU_RESP_OK_NODATA;
     }
-    struct virtio_gpu_res *res = res_find(gpu, id);
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id);
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
     /* guest-controlled: the scanout is a part of the resource that fits a surface */
-    if (!rect_inside(rect, res->width, res->height) || rect->width > DISPLAY_MAX_WIDTH ||
+    if (!gpu_rect_inside(rect, res->width, res->height) || rect->width > DISPLAY_MAX_WIDTH ||
         rect->height > DISPLAY_MAX_HEIGHT) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
@@ -323,34 +319,27 @@ static uint32_t set_scanout(struct virtio_gpu *gpu, const struct virtio_gpu_rect
     }
     gpu->scanout_res = id;
     gpu->scanout = *rect;
-    scanout_render(gpu, res, rect);
+    gpu_scanout_render(gpu, res, rect);
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t flush(struct virtio_gpu *gpu, const struct virtio_gpu_rect *rect, uint32_t id)
 {
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
-    if (!rect_inside(rect, res->width, res->height)) {
+    if (!gpu_rect_inside(rect, res->width, res->height)) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     if (gpu->scanout_res == id) {
-        scanout_render(gpu, res, rect);
+        gpu_scanout_render(gpu, res, rect);
     }
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-/* A forward-only reader over a resource's backing iovecs. */
-struct backing_cursor {
-    const struct virtio_gpu_res *res;
-    uint32_t i;     /* current iovec */
-    uint64_t start; /* byte offset of iovec i in the backing */
-};
-
 /* Copy len bytes at backing offset off (>= the last call's); the caller checked the range. */
-static void backing_copy(struct backing_cursor *c, uint64_t off, uint8_t *dst, size_t len)
+void gpu_backing_copy(struct backing_cursor *c, uint64_t off, uint8_t *dst, size_t len)
 {
     const struct virtio_gpu_res *res = c->res;
     while (len) {
@@ -371,14 +360,14 @@ static void backing_copy(struct backing_cursor *c, uint64_t off, uint8_t *dst, s
 static uint32_t transfer_to_host(struct virtio_gpu *gpu, const struct virtio_gpu_rect *rect,
                                  uint64_t offset, uint32_t id)
 {
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
     if (!res->backing) {
         return VIRTIO_GPU_RESP_ERR_UNSPEC;
     }
-    if (!rect_inside(rect, res->width, res->height)) {
+    if (!gpu_rect_inside(rect, res->width, res->height)) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     /* guest-controlled: the rows at offset + stride * row must lie in the backing */
@@ -390,7 +379,7 @@ static uint32_t transfer_to_host(struct virtio_gpu *gpu, const struct virtio_gpu
     struct backing_cursor c = {.res = res};
     for (uint32_t h = 0; h < rect->height; h++) {
         uint8_t *dst = res->data + (rect->y + h) * stride + (uint64_t)rect->x * 4;
-        backing_copy(&c, offset + stride * h, dst, row);
+        gpu_backing_copy(&c, offset + stride * h, dst, row);
     }
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -398,7 +387,7 @@ static uint32_t transfer_to_host(struct virtio_gpu *gpu, const struct virtio_gpu
 static uint32_t attach_backing(struct req *r, uint32_t id, uint32_t n, bool *broken)
 {
     struct virtio_gpu *gpu = r->gpu;
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
@@ -534,12 +523,12 @@ static long ctrl_request(struct virtio_gpu *gpu, const struct virtq_elem *elem)
         if (!cmd_read(&r, cmd, VIRTIO_GPU_HDR_SIZE + 8)) {
             return -1;
         }
-        struct virtio_gpu_res *res = res_find(gpu, a[0]); /* guest-controlled */
+        struct virtio_gpu_res *res = gpu_res_find(gpu, a[0]); /* guest-controlled */
         type = !res            ? VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID
                : !res->backing ? VIRTIO_GPU_RESP_ERR_UNSPEC
                                : VIRTIO_GPU_RESP_OK_NODATA;
         if (type == VIRTIO_GPU_RESP_OK_NODATA) {
-            res_detach(res);
+            gpu_res_detach(res);
         }
         break;
     }
@@ -602,7 +591,7 @@ static void cursor_request(struct virtio_gpu *gpu, const struct virtq_elem *elem
         gpu->cursor_updates++;
         return;
     }
-    struct virtio_gpu_res *res = res_find(gpu, c.resource_id);
+    struct virtio_gpu_res *res = gpu_res_find(gpu, c.resource_id);
     /* guest-controlled: at most 64 x 64, hot spot inside */
     if (!res || res->width > VIRTIO_GPU_CURSOR_SIZE || res->height > VIRTIO_GPU_CURSOR_SIZE ||
         c.hot_x >= res->width || c.hot_y >= res->height) {
@@ -685,10 +674,10 @@ static void gpu_reset(void *opaque)
     struct virtio_gpu *gpu = opaque;
     for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
         if (gpu->res[i].id) {
-            res_free(gpu, &gpu->res[i]);
+            gpu_res_free(gpu, &gpu->res[i]);
         }
     }
-    scanout_disable(gpu);
+    gpu_scanout_disable(gpu);
     gpu->events_read = 0;
     gpu->cursor_res = 0;
     gpu->cursor_visible = false;
@@ -723,7 +712,7 @@ void virtio_gpu_destroy(struct virtio_gpu *gpu)
 {
     for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
         if (gpu->res[i].id) {
-            res_free(gpu, &gpu->res[i]);
+            gpu_res_free(gpu, &gpu->res[i]);
         }
     }
 }
@@ -744,340 +733,4 @@ int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, unsigned width, unsign
         virtio_dev_config_changed(&gpu->vdev);
     }
     return 0;
-}
-
-/* ---- Checkpoints ---------------------------------------------------------------------------
- *
- * Section "virtio-gpu.resources": the cursor as fields, then a tail (docs/snapshot-format.md,
- * "virtio-gpu"): scanout 0 (resource id, rectangle), the cursor's resource id, and every
- * resource with its id, format, size, backing page list (guest addresses) and the rows of its
- * host copy that differ from what its backing pages hold. A load rebuilds each resource from
- * the restored guest RAM and puts those rows back, so the host copy is exactly what was saved
- * without storing megabytes the guest RAM already holds. Saved state is hostile input: every
- * id, size, address and row is checked against the same limits as the guest's commands.
- */
-
-#define TAIL_HDR 28 /* scanout res, rect, cursor res, resource count */
-#define TAIL_RES 24 /* id, format, width, height, backing entries, rows */
-#define TAIL_ENTRY 16
-
-struct rd {
-    const uint8_t *p;
-    size_t left;
-};
-
-/* The next n bytes of the tail into v (a u32 or u64, little-endian like the host). */
-static bool rd(struct rd *r, void *v, size_t n)
-{
-    if (r->left < n) {
-        return false;
-    }
-    memcpy(v, r->p, n);
-    r->p += n;
-    r->left -= n;
-    return true;
-}
-
-static bool rd32(struct rd *r, uint32_t *v)
-{
-    return rd(r, v, 4);
-}
-
-/* Row y of what the backing holds at offset y * stride (zeroes past its end). */
-static void backing_row(const struct virtio_gpu_res *res, struct backing_cursor *c, uint32_t y,
-                        uint8_t *row)
-{
-    uint64_t stride = (uint64_t)res->width * 4, off = stride * y, n = 0;
-    if (res->backing && off < res->backing_len) {
-        n = res->backing_len - off < stride ? res->backing_len - off : stride;
-        backing_copy(c, off, row, (size_t)n);
-    }
-    memset(row + n, 0, (size_t)(stride - n));
-}
-
-/* Rows of res->data that differ from the backing, written to out (NULL: counted only). */
-static long diff_rows(const struct virtio_gpu_res *res, uint8_t *out, size_t room, uint8_t *row)
-{
-    size_t stride = (size_t)res->width * 4, used = 0;
-    long rows = 0;
-    struct backing_cursor c = {.res = res};
-    for (uint32_t y = 0; y < res->height; y++) {
-        backing_row(res, &c, y, row);
-        const uint8_t *have = res->data + stride * y;
-        if (memcmp(row, have, stride) == 0) {
-            continue;
-        }
-        if (out) {
-            if (room - used < 4 + stride) {
-                return -ENOSPC;
-            }
-            memcpy(out + used, &y, 4);
-            memcpy(out + used + 4, have, stride);
-        }
-        used += 4 + stride;
-        rows++;
-    }
-    return rows;
-}
-
-static long gpu_tail_save(const void *opaque, void *buf, size_t len)
-{
-    const struct virtio_gpu *gpu = opaque;
-    uint8_t *out = buf, *row = malloc((size_t)RES_MAX_DIM * 4);
-    size_t pos = TAIL_HDR;
-    uint32_t nres = 0;
-    if (!row) {
-        return -ENOMEM;
-    }
-    for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
-        const struct virtio_gpu_res *res = &gpu->res[i];
-        if (!res->id) {
-            continue;
-        }
-        nres++;
-        size_t at = pos;
-        pos += TAIL_RES + (size_t)res->nbacking * TAIL_ENTRY;
-        if (out && pos > len) {
-            free(row);
-            return -ENOSPC;
-        }
-        long rows = diff_rows(res, out ? out + pos : NULL, out ? len - pos : 0, row);
-        if (rows < 0) {
-            free(row);
-            return rows;
-        }
-        pos += (size_t)rows * (4 + (size_t)res->width * 4);
-        if (out) {
-            uint32_t h[6] = {res->id,     res->format,   res->width,
-                             res->height, res->nbacking, (uint32_t)rows};
-            memcpy(out + at, h, sizeof(h));
-            for (uint32_t e = 0; e < res->nbacking; e++) {
-                uint8_t *p = out + at + TAIL_RES + (size_t)e * TAIL_ENTRY;
-                uint32_t l[2] = {(uint32_t)res->backing[e].iov_len, 0};
-                memcpy(p, &res->backing_gpa[e], 8);
-                memcpy(p + 8, l, 8);
-            }
-        }
-    }
-    free(row);
-    if (out) {
-        if (len < TAIL_HDR) {
-            return -ENOSPC;
-        }
-        uint32_t h[7] = {gpu->scanout_res,
-                         gpu->scanout.x,
-                         gpu->scanout.y,
-                         gpu->scanout.width,
-                         gpu->scanout.height,
-                         gpu->cursor_res,
-                         nres};
-        memcpy(out, h, sizeof(h));
-    }
-    return (long)pos;
-}
-
-/*
- * Parse and check a tail against gpu's limits and guest RAM. With out, also build the
- * resources (data rebuilt from the backing pages, then the saved rows): the caller frees them
- * on failure. Returns 0 or -EINVAL / -ENOMEM.
- */
-static int gpu_tail_parse(const struct virtio_gpu *gpu, const void *buf, size_t len,
-                          struct virtio_gpu_res *out, uint32_t hdr[7])
-{
-    struct rd r = {buf, len};
-    uint64_t hostmem = 0;
-    for (unsigned i = 0; i < 7; i++) {
-        if (!rd32(&r, &hdr[i])) {
-            return -EINVAL;
-        }
-    }
-    uint32_t nres = hdr[6];
-    if (nres > VIRTIO_GPU_MAX_RESOURCES) {
-        return -EINVAL;
-    }
-    struct virtio_gpu_res *tmp = out ? out : calloc(VIRTIO_GPU_MAX_RESOURCES, sizeof(*tmp));
-    if (!tmp) {
-        return -ENOMEM;
-    }
-    int ret = -EINVAL;
-    bool scanout_ok = hdr[0] == 0, cursor_ok = hdr[5] == 0;
-    for (uint32_t i = 0; i < nres; i++) {
-        struct virtio_gpu_res *res = &tmp[i];
-        uint32_t nrows, e2;
-        if (!rd32(&r, &res->id) || !rd32(&r, &res->format) || !rd32(&r, &res->width) ||
-            !rd32(&r, &res->height) || !rd32(&r, &res->nbacking) || !rd32(&r, &nrows)) {
-            goto out;
-        }
-        uint64_t bytes = (uint64_t)res->width * res->height * 4;
-        if (res->id == 0 || !format_offsets(res->format, res->rgb) || res->width == 0 ||
-            res->height == 0 || res->width > RES_MAX_DIM || res->height > RES_MAX_DIM ||
-            bytes > RES_MAX_BYTES || (hostmem += bytes) > VIRTIO_GPU_MAX_HOSTMEM ||
-            res->nbacking > VIRTIO_GPU_MAX_BACKING_ENTRIES || nrows > res->height ||
-            r.left / TAIL_ENTRY < res->nbacking) {
-            goto out;
-        }
-        for (uint32_t k = 0; k < i; k++) {
-            if (tmp[k].id == res->id) {
-                goto out;
-            }
-        }
-        uint32_t nb = res->nbacking;
-        res->nbacking = 0;
-        if (out && nb) {
-            res->backing = calloc(nb, sizeof(*res->backing));
-            res->backing_gpa = calloc(nb, sizeof(*res->backing_gpa));
-            if (!res->backing || !res->backing_gpa) {
-                ret = -ENOMEM;
-                goto out;
-            }
-        }
-        for (uint32_t e = 0; e < nb; e++) {
-            uint64_t addr = 0;
-            uint32_t elen = 0;
-            (void)rd(&r, &addr, 8);
-            (void)rd32(&r, &elen);
-            (void)rd32(&r, &e2);
-            void *p = elen ? guest_mem_ptr(gpu->vdev.mem, addr, elen) : NULL;
-            if (!p) {
-                goto out;
-            }
-            if (out) {
-                res->backing[e] = (struct iovec){p, elen};
-                res->backing_gpa[e] = addr;
-            }
-            res->backing_len += elen;
-        }
-        res->nbacking = nb;
-        if (!nb) {
-            res->backing_len = 0;
-        }
-        size_t stride = (size_t)res->width * 4;
-        if (out) {
-            res->data = malloc(bytes);
-            if (!res->data) {
-                ret = -ENOMEM;
-                goto out;
-            }
-            struct backing_cursor c = {.res = res};
-            for (uint32_t y = 0; y < res->height; y++) {
-                backing_row(res, &c, y, res->data + stride * y);
-            }
-        }
-        int64_t last = -1;
-        for (uint32_t k = 0; k < nrows; k++) {
-            uint32_t y;
-            if (!rd32(&r, &y) || (int64_t)y <= last || y >= res->height || r.left < stride) {
-                goto out;
-            }
-            if (out) {
-                memcpy(res->data + stride * y, r.p, stride);
-            }
-            r.p += stride;
-            r.left -= stride;
-            last = y;
-        }
-        struct virtio_gpu_rect so = {hdr[1], hdr[2], hdr[3], hdr[4]};
-        if (res->id == hdr[0] && rect_inside(&so, res->width, res->height) &&
-            so.width <= DISPLAY_MAX_WIDTH && so.height <= DISPLAY_MAX_HEIGHT) {
-            scanout_ok = true;
-        }
-        cursor_ok |= res->id == hdr[5];
-    }
-    if (r.left == 0 && scanout_ok && cursor_ok) {
-        ret = 0;
-    }
-out:
-    if (!out) {
-        free(tmp);
-    }
-    return ret;
-}
-
-static int gpu_tail_check(const void *opaque, const void *buf, size_t len)
-{
-    uint32_t hdr[7];
-    return gpu_tail_parse(opaque, buf, len, NULL, hdr);
-}
-
-static int gpu_tail_load(void *opaque, const void *buf, size_t len)
-{
-    struct virtio_gpu *gpu = opaque;
-    uint32_t hdr[7];
-    struct virtio_gpu_res *fresh = calloc(VIRTIO_GPU_MAX_RESOURCES, sizeof(*fresh));
-    if (!fresh) {
-        return -ENOMEM;
-    }
-    int r = gpu_tail_parse(gpu, buf, len, fresh, hdr);
-    if (r < 0) {
-        for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
-            res_detach(&fresh[i]);
-            free(fresh[i].data);
-        }
-        free(fresh);
-        return r;
-    }
-    for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
-        if (gpu->res[i].id) {
-            res_free(gpu, &gpu->res[i]);
-        }
-    }
-    gpu->hostmem = 0;
-    for (unsigned i = 0; i < hdr[6]; i++) {
-        gpu->res[i] = fresh[i];
-        gpu->hostmem += (uint64_t)fresh[i].width * fresh[i].height * 4;
-    }
-    free(fresh);
-    gpu->cursor_res = hdr[5];
-    gpu->cursor_updates++; /* the display machine shows the restored cursor */
-    struct virtio_gpu_res *res = res_find(gpu, hdr[0]);
-    if (!res) {
-        scanout_disable(gpu);
-        return 0;
-    }
-    gpu->scanout_res = hdr[0];
-    gpu->scanout = (struct virtio_gpu_rect){hdr[1], hdr[2], hdr[3], hdr[4]};
-    if (gpu->display && display_resize(gpu->display, hdr[3], hdr[4]) < 0) {
-        return 0; /* out of memory for the surface: the state is in, the screen stays old */
-    }
-    scanout_render(gpu, res, &gpu->scanout);
-    return 0;
-}
-
-static int gpu_post_load(void *opaque)
-{
-    const struct virtio_gpu *gpu = opaque;
-    uint8_t visible; /* the saved byte, before anything reads it as a bool */
-    memcpy(&visible, &gpu->cursor_visible, 1);
-    return visible > 1 ? -EINVAL : 0;
-}
-
-static const struct vmstate_field gpu_fields[] = {
-    VMSTATE_FIELD(struct virtio_gpu, events_read),
-    VMSTATE_FIELD(struct virtio_gpu, cursor_hot_x),
-    VMSTATE_FIELD(struct virtio_gpu, cursor_hot_y),
-    VMSTATE_FIELD(struct virtio_gpu, cursor_x),
-    VMSTATE_FIELD(struct virtio_gpu, cursor_y),
-    VMSTATE_FIELD(struct virtio_gpu, cursor_visible),
-    VMSTATE_ARRAY(struct virtio_gpu, cursor_image),
-    VMSTATE_END,
-};
-
-const struct vmstate virtio_gpu_vmstate = {
-    .name = "virtio-gpu.resources",
-    .version = 1,
-    .fields = gpu_fields,
-    .post_load = gpu_post_load,
-    .tail_save = gpu_tail_save,
-    .tail_check = gpu_tail_check,
-    .tail_load = gpu_tail_load,
-};
-
-unsigned virtio_gpu_state_sections(struct virtio_gpu *gpu, struct device *out, unsigned max)
-{
-    unsigned n = virtio_dev_state_sections(&gpu->vdev, out, max);
-    if (n < max) {
-        out[n] = (struct device){
-            .name = "virtio-gpu.resources", .opaque = gpu, .state = &virtio_gpu_vmstate};
-    }
-    return n + 1;
 }
