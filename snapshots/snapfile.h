@@ -19,7 +19,7 @@
 #define SNAP_PAGE 4096u
 
 /* Hard limits: every length in a file is checked against them before use. */
-#define SNAP_MAX_DEVICES 64
+#define SNAP_MAX_DEVICES 128 /* VM_MAX_DEVICES: 17 of them can be VRAM windows */
 #define SNAP_MAX_VCPUS 255
 #define SNAP_MAX_MSRS 256
 #define SNAP_MAX_XSAVE 16384u

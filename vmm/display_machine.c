@@ -36,15 +36,10 @@
 #include "vmm/pci_machine.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
+#include "vmm/vram_state.h"
 
 #define VIRTIO_GPU_WIDTH 1024 /* the preferred mode a virtio-gpu starts with */
 #define VIRTIO_GPU_HEIGHT 768
-/*
- * The VRAM bytes a checkpoint keeps (section "vga-vram"): one device section holds at most
- * SNAP_MAX_DEVICE_STATE bytes with its 8-byte header. That covers the legacy planes (text and
- * VGA modes) and VBE modes up to 640x480x24; the rest of VRAM is not saved (docs/display.md).
- */
-#define DISPLAY_VRAM_SNAPSHOT ((1u << 20) - 4096)
 
 struct display_machine {
     struct vm *vm;
@@ -74,8 +69,7 @@ struct display_machine {
     display_emit_fn *emit; /* QMP events */
     void *emit_opaque;
     struct display_channel *channel;
-    struct vmstate_field vram_fields[2]; /* the start of VRAM as one field of "vga-vram" */
-    struct vmstate vram_state;
+    struct vram_window vram_win[VRAM_STATE_MAX_WINDOWS]; /* checkpoint sections "vga-vram" */
     bool listen_watched; /* the VNC listening socket is on the event loop */
     int ptr_x, ptr_y;
     unsigned ptr_buttons;
@@ -498,17 +492,22 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
     vga_device(vga, &dev);
     /*
      * VRAM is not guest RAM, so a checkpoint would leave the screen the guest drew after it
-     * (the text of a reverted VM stayed on screen). Its start goes in a section of its own;
-     * the VGA's post_load, which runs before it, marks all of VRAM dirty for the redraw.
+     * (the text of a reverted VM stayed on screen). It goes in sections of its own
+     * (vmm/vram_state.h), after the VGA's: each window's load marks its pages dirty.
      */
-    uint32_t kept = dm->vram_size < DISPLAY_VRAM_SNAPSHOT ? dm->vram_size : DISPLAY_VRAM_SNAPSHOT;
-    dm->vram_fields[0] = (struct vmstate_field){"vram", 0, kept, 1, 1};
-    dm->vram_fields[1] = (struct vmstate_field)VMSTATE_END;
-    dm->vram_state = (struct vmstate){.name = "vga-vram", .version = 1, .fields = dm->vram_fields};
-    struct device vram = {.name = "vga-vram", .opaque = dm->vram, .state = &dm->vram_state};
-    if ((r = vm_add_device(vm, &dev)) < 0 || (r = vm_add_device(vm, &vram)) < 0) {
+    unsigned nwin =
+        vram_windows_init(dm->vram_win, VRAM_STATE_MAX_WINDOWS, vga, dm->vram, dm->vram_size);
+    if ((r = vm_add_device(vm, &dev)) < 0) {
         snprintf(err, errlen, "too many devices");
         return r;
+    }
+    for (unsigned i = 0; i < nwin; i++) {
+        struct device vram = {
+            .name = "vga-vram", .opaque = &dm->vram_win[i], .state = &vram_window_vmstate};
+        if ((r = vm_add_device(vm, &vram)) < 0) {
+            snprintf(err, errlen, "too many devices");
+            return r;
+        }
     }
     return 0;
 }
@@ -705,6 +704,13 @@ const struct display *display_machine_display(const struct display_machine *dm)
 }
 
 /* ---- QMP --------------------------------------------------------------------------------- */
+
+int display_machine_thumbnail(struct display_machine *dm, const char *path, unsigned max_w,
+                              unsigned max_h)
+{
+    refresh(dm);
+    return display_write_thumbnail_png(&dm->display, path, max_w, max_h, NULL, NULL);
+}
 
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
                            struct qmp_error *err)

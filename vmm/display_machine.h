@@ -76,6 +76,12 @@ int display_machine_abs_pointer(void *dm, unsigned x, unsigned y, unsigned butto
 const struct display *display_machine_display(const struct display_machine *dm);
 
 /* QMP handlers, with dm as opaque (the engine forwards its commands to them). */
+/*
+ * The screen as it is now, scaled to fit max_w x max_h, as a PNG at path (snapshot
+ * thumbnails, display_write_thumbnail_png). 0 or -errno (-ENOPKG without libpng).
+ */
+int display_machine_thumbnail(struct display_machine *dm, const char *path, unsigned max_w,
+                              unsigned max_h);
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
                            struct qmp_error *err);
 int display_qmp_query_vnc(struct display_machine *dm, json_t *args, json_t **ret,

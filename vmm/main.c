@@ -147,6 +147,11 @@ static int cmd_stop(void *opaque, json_t *args, json_t **ret, struct qmp_error *
         return -1;
     }
     vm_pause(&e->vm);
+    if (virtio_io_flush(&e->io) < 0) {
+        /* Paused all the same; the image keeps the error (block_last_error). */
+        qmp_error_set(err, "GenericError", "the VM is paused but a disk failed to flush");
+        return -1;
+    }
     return 0;
 }
 
@@ -302,6 +307,7 @@ static struct snaptree *tree(struct engine *e, struct qmp_error *err)
         qmp_error_set(err, "GenericError", "%s", msg);
         return NULL;
     }
+    e->tree.display = e->display;
     e->tree_open = true;
     return &e->tree;
 }
