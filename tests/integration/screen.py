@@ -47,6 +47,17 @@ def read_png(path):
     return w, h, bytes(out)
 
 
+def read_ppm(path):
+    """A binary (P6) PPM with maxval 255, as (width, height, rgb bytes) like read_png."""
+    data = open(path, "rb").read()
+    m = re.match(rb"P6\s+(?:#[^\n]*\n\s*)*(\d+)\s+(\d+)\s+(\d+)\s", data)
+    check(m is not None and m.group(3) == b"255", "%s: not an 8-bit P6 PPM" % path)
+    w, h = int(m.group(1)), int(m.group(2))
+    rgb = data[m.end():m.end() + w * h * 3]
+    check(len(rgb) == w * h * 3, "%s: %d bytes of pixels for %dx%d" % (path, len(rgb), w, h))
+    return w, h, rgb
+
+
 def load_font(path):
     rows = re.findall(r"\{((?:0x[0-9a-f]{2},? ?){16})\}", open(path).read())
     check(len(rows) == 256, "%s: %d glyphs" % (path, len(rows)))
@@ -65,15 +76,18 @@ def glyph_table(font):
 def screen_text(image, font, cols=80, rows=25):
     """The text of a cols x rows screen of 8x16 cells (what deskvm draws for text mode), one
     string per row; a cell that matches no glyph in either colour assignment reads '?',
-    a glyph outside printable ASCII reads '#'."""
+    a glyph outside printable ASCII reads '#'. 9-pixel-wide cells (QEMU's VGA draws the
+    9-dot text mode) are read from their first 8 columns."""
     w, h, rgb = image
-    check(w == cols * 8 and h == rows * 16, "a %dx%d screen is not %dx%d text" % (w, h, cols, rows))
+    check(w in (cols * 8, cols * 9) and h == rows * 16,
+          "a %dx%d screen is not %dx%d text" % (w, h, cols, rows))
+    cw = w // cols
     table = glyph_table(font)
     lines = []
     for row in range(rows):
         line = []
         for col in range(cols):
-            px = [[rgb[((row * 16 + y) * w + col * 8 + x) * 3:((row * 16 + y) * w + col * 8 + x) * 3 + 3]
+            px = [[rgb[((row * 16 + y) * w + col * cw + x) * 3:((row * 16 + y) * w + col * cw + x) * 3 + 3]
                    for x in range(8)] for y in range(16)]
             colours = sorted({p for r in px for p in r})
             code = None
@@ -88,3 +102,25 @@ def screen_text(image, font, cols=80, rows=25):
                 line.append(chr(code) if 0x20 <= code < 0x7f else "#")
         lines.append("".join(line))
     return lines
+
+
+def qmp_screen(qmp, path, font, cols=80, rows=25):
+    """The text rows of the screen now, through QMP screendump (PPM, which deskvm and QEMU
+    both write) into path; [] while the screen is not a cols x rows text screen (a mode
+    change, a graphics mode)."""
+    check(qmp.cmd("screendump", {"filename": path, "format": "ppm"}) == {}, "screendump")
+    img = read_ppm(path)
+    if img[0] not in (cols * 8, cols * 9) or img[1] != rows * 16:
+        return []
+    return screen_text(img, font, cols, rows)
+
+
+# What Debian's grub-rescue-cdrom.iso shows once its menu is drawn (it is drawn in pieces:
+# the header, the help and the entries).
+GRUB_MENU = ("GNU GRUB  version", "entry is highlighted", "*GNU/Linux", "Memtest86+")
+
+
+def grub_menu_shown(lines):
+    """Whether the text rows hold the whole GRUB menu of grub-rescue-cdrom.iso."""
+    joined = "\n".join(lines)
+    return all(t in joined for t in GRUB_MENU)
