@@ -47,6 +47,7 @@ from screen import grub_menu_shown, load_font, qmp_screen  # noqa: E402
 BIOS = "/usr/share/seabios/bios-256k.bin"
 ISO = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
 BIOS_MARKS = (("banner", "SeaBIOS (version"), ("booting", "Booting from DVD/CD"))
+FUZZY = 24  # pixels of 128 a QEMU glyph may differ from deskvm's (tests/integration/screen.py)
 UEFI_MARKS = (("first output", ""), ("BdsDxe", "BdsDxe"), ("Shell>", "Shell>"))
 
 
@@ -93,7 +94,7 @@ def engine_argv(args, engine, tmp, qmp_path):
 
 
 def boot(args, engine, font):
-    """One boot; returns {mark: seconds} or raises RuntimeError."""
+    """One boot; returns {mark: seconds} for the marks reached (a missing mark is printed)."""
     tmp = tempfile.mkdtemp(prefix="deskvm-fwbench-")
     qmp_path = os.path.join(tmp, "qmp.sock")
     marks = UEFI_MARKS if args.firmware == "uefi" else BIOS_MARKS
@@ -114,10 +115,13 @@ def boot(args, engine, font):
         deadline = t0 + args.timeout
         dump = os.path.join(tmp, "screen.ppm")
         times = {}
+        cache = {}
         while time.monotonic() < deadline and proc.poll() is None:
             if args.firmware == "bios" and "booting" in serial.seen:
                 # the menu only, after SeaBIOS handed over; the dump and decode cost CPU
-                if grub_menu_shown(qmp_screen(c, dump, font)):
+                # QEMU's VGA font differs from deskvm's in a few letters: read it fuzzily
+                fuzzy = 0 if engine == "deskvm" else FUZZY
+                if grub_menu_shown(qmp_screen(c, dump, font, fuzzy=fuzzy, cache=cache)):
                     times["grub"] = time.monotonic() - t0
                     break
             elif args.firmware == "uefi" and len(serial.seen) == len(marks):
@@ -128,8 +132,8 @@ def boot(args, engine, font):
         if args.firmware == "bios" and "grub" not in times:
             missing.append("grub")
         if missing:
-            raise RuntimeError("%s: no %s within %.0f s; serial ends %r" % (
-                engine, ", ".join(missing), args.timeout, serial.text[-300:]))
+            print("  %s: no %s within %.0f s; serial ends %r" % (
+                engine, ", ".join(missing), args.timeout, serial.text[-200:]), flush=True)
         return times
     finally:
         if c:
@@ -163,7 +167,8 @@ def main():
     ap.add_argument("--memory", type=int, default=256, help="guest RAM in MiB (256)")
     ap.add_argument("--iso", default=ISO)
     ap.add_argument("--poll", type=float, default=0.5, help="screendump interval (0.5 s)")
-    ap.add_argument("--timeout", type=float, default=300, help="per boot (300 s)")
+    ap.add_argument("--timeout", type=float, default=300,
+                    help="per boot (300 s); a mark not reached counts as this")
     ap.add_argument("--engines", default="deskvm,q35,pc")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--qemu", default="qemu-system-x86_64")
@@ -202,9 +207,11 @@ def main():
             t = boot(args, e, font)
             runs[e].append(t)
             print("round %d %-6s %s" % (rep + 1, e, "  ".join(
-                "%s %.2f s" % (m, t[m]) for m in marks)), flush=True)
+                "%s %.2f s" % (m, t[m]) if m in t else "%s -" % m for m in marks)), flush=True)
 
-    res = {e: {m: stats([t[m] for t in runs[e]]) for m in marks} for e in engines}
+    # a mark an engine missed in some round counts as the timeout there (a lower bound)
+    res = {e: {m: stats([t.get(m, args.timeout) for t in runs[e]]) for m in marks}
+           for e in engines}
     print()
     head = "| engine start -> | " + " | ".join(engines)
     if "deskvm" in engines:

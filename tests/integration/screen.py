@@ -73,11 +73,29 @@ def glyph_table(font):
     return table
 
 
-def screen_text(image, font, cols=80, rows=25):
+def nearest_glyph(font, px, colours, limit):
+    """The printable ASCII glyph closest to a two-colour cell (fewest differing pixels in
+    either colour assignment), if it differs in at most limit pixels and no other glyph is
+    as close; else None."""
+    best, second, code = 129, 129, None
+    for bg in colours:
+        bits = [sum(0x80 >> x for x in range(8) if r[x] != bg) for r in px]
+        for c in range(0x21, 0x7f):
+            d = sum(bin(a ^ b).count("1") for a, b in zip(bits, font[c]))
+            if d < best:
+                best, second, code = d, best, c
+            elif d < second and c != code:
+                second = d
+    return code if best <= limit and second > best else None
+
+
+def screen_text(image, font, cols=80, rows=25, fuzzy=0):
     """The text of a cols x rows screen of 8x16 cells (what deskvm draws for text mode), one
     string per row; a cell that matches no glyph in either colour assignment reads '?',
     a glyph outside printable ASCII reads '#'. 9-pixel-wide cells (QEMU's VGA draws the
-    9-dot text mode) are read from their first 8 columns."""
+    9-dot text mode) are read from their first 8 columns. fuzzy > 0 reads a cell that
+    matches no glyph exactly as the nearest printable one within fuzzy pixels (another
+    VMM's VGA font: QEMU draws some letters differently from deskvm's)."""
     w, h, rgb = image
     check(w in (cols * 8, cols * 9) and h == rows * 16,
           "a %dx%d screen is not %dx%d text" % (w, h, cols, rows))
@@ -96,6 +114,8 @@ def screen_text(image, font, cols=80, rows=25):
                 code = table.get(bits)
                 if code is not None:
                     break
+            if code is None and len(colours) == 2 and fuzzy:
+                code = nearest_glyph(font, px, colours, fuzzy)
             if len(colours) > 2 or code is None:
                 line.append("?")
             else:
@@ -104,20 +124,27 @@ def screen_text(image, font, cols=80, rows=25):
     return lines
 
 
-def qmp_screen(qmp, path, font, cols=80, rows=25):
+def qmp_screen(qmp, path, font, cols=80, rows=25, fuzzy=0, cache=None):
     """The text rows of the screen now, through QMP screendump (PPM, which deskvm and QEMU
     both write) into path; [] while the screen is not a cols x rows text screen (a mode
-    change, a graphics mode)."""
+    change, a graphics mode). With a dict as cache, an unchanged screen is not read again
+    (reading one takes about half a second of CPU)."""
     check(qmp.cmd("screendump", {"filename": path, "format": "ppm"}) == {}, "screendump")
     img = read_ppm(path)
     if img[0] not in (cols * 8, cols * 9) or img[1] != rows * 16:
         return []
-    return screen_text(img, font, cols, rows)
+    if cache is not None and cache.get("img") == img:
+        return cache["lines"]
+    lines = screen_text(img, font, cols, rows, fuzzy)
+    if cache is not None:
+        cache.update(img=img, lines=lines)
+    return lines
 
 
 # What Debian's grub-rescue-cdrom.iso shows once its menu is drawn (it is drawn in pieces:
-# the header, the help and the entries).
-GRUB_MENU = ("GNU GRUB  version", "entry is highlighted", "*GNU/Linux", "Memtest86+")
+# the header, the help and the entries; the last entry is "Memtest86+", whose M QEMU's font
+# draws too far from deskvm's for the fuzzy reading).
+GRUB_MENU = ("GNU GRUB  version", "entry is highlighted", "*GNU/Linux", "emtest86+")
 
 
 def grub_menu_shown(lines):
