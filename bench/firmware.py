@@ -8,6 +8,8 @@ timestamps, from the moment it starts the engine process:
            etc/sercon-port = 0x3F8 on both engines)
   booting  "Booting from DVD/CD" on the serial port (SeaBIOS hands over to the CD's boot
            image; QEMU q35 first tries the CD as a hard disk and fails, as its BIOS order says)
+  welcome  "Welcome to GRU" on the serial port: GRUB's core image runs (the rest of the
+           line is broken up by SeaBIOS's serial-console escape sequences)
   grub     the GRUB menu on the VGA text screen, read through QMP screendump (PPM) and
            deskvm's VGA font (tests/integration/screen.py, the same check as the test
            integration-cdrom-grub), polled every --poll seconds
@@ -24,13 +26,14 @@ manager) and "Shell>" on the serial port; if the engine refuses --firmware uefi,
 
 usage (from the repository root, after `ninja -C build`): bench/firmware.py [--reps N]
     [--firmware bios|uefi] [--memory MIB] [--iso FILE] [--poll S] [--timeout S]
-    [--engines deskvm,q35,pc] [--build DIR] [--qemu PATH] [--json FILE]
+    [--engines deskvm,q35,pc] [--exits] [--build DIR] [--qemu PATH] [--json FILE]
 """
 
 import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,7 +49,8 @@ from screen import grub_menu_shown, load_font, qmp_screen  # noqa: E402
 
 BIOS = "/usr/share/seabios/bios-256k.bin"
 ISO = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
-BIOS_MARKS = (("banner", "SeaBIOS (version"), ("booting", "Booting from DVD/CD"))
+BIOS_MARKS = (("banner", "SeaBIOS (version"), ("booting", "Booting from DVD/CD"),
+              ("welcome", "Welcome to GRU"))
 FUZZY = 24  # pixels of 128 a QEMU glyph may differ from deskvm's (tests/integration/screen.py)
 UEFI_MARKS = (("first output", ""), ("BdsDxe", "BdsDxe"), ("Shell>", "Shell>"))
 
@@ -93,15 +97,49 @@ def engine_argv(args, engine, tmp, qmp_path):
             "-serial", "stdio", "-qmp", "unix:%s,server=on,wait=off" % qmp_path]
 
 
+EXIT_EVENTS = ("kvm:kvm_exit", "kvm:kvm_userspace_exit", "kvm:kvm_pio", "kvm:kvm_mmio",
+               "kvm:kvm_emulate_insn")
+
+
+def exit_counts(path, times, marks):
+    """perf stat -I output -> {phase: {event: count}}, the phases ending at each mark."""
+    ends = [(m, times[m]) for m in marks if m in times]
+    phases = {m: {} for m, _ in ends}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return phases
+    for line in lines:
+        f = line.split(",")
+        if len(f) < 4 or line.startswith("#"):
+            continue
+        try:
+            t, n = float(f[0]), int(f[1])
+        except ValueError:
+            continue
+        # an interval counts for the phase its end falls in (resolution: the -I interval)
+        for m, end in ends:
+            if t <= end:
+                phases[m][f[3]] = phases[m].get(f[3], 0) + n
+                break
+    return phases
+
+
 def boot(args, engine, font):
-    """One boot; returns {mark: seconds} for the marks reached (a missing mark is printed)."""
+    """One boot; returns {mark: seconds} for the marks reached (a missing mark is printed),
+    and with --exits {"exits": {phase: {event: count}}}."""
     tmp = tempfile.mkdtemp(prefix="deskvm-fwbench-")
     qmp_path = os.path.join(tmp, "qmp.sock")
     marks = UEFI_MARKS if args.firmware == "uefi" else BIOS_MARKS
     argv = engine_argv(args, engine, tmp, qmp_path)
+    perf_out = os.path.join(tmp, "perf.csv")
+    if args.exits:
+        argv = ["perf", "stat", "-x,", "-I", "200", "-e", ",".join(EXIT_EVENTS), "-o", perf_out,
+                "--"] + argv
     err = open(os.path.join(tmp, "stderr"), "w+b")
     t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                            start_new_session=True)
     serial = Serial(proc.stdout, t0, marks)
     c = None
     try:
@@ -134,12 +172,16 @@ def boot(args, engine, font):
         if missing:
             print("  %s: no %s within %.0f s; serial ends %r" % (
                 engine, ", ".join(missing), args.timeout, serial.text[-200:]), flush=True)
+        if args.exits:
+            os.killpg(proc.pid, signal.SIGINT)  # perf stat prints its last interval
+            proc.wait()
+            times["exits"] = exit_counts(perf_out, times, [m for m, _ in marks] + ["grub"])
         return times
     finally:
         if c:
             c.close()
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the engine, and perf when it wraps it
         proc.wait()
         err.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -172,6 +214,8 @@ def main():
     ap.add_argument("--engines", default="deskvm,q35,pc")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
     ap.add_argument("--qemu", default="qemu-system-x86_64")
+    ap.add_argument("--exits", action="store_true",
+                    help="count KVM exits per phase with perf stat (kvm:* tracepoints)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -208,6 +252,9 @@ def main():
             runs[e].append(t)
             print("round %d %-6s %s" % (rep + 1, e, "  ".join(
                 "%s %.2f s" % (m, t[m]) if m in t else "%s -" % m for m in marks)), flush=True)
+            for phase, counts in t.get("exits", {}).items():
+                print("    exits up to %-8s %s" % (phase, "  ".join(
+                    "%s %d" % (ev.split(":")[1], counts.get(ev, 0)) for ev in EXIT_EVENTS)))
 
     # a mark an engine missed in some round counts as the timeout there (a lower bound)
     res = {e: {m: stats([t.get(m, args.timeout) for t in runs[e]]) for m in marks}
