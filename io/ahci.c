@@ -1104,7 +1104,13 @@ uint64_t ahci_read(void *opaque, uint64_t off, unsigned size)
         if (n >= AHCI_PORTS) { /* guest-controlled */
             return 0;
         }
-        return port_read(&a->ports[n], (unsigned)((off - AHCI_PORT_BASE) % AHCI_PORT_LEN));
+        struct ahci_port *p = &a->ports[n];
+        if (p->busy) {
+            /* A guest polling for its command (firmware does) reaps a finished transfer
+             * here rather than waiting for the event loop thread to be scheduled. */
+            block_aio_complete(p->aio);
+        }
+        return port_read(p, (unsigned)((off - AHCI_PORT_BASE) % AHCI_PORT_LEN));
     }
     switch (off) {
     case AHCI_CAP:
