@@ -678,6 +678,7 @@ int main(int argc, char **argv)
 out:
     vm_join(&e.vm);
     virtio_io_quiesce(&e.io);
+    ahci_machine_quiesce(e.ahci);
     qmp_server_free(e.qmp);
     if (e.tree_open) {
         snaptree_close(&e.tree);

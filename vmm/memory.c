@@ -29,7 +29,8 @@ static void add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_
 static void layout(struct guest_mem *m)
 {
     m->nregions = 0;
-    uint64_t low = m->size < MEM_32BIT_HOLE_START ? m->size : MEM_32BIT_HOLE_START;
+    uint64_t hole = m->hole ? m->hole : MEM_32BIT_HOLE_START;
+    uint64_t low = m->size < hole ? m->size : hole;
     if (low > MEM_VGA_WINDOW_END) {
         /* The VGA window is MMIO, as on a PC: its bytes of the memfd stay unused. */
         add_region(m, 0, MEM_VGA_WINDOW_START, 0);
@@ -114,6 +115,14 @@ void guest_mem_init_host(struct guest_mem *m, void *buf, uint64_t size)
     m->base = buf;
     m->size = size;
     layout(m);
+}
+
+void guest_mem_set_firmware_split(struct guest_mem *m)
+{
+    if (m->size >= MEM_FIRMWARE_ECAM) {
+        m->hole = MEM_FIRMWARE_LOW_SPLIT;
+        layout(m);
+    }
 }
 
 void guest_mem_set_shadow(struct guest_mem *m)

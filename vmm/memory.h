@@ -30,11 +30,19 @@ struct guest_mem {
     bool owns_map; /* base is ours to munmap */
     uint64_t size; /* RAM bytes */
     bool shadow;   /* 0xC0000-0xFFFFF is a separate region left to the firmware's PAM slots */
+    uint64_t hole; /* where low RAM ends at the latest (MEM_32BIT_HOLE_START unless lowered) */
 };
 
 /* Layout of the PC memory map we build. */
 #define MEM_32BIT_HOLE_START 0xC0000000ull /* 3 GiB: MMIO, PCI, ECAM, IOAPIC, LAPIC, BIOS */
 #define MEM_4G 0x100000000ull
+/*
+ * Firmware boot: SeaBIOS moves ECAM to 0xB000_0000 (256 MiB) on a Q35 chipset, so RAM
+ * reaching 0xB000_0000 ends at 2 GiB instead and the rest goes above 4 GiB, as QEMU's q35
+ * splits it (docs/firmware.md).
+ */
+#define MEM_FIRMWARE_ECAM 0xB0000000ull
+#define MEM_FIRMWARE_LOW_SPLIT 0x80000000ull
 /* The legacy VGA window: never RAM (io/vga.c decodes it), so low RAM is two regions. */
 #define MEM_VGA_WINDOW_START 0xA0000ull
 #define MEM_VGA_WINDOW_END 0xC0000ull
@@ -56,6 +64,11 @@ void guest_mem_destroy(struct guest_mem *m);
  * so the PAM emulation can map RAM or ROM there. Call before guest_mem_register().
  */
 void guest_mem_set_shadow(struct guest_mem *m);
+/*
+ * Firmware boot: with size >= MEM_FIRMWARE_ECAM, low RAM ends at MEM_FIRMWARE_LOW_SPLIT and
+ * the rest moves above 4 GiB (below that size nothing changes). Before guest_mem_register().
+ */
+void guest_mem_set_firmware_split(struct guest_mem *m);
 
 /* Register every region as a KVM user memory slot on vm_fd. */
 __attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);

@@ -74,6 +74,44 @@ static void test_hole_layout(void **state)
     guest_mem_destroy(&m);
 }
 
+/*
+ * Firmware boot: from 0xB000_0000 of RAM up, low RAM ends at 2 GiB (below SeaBIOS's ECAM at
+ * 0xB000_0000) and the rest is above 4 GiB; smaller guests keep everything low.
+ */
+static void test_firmware_split(void **state)
+{
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 4ull << 30, false), 0);
+    guest_mem_set_firmware_split(&m);
+    guest_mem_set_shadow(&m);
+    assert_int_equal(guest_mem_low_top(&m), MEM_FIRMWARE_LOW_SPLIT);
+    assert_int_equal(guest_mem_high_size(&m), 2ull << 30);
+    assert_null(guest_mem_ptr(&m, MEM_FIRMWARE_LOW_SPLIT, 1));
+    assert_null(guest_mem_ptr(&m, MEM_FIRMWARE_ECAM, 4));
+    assert_ptr_equal(guest_mem_ptr(&m, MEM_4G, 8), m.base + MEM_FIRMWARE_LOW_SPLIT);
+    assert_ptr_equal(guest_mem_ptr(&m, MEM_FIRMWARE_LOW_SPLIT - 8, 8),
+                     m.base + MEM_FIRMWARE_LOW_SPLIT - 8);
+    assert_int_equal(guest_mem_read(&m, MEM_FIRMWARE_LOW_SPLIT - 8, (uint8_t[16]){0}, 16), -EFAULT);
+    struct e820_map map;
+    e820_build(&map, &m);
+    assert_int_equal(map.e[map.n - 1].addr, MEM_4G);
+    assert_int_equal(map.e[map.n - 1].size, 2ull << 30);
+    guest_mem_destroy(&m);
+
+    /* just below the ECAM base: no split */
+    assert_int_equal(guest_mem_init(&m, MEM_FIRMWARE_ECAM - (64ull << 20), false), 0);
+    guest_mem_set_firmware_split(&m);
+    assert_int_equal(guest_mem_low_top(&m), MEM_FIRMWARE_ECAM - (64ull << 20));
+    assert_int_equal(guest_mem_high_size(&m), 0);
+    guest_mem_destroy(&m);
+    /* at it: split */
+    assert_int_equal(guest_mem_init(&m, MEM_FIRMWARE_ECAM, false), 0);
+    guest_mem_set_firmware_split(&m);
+    assert_int_equal(guest_mem_low_top(&m), MEM_FIRMWARE_LOW_SPLIT);
+    assert_int_equal(guest_mem_high_size(&m), MEM_FIRMWARE_ECAM - MEM_FIRMWARE_LOW_SPLIT);
+    guest_mem_destroy(&m);
+}
+
 static void test_bad_sizes(void **state)
 {
     struct guest_mem m;
@@ -213,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_layout_and_ranges),
         cmocka_unit_test(test_hole_layout),
+        cmocka_unit_test(test_firmware_split),
         cmocka_unit_test(test_bad_sizes),
         cmocka_unit_test(test_e820_small_and_full),
         cmocka_unit_test(test_rebase),
