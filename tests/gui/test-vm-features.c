@@ -406,7 +406,7 @@ static void test_settings_save(void **state)
     assert_int_equal(r->vnc_port, 5907);
     assert_string_equal(r->vnc_listen, "127.0.0.2");
     assert_string_equal(r->vnc_password, "pw");
-    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q");
+    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=%s,bus=sata", disk, fmt);
     assert_non_null(strstr(joined, want_disk));
@@ -501,7 +501,7 @@ static void expect_new_vm_invalid(const struct dv_new_vm *m, DvLibrary *lib, con
 
 static char *args_of(DvVm *vm)
 {
-    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q");
+    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q", NULL, NULL);
     return g_strjoinv(" ", args);
 }
 
