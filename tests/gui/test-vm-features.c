@@ -930,6 +930,132 @@ static void test_snapshot_tree_model(void **state)
     assert_int_equal(gtk_tree_model_iter_n_children(m, &one), 1);
 }
 
+static void keep_result(GObject *src, GAsyncResult *res, gpointer data)
+{
+    *(GAsyncResult **)data = g_object_ref(res);
+}
+
+static char *engine_cmdline(DvVm *vm)
+{
+    g_autofree char *path =
+        g_strdup_printf("/proc/%d/cmdline", (int)dv_engine_get_pid(dv_vm_get_engine(vm)));
+    char *text = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(path, &text, &len, NULL));
+    for (gsize i = 0; i + 1 < len; i++) {
+        text[i] = text[i] ? text[i] : ' ';
+    }
+    return text;
+}
+
+/* The real engine behind the store: take two snapshots of a VM with a qcow2 disk, revert,
+ * delete; stopped, the tree comes from snapshots.json; started again, the disk is the active
+ * overlay and the engine lists the same tree. */
+static void test_snapshot_real_engine(void **state)
+{
+    if (!kvm_usable() || g_find_program_in_path("qemu-img") == NULL) {
+        skip();
+    }
+    g_autofree char *root = lib_root("snaptree");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    g_autofree char *base = g_build_filename(tmp_root, "snaptree-base.qcow2", NULL);
+    assert_true(dv_disk_image_create(base, "qcow2", 16 << 20, NULL));
+    struct dv_vm_config *cfg = dv_vm_config_new();
+    cfg->name = g_strdup("snaptree");
+    cfg->demo = true;
+    cfg->memory_mib = 64;
+    dv_vm_config_add_disk(cfg, base, "qcow2", false);
+    DvVm *vm = dv_library_create(lib, cfg, NULL);
+    dv_vm_config_free(cfg);
+    assert_non_null(vm);
+    g_autoptr(GError) e = NULL;
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autofree char *snapdir = g_build_filename(dv_vm_get_dir(vm), "snapshots", NULL);
+    g_autofree char *cmd = engine_cmdline(vm);
+    g_autofree char *want_dir = g_strconcat("--snapshot-dir ", snapdir, NULL);
+    assert_non_null(strstr(cmd, want_dir));
+
+    g_autoptr(DvSnapshotStore) store = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(store, NULL));
+    DvQmpClient *q = dv_engine_get_qmp(dv_vm_get_engine(vm));
+    GAsyncResult *res = NULL;
+    dv_snapshot_store_take_async(store, q, "one", "first", NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    g_autoptr(DvSnapshot) one = dv_snapshot_store_take_finish(store, res, &e);
+    g_object_unref(res);
+    assert_null(e);
+    assert_non_null(one);
+    assert_true(dv_snapshot_is_current(one));
+    assert_true(g_file_test(dv_snapshot_get_file(one), G_FILE_TEST_IS_REGULAR));
+    if (dv_snapshot_get_thumbnail(one) != NULL) { /* null without libpng (docs/snapshots.md) */
+        g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file(dv_snapshot_get_thumbnail(one), NULL);
+        assert_non_null(pb);
+        assert_true(gdk_pixbuf_get_width(pb) <= 160 && gdk_pixbuf_get_height(pb) <= 120);
+    }
+    res = NULL;
+    dv_snapshot_store_take_async(store, q, "two", "", NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    g_autoptr(DvSnapshot) two = dv_snapshot_store_take_finish(store, res, &e);
+    g_object_unref(res);
+    assert_non_null(two);
+    assert_string_equal(dv_snapshot_get_parent(two), dv_snapshot_get_id(one));
+
+    res = NULL;
+    dv_snapshot_store_revert_async(store, q, one, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_store_revert_finish(store, res, &e));
+    g_object_unref(res);
+    GListModel *m = dv_snapshot_store_get_model(store);
+    assert_int_equal(g_list_model_get_n_items(m), 2);
+    g_autoptr(DvSnapshot) first = g_list_model_get_item(m, 0);
+    assert_true(dv_snapshot_is_current(first));
+
+    res = NULL;
+    dv_snapshot_store_delete_async(store, q, two, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_store_delete_finish(store, res, &e));
+    g_object_unref(res);
+    assert_int_equal(g_list_model_get_n_items(m), 1);
+    /* The engine's refusal comes back as the error (an id it no longer has). */
+    res = NULL;
+    dv_snapshot_store_delete_async(store, q, two, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_false(dv_snapshot_store_delete_finish(store, res, &e));
+    g_object_unref(res);
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_QMP));
+    g_clear_error(&e);
+
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    g_auto(GStrv) active = dv_snapshot_active_disks(snapdir, &e);
+    assert_null(e);
+    assert_int_equal(g_strv_length(active), 1);
+    assert_true(g_str_has_prefix(active[0], snapdir));
+    g_autoptr(DvSnapshotStore) offline = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(offline, &e));
+    assert_int_equal(g_list_model_get_n_items(dv_snapshot_store_get_model(offline)), 1);
+
+    /* Started again: on the active overlay, the same tree. */
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autofree char *cmd2 = engine_cmdline(vm);
+    g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=qcow2", active[0]);
+    assert_non_null(strstr(cmd2, want_disk));
+    q = dv_engine_get_qmp(dv_vm_get_engine(vm));
+    res = NULL;
+    dv_snapshot_store_refresh_async(offline, q, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_store_refresh_finish(offline, res, &e));
+    g_object_unref(res);
+    g_autoptr(DvSnapshot) again = g_list_model_get_item(dv_snapshot_store_get_model(offline), 0);
+    assert_string_equal(dv_snapshot_get_id(again), dv_snapshot_get_id(one));
+    assert_true(dv_snapshot_is_current(again));
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
@@ -960,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_perf_real_engine),
         cmocka_unit_test(test_snapshot_parse_tree),
         cmocka_unit_test(test_snapshot_tree_model),
+        cmocka_unit_test(test_snapshot_real_engine),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
