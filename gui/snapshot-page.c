@@ -132,13 +132,23 @@ static void on_items_changed(GListModel *m, guint pos, guint removed, guint adde
     update(self);
 }
 
+/* The end of a revert, delete or refresh: an error goes to the window's info bar (the engine's
+ * refusal included); a cancelled one belonged to the VM the page showed before. */
+static void finished(DvSnapshotPage *self, gboolean ok, GError *error)
+{
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        return;
+    }
+    if (!ok) {
+        report(self, error);
+    }
+    update(self);
+}
+
 static void refreshed(GObject *src, GAsyncResult *res, gpointer data)
 {
     g_autoptr(GError) error = NULL;
-    if (!dv_snapshot_store_refresh_finish(DV_SNAPSHOT_STORE(src), res, &error) &&
-        !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        report(data, error);
-    }
+    finished(data, dv_snapshot_store_refresh_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
 }
 
 /* Read the tree: from the engine when it runs, else from the files it left. */
@@ -281,14 +291,7 @@ void dv_snapshot_page_take(DvSnapshotPage *self)
 static void reverted(GObject *src, GAsyncResult *res, gpointer data)
 {
     g_autoptr(GError) error = NULL;
-    gboolean ok = dv_snapshot_store_revert_finish(DV_SNAPSHOT_STORE(src), res, &error);
-    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        return;
-    }
-    if (!ok) {
-        report(data, error);
-    }
-    update(data);
+    finished(data, dv_snapshot_store_revert_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
 }
 
 void dv_snapshot_page_revert(DvSnapshotPage *self)
@@ -306,14 +309,7 @@ void dv_snapshot_page_revert(DvSnapshotPage *self)
 static void deleted(GObject *src, GAsyncResult *res, gpointer data)
 {
     g_autoptr(GError) error = NULL;
-    gboolean ok = dv_snapshot_store_delete_finish(DV_SNAPSHOT_STORE(src), res, &error);
-    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        return;
-    }
-    if (!ok) {
-        report(data, error); /* e.g. the engine refused: shown in the window's info bar */
-    }
-    update(data);
+    finished(data, dv_snapshot_store_delete_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
 }
 
 static void delete_response(GtkDialog *dialog, int response, gpointer data)
