@@ -353,6 +353,7 @@ static void on_delete(GtkButton *b, gpointer data)
     gtk_dialog_add_buttons(GTK_DIALOG(d), "_Cancel", GTK_RESPONSE_CANCEL, "_Delete",
                            GTK_RESPONSE_ACCEPT, NULL);
     gtk_widget_set_name(d, "snapshot-delete-confirm");
+    gtk_window_set_title(GTK_WINDOW(d), "Delete Snapshot");
     gtk_dialog_set_default_response(GTK_DIALOG(d), GTK_RESPONSE_CANCEL);
     g_object_set_data_full(G_OBJECT(d), "snapshot", g_object_ref(s), g_object_unref);
     g_signal_connect_object(d, "response", G_CALLBACK(delete_response), self, 0);

@@ -15,7 +15,9 @@ query-snapshots lists it (name, description, current) with a PNG thumbnail of at
 and a checkpoint file in VMDIR/snapshots (the engine was started with --snapshot-dir there),
 and snapshots.json names it; typing more, then Ctrl+Shift+R (snapshot-revert) must bring the
 echo rows back as they were at the snapshot. The demo VM has no disk, so no guest disk write is
-checked here (tests/integration/test-snapshot-tree.py checks the disks behind the same commands). The first start must have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
+checked here (tests/integration/test-snapshot-tree.py checks the disks behind the same commands).
+The More menu (Alt+M) must open at the default width, and Delete (Alt+D, confirmed in its
+dialog) must leave query-snapshots empty. The first start must have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
 Exit 77 (skip) when Xvfb cannot start or /dev/kvm cannot be opened (docs/testing.md).
 """
 import json
@@ -436,6 +438,21 @@ def main():
         if changed < 2000:
             raise SystemExit("FAIL: Alt+M opened no More menu (%d pixels changed)" % changed)
         log("More menu seen (%d pixels changed)" % changed)
+
+        # Delete (Alt+D on the Snapshots page; the snapshot is still selected), confirmed in
+        # its dialog: the engine's tree is empty, the checkpoint and thumbnail are gone.
+        focus(env, main_win)
+        xdo(env, "key", "--clearmodifiers", "alt+3")
+        xdo(env, "key", "--clearmodifiers", "alt+d")
+        confirm = find_window(env, "^Delete Snapshot$", 10)
+        focus(env, confirm)
+        xdo(env, "key", "--clearmodifiers", "alt+d")
+        wait_for(lambda: qmp(qmp_path, "query-snapshots") == [], 20,
+                 "the snapshot deleted through the confirm dialog")
+        for gone in (thumb, entry["checkpoint"]):
+            if os.path.exists(gone):
+                raise SystemExit("FAIL: %s still there after the delete" % gone)
+        log("snapshot deleted")
 
         # Force off (Ctrl+Shift+K): the engine goes away, the app stays.
         focus(env, main_win)
