@@ -25,20 +25,18 @@ static char *markup(DvSnapshot *s)
 void dv_snapshot_tree_fill(GtkTreeStore *tree, GListModel *snapshots)
 {
     gtk_tree_store_clear(tree);
-    /* id -> GtkTreePath of the rows already added (parents come before children). */
+    /* id -> GtkTreeIter of the rows already added (parents come before children); a
+     * GtkTreeStore's iters persist while rows are only added. */
     g_autoptr(GHashTable) rows =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)gtk_tree_path_free);
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)gtk_tree_iter_free);
     guint n = g_list_model_get_n_items(snapshots);
     for (guint i = 0; i < n; i++) {
         g_autoptr(DvSnapshot) s = g_list_model_get_item(snapshots, i);
-        GtkTreeIter iter, parent;
-        GtkTreePath *ppath = NULL;
+        GtkTreeIter iter, *parent = NULL;
         if (!dv_snapshot_is_legacy(s) && dv_snapshot_get_parent(s) != NULL) {
-            ppath = g_hash_table_lookup(rows, dv_snapshot_get_parent(s));
+            parent = g_hash_table_lookup(rows, dv_snapshot_get_parent(s));
         }
-        gboolean has_parent =
-            ppath != NULL && gtk_tree_model_get_iter(GTK_TREE_MODEL(tree), &parent, ppath);
-        gtk_tree_store_append(tree, &iter, has_parent ? &parent : NULL);
+        gtk_tree_store_append(tree, &iter, parent);
         g_autoptr(GdkPixbuf) pb = NULL;
         if (dv_snapshot_get_thumbnail(s) != NULL) {
             pb = gdk_pixbuf_new_from_file_at_scale(dv_snapshot_get_thumbnail(s), THUMB_W, THUMB_H,
@@ -48,8 +46,7 @@ void dv_snapshot_tree_fill(GtkTreeStore *tree, GListModel *snapshots)
         gtk_tree_store_set(tree, &iter, DV_SNAPSHOT_COL_SNAPSHOT, s, DV_SNAPSHOT_COL_THUMBNAIL, pb,
                            DV_SNAPSHOT_COL_MARKUP, text, -1);
         if (!dv_snapshot_is_legacy(s)) {
-            g_hash_table_replace(rows, g_strdup(dv_snapshot_get_id(s)),
-                                 gtk_tree_model_get_path(GTK_TREE_MODEL(tree), &iter));
+            g_hash_table_replace(rows, g_strdup(dv_snapshot_get_id(s)), gtk_tree_iter_copy(&iter));
         }
     }
 }

@@ -465,14 +465,31 @@ static gint by_time_then_id(gconstpointer a, gconstpointer b)
     return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x->id, y->id);
 }
 
-/* Append @s's subtree depth-first; @children maps an id (NULL key: roots) to its children. */
-static void walk(GHashTable *children, const char *id, GPtrArray *out)
+/* Append the tree depth-first from the roots; @children maps an id ("" for the roots) to its
+ * children. Iterative: a linear history of TREE_MAX snapshots is TREE_MAX levels deep. */
+static void walk(GHashTable *children, GPtrArray *out)
 {
-    GPtrArray *kids = g_hash_table_lookup(children, id ? id : "");
-    for (guint i = 0; kids != NULL && i < kids->len; i++) {
-        DvSnapshot *k = g_ptr_array_index(kids, i);
+    struct level {
+        GPtrArray *kids;
+        guint next;
+    };
+    g_autoptr(GArray) stack = g_array_new(FALSE, FALSE, sizeof(struct level));
+    struct level root = {g_hash_table_lookup(children, ""), 0};
+    if (root.kids != NULL) {
+        g_array_append_val(stack, root);
+    }
+    while (stack->len > 0) {
+        struct level *top = &g_array_index(stack, struct level, stack->len - 1);
+        if (top->next == top->kids->len) {
+            g_array_set_size(stack, stack->len - 1);
+            continue;
+        }
+        DvSnapshot *k = g_ptr_array_index(top->kids, top->next++);
         g_ptr_array_add(out, g_object_ref(k));
-        walk(children, k->id, out);
+        struct level down = {g_hash_table_lookup(children, k->id), 0};
+        if (down.kids != NULL) {
+            g_array_append_val(stack, down); /* may move the array: top is not used again */
+        }
     }
 }
 
@@ -532,7 +549,7 @@ GPtrArray *dv_snapshot_parse_tree(JsonNode *list, const char *thumb_dir, const c
         g_ptr_array_sort(value, by_time_then_id);
     }
     GPtrArray *out = g_ptr_array_new_with_free_func(g_object_unref);
-    walk(children, NULL, out);
+    walk(children, out);
     if (out->len != items->len) {
         /* Entries no root reaches: their parents form a cycle. */
         g_ptr_array_unref(out);

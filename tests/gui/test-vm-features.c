@@ -841,6 +841,33 @@ static void test_snapshot_parse_tree(void **state)
     assert_string_equal(dv_snapshot_get_description(g_ptr_array_index(min, 0)), "");
     g_autoptr(GPtrArray) empty = parse("[]", NULL, &e);
     assert_int_equal(empty->len, 0);
+
+    /* A linear history 5000 deep (listed newest first) comes out oldest first, and fills a
+     * GtkTreeStore that deep. */
+    enum { DEEP = 5000 };
+    GString *chain = g_string_new("[");
+    for (int i = DEEP; i >= 1; i--) {
+        g_autofree char *parent = i > 1 ? g_strdup_printf("\"%d\"", i - 1) : g_strdup("null");
+        g_string_append_printf(chain,
+                               "%s{\"id\": \"%d\", \"parent\": %s, \"name\": \"s%d\", "
+                               "\"created\": %d}",
+                               i < DEEP ? ", " : "", i, parent, i, i);
+    }
+    g_string_append(chain, "]");
+    g_autofree char *chain_text = g_string_free(chain, FALSE);
+    g_autoptr(GPtrArray) deep = parse(chain_text, NULL, &e);
+    assert_non_null(deep);
+    assert_int_equal(deep->len, DEEP);
+    assert_string_equal(dv_snapshot_get_id(g_ptr_array_index(deep, 0)), "1");
+    assert_string_equal(dv_snapshot_get_id(g_ptr_array_index(deep, DEEP - 1)), "5000");
+    g_autoptr(GListStore) list = g_list_store_new(DV_TYPE_SNAPSHOT);
+    g_list_store_splice(list, 0, 0, deep->pdata, deep->len);
+    g_autoptr(GtkTreeStore) tree = dv_snapshot_tree_new();
+    dv_snapshot_tree_fill(tree, G_LIST_MODEL(list));
+    GtkTreeIter it;
+    assert_true(dv_snapshot_tree_find(tree, "5000", FALSE, &it));
+    g_autoptr(GtkTreePath) path = gtk_tree_model_get_path(GTK_TREE_MODEL(tree), &it);
+    assert_int_equal(gtk_tree_path_get_depth(path), DEEP);
 }
 
 static void tree_row(GtkTreeModel *m, GtkTreeIter *it, const char *want_id, gboolean want_pic)
