@@ -10,9 +10,14 @@ and see the guest's echo come back to the app (the VM's console transcript), sav
 screenshot to ARTIFACT_DIR/deskvm-serial.png, force the VM off and quit.
 Then the Screen page (Alt+2): a window screenshot must show the guest screen (compared with a
 QMP screendump of the same VM), typing into the page must show the echo on the guest screen;
-a snapshot is taken (Ctrl+T, name and description) and must appear in index.json with a PNG
-thumbnail and a checkpoint file; typing more, then Ctrl+Shift+R (revert) must bring the
-echo rows back as they were at the snapshot. The first start must have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
+a snapshot is taken (Ctrl+T, name and description) and must appear in the engine's tree: QMP
+query-snapshots lists it (name, description, current) with a PNG thumbnail of at most 160x120
+and a checkpoint file in VMDIR/snapshots (the engine was started with --snapshot-dir there),
+and snapshots.json names it; typing more, then Ctrl+Shift+R (snapshot-revert) must bring the
+echo rows back as they were at the snapshot. The demo VM has no disk, so no guest disk write is
+checked here (tests/integration/test-snapshot-tree.py checks the disks behind the same commands).
+The More menu (Alt+M) must open at the default width, and Delete (Alt+D, confirmed in its
+dialog) must leave query-snapshots empty. The first start must have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
 Exit 77 (skip) when Xvfb cannot start or /dev/kvm cannot be opened (docs/testing.md).
 """
 import json
@@ -139,6 +144,15 @@ def qmp(path, command, args=None):
             raise SystemExit("FAIL: QMP %s: %s" % (cmd, reply["error"]))
     s.close()
     return reply["return"]
+
+
+def engine_pid(app):
+    """The deskvm-vm child of the app."""
+    out = subprocess.run(["pgrep", "-P", str(app.pid), "deskvm-vm"], capture_output=True,
+                         text=True).stdout.split()
+    if not out:
+        raise SystemExit("FAIL: no deskvm-vm child of the app")
+    return int(out[0])
 
 
 def dark(p):
@@ -359,17 +373,32 @@ def main():
         xdo(env, "type", "--delay", "30", "after abc")
         xdo(env, "key", "Return")
         snapdir = os.path.join(vm_dir, "snapshots")
-        index = os.path.join(snapdir, "index.json")
+        index = os.path.join(snapdir, "snapshots.json")
         wait_for(lambda: os.path.exists(index) and "xvfb-snap" in open(index).read(), 30,
-                 "the snapshot in index.json")
-        entry = json.load(open(index))["snapshots"][0]
-        if entry["name"] != "xvfb-snap" or entry["description"] != "after abc":
-            raise SystemExit("FAIL: unexpected index entry %r" % entry)
-        thumb = os.path.join(snapdir, entry["id"] + ".png")
-        if open(thumb, "rb").read(8) != b"\x89PNG\r\n\x1a\n":
+                 "the snapshot in the engine's snapshots.json")
+        cmdline = open("/proc/%d/cmdline" % engine_pid(app), "rb").read().split(b"\0")
+        if cmdline[cmdline.index(b"--snapshot-dir") + 1].decode() != snapdir:
+            raise SystemExit("FAIL: the engine's --snapshot-dir is not %s: %r" % (snapdir, cmdline))
+        tree = qmp(qmp_path, "query-snapshots")
+        if len(tree) != 1:
+            raise SystemExit("FAIL: query-snapshots lists %r" % tree)
+        entry = tree[0]
+        if (entry["name"] != "xvfb-snap" or entry["description"] != "after abc" or
+                not entry["current"] or entry["parent"] is not None):
+            raise SystemExit("FAIL: unexpected query-snapshots entry %r" % entry)
+        thumb = entry["thumbnail"]
+        if not thumb or os.path.dirname(thumb) != snapdir:
+            raise SystemExit("FAIL: no thumbnail in %s: %r" % (snapdir, entry))
+        head = open(thumb, "rb").read(24)
+        if head[:8] != b"\x89PNG\r\n\x1a\n":
             raise SystemExit("FAIL: no PNG thumbnail at %s" % thumb)
-        if not os.path.getsize(os.path.join(snapdir, entry["id"] + ".dvs")):
+        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        if not (0 < w <= 160 and 0 < h <= 120):
+            raise SystemExit("FAIL: thumbnail %dx%d is not within 160x120" % (w, h))
+        if not os.path.getsize(entry["checkpoint"]):
             raise SystemExit("FAIL: empty checkpoint file")
+        if os.path.exists(os.path.join(snapdir, "index.json")):
+            raise SystemExit("FAIL: the app still wrote its own index.json")
         shutil.copy(thumb, os.path.join(artifacts, "snapshot-thumbnail.png"))
         log("snapshot taken")
 
@@ -388,10 +417,42 @@ def main():
                  "the screen as it was at the snapshot after the revert")
         wait_for(lambda: screen_matches("deskvm-screen-reverted"), 10,
                  "the window to show the reverted screen")
+        after = qmp(qmp_path, "query-snapshots")
+        if len(after) != 1 or not after[0]["current"]:
+            raise SystemExit("FAIL: after the revert query-snapshots lists %r" % after)
         log("revert seen")
         xdo(env, "key", "--clearmodifiers", "alt+3")
         time.sleep(0.5)
-        shot("deskvm-snapshots")
+        closed = shot("deskvm-snapshots")
+
+        # The VM toolbar fits the default width (960): its last button, More (Alt+M), opens
+        # the Clone/Export/Delete menu, which must change the window's pixels right below it.
+        focus(env, main_win)
+        xdo(env, "key", "--clearmodifiers", "alt+m")
+        time.sleep(1)
+        opened = shot("deskvm-more-menu")
+        xdo(env, "key", "Escape")
+        w = closed[0]
+        changed = sum(1 for y in range(60, min(closed[1], 260)) for x in range(w // 2, w)
+                      if px(closed, x, y) != px(opened, x, y))
+        if changed < 2000:
+            raise SystemExit("FAIL: Alt+M opened no More menu (%d pixels changed)" % changed)
+        log("More menu seen (%d pixels changed)" % changed)
+
+        # Delete (Alt+D on the Snapshots page; the snapshot is still selected), confirmed in
+        # its dialog: the engine's tree is empty, the checkpoint and thumbnail are gone.
+        focus(env, main_win)
+        xdo(env, "key", "--clearmodifiers", "alt+3")
+        xdo(env, "key", "--clearmodifiers", "alt+d")
+        confirm = find_window(env, "^Delete Snapshot$", 10)
+        focus(env, confirm)
+        xdo(env, "key", "--clearmodifiers", "alt+d")
+        wait_for(lambda: qmp(qmp_path, "query-snapshots") == [], 20,
+                 "the snapshot deleted through the confirm dialog")
+        for gone in (thumb, entry["checkpoint"]):
+            if os.path.exists(gone):
+                raise SystemExit("FAIL: %s still there after the delete" % gone)
+        log("snapshot deleted")
 
         # Force off (Ctrl+Shift+K): the engine goes away, the app stays.
         focus(env, main_win)
