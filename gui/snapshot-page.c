@@ -199,9 +199,14 @@ void dv_snapshot_page_take(DvSnapshotPage *self)
     gtk_entry_set_max_length(GTK_ENTRY(desc), DV_SNAPSHOT_DESCRIPTION_MAX);
     gtk_entry_set_activates_default(GTK_ENTRY(name), TRUE);
     gtk_entry_set_activates_default(GTK_ENTRY(desc), TRUE);
-    gtk_grid_attach(GTK_GRID(grid), gtk_label_new_with_mnemonic("_Name"), 0, 0, 1, 1);
+    /* The mnemonic widget makes Alt+N work and names the entry for screen readers (AT-SPI). */
+    GtkWidget *name_label = gtk_label_new_with_mnemonic("_Name");
+    GtkWidget *desc_label = gtk_label_new_with_mnemonic("_Description");
+    gtk_label_set_mnemonic_widget(GTK_LABEL(name_label), name);
+    gtk_label_set_mnemonic_widget(GTK_LABEL(desc_label), desc);
+    gtk_grid_attach(GTK_GRID(grid), name_label, 0, 0, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), name, 1, 0, 1, 1);
-    gtk_grid_attach(GTK_GRID(grid), gtk_label_new_with_mnemonic("_Description"), 0, 1, 1, 1);
+    gtk_grid_attach(GTK_GRID(grid), desc_label, 0, 1, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), desc, 1, 1, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), msg, 0, 2, 2, 1);
     gtk_widget_set_hexpand(name, TRUE);
@@ -310,6 +315,7 @@ static void dv_snapshot_page_init(DvSnapshotPage *self)
     gtk_box_pack_start(GTK_BOX(bar), self->remove, FALSE, FALSE, 0);
     gtk_box_pack_end(GTK_BOX(bar), GTK_WIDGET(self->status), FALSE, FALSE, 0);
     self->list = GTK_LIST_BOX(gtk_list_box_new());
+    atk_object_set_name(gtk_widget_get_accessible(GTK_WIDGET(self->list)), "Snapshots");
     g_signal_connect(self->list, "row-selected", G_CALLBACK(on_selected), self);
     GtkWidget *scroll = gtk_scrolled_window_new(NULL, NULL);
     gtk_container_add(GTK_CONTAINER(scroll), GTK_WIDGET(self->list));
