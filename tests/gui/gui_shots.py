@@ -188,3 +188,32 @@ def focus(env, win):
             return
         time.sleep(0.3)
     log("warning: focus on %s not confirmed" % win)
+
+
+class Screens:
+    """Window screenshots (PNG to keep, PPM to compare) and QMP screendumps of one VM, all
+    written to an artifact directory under the name given."""
+
+    def __init__(self, env, window, qmp_path, artifacts):
+        self.env, self.window, self.qmp_path, self.artifacts = env, window, qmp_path, artifacts
+
+    def shot(self, name, window=None):
+        png = os.path.join(self.artifacts, name + ".png")
+        ppm = os.path.join(self.artifacts, name + ".ppm")
+        for out in (png, ppm):
+            subprocess.run(["import", "-display", self.env["DISPLAY"], "-window",
+                            window or self.window, "-depth", "8", out], check=True, timeout=30,
+                           env=self.env)
+        return read_ppm(ppm)
+
+    def dump(self, name):
+        out = os.path.join(self.artifacts, name + ".ppm")
+        qmp(self.qmp_path, "screendump", {"filename": out, "format": "ppm"})
+        return read_ppm(out)
+
+    def matches(self, name):
+        """The window shows the guest screen: >= 80 % of the dump's text pixels match."""
+        frac, box = compare_with_dump(self.shot(name), self.dump(name + "-dump"))
+        log("%s: guest screen at %s, %.0f%% of the dump's text pixels match" %
+            (name, box, 100 * frac))
+        return frac >= 0.8

@@ -12,7 +12,8 @@ Then the Screen page (Alt+2): a window screenshot must show the guest screen (co
 QMP screendump of the same VM), typing into the page must show the echo on the guest screen;
 a snapshot is taken (Ctrl+T, name and description) and must appear in index.json with a PNG
 thumbnail and a checkpoint file; typing more, then Ctrl+Shift+R (revert) must bring the
-echo rows back as they were at the snapshot. The first start must have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
+echo rows back as they were at the snapshot. The first start must have made the "Demo" VM.
+Screenshots and dumps are kept in ARTIFACT_DIR.
 Exit 77 (skip) when Xvfb cannot start or /dev/kvm cannot be opened (docs/testing.md).
 """
 import json
@@ -25,8 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gui_shots import (SKIP, compare_with_dump, echo_rows, find_window, focus,  # noqa: E402
-                       green_in, guest_box, log, qmp, read_ppm, start_xvfb, wait_for, xdo)
+from gui_shots import (SKIP, Screens, echo_rows, find_window, focus, green_in,  # noqa: E402
+                       guest_box, log, read_ppm, start_xvfb, wait_for, xdo)
 
 app_bin, engine_bin, artifacts = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -129,50 +130,34 @@ def main():
         xdo(env, "key", "--clearmodifiers", "alt+2")
         time.sleep(1.5)
 
-        def shot(name):
-            png = os.path.join(artifacts, name + ".png")
-            ppm = os.path.join(artifacts, name + ".ppm")
-            for out in (png, ppm):
-                subprocess.run(["import", "-display", display, "-window", main_win, "-depth",
-                                "8", out], check=True, timeout=30, env=env)
-            return read_ppm(ppm)
-
-        def dump(name):
-            out = os.path.join(artifacts, name + ".ppm")
-            qmp(qmp_path, "screendump", {"filename": out, "format": "ppm"})
-            return read_ppm(out)
-
-        def screen_matches(name):
-            frac, box = compare_with_dump(shot(name), dump(name + "-dump"))
-            log("%s: guest screen at %s, %.0f%% of the dump's text pixels match" %
-                (name, box, 100 * frac))
-            return frac >= 0.8
-        wait_for(lambda: screen_matches("deskvm-screen"), 20,
+        scr = Screens(env, main_win, qmp_path, artifacts)
+        wait_for(lambda: scr.matches("deskvm-screen"), 20,
                  "the window to show the guest screen")
 
         # Type into the Screen page (a click focuses and grabs the keyboard).
         x0, y0, x1, y1 = guest_box(read_ppm(os.path.join(artifacts, "deskvm-screen.ppm")))
-        before = echo_rows(dump("before-typing"))
+        before = echo_rows(scr.dump("before-typing"))
         for attempt in range(3):
             xdo(env, "mousemove", "--window", main_win, str((x0 + x1) // 2), str((y0 + y1) // 2))
             xdo(env, "click", "1")
             xdo(env, "type", "--delay", "80", "abc")
             try:
-                wait_for(lambda: green_in(echo_rows(dump("typed"))) and
-                         echo_rows(dump("typed")) != before, 10, "the echo on the guest screen")
+                wait_for(lambda: green_in(echo_rows(scr.dump("typed"))) and
+                         echo_rows(scr.dump("typed")) != before, 10,
+                         "the echo on the guest screen")
                 break
             except SystemExit:
                 log("no echo on the screen yet (attempt %d)" % (attempt + 1))
         else:
             raise SystemExit("FAIL: keys typed into the Screen page did not reach the guest")
-        wait_for(lambda: screen_matches("deskvm-screen-echo"), 10,
+        wait_for(lambda: scr.matches("deskvm-screen-echo"), 10,
                  "the window to show the echo")
         log("screen echo seen")
 
         # Snapshot (Ctrl+T: name, Tab, description, Enter); its thumbnail is a screendump.
         xdo(env, "key", "ctrl+alt")  # release the keyboard grab
         focus(env, main_win)
-        at_snapshot = echo_rows(dump("at-snapshot"))
+        at_snapshot = echo_rows(scr.dump("at-snapshot"))
         xdo(env, "key", "--clearmodifiers", "ctrl+t")
         snap_dialog = find_window(env, "^Take Snapshot$", 10)
         focus(env, snap_dialog)
@@ -202,19 +187,19 @@ def main():
         xdo(env, "mousemove", "--window", main_win, str((x0 + x1) // 2), str((y0 + y1) // 2))
         xdo(env, "click", "1")
         xdo(env, "type", "--delay", "80", "xyz")
-        wait_for(lambda: echo_rows(dump("typed-more")) != at_snapshot, 10,
+        wait_for(lambda: echo_rows(scr.dump("typed-more")) != at_snapshot, 10,
                  "the echo of the keys typed after the snapshot")
         xdo(env, "key", "ctrl+alt")  # release the keyboard grab
         focus(env, main_win)
         xdo(env, "key", "--clearmodifiers", "ctrl+shift+r")
-        wait_for(lambda: echo_rows(dump("reverted")) == at_snapshot, 20,
+        wait_for(lambda: echo_rows(scr.dump("reverted")) == at_snapshot, 20,
                  "the screen as it was at the snapshot after the revert")
-        wait_for(lambda: screen_matches("deskvm-screen-reverted"), 10,
+        wait_for(lambda: scr.matches("deskvm-screen-reverted"), 10,
                  "the window to show the reverted screen")
         log("revert seen")
         xdo(env, "key", "--clearmodifiers", "alt+3")
         time.sleep(0.5)
-        shot("deskvm-snapshots")
+        scr.shot("deskvm-snapshots")
 
         # Force off (Ctrl+Shift+K): the engine goes away, the app stays.
         focus(env, main_win)
