@@ -309,12 +309,12 @@ static gboolean on_draw(GtkWidget *w, cairo_t *cr, gpointer data)
                              s == 1.0 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
     cairo_paint(cr);
     if (self->trace != NULL) {
-        /* CLOCK_MONOTONIC in µs (a benchmark compares it with its own clock), and pixel (0,0),
-         * where bench guests write their frame number. */
+        /* CLOCK_MONOTONIC in µs (a benchmark compares it with its own clock), pixel (0,0),
+         * where bench guests write their frame number, and the surface size. */
         uint32_t first = 0;
         memcpy(&first, self->map, sizeof(first));
-        fprintf(self->trace, "draw %" G_GINT64_FORMAT " %u\n", g_get_monotonic_time(),
-                first & 0xffffffu);
+        fprintf(self->trace, "draw %" G_GINT64_FORMAT " %u %ux%u\n", g_get_monotonic_time(),
+                first & 0xffffffu, self->width, self->height);
     }
     return TRUE;
 }

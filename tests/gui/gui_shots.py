@@ -28,12 +28,12 @@ def wait_for(pred, timeout, what, interval=0.2):
     raise SystemExit("FAIL: timed out waiting for %s" % what)
 
 
-def start_xvfb():
+def start_xvfb(size="1280x800"):
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
         log("SKIP: Xvfb or xdotool not installed")
         sys.exit(SKIP)
     r, w = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24",
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", size + "x24",
                              "-nolisten", "tcp"], pass_fds=(w,), stderr=subprocess.DEVNULL)
     os.close(w)
     buf = b""
