@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "gui"))
 from core import stats  # noqa: E402
 from display import Serial, free_port  # noqa: E402
 from gui_shots import find_window, focus, read_ppm, start_xvfb, xdo  # noqa: E402
+from gui_shots import wait_for as wait  # noqa: E402
 
 W, H = 1280, 800
 
@@ -54,16 +55,6 @@ W, H = 1280, 800
 def colour(n):
     """The guest's fill colour of frame n (display-bench.c colour())."""
     return ((n * 37) & 0xff) << 16 | ((n * 91) & 0xff) << 8 | ((n * 13 + 128) & 0xff)
-
-
-def wait(pred, timeout, what, interval=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    sys.exit("bench: timed out waiting for %s" % what)
 
 
 class Observer(threading.Thread):
@@ -385,6 +376,9 @@ class Session:
         obs.join()
         sent = {int(line[2:]): t for t, line in serial.lines if line.startswith("f ")}
         lat = latency_of(obs.changes, sent, t0 + 0.2)
+        if len([t for t in sent.values() if t > t0 + 0.2]) < 10:
+            sys.exit("bench: %s: the guest had sent its changes before the pixel was found "
+                     "(a slow screenshot; try a larger --count)" % who)
         if len(lat) < 10:
             shutil.copy(os.path.join(self.tmp, "locate.ppm"), "/tmp/deskvm-bench-gui-locate.ppm")
             if who == "app" and os.path.exists(self.trace):
@@ -451,13 +445,13 @@ class Session:
         return res
 
 
-class SerialLog(threading.Thread):
-    """Tails the app's serial.log, timestamping each line (Serial's interface)."""
+class SerialLog(Serial):
+    """Tails the app's serial.log, timestamping each line (bench/display.py's Serial, which
+    reads a pipe, with the same lines and wait())."""
 
     def __init__(self, path):
-        super().__init__(daemon=True)
-        self.path, self.lines, self.stop = path, [], False
-        self.cond = threading.Condition()
+        super().__init__(None)
+        self.path, self.stop = path, False
 
     def run(self):
         with open(self.path, "rb") as f:
@@ -474,18 +468,6 @@ class SerialLog(threading.Thread):
                     self.lines += [(t, ln.decode(errors="replace").rstrip()) for ln in done]
                     self.cond.notify_all()
 
-    def wait(self, prefix, timeout):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for t, line in self.lines:
-                    if line.startswith(prefix):
-                        return t, line
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
@@ -499,8 +481,8 @@ def main():
     if not 10 <= args.count <= 255:
         sys.exit("bench: --count must be 10..255 (frames are told apart by colour)")
     s = Session(args)
-    res = {"failed_runs": [], "first_frame_s": [], "app_ready_s": [], "engine_ready_s": [], "app": {"latency": [], "fps": []},
-           "gvncviewer": {"latency": [], "fps": []}}
+    res = {"failed_runs": [], "first_frame_s": [], "app_ready_s": [], "engine_ready_s": [],
+           "app": {"latency": [], "fps": []}, "gvncviewer": {"latency": [], "fps": []}}
     try:
         s.write_vm("bench", "wait=1 mode=latency count=1")
         s.start_app()
