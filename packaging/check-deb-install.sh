@@ -21,7 +21,7 @@ mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/d
 : >"$root/var/lib/dpkg/available"
 echo "check-deb-install: $deb into $root"
 dpkg --root="$root" --force-depends --force-not-root --log=/dev/null -i "$deb" \
-    || fail "dpkg -i into the empty root failed"
+    2>"$root/dpkg-i.err" || { cat "$root/dpkg-i.err"; fail "dpkg -i into the empty root failed"; }
 dpkg --root="$root" -s deskvm | grep -qx 'Status: install ok installed' \
     || fail "deskvm is not 'install ok installed' in the new root"
 
@@ -52,6 +52,21 @@ want=$(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')
 got=$("$root/usr/bin/deskvm-vm" --version) || fail "deskvm-vm --version failed"
 echo "check-deb-install: deskvm-vm --version: $got (package $want)"
 case $got in *"$want"*) ;; *) fail "deskvm-vm --version says '$got', the package is $want" ;; esac
+
+# Every Depends group names a package this host's dpkg has installed, or apt knows (the
+# dependencies ignored above exist; a misspelt hand-written one fails here).
+dpkg-deb -f "$deb" Depends | tr ',' '\n' | while read -r group; do
+    [ -n "$group" ] || continue
+    found=
+    for alt in $(echo "$group" | tr '|' '\n' | sed 's/(.*)//; s/:any//' | tr -d ' ' ); do
+        if dpkg-query -W -f='${Status}\n' "$alt" 2>/dev/null | grep -q 'install ok installed' ||
+            apt-cache show "$alt" >/dev/null 2>&1; then
+            found=$alt
+            break
+        fi
+    done
+    [ -n "$found" ] || fail "no package of the Depends group '$group' is known here"
+done
 
 # Removal leaves none of the package's files behind.
 dpkg --root="$root" --force-depends --force-not-root --log=/dev/null --purge deskvm \
