@@ -5,6 +5,7 @@ Xvfb on a free display, binary PPM reading, a one-shot QMP client, and the compa
 window screenshot with the engine's screendump of the demo guest's VGA text screen."""
 import json
 import os
+import random
 import socket
 import shutil
 import subprocess
@@ -29,26 +30,35 @@ def wait_for(pred, timeout, what, interval=0.2):
 
 
 def start_xvfb(size="1280x800"):
+    """An Xvfb on a free display, and that display. Displays are tried from a random number in
+    100..899: other sessions on a shared host start theirs at :0 and up, and a server sharing
+    (or reusing) a low number can take the socket away mid-test."""
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
         log("SKIP: Xvfb or xdotool not installed")
         sys.exit(SKIP)
-    r, w = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", size + "x24",
-                             "-nolisten", "tcp"], pass_fds=(w,), stderr=subprocess.DEVNULL)
-    os.close(w)
-    buf = b""
-    end = time.monotonic() + 20
-    while not buf.endswith(b"\n") and time.monotonic() < end:
-        chunk = os.read(r, 16)
-        if not chunk:
-            break
-        buf += chunk
-    os.close(r)
-    if not buf.strip():
+    first = random.randrange(100, 900)
+    for n in range(first, first + 20):
+        if os.path.exists("/tmp/.X%d-lock" % n) or os.path.exists("/tmp/.X11-unix/X%d" % n):
+            continue
+        r, w = os.pipe()
+        proc = subprocess.Popen(["Xvfb", ":%d" % n, "-displayfd", str(w), "-screen", "0",
+                                 size + "x24", "-nolisten", "tcp"], pass_fds=(w,),
+                                stderr=subprocess.DEVNULL)
+        os.close(w)
+        buf = b""
+        end = time.monotonic() + 20
+        while not buf.endswith(b"\n") and time.monotonic() < end:
+            chunk = os.read(r, 16)
+            if not chunk:
+                break
+            buf += chunk
+        os.close(r)
+        if buf.strip():
+            return proc, ":" + buf.decode().strip()
         proc.kill()
-        log("SKIP: Xvfb did not start")
-        sys.exit(SKIP)
-    return proc, ":" + buf.decode().strip()
+        proc.wait()
+    log("SKIP: Xvfb did not start")
+    sys.exit(SKIP)
 
 
 def read_ppm(path):
