@@ -29,21 +29,25 @@ def wait_for(pred, timeout, what, interval=0.2):
     raise SystemExit("FAIL: timed out waiting for %s" % what)
 
 
-def start_xvfb(size="1280x800"):
+def start_xvfb(size="1280x800", log_path=None):
     """An Xvfb on a free display, and that display. Displays are tried from a random number in
     100..899: other sessions on a shared host start theirs at :0 and up, and a server sharing
-    (or reusing) a low number can take the socket away mid-test."""
+    (or reusing) a low number can take the socket away mid-test. -noreset: by default the
+    server resets when its last client leaves, and a client connecting during the reset is
+    refused (the AT-SPI bus launcher connects and leaves while the app starts). Its messages
+    go to log_path."""
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
         log("SKIP: Xvfb or xdotool not installed")
         sys.exit(SKIP)
+    err = open(log_path, "w") if log_path else subprocess.DEVNULL
     first = random.randrange(100, 900)
     for n in range(first, first + 20):
         if os.path.exists("/tmp/.X%d-lock" % n) or os.path.exists("/tmp/.X11-unix/X%d" % n):
             continue
         r, w = os.pipe()
         proc = subprocess.Popen(["Xvfb", ":%d" % n, "-displayfd", str(w), "-screen", "0",
-                                 size + "x24", "-nolisten", "tcp"], pass_fds=(w,),
-                                stderr=subprocess.DEVNULL)
+                                 size + "x24", "-nolisten", "tcp", "-noreset"], pass_fds=(w,),
+                                stderr=err)
         os.close(w)
         buf = b""
         end = time.monotonic() + 20

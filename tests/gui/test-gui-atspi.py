@@ -393,7 +393,7 @@ def start_refused(frame, root, before, vm, expect, scr):
 
 def main():
     os.makedirs(artifacts, exist_ok=True)
-    xvfb, display = start_xvfb()
+    xvfb, display = start_xvfb(log_path=os.path.join(artifacts, "xvfb.log"))
     tmp = tempfile.mkdtemp(prefix="deskvm-gui-atspi-")
     app_proc = app = None
     try:
