@@ -9,8 +9,9 @@ and frame rate against gvncviewer showing the same guest over VNC, and the app's
                Ctrl+R -> "display-bench: ready" in the VM's serial.log (the guest has set its
                video mode), against deskvm-vm alone spawned here: spawn -> "ready" on stdout.
   latency/fps  the display-bench guest (tests/guest/tests/display-bench.c, as bench/display.py
-               uses it) at 1280x800 in the app's Screen page (scaled to fit) and in gvncviewer
-               (deskvm-vm --vnc, run here). One observer for both: this script reads, from the
+               uses it) at 1280x800 in the app's Screen page, scaled to fit (its default,
+               "fit") and at 1:1 ("Scale to fit" clicked off; the box must then be 64 pixels
+               wide on screen), and in gvncviewer (deskvm-vm --vnc, run here). One observer for both: this script reads, from the
                X server (XGetImage, ~1 kHz), a screen pixel inside the box the guest repaints
                at its (0,0); every frame has a colour of its own. latency = when frame N shows
                - when the guest's "f N" reached the host (the app: its serial.log, read every
@@ -20,7 +21,7 @@ and frame rate against gvncviewer showing the same guest over VNC, and the app's
                demo VMs running (the Screen page showing one), and of gvncviewer processes
                showing 1 and 5 deskvm-vm demo guests.
 
-Rounds alternate app, gvncviewer; figures are medians [min-max]. The host is noisy (shared
+Rounds alternate app (fit), app (1:1), gvncviewer; figures are medians [min-max]. The host is noisy (shared
 cores): read ratios, not absolute figures. docs/benchmarks.md ("Desktop app") has results.
 
 usage (repository root, after `ninja -C build`): bench/gui.py [--reps N] [--seconds S]
@@ -104,7 +105,7 @@ COLOUR_TO_N = {colour(n): n for n in range(256)}  # colour() is one-to-one modul
 def locate(display, tmp, serial):
     """A screen point inside the 64x64 box the latency guest repaints at its (0,0): a pixel of
     a recent change's colour ("f n" on the serial port) with the same colour 30 pixels right
-    and below (any scale of at least 1/2), moved 12 pixels in."""
+    and below (any scale of at least 1/2), moved 12 pixels in; and the box's width."""
     ppm = os.path.join(tmp, "locate.ppm")
     for _ in range(40):
         subprocess.run(["import", "-display", display, "-window", "root", "-depth", "8", ppm],
@@ -124,7 +125,13 @@ def locate(display, tmp, serial):
                 x, y = (i // 3) % w, (i // 3) // w
                 if i % 3 == 0 and at(x + 30, y) == c and at(x, y + 30) == c and \
                         at(x + 30, y + 30) == c:
-                    return x + 12, y + 12
+                    # The box's width on screen (64 at 1:1), on a row below the counter.
+                    left = right = x
+                    while at(left - 1, y + 20) == c:
+                        left -= 1
+                    while at(right + 1, y + 20) == c:
+                        right += 1
+                    return x + 12, y + 12, right - left + 1
                 i = d.find(pat, i + 1)
         time.sleep(0.1)
     shutil.copy(ppm, "/tmp/deskvm-bench-gui-locate.ppm")
@@ -302,7 +309,16 @@ class Session:
             return "wait=1 mode=latency count=%d gap_ms=40 linger_ms=60000" % self.args.count
         return "wait=1 mode=fps seconds=%d" % (self.args.seconds + 60)
 
-    def app_run(self, mode):
+    def toggle_fit(self):
+        """Click "Scale to fit" on the Screen page: where the layout puts it in this window
+        with no info bar shown (the runs never leave one); observe() checks the scale."""
+        xdo(self.env, "mousemove", "--window", self.win, "320", "170")
+        xdo(self.env, "click", "1")
+        # Away from the button: its tooltip would cover the guest's box.
+        xdo(self.env, "mousemove", "1915", "1195")
+        time.sleep(0.3)
+
+    def app_run(self, mode, unscaled=False):
         append = self.append(mode)
         self.write_vm("bench", append)
         vmdir = os.path.join(self.root, "bench")
@@ -316,11 +332,15 @@ class Session:
         tail.start()
         xdo(self.env, "type", "g")  # the serial console has the focus after Start
         self.key("alt+2")  # the Screen page (scaled to fit)
+        if unscaled:
+            self.toggle_fit()
         try:
-            return self.observe("app", mode, tail)
+            return self.observe("app-1:1" if unscaled else "app", mode, tail)
         finally:
             tail.stop = True
             self.force_off()
+            if unscaled:
+                self.toggle_fit()
 
     def vnc_run(self, mode):
         append = self.append(mode)
@@ -357,7 +377,9 @@ class Session:
         position) reuses the place."""
         if mode == "latency":
             self.where[who] = locate(self.display, self.tmp, serial)
-        x, y = self.where[who]
+        x, y, width = self.where[who]
+        if who == "app-1:1" and width != 64:
+            sys.exit("bench: the Screen page is not at 1:1 (the 64-pixel box is %d wide)" % width)
         obs = Observer(self.display, x, y)
         obs.start()
         t0 = time.monotonic()
@@ -482,7 +504,8 @@ def main():
         sys.exit("bench: --count must be 10..255 (frames are told apart by colour)")
     s = Session(args)
     res = {"failed_runs": [], "first_frame_s": [], "app_ready_s": [], "engine_ready_s": [],
-           "app": {"latency": [], "fps": []}, "gvncviewer": {"latency": [], "fps": []}}
+           "app": {"latency": [], "fps": []}, "app-1:1": {"latency": [], "fps": []},
+           "gvncviewer": {"latency": [], "fps": []}}
     try:
         s.write_vm("bench", "wait=1 mode=latency count=1")
         s.start_app()
@@ -495,7 +518,8 @@ def main():
                   "guest ready %.3f s" % (rep + 1, first, ready, res["engine_ready_s"][-1]),
                   flush=True)
         for rep in range(args.reps):
-            for who, run in (("app", s.app_run), ("gvncviewer", s.vnc_run)):
+            for who, run in (("app", s.app_run), ("app-1:1", lambda m: s.app_run(m, True)),
+                             ("gvncviewer", s.vnc_run)):
                 for mode in ("latency", "fps"):
                     for attempt in range(3):
                         try:
@@ -527,10 +551,12 @@ def main():
                                      fmt(er, "s") + " (deskvm-vm alone)",
                                      ar["median"] / er["median"]))
     for key, mode, unit in (("latency_ms", "latency", "ms"), ("fps", "fps", "frames/s")):
-        a = stats([r[key] for r in res["app"][mode]])
         g = stats([r[key] for r in res["gvncviewer"][mode]])
-        print("%-22s %-30s %-30s %.2f" % (key, fmt(a, unit), fmt(g, unit) + " (gvncviewer)",
-                                         a["median"] / g["median"]))
+        for who in ("app", "app-1:1"):
+            a = stats([r[key] for r in res[who][mode]])
+            print("%-22s %-30s %-30s %.2f" % (
+                "%s %s" % (key, "(1:1)" if who == "app-1:1" else "(fit)"), fmt(a, unit),
+                fmt(g, unit) + " (gvncviewer)", a["median"] / g["median"]))
     m = res["memory"]
     for n in ("1vm", "5vm"):
         for k in ("rss", "pss"):
