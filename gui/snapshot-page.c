@@ -271,9 +271,14 @@ void dv_snapshot_page_take(DvSnapshotPage *self)
     gtk_entry_set_max_length(GTK_ENTRY(desc), DV_SNAPSHOT_DESCRIPTION_MAX);
     gtk_entry_set_activates_default(GTK_ENTRY(name), TRUE);
     gtk_entry_set_activates_default(GTK_ENTRY(desc), TRUE);
-    gtk_grid_attach(GTK_GRID(grid), gtk_label_new_with_mnemonic("_Name"), 0, 0, 1, 1);
+    /* The mnemonic widget makes Alt+N work and names the entry for screen readers (AT-SPI). */
+    GtkWidget *name_label = gtk_label_new_with_mnemonic("_Name");
+    GtkWidget *desc_label = gtk_label_new_with_mnemonic("_Description");
+    gtk_label_set_mnemonic_widget(GTK_LABEL(name_label), name);
+    gtk_label_set_mnemonic_widget(GTK_LABEL(desc_label), desc);
+    gtk_grid_attach(GTK_GRID(grid), name_label, 0, 0, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), name, 1, 0, 1, 1);
-    gtk_grid_attach(GTK_GRID(grid), gtk_label_new_with_mnemonic("_Description"), 0, 1, 1, 1);
+    gtk_grid_attach(GTK_GRID(grid), desc_label, 0, 1, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), desc, 1, 1, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), msg, 0, 2, 2, 1);
     gtk_widget_set_hexpand(name, TRUE);
@@ -418,6 +423,7 @@ static void dv_snapshot_page_init(DvSnapshotPage *self)
     self->tree = dv_snapshot_tree_new();
     self->view = GTK_TREE_VIEW(gtk_tree_view_new_with_model(GTK_TREE_MODEL(self->tree)));
     gtk_widget_set_name(GTK_WIDGET(self->view), "snapshot-tree");
+    atk_object_set_name(gtk_widget_get_accessible(GTK_WIDGET(self->view)), "Snapshots");
     gtk_tree_view_set_headers_visible(self->view, FALSE);
     GtkTreeViewColumn *col = gtk_tree_view_column_new();
     GtkCellRenderer *pic = gtk_cell_renderer_pixbuf_new();

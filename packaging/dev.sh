@@ -18,7 +18,7 @@ build_deps="meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcapston
 test_deps="libcmocka-dev clang-format binutils mount qemu-system-x86 qemu-utils clang libclang-rt-14-dev acpica-tools socat seabios grub-rescue-pc iproute2 linux-perf
  linux-image-cloud-amd64 busybox-static vncsnapshot libjpeg-turbo-progs
  xvfb xauth xdotool x11-apps imagemagick desktop-file-utils appstream man-db
- tigervnc-viewer tigervnc-tools gvncviewer
+ tigervnc-viewer tigervnc-tools gvncviewer python3-gi gir1.2-atspi-2.0 at-spi2-core dbus-daemon
  dpkg-dev debhelper lintian"
 
 as_root() {
