@@ -563,12 +563,17 @@ def main():
         fill(field(dialog, "Name"), "atspi-snap")
         fill(field(dialog, "Description"), "after abc")
         press(find(dialog, "push button", "Take"))
-        snaps = find(frame, "list box", "Snapshots")
-        find(snaps, "label", pattern=r"^atspi-snap\n.*\nafter abc$", timeout=30)
-        index = json.load(open(os.path.join(vm_dir, "snapshots", "index.json")))
+        # The engine's snapshot tree (a tree table, one cell per snapshot: name, time and
+        # description) and its index, snapshots.json (docs/snapshots.md).
+        snaps = find(frame, "tree table", "Snapshots")
+        cell = find(snaps, "table cell", pattern=r"^atspi-snap \(current\)\n.*\nafter abc$",
+                    timeout=30)
+        index = json.load(open(os.path.join(vm_dir, "snapshots", "snapshots.json")))
         entry = index["snapshots"][0]
         if (entry["name"], entry["description"]) != ("atspi-snap", "after abc"):
             raise SystemExit("FAIL: unexpected index entry %r" % entry)
+        if index["current"] != entry["id"]:
+            raise SystemExit("FAIL: the new snapshot is not current: %r" % index)
         scr.shot("atspi-snapshots")
         log("snapshot taken")
 
@@ -576,7 +581,9 @@ def main():
         show_page(frame, "Screen")
         type_on_screen("xyz", at_snapshot, "the echo of 'xyz'")
         show_page(frame, "Snapshots")
-        snaps.select_child(0)
+        row = snaps.get_row_at_index(cell.get_index_in_parent())
+        if not (snaps.is_row_selected(row) or snaps.add_row_selection(row)):
+            raise SystemExit("FAIL: could not select the snapshot's row %d" % row)
         press(find(frame, "push button", "Revert"))
         wait_for(lambda: echo_rows(scr.dump("reverted")) == at_snapshot, 30,
                  "the guest screen as it was at the snapshot")
