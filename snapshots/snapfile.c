@@ -298,6 +298,11 @@ static int parse_ram(const struct section *s, const struct reader *rd, uint32_t 
         data_pages += e->npages;
     }
     uint64_t expect_off = align_up(s->header_at + SEC_HDR_LEN + s->len, SNAP_PAGE);
+    /* A live save leaves room for metadata it could not measure yet (SNAP_F_PADDED). */
+    if ((flags & SNAP_F_PADDED) && ram->data_offset > expect_off &&
+        ram->data_offset - expect_off < SNAP_MAX_PAD && ram->data_offset % SNAP_PAGE == 0) {
+        expect_off = ram->data_offset;
+    }
     if (ram->data_offset != expect_off) {
         BAD("snapshot ram section: page data at offset %llu, expected %llu",
             (unsigned long long)ram->data_offset, (unsigned long long)expect_off);
@@ -469,7 +474,7 @@ int snapfile_parse(const uint8_t *buf, size_t len, unsigned flags, struct snap_f
             SNAP_VERSION);
     }
     f->flags = get_u32(buf + 12);
-    if (f->flags & ~SNAP_F_ZSTD) {
+    if (f->flags & ~(SNAP_F_ZSTD | SNAP_F_PADDED)) {
         BAD("snapshot header: unknown flags %#x", f->flags);
     }
     uint32_t nsec = get_u32(buf + 16);

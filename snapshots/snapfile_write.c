@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -216,6 +217,21 @@ static int find_extents(const uint8_t *ram, uint64_t size, int ram_fd, struct sn
     return 0;
 }
 
+/*
+ * Start writeback of what was just written (SYNC_FILE_RANGE_WRITE does not wait for it), so
+ * that the fsync at commit finds little left and the page cache does not fill with gigabytes
+ * of dirty pages that the kernel then throttles the writer on.
+ */
+#define WRITEBACK_KICK (32ull << 20)
+static void writeback_kick(int fd, uint64_t *unsynced, uint64_t end, bool force)
+{
+    if (*unsynced >= WRITEBACK_KICK || (force && *unsynced)) {
+        (void)sync_file_range(fd, (off_t)(end - *unsynced), (off_t)*unsynced,
+                              SYNC_FILE_RANGE_WRITE);
+        *unsynced = 0;
+    }
+}
+
 static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct snap_extent *ext,
                          uint64_t n, uint64_t *len, uint64_t *hash)
 {
@@ -224,7 +240,7 @@ static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct 
         return -ENOMEM;
     }
     XXH3_64bits_reset(hs);
-    uint64_t pos = off;
+    uint64_t pos = off, unsynced = 0;
     int r = 0;
     for (uint64_t i = 0; i < n && r == 0; i++) {
         const uint8_t *src = ram + ext[i].page * SNAP_PAGE;
@@ -237,9 +253,12 @@ static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct 
             size_t chunk = bytes - done < WRITE_CHUNK ? (size_t)(bytes - done) : WRITE_CHUNK;
             XXH3_64bits_update(hs, src + done, chunk);
             r = pwrite_all(fd, src + done, chunk, pos + done);
+            unsynced += chunk;
+            writeback_kick(fd, &unsynced, pos + done + chunk, false);
         }
         pos += bytes;
     }
+    writeback_kick(fd, &unsynced, pos, true);
     *len = pos - off;
     *hash = XXH3_64bits_digest(hs);
     XXH3_freeState(hs);
@@ -471,4 +490,255 @@ int snapfile_write(const char *path, const struct snap_state *st, const uint8_t 
     struct snap_pending p;
     int r = snapfile_write_begin(path, st, ram, ram_size, ram_fd, flags, &p, err, errlen);
     return r < 0 ? r : snapfile_write_commit(&p, err, errlen);
+}
+
+/* Bytes before the page data, at most, for st with every vCPU at the MSR and XSAVE limits. */
+static int live_meta_bound(const struct snap_state *st, uint64_t *out)
+{
+    struct snap_state *s = malloc(sizeof(*s));
+    if (!s) {
+        return -ENOMEM;
+    }
+    *s = *st;
+    s->nvcpus = 0;
+    struct wbuf b = {0};
+    wbuf_grow(&b, HDR_LEN);
+    build_metadata(&b, s);
+    free(s);
+    if (b.oom) {
+        free(b.p);
+        return -ENOMEM;
+    }
+    uint64_t vcpu = SEC_HDR_LEN + align_up(VCPU_FIXED + SNAP_MAX_XSAVE + 16ull * SNAP_MAX_MSRS, 8);
+    *out = b.len + st->nvcpus * vcpu + SEC_HDR_LEN + RAM_FIXED + 16;
+    free(b.p);
+    return 0;
+}
+
+int snapfile_live_begin(const char *path, const struct snap_state *st, const uint8_t *ram,
+                        uint64_t ram_size, struct snap_live *lv, char *err, size_t errlen)
+{
+    *lv = (struct snap_live){.fd = -1, .ram = ram, .ram_size = ram_size};
+    uint64_t bound = 0;
+    if (ram_size % SNAP_PAGE || ram_size != st->config.mem_size) {
+        fail(err, errlen, "RAM size %llu does not match the configuration",
+             (unsigned long long)ram_size);
+        return -EINVAL;
+    }
+    int r = live_meta_bound(st, &bound);
+    if (r == 0 && (asprintf(&lv->tmp, "%s.tmp.XXXXXX", path) < 0 || !(lv->path = strdup(path)))) {
+        r = -ENOMEM;
+    }
+    if (r < 0) {
+        fail(err, errlen, "out of memory");
+        snapfile_live_abort(lv);
+        return r;
+    }
+    lv->data_off = align_up(bound, SNAP_PAGE);
+    lv->fd = mkostemp(lv->tmp, O_CLOEXEC);
+    if (lv->fd < 0 || ftruncate(lv->fd, (off_t)(lv->data_off + ram_size)) < 0) {
+        r = -errno;
+        fail(err, errlen, "cannot create %s: %s", lv->tmp, strerror(errno));
+        if (lv->fd < 0) {
+            free(lv->tmp);
+            lv->tmp = NULL;
+        }
+        snapfile_live_abort(lv);
+        return r;
+    }
+    return 0;
+}
+
+/* Pages [pg, end) as they are now, in WRITE_CHUNK pwrites. */
+static int live_put(struct snap_live *lv, uint64_t pg, uint64_t end)
+{
+    uint64_t off = lv->data_off + pg * SNAP_PAGE, len = (end - pg) * SNAP_PAGE;
+    int r = pwrite_all(lv->fd, lv->ram + pg * SNAP_PAGE, len, off);
+    lv->unsynced += len;
+    writeback_kick(lv->fd, &lv->unsynced, off + len, false);
+    return r;
+}
+
+int snapfile_live_write(struct snap_live *lv, const uint64_t *bitmap, int ram_fd, uint64_t *pages,
+                        char *err, size_t errlen)
+{
+    uint64_t npages = lv->ram_size / SNAP_PAGE, written = 0;
+    int r = 0;
+    if (!bitmap) {
+        struct snap_extent *ext = NULL;
+        uint64_t n = 0;
+        r = find_extents(lv->ram, lv->ram_size, ram_fd, &ext, &n);
+        for (uint64_t i = 0; i < n && r == 0; i++) {
+            r = live_put(lv, ext[i].page, ext[i].page + ext[i].npages);
+            written += ext[i].npages;
+        }
+        free(ext);
+    } else {
+        uint64_t run = 0, len = 0; /* the run of dirty pages being gathered */
+        for (uint64_t w = 0; w < (npages + 63) / 64 && r == 0; w++) {
+            for (uint64_t bits = bitmap[w]; bits && r == 0; bits &= bits - 1) {
+                uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
+                if (pg >= npages) {
+                    break;
+                }
+                if (len && run + len == pg && len * SNAP_PAGE < WRITE_CHUNK) {
+                    len++;
+                    continue;
+                }
+                if (len) {
+                    r = live_put(lv, run, run + len);
+                    written += len;
+                }
+                run = pg;
+                len = 1;
+            }
+        }
+        if (len && r == 0) {
+            r = live_put(lv, run, run + len);
+            written += len;
+        }
+    }
+    if (r < 0) {
+        fail(err, errlen, "cannot write the RAM to %s: %s", lv->tmp, strerror(-r));
+    }
+    *pages = written;
+    return r;
+}
+
+int snapfile_live_end(struct snap_live *lv, const struct snap_state *st, char *err, size_t errlen)
+{
+    struct wbuf b = {0};
+    wbuf_grow(&b, HDR_LEN);
+    build_metadata(&b, st);
+    size_t ram_at = begin_section(&b, SEC_RAM, 0, "ram");
+    uint8_t *p = wbuf_grow(&b, RAM_FIXED + 16);
+    if (p) {
+        put_u64(p + RAM_FIXED, 0);
+        put_u64(p + RAM_FIXED + 8, lv->ram_size / SNAP_PAGE);
+    }
+    if (b.oom) {
+        free(b.p);
+        fail(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    uint64_t natural = align_up(b.len, SNAP_PAGE);
+    if (natural > lv->data_off || lv->data_off - natural >= SNAP_MAX_PAD) {
+        free(b.p);
+        fail(err, errlen, "the device state outgrew the room left for it in %s", lv->tmp);
+        return -E2BIG;
+    }
+    unsigned nsec = 6 + st->ndevices + st->nvcpus;
+    memcpy(b.p, SNAP_MAGIC, 8);
+    put_u32(b.p + 8, SNAP_VERSION);
+    put_u32(b.p + 12, natural != lv->data_off ? SNAP_F_PADDED : 0);
+    put_u32(b.p + 16, nsec);
+    put_u64(b.p + 24, lv->data_off + lv->ram_size);
+    lv->meta = b.p;
+    lv->meta_len = b.len;
+    lv->ram_at = ram_at;
+    return 0;
+}
+
+/* XXH3-64 of the page data as the file holds it; holes hash as zeros without being read. */
+static int live_hash(struct snap_live *lv, uint64_t *out)
+{
+    static const uint8_t zeros[IO_CHUNK];
+    XXH3_state_t *hs = XXH3_createState();
+    uint8_t *buf = malloc(IO_CHUNK);
+    int r = hs && buf ? 0 : -ENOMEM;
+    uint64_t pos = lv->data_off, end = lv->data_off + lv->ram_size;
+    if (r == 0) {
+        XXH3_64bits_reset(hs);
+    }
+    while (r == 0 && pos < end) {
+        off_t d = lseek(lv->fd, (off_t)pos, SEEK_DATA);
+        uint64_t data = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
+        while (pos < data) {
+            size_t n = data - pos < IO_CHUNK ? (size_t)(data - pos) : IO_CHUNK;
+            XXH3_64bits_update(hs, zeros, n);
+            pos += n;
+        }
+        if (pos >= end) {
+            break;
+        }
+        off_t h = lseek(lv->fd, (off_t)pos, SEEK_HOLE);
+        uint64_t hole = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+        while (r == 0 && pos < hole) {
+            size_t n = hole - pos < IO_CHUNK ? (size_t)(hole - pos) : IO_CHUNK;
+            ssize_t got = pread(lv->fd, buf, n, (off_t)pos);
+            if (got <= 0) {
+                r = got < 0 ? -errno : -EIO;
+                break;
+            }
+            XXH3_64bits_update(hs, buf, (size_t)got);
+            pos += (uint64_t)got;
+        }
+    }
+    if (r == 0) {
+        *out = XXH3_64bits_digest(hs);
+    }
+    free(buf);
+    XXH3_freeState(hs);
+    return r;
+}
+
+int snapfile_live_commit(struct snap_live *lv, char *err, size_t errlen)
+{
+    uint64_t hash = 0;
+    writeback_kick(lv->fd, &lv->unsynced, lv->data_off + lv->ram_size, true);
+    int r = live_hash(lv, &hash);
+    if (r < 0) {
+        fail(err, errlen, "cannot read back %s: %s", lv->tmp, strerror(-r));
+        snapfile_live_abort(lv);
+        return r;
+    }
+    uint8_t *rh = lv->meta + lv->ram_at, *rp = rh + SEC_HDR_LEN;
+    uint64_t ram_payload_len = RAM_FIXED + 16;
+    put_u64(rp, lv->ram_size);
+    put_u64(rp + 8, 1);
+    put_u64(rp + 16, lv->data_off);
+    put_u64(rp + 24, lv->ram_size);
+    put_u64(rp + 32, hash);
+    put_u64(rh + 8, ram_payload_len);
+    put_u64(rh + 48, XXH3_64bits(rp, ram_payload_len));
+    seal_section_header(rh);
+    put_u64(lv->meta + 56, XXH3_64bits(lv->meta, 56));
+    r = pwrite_all(lv->fd, lv->meta, lv->meta_len, 0);
+    if (r < 0) {
+        fail(err, errlen, "cannot write %s: %s", lv->tmp, strerror(-r));
+        snapfile_live_abort(lv);
+        return r;
+    }
+    struct snap_pending p = {.fd = lv->fd, .tmp = lv->tmp, .path = lv->path};
+    free(lv->meta);
+    *lv = (struct snap_live){.fd = -1};
+    return snapfile_write_commit(&p, err, errlen);
+}
+
+void snapfile_live_abort(struct snap_live *lv)
+{
+    struct snap_pending p = {.fd = lv->fd, .tmp = lv->tmp, .path = lv->path};
+    snapfile_write_abort(&p);
+    free(lv->meta);
+    *lv = (struct snap_live){.fd = -1};
+}
+
+void snap_trace(const char *what)
+{
+    static int on = -1;
+    static struct timespec last;
+    if (on < 0) {
+        on = getenv("DESKVM_SNAP_TRACE") != NULL;
+    }
+    if (!on) {
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (what[0] != '>') {
+        fprintf(stderr, "snap: %-24s +%.3f ms\n", what,
+                (double)(now.tv_sec - last.tv_sec) * 1e3 +
+                    (double)(now.tv_nsec - last.tv_nsec) / 1e6);
+    }
+    last = now;
 }

@@ -200,17 +200,23 @@ static int cmd_set_password(void *opaque, json_t *args, json_t **ret, struct qmp
 
 static int cmd_snapshot_save(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
-    static const char *const known[] = {"file", "zstd", NULL};
+    static const char *const known[] = {"file", "zstd", "live", NULL};
     struct engine *e = opaque;
     const char *file = NULL;
-    bool zstd = false;
+    bool zstd = false, live = false;
     if (qmp_arg_check_known(args, known, err) < 0 ||
         qmp_arg_string(args, "file", &file, true, err) < 0 ||
-        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0) {
+        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0 ||
+        qmp_arg_bool(args, "live", &live, false, err) < 0) {
+        return -1;
+    }
+    if (zstd && live) {
+        qmp_error_set(err, "GenericError", "live and zstd cannot be combined");
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_save(&e->vm, file, zstd ? VM_SNAPSHOT_ZSTD : 0, msg, sizeof(msg)) < 0) {
+    unsigned flags = (zstd ? VM_SNAPSHOT_ZSTD : 0) | (live ? VM_SNAPSHOT_LIVE : 0);
+    if (vm_snapshot_save(&e->vm, file, flags, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }

@@ -9,6 +9,7 @@
 
 #include <cpuid.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@
 #define MSR_IA32_TSC 0x10
 /* Lazy restore maps each run of non-zero pages separately: stay well under vm.max_map_count. */
 #define LAZY_MAX_EXTENTS 16384
+/* Live save: dirty passes with the guest running, and what is left for the paused pass. */
+#define LIVE_MAX_PASSES 8
+#define LIVE_STOP_PAGES 4096 /* 16 MiB */
 
 /*
  * This host's features. vcpus: also read vCPU 0's TSC rate, which only a parked vCPU
@@ -193,10 +197,16 @@ static void quiesce(struct vm *vm)
     }
 }
 
-/* Everything but the RAM. vCPUs must be parked. */
-static int capture(struct vm *vm, struct snap_state **out, char *err, size_t errlen)
+/*
+ * Everything but the RAM; vCPUs must be parked. Without with_vcpus: the host, configuration
+ * and devices only (nvcpus set, vcpus NULL), which a running VM can give (dev_lock held).
+ */
+static int capture_part(struct vm *vm, bool with_vcpus, struct snap_state **out, char *err,
+                        size_t errlen)
 {
-    complete_pending_io(vm);
+    if (with_vcpus) {
+        complete_pending_io(vm);
+    }
     struct snap_state *st = calloc(1, sizeof(*st));
     struct kvm_msr_list *msrs = NULL;
     int r = -ENOMEM;
@@ -204,7 +214,7 @@ static int capture(struct vm *vm, struct snap_state **out, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    host_probe(vm, &st->host, true);
+    host_probe(vm, &st->host, with_vcpus);
     struct snap_config *c = &st->config;
     c->mem_size = vm->cfg.mem_size;
     c->ncpus = vm->ncpus;
@@ -226,6 +236,11 @@ static int capture(struct vm *vm, struct snap_state **out, char *err, size_t err
     r = snap_devices_capture(st, vm->devices, vm->ndevices, err, errlen);
     if (r < 0) {
         goto fail;
+    }
+    if (!with_vcpus) {
+        st->nvcpus = vm->ncpus;
+        *out = st;
+        return 0;
     }
 
     msrs = msr_index_list(vm);
@@ -262,6 +277,11 @@ fail:
     free(msrs);
     free_state(st);
     return r;
+}
+
+static int capture(struct vm *vm, struct snap_state **out, char *err, size_t errlen)
+{
+    return capture_part(vm, true, out, err, errlen);
 }
 
 static int apply_vcpu(struct vcpu *vcpu, const struct snap_vcpu *v, char *err, size_t errlen)
@@ -376,6 +396,114 @@ static int apply(struct vm *vm, const struct snap_state *st, char *err, size_t e
     return 0;
 }
 
+static uint64_t count_bits(const uint64_t *bm, uint64_t words)
+{
+    uint64_t n = 0;
+    for (uint64_t w = 0; w < words; w++) {
+        n += (uint64_t)__builtin_popcountll(bm[w]);
+    }
+    return n;
+}
+
+/*
+ * Live save (docs/snapshot-format.md, "Live save"): the RAM is written with the guest
+ * running and dev_lock dropped, so its vCPUs reach their devices; then the pages KVM's dirty
+ * log says it wrote meanwhile, pass after pass, until few are left or passes stop
+ * shrinking; then pause, the last dirty pages (with those devices wrote), the state, resume.
+ * The VM is running and dev_lock held on entry and on return.
+ */
+static int save_live(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+    struct snap_state *st = NULL;
+    struct snap_live lv = {.fd = -1};
+    uint64_t words = (vm->mem.size / SNAP_PAGE + 63) / 64, pages = 0;
+    uint64_t *dirty = calloc(words, sizeof(*dirty));
+    bool logging = false, paused = false;
+    snap_trace(">live save");
+    int r = dirty ? capture_part(vm, false, &st, err, errlen) : -ENOMEM;
+    if (r == -ENOMEM && !dirty) {
+        snprintf(err, errlen, "out of memory");
+    }
+    if (r == 0) {
+        r = snapfile_live_begin(path, st, vm->mem.base, vm->mem.size, &lv, err, errlen);
+    }
+    free_state(st);
+    st = NULL;
+    if (r == 0) {
+        r = guest_mem_dirty_log(&vm->mem, vm->fd, true);
+        logging = r == 0;
+        if (r < 0) {
+            snprintf(err, errlen, "cannot log dirty pages of the RAM: %s", strerror(-r));
+        }
+    }
+    snap_trace("live: begin");
+    if (r == 0) {
+        pthread_mutex_unlock(&vm->dev_lock);
+        r = snapfile_live_write(&lv, NULL, vm->mem.memfd, &pages, err, errlen);
+        snap_trace("live: pass 1");
+        uint64_t prev = UINT64_MAX;
+        for (unsigned pass = 2; r == 0 && pass <= LIVE_MAX_PASSES + 1; pass++) {
+            memset(dirty, 0, words * sizeof(*dirty));
+            r = guest_mem_dirty_fetch(&vm->mem, vm->fd, dirty, false);
+            if (r < 0) {
+                snprintf(err, errlen, "cannot read the dirty log: %s", strerror(-r));
+                break;
+            }
+            uint64_t n = count_bits(dirty, words);
+            /* Few enough to write paused, or no longer converging: stop here. */
+            if (n <= LIVE_STOP_PAGES || n >= prev || pass > LIVE_MAX_PASSES) {
+                break;
+            }
+            prev = n;
+            r = snapfile_live_write(&lv, dirty, -1, &pages, err, errlen);
+            snap_trace("live: dirty pass");
+        }
+        pthread_mutex_lock(&vm->dev_lock);
+    }
+    if (r == 0 && vm->state != VM_RUNNING) {
+        snprintf(err, errlen, "the VM stopped during the live save");
+        r = -EINVAL;
+    }
+    if (r == 0) {
+        vm_pause(vm);
+        paused = true;
+        snap_trace("live: paused");
+        quiesce(vm);
+        /* The pages of the pass that was not written, those since, and the devices' writes. */
+        r = guest_mem_dirty_fetch(&vm->mem, vm->fd, dirty, true);
+        if (r < 0) {
+            snprintf(err, errlen, "cannot read the dirty log: %s", strerror(-r));
+        }
+    }
+    if (r == 0) {
+        r = snapfile_live_write(&lv, dirty, -1, &pages, err, errlen);
+        snap_trace("live: last pass");
+    }
+    if (r == 0) {
+        r = capture(vm, &st, err, errlen);
+    }
+    if (r == 0) {
+        r = snapfile_live_end(&lv, st, err, errlen);
+    }
+    free_state(st);
+    if (logging && guest_mem_dirty_log(&vm->mem, vm->fd, false) < 0 && r == 0) {
+        snprintf(err, errlen, "cannot stop logging dirty pages: %s", strerror(errno));
+        r = -EIO;
+    }
+    snap_trace("live: state");
+    if (paused) {
+        vm_resume(vm);
+    }
+    free(dirty);
+    if (r < 0) {
+        snapfile_live_abort(&lv);
+        return r;
+    }
+    r = snapfile_live_commit(&lv, err, errlen);
+    snap_trace("live: commit");
+    return r;
+}
+
 int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen)
 {
     if (vm->state == VM_SHUTDOWN) {
@@ -383,21 +511,30 @@ int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err,
         return -EINVAL;
     }
     bool was_running = vm->state == VM_RUNNING;
+    if ((flags & VM_SNAPSHOT_LIVE) && !(flags & VM_SNAPSHOT_ZSTD) && was_running) {
+        return save_live(vm, path, err, errlen);
+    }
+    snap_trace(">save");
     vm_pause(vm);
+    snap_trace("paused");
     struct snap_state *st = NULL;
     struct snap_pending pending;
     quiesce(vm);
     int r = capture(vm, &st, err, errlen);
+    snap_trace("captured");
     if (r == 0) {
         r = snapfile_write_begin(path, st, vm->mem.base, vm->mem.size, vm->mem.memfd,
                                  flags & VM_SNAPSHOT_ZSTD ? SNAP_F_ZSTD : 0, &pending, err, errlen);
     }
     free_state(st);
+    snap_trace("written");
     /* The state is in the file (page cache): the guest may run while it reaches the disk. */
     if (was_running) {
         vm_resume(vm);
     }
-    return r < 0 ? r : snapfile_write_commit(&pending, err, errlen);
+    r = r < 0 ? r : snapfile_write_commit(&pending, err, errlen);
+    snap_trace("committed");
+    return r;
 }
 
 /* Everything that can be checked against this VM without changing it. */
@@ -484,8 +621,10 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
         return -ENOMEM;
     }
     *old = (struct guest_mem_backing){.memfd = -1};
+    snap_trace(">load");
     int r = snapfile_open(path, flags & VM_SNAPSHOT_NO_VERIFY ? 0 : SNAP_OPEN_VERIFY_RAM, f, err,
                           errlen);
+    snap_trace("opened");
     if (r == 0) {
         r = check_against_vm(vm, f, err, errlen);
         if (r < 0) {
@@ -505,13 +644,16 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
     bool was_running = vm->state == VM_RUNNING;
     vm_pause(vm);
     quiesce(vm);
+    snap_trace("paused");
     struct guest_mem_backing fresh = {.memfd = -1, .size = f->ram.size};
     struct snap_state *backup = NULL;
     r = prepare_ram(f, &fresh.base, &fresh.memfd, err, errlen);
     fresh.owned = r == 0;
+    snap_trace("ram prepared");
     if (r == 0) {
         r = capture(vm, &backup, err, errlen);
     }
+    snap_trace("backup captured");
     /*
      * RAM first: device post_load maps guest memory again (virtqueue rings), and must map
      * the restored RAM, not the mapping about to go.
@@ -523,7 +665,9 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
                      strerror(-r));
         } else {
             fresh = (struct guest_mem_backing){.memfd = -1}; /* vm->mem owns it now */
+            snap_trace("rebased");
             r = apply(vm, &f->st, err, errlen);
+            snap_trace("applied");
             if (r < 0) {
                 /*
                  * Back to the RAM and state that were there (the state was just read from
@@ -544,6 +688,7 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
     if (was_running) {
         vm_resume(vm);
     }
+    snap_trace("resumed");
     /* The old RAM goes after this command has answered and the guest runs. */
     if (evloop_call(vm->loop, release_backing, old) < 0) {
         release_backing(old);

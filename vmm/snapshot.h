@@ -16,10 +16,13 @@ struct vm;
 
 #define VM_SNAPSHOT_ZSTD 1u      /* save: compress the RAM (restore then copies it) */
 #define VM_SNAPSHOT_NO_VERIFY 2u /* load: skip the RAM data checksum (lazy restore, fast) */
+#define VM_SNAPSHOT_LIVE 4u      /* save: write the RAM while the guest runs (dirty logging) */
 
 /*
  * Save the VM to path: pause (if running), write, resume. A device without a state
  * description fails the save before anything is written. Loop thread, dev_lock held.
+ * VM_SNAPSHOT_LIVE (running VM, no zstd): the RAM is written while the guest runs, with
+ * dev_lock dropped meanwhile, and the guest pauses only for the last dirty pages.
  */
 int vm_snapshot_save(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen);
 
