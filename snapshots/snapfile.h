@@ -198,6 +198,8 @@ int snapfile_open(const char *path, unsigned flags, struct snap_file *f, char *e
 int snapfile_parse(const uint8_t *buf, size_t len, unsigned flags, struct snap_file *f, char *err,
                    size_t errlen);
 void snapfile_close(struct snap_file *f);
+/* The page data against its checksum (what SNAP_OPEN_VERIFY_RAM does): 0 or -EINVAL. */
+int snapfile_verify_ram(const struct snap_file *f, char *err, size_t errlen);
 
 /* Host features of a file against this host: 0, or -EINVAL with err naming the mismatch. */
 int snap_host_check(const struct snap_host *file, const struct snap_host *here, char *err,

@@ -240,7 +240,7 @@ static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct 
         return -ENOMEM;
     }
     XXH3_64bits_reset(hs);
-    uint64_t pos = off, unsynced = 0;
+    uint64_t pos = off;
     int r = 0;
     for (uint64_t i = 0; i < n && r == 0; i++) {
         const uint8_t *src = ram + ext[i].page * SNAP_PAGE;
@@ -253,12 +253,9 @@ static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct 
             size_t chunk = bytes - done < WRITE_CHUNK ? (size_t)(bytes - done) : WRITE_CHUNK;
             XXH3_64bits_update(hs, src + done, chunk);
             r = pwrite_all(fd, src + done, chunk, pos + done);
-            unsynced += chunk;
-            writeback_kick(fd, &unsynced, pos + done + chunk, false);
         }
         pos += bytes;
     }
-    writeback_kick(fd, &unsynced, pos, true);
     *len = pos - off;
     *hash = XXH3_64bits_digest(hs);
     XXH3_freeState(hs);

@@ -228,10 +228,15 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
     static const char *const known[] = {"file", "verify-ram", NULL};
     struct engine *e = opaque;
     const char *file = NULL;
-    bool verify = true;
+    bool verify = true, background = false;
+    json_t *v = json_object_get(args, "verify-ram");
+    if (v && json_is_string(v) && strcmp(json_string_value(v), "background") == 0) {
+        background = true; /* checked after the guest runs again (docs/qmp.md) */
+    } else if (qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        return -1;
+    }
     if (qmp_arg_check_known(args, known, err) < 0 ||
-        qmp_arg_string(args, "file", &file, true, err) < 0 ||
-        qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        qmp_arg_string(args, "file", &file, true, err) < 0) {
         return -1;
     }
     if (e->vm.state == VM_SHUTDOWN) {
@@ -239,7 +244,8 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_load(&e->vm, file, verify ? 0 : VM_SNAPSHOT_NO_VERIFY, msg, sizeof(msg)) < 0) {
+    unsigned flags = background ? VM_SNAPSHOT_VERIFY_BG : verify ? 0 : VM_SNAPSHOT_NO_VERIFY;
+    if (vm_snapshot_load(&e->vm, file, flags, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }

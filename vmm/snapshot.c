@@ -610,8 +610,68 @@ static void release_backing(void *opaque)
     free(opaque);
 }
 
+/*
+ * Background check of the page data of a lazily restored checkpoint (VM_SNAPSHOT_VERIFY_BG):
+ * the guest already runs on the RAM it checks, so a mismatch stops the VM with an internal
+ * error naming it. loads counts the loads of this engine (one VM per process), so that the
+ * verdict on a checkpoint that a later load has replaced is dropped.
+ */
+struct bg_verify {
+    struct vm *vm;
+    struct snap_file *f;
+    unsigned load;
+    int r;
+    char err[256];
+};
+static unsigned loads;
+
+static void bg_verify_done(void *opaque)
+{
+    struct bg_verify *b = opaque;
+    if (b->r < 0 && b->load == loads) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "restored checkpoint: %s", b->err);
+        vm_request_internal_error(b->vm, msg);
+    }
+    free(b);
+}
+
+static void *bg_verify_thread(void *opaque)
+{
+    struct bg_verify *b = opaque;
+    b->r = snapfile_verify_ram(b->f, b->err, sizeof(b->err));
+    snapfile_close(b->f);
+    free(b->f);
+    b->f = NULL;
+    if (evloop_call(b->vm->loop, bg_verify_done, b) < 0) {
+        free(b);
+    }
+    return NULL;
+}
+
+/* Takes f (closed when done). Without a thread the check runs here. */
+static void bg_verify_start(struct vm *vm, struct snap_file *f)
+{
+    struct bg_verify *b = calloc(1, sizeof(*b));
+    pthread_t t;
+    pthread_attr_t attr;
+    if (!b) {
+        snapfile_close(f);
+        free(f);
+        return;
+    }
+    *b = (struct bg_verify){.vm = vm, .f = f, .load = loads};
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, bg_verify_thread, b) != 0) {
+        bg_verify_thread(b);
+    }
+    pthread_attr_destroy(&attr);
+}
+
 int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err, size_t errlen)
 {
+    loads++;
     struct snap_file *f = malloc(sizeof(*f));
     struct guest_mem_backing *old = malloc(sizeof(*old));
     if (!f || !old) {
@@ -622,8 +682,8 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
     }
     *old = (struct guest_mem_backing){.memfd = -1};
     snap_trace(">load");
-    int r = snapfile_open(path, flags & VM_SNAPSHOT_NO_VERIFY ? 0 : SNAP_OPEN_VERIFY_RAM, f, err,
-                          errlen);
+    bool verify_now = !(flags & (VM_SNAPSHOT_NO_VERIFY | VM_SNAPSHOT_VERIFY_BG));
+    int r = snapfile_open(path, verify_now ? SNAP_OPEN_VERIFY_RAM : 0, f, err, errlen);
     snap_trace("opened");
     if (r == 0) {
         r = check_against_vm(vm, f, err, errlen);
@@ -683,10 +743,14 @@ int vm_snapshot_load(struct vm *vm, const char *path, unsigned flags, char *err,
     }
     guest_mem_backing_release(&fresh);
     free_state(backup);
-    snapfile_close(f);
-    free(f);
     if (was_running) {
         vm_resume(vm);
+    }
+    if (r == 0 && (flags & VM_SNAPSHOT_VERIFY_BG) && !(flags & VM_SNAPSHOT_NO_VERIFY)) {
+        bg_verify_start(vm, f);
+    } else {
+        snapfile_close(f);
+        free(f);
     }
     snap_trace("resumed");
     /* The old RAM goes after this command has answered and the guest runs. */
