@@ -506,6 +506,12 @@ static void test_live_save(void **state)
     size_t len;
     uint8_t *buf = read_file(fx->path, &len);
     assert_int_equal(parse(buf, len, err, sizeof(err)), 0);
+    const char *seeds = getenv("SNAPFILE_SEED_DIR"); /* fuzz corpus (tests/fuzz) */
+    if (seeds) {
+        char seed[512];
+        snprintf(seed, sizeof(seed), "%s/seed-live", seeds);
+        write_file(seed, buf, len);
+    }
     buf[pad_at] = 1;
     assert_int_equal(parse(buf, len, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "padding"));
