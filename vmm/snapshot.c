@@ -436,6 +436,14 @@ static int save_live(struct vm *vm, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "cannot log dirty pages of the RAM: %s", strerror(-r));
         }
     }
+    /*
+     * Requests the devices took before the device-write bitmap existed would complete into
+     * buffers it never saw: finish them now (the vCPUs run, but cannot reach a device while
+     * dev_lock is held), so that pass 1 reads their results. Later ones are marked.
+     */
+    if (r == 0) {
+        quiesce(vm);
+    }
     snap_trace("live: begin");
     if (r == 0) {
         pthread_mutex_unlock(&vm->dev_lock);
