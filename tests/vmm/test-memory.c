@@ -114,17 +114,25 @@ static void test_e820_small_and_full(void **state)
  * new mapping is moved into the RAM's range, so addresses and KVM slots stay, and the old
  * one is handed back from where it was moved aside.
  */
-static void test_rebase(void **state)
+/* A KVM VM with size bytes of RAM registered; skips the test without /dev/kvm. */
+static int vm_with_ram(struct guest_mem *m, uint64_t size, int *kvm)
 {
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0) {
+    *kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (*kvm < 0) {
         skip();
     }
-    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    int vm = ioctl(*kvm, KVM_CREATE_VM, 0);
     assert_true(vm >= 0);
+    assert_int_equal(guest_mem_init(m, size, false), 0);
+    assert_int_equal(guest_mem_register(m, vm), 0);
+    return vm;
+}
+
+static void test_rebase(void **state)
+{
+    int kvm;
     struct guest_mem m;
-    assert_int_equal(guest_mem_init(&m, 8 << 20, false), 0);
-    assert_int_equal(guest_mem_register(&m, vm), 0);
+    int vm = vm_with_ram(&m, 8 << 20, &kvm);
     memset(m.base, 0x11, 8 << 20);
     uint8_t *ram = m.base;
     int old_fd = m.memfd;
@@ -176,16 +184,10 @@ static void test_rebase(void **state)
  */
 static void test_dirty_tracking(void **state)
 {
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0) {
-        skip();
-    }
-    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-    assert_true(vm >= 0);
+    int kvm;
     struct guest_mem m;
     const uint64_t size = 8 << 20, words = size / 4096 / 64;
-    assert_int_equal(guest_mem_init(&m, size, false), 0);
-    assert_int_equal(guest_mem_register(&m, vm), 0);
+    int vm = vm_with_ram(&m, size, &kvm);
     uint64_t *bm = calloc(words, sizeof(*bm));
     assert_non_null(guest_mem_ptr(&m, 0x5000, 16)); /* not tracking yet: no bitmap */
     assert_null(m.sw_dirty);
