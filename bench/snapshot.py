@@ -52,7 +52,7 @@ def counts(path):
         return []
 
 
-def wait_counting(serial, more, timeout=60):
+def wait_counting(serial, more, timeout=600):
     """Waits for `more` further count lines in the serial file; fails on a guest FAIL."""
     start = len(counts(serial))
 
@@ -122,7 +122,7 @@ class Bench:
                         "--append", self.append, "--serial", "file:" + serial,
                         "--qmp", "unix:" + qmp])
         c = connect(qmp)
-        wait_for(lambda: counts(serial), 120, "the guest to fill its memory")
+        wait_for(lambda: counts(serial), 600, "the guest to fill its memory")
         out = {}
         t = time.monotonic()
         c.events.clear()
@@ -198,7 +198,7 @@ class Bench:
         qmp, serial, snap = (os.path.join(d, n) for n in ("qmp", "serial", "vm.qemu"))
         p = self.spawn(self.qemu_argv(qmp, serial))
         c = connect(qmp)
-        wait_for(lambda: counts(serial), 120, "the guest to fill its memory")
+        wait_for(lambda: counts(serial), 600, "the guest to fill its memory")
         out = {}
         # QEMU caps migration at 128 MiB/s by default (max-bandwidth): lift the cap.
         c.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 40})
@@ -289,7 +289,9 @@ def main():
     try:
         for i in range(args.reps):
             runs["deskvm"].append(b.rep_deskvm(i))
+            print("round %d deskvm: %s" % (i, json.dumps(runs["deskvm"][-1])))
             runs["qemu"].append(b.rep_qemu(i))
+            print("round %d qemu: %s" % (i, json.dumps(runs["qemu"][-1])))
     finally:
         b.cleanup()
     qv = subprocess.run([args.qemu, "--version"], capture_output=True, text=True).stdout
