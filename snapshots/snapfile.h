@@ -145,7 +145,6 @@ struct snap_live {
     const uint8_t *ram;
     uint64_t ram_size;
     uint64_t data_off; /* reserved for the metadata: page data starts here */
-    uint64_t unsynced; /* bytes written since the last writeback kick */
     uint8_t *meta;     /* snapfile_live_end(): header and sections, RAM not sealed */
     size_t meta_len;
     size_t ram_at; /* offset of the RAM section header in meta */

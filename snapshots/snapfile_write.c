@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,48 +219,95 @@ static int find_extents(const uint8_t *ram, uint64_t size, int ram_fd, struct sn
 }
 
 /*
- * Start writeback of what was just written (SYNC_FILE_RANGE_WRITE does not wait for it), so
- * that the fsync at commit finds little left and the page cache does not fill with gigabytes
- * of dirty pages that the kernel then throttles the writer on.
+ * Extents of RAM into the file: packed (extent after extent from base, the checkpoint layout)
+ * or each page at base + 4096 x page (the live layout). Runs on its own thread too.
  */
-#define WRITEBACK_KICK (32ull << 20)
-static void writeback_kick(int fd, uint64_t *unsynced, uint64_t end, bool force)
+struct ext_writer {
+    int fd;
+    const uint8_t *ram;
+    const struct snap_extent *ext;
+    uint64_t n;
+    uint64_t base;
+    bool packed;
+    int r;
+};
+
+static void *write_extents(void *opaque)
 {
-    if (*unsynced >= WRITEBACK_KICK || (force && *unsynced)) {
-        (void)sync_file_range(fd, (off_t)(end - *unsynced), (off_t)*unsynced,
-                              SYNC_FILE_RANGE_WRITE);
-        *unsynced = 0;
+    struct ext_writer *w = opaque;
+    uint64_t pos = w->base;
+    w->r = 0;
+    for (uint64_t i = 0; i < w->n && w->r == 0; i++) {
+        uint64_t bytes = w->ext[i].npages * SNAP_PAGE;
+        if (!w->packed) {
+            pos = w->base + w->ext[i].page * SNAP_PAGE;
+        }
+        w->r = pwrite_all(w->fd, w->ram + w->ext[i].page * SNAP_PAGE, bytes, pos);
+        pos += bytes;
     }
+    return NULL;
 }
 
+/*
+ * Runs a on a second thread and b on this one (a alone without a thread), so that copying
+ * guest RAM into the page cache, the bulk of a save, uses two CPUs as QEMU's migration stream
+ * does with its writer process. Returns a's result.
+ */
+static int run_pair(struct ext_writer *a, void *(*b)(void *), void *b_arg)
+{
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, write_extents, a) == 0;
+    if (!threaded) {
+        write_extents(a);
+    }
+    if (b) {
+        b(b_arg);
+    }
+    if (threaded) {
+        pthread_join(t, NULL);
+    }
+    return a->r;
+}
+
+struct hasher {
+    const uint8_t *ram;
+    const struct snap_extent *ext;
+    uint64_t n;
+    uint64_t hash;
+    bool oom;
+};
+
+static void *hash_extents(void *opaque)
+{
+    struct hasher *h = opaque;
+    XXH3_state_t *hs = XXH3_createState();
+    if (!hs) {
+        h->oom = true;
+        return NULL;
+    }
+    XXH3_64bits_reset(hs);
+    for (uint64_t i = 0; i < h->n; i++) {
+        XXH3_64bits_update(hs, h->ram + h->ext[i].page * SNAP_PAGE, h->ext[i].npages * SNAP_PAGE);
+    }
+    h->hash = XXH3_64bits_digest(hs);
+    XXH3_freeState(hs);
+    return NULL;
+}
+
+/* The extents packed at off, written by one thread while this one hashes them. */
 static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct snap_extent *ext,
                          uint64_t n, uint64_t *len, uint64_t *hash)
 {
-    XXH3_state_t *hs = XXH3_createState();
-    if (!hs) {
-        return -ENOMEM;
+    struct ext_writer w = {.fd = fd, .ram = ram, .ext = ext, .n = n, .base = off, .packed = true};
+    struct hasher h = {.ram = ram, .ext = ext, .n = n};
+    int r = run_pair(&w, hash_extents, &h);
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        bytes += ext[i].npages * SNAP_PAGE;
     }
-    XXH3_64bits_reset(hs);
-    uint64_t pos = off;
-    int r = 0;
-    for (uint64_t i = 0; i < n && r == 0; i++) {
-        const uint8_t *src = ram + ext[i].page * SNAP_PAGE;
-        uint64_t bytes = ext[i].npages * SNAP_PAGE;
-        /*
-         * Hash each chunk just before writing it, while it is in the CPU cache: hashing a
-         * whole extent first read all of the RAM twice from memory.
-         */
-        for (uint64_t done = 0; done < bytes && r == 0; done += WRITE_CHUNK) {
-            size_t chunk = bytes - done < WRITE_CHUNK ? (size_t)(bytes - done) : WRITE_CHUNK;
-            XXH3_64bits_update(hs, src + done, chunk);
-            r = pwrite_all(fd, src + done, chunk, pos + done);
-        }
-        pos += bytes;
-    }
-    *len = pos - off;
-    *hash = XXH3_64bits_digest(hs);
-    XXH3_freeState(hs);
-    return r;
+    *len = bytes;
+    *hash = h.hash;
+    return r < 0 ? r : h.oom ? -ENOMEM : 0;
 }
 
 static int write_ram_zstd(int fd, uint64_t off, const uint8_t *ram, const struct snap_extent *ext,
@@ -550,10 +598,7 @@ int snapfile_live_begin(const char *path, const struct snap_state *st, const uin
 static int live_put(struct snap_live *lv, uint64_t pg, uint64_t end)
 {
     uint64_t off = lv->data_off + pg * SNAP_PAGE, len = (end - pg) * SNAP_PAGE;
-    int r = pwrite_all(lv->fd, lv->ram + pg * SNAP_PAGE, len, off);
-    lv->unsynced += len;
-    writeback_kick(lv->fd, &lv->unsynced, off + len, false);
-    return r;
+    return pwrite_all(lv->fd, lv->ram + pg * SNAP_PAGE, len, off);
 }
 
 int snapfile_live_write(struct snap_live *lv, const uint64_t *bitmap, int ram_fd, uint64_t *pages,
@@ -565,9 +610,20 @@ int snapfile_live_write(struct snap_live *lv, const uint64_t *bitmap, int ram_fd
         struct snap_extent *ext = NULL;
         uint64_t n = 0;
         r = find_extents(lv->ram, lv->ram_size, ram_fd, &ext, &n);
-        for (uint64_t i = 0; i < n && r == 0; i++) {
-            r = live_put(lv, ext[i].page, ext[i].page + ext[i].npages);
-            written += ext[i].npages;
+        /* Two writers, each with about half of the pages. */
+        uint64_t total = 0, half = 0, split = 0;
+        for (uint64_t i = 0; r == 0 && i < n; i++) {
+            total += ext[i].npages;
+        }
+        while (split < n && half < total / 2) {
+            half += ext[split++].npages;
+        }
+        struct ext_writer a = {lv->fd, lv->ram, ext, split, lv->data_off, false, 0};
+        struct ext_writer b = {lv->fd, lv->ram, ext + split, n - split, lv->data_off, false, 0};
+        if (r == 0) {
+            r = run_pair(&a, write_extents, &b);
+            r = r < 0 ? r : b.r;
+            written = total;
         }
         free(ext);
     } else {
@@ -682,7 +738,6 @@ static int live_hash(struct snap_live *lv, uint64_t *out)
 int snapfile_live_commit(struct snap_live *lv, char *err, size_t errlen)
 {
     uint64_t hash = 0;
-    writeback_kick(lv->fd, &lv->unsynced, lv->data_off + lv->ram_size, true);
     int r = live_hash(lv, &hash);
     if (r < 0) {
         fail(err, errlen, "cannot read back %s: %s", lv->tmp, strerror(-r));
