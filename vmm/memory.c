@@ -299,11 +299,15 @@ int guest_mem_dirty_log(struct guest_mem *m, int vm_fd, bool on)
         return r;
     }
     uint64_t *old = __atomic_exchange_n(&m->sw_dirty, on ? bm : NULL, __ATOMIC_ACQ_REL);
-    /* Switching off: no writer holds the bitmap (vCPUs parked, the loop thread is here). */
     if (old != bm) {
         free(old);
     }
     return r;
+}
+
+void guest_mem_dirty_sw_stop(struct guest_mem *m)
+{
+    free(__atomic_exchange_n(&m->sw_dirty, NULL, __ATOMIC_ACQ_REL));
 }
 
 static void set_bits(uint64_t *bm, uint64_t first, uint64_t n)

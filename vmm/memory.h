@@ -99,6 +99,12 @@ __attribute__((warn_unused_result)) int guest_mem_dirty_log(struct guest_mem *m,
  */
 __attribute__((warn_unused_result)) int guest_mem_dirty_fetch(struct guest_mem *m, int vm_fd,
                                                               uint64_t *bitmap, bool with_sw);
+/*
+ * Drop the device-write bitmap (guest_mem_dirty_log() off does too). No thread may be marking
+ * pages: vCPUs parked, devices quiesced. The KVM log can then be switched off later, with the
+ * guest running (changing the slots' flags is not free under shadow paging).
+ */
+void guest_mem_dirty_sw_stop(struct guest_mem *m);
 /* A device wrote [hva, hva+len) of RAM behind KVM's back: mark it for a live checkpoint. */
 void guest_mem_mark_dirty(const struct guest_mem *m, const void *hva, uint64_t len);
 

@@ -494,14 +494,20 @@ static int save_live(struct vm *vm, const char *path, char *err, size_t errlen)
         r = snapfile_live_end(&lv, st, err, errlen);
     }
     free_state(st);
-    if (logging && guest_mem_dirty_log(&vm->mem, vm->fd, false) < 0 && r == 0) {
-        snprintf(err, errlen, "cannot stop logging dirty pages: %s", strerror(errno));
-        r = -EIO;
-    }
+    guest_mem_dirty_sw_stop(&vm->mem);
     snap_trace("live: state");
     if (paused) {
         vm_resume(vm);
     }
+    /*
+     * After resuming: switching the slots' dirty logging off took 28-80 ms at 1 GiB on the
+     * development host (shadow paging), most of the pause. The guest runs meanwhile.
+     */
+    if (logging && guest_mem_dirty_log(&vm->mem, vm->fd, false) < 0 && r == 0) {
+        snprintf(err, errlen, "cannot stop logging dirty pages: %s", strerror(errno));
+        r = -EIO;
+    }
+    snap_trace("live: log off");
     free(dirty);
     if (r < 0) {
         snapfile_live_abort(&lv);
