@@ -610,22 +610,22 @@ int snapfile_live_write(struct snap_live *lv, const uint64_t *bitmap, int ram_fd
         struct snap_extent *ext = NULL;
         uint64_t n = 0;
         r = find_extents(lv->ram, lv->ram_size, ram_fd, &ext, &n);
-        /* Two writers, each with about half of the pages. */
-        uint64_t total = 0, half = 0, split = 0;
-        for (uint64_t i = 0; r == 0 && i < n; i++) {
-            total += ext[i].npages;
-        }
-        while (split < n && half < total / 2) {
-            half += ext[split++].npages;
-        }
-        struct ext_writer a = {lv->fd, lv->ram, ext, split, lv->data_off, false, 0};
-        struct ext_writer b = {lv->fd, lv->ram, ext + split, n - split, lv->data_off, false, 0};
         if (r == 0) {
+            /* Two writers, each with about half of the pages. */
+            uint64_t total = 0, half = 0, split = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                total += ext[i].npages;
+            }
+            while (split < n && half < total / 2) {
+                half += ext[split++].npages;
+            }
+            struct ext_writer a = {lv->fd, lv->ram, ext, split, lv->data_off, false, 0};
+            struct ext_writer b = {lv->fd, lv->ram, ext + split, n - split, lv->data_off, false, 0};
             r = run_pair(&a, write_extents, &b);
             r = r < 0 ? r : b.r;
             written = total;
+            free(ext);
         }
-        free(ext);
     } else {
         uint64_t run = 0, len = 0; /* the run of dirty pages being gathered */
         for (uint64_t w = 0; w < (npages + 63) / 64 && r == 0; w++) {

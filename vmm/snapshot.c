@@ -500,7 +500,7 @@ static int save_live(struct vm *vm, const char *path, char *err, size_t errlen)
         vm_resume(vm);
     }
     /*
-     * After resuming: switching the slots' dirty logging off took 28-80 ms at 1 GiB on the
+     * After resuming: switching the slots' dirty logging off took 12-80 ms at 1 GiB on the
      * development host (shadow paging), most of the pause. The guest runs meanwhile.
      */
     if (logging && guest_mem_dirty_log(&vm->mem, vm->fd, false) < 0 && r == 0) {
