@@ -14,7 +14,10 @@ and seed consistent (a page the guest dirtied during the save and the save misse
 a wrong word or a seed that disagrees with the counter, and the guest prints MISMATCH); a
 second live save after that lazy restore (the RAM is no longer a memfd) loads as well; a
 fresh engine started with --restore from a live file counts on; live and zstd together are
-refused; a live save of a paused VM is an ordinary save and leaves it paused.
+refused; a live save of a paused VM is an ordinary save and leaves it paused; a load with
+"verify-ram": "background" of the good file runs on, and of a file with one flipped byte of
+page data is accepted and then stopped by the background check with an internal error that
+names the checksum.
 """
 import importlib.util
 import os
@@ -22,7 +25,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, check, main, require_kvm  # noqa: E402
+from deskvm_harness import Engine, check, main, require_kvm, wait_for  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "test_snapshot", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-snapshot.py"))
@@ -108,6 +111,28 @@ def run():
         first = ts.counts(fresh.serial())[0]
         check(first <= n_save + 1, "--restore started at count %d, saved at %d" % (first, n_save))
         print("--restore of the live file: counts on from %d" % first)
+
+        # The RAM checksum in the background: a good file loads and the guest counts on; a
+        # file with a flipped page-data byte loads too (only the RAM is unchecked), then the
+        # check stops the VM with an internal error naming the checksum.
+        ts.check_resumes_at(fresh, c2, snap, n_save, "load with the RAM checked in the background",
+                            {"verify-ram": "background"})
+        ts.wait_count(fresh, n_save + 3, since=fresh.serial_size())
+        check(c2.status() == "running", "a good file failed its background check")
+        at, _ = ts.section_offset(snap, 8)
+        with open(snap, "rb") as f:
+            f.seek(at + 16)
+            data_off = struct.unpack("<Q", f.read(8))[0]
+        bad = os.path.join(vm.tmp, "bad-live.dvs")
+        ts.flip(snap, bad, data_off + (64 << 20) + 123)
+        check(c2.cmd("snapshot-load", {"file": bad, "verify-ram": "background"}, timeout=60) == {},
+              "a load checked in the background refused the file before the switch")
+        wait_for(lambda: c2.status() == "internal-error", 60,
+                 "the background check to stop the VM")
+        wait_for(lambda: "page data checksum mismatch" in fresh.stderr(), 10,
+                 lambda: "the reason on stderr: %r" % fresh.stderr()[-300:])
+        print("a corrupt page found by the background check: the VM stopped (%s)"
+              % fresh.stderr().strip().splitlines()[-1])
     finally:
         if fresh:
             fresh.cleanup()
