@@ -228,17 +228,23 @@ static int cmd_set_password(void *opaque, json_t *args, json_t **ret, struct qmp
 
 static int cmd_snapshot_save(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
-    static const char *const known[] = {"file", "zstd", NULL};
+    static const char *const known[] = {"file", "zstd", "live", NULL};
     struct engine *e = opaque;
     const char *file = NULL;
-    bool zstd = false;
+    bool zstd = false, live = false;
     if (qmp_arg_check_known(args, known, err) < 0 ||
         qmp_arg_string(args, "file", &file, true, err) < 0 ||
-        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0) {
+        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0 ||
+        qmp_arg_bool(args, "live", &live, false, err) < 0) {
+        return -1;
+    }
+    if (zstd && live) {
+        qmp_error_set(err, "GenericError", "live and zstd cannot be combined");
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_save(&e->vm, file, zstd ? VM_SNAPSHOT_ZSTD : 0, msg, sizeof(msg)) < 0) {
+    unsigned flags = (zstd ? VM_SNAPSHOT_ZSTD : 0) | (live ? VM_SNAPSHOT_LIVE : 0);
+    if (vm_snapshot_save(&e->vm, file, flags, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }
@@ -250,10 +256,15 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
     static const char *const known[] = {"file", "verify-ram", NULL};
     struct engine *e = opaque;
     const char *file = NULL;
-    bool verify = true;
+    bool verify = true, background = false;
+    json_t *v = json_object_get(args, "verify-ram");
+    if (v && json_is_string(v) && strcmp(json_string_value(v), "background") == 0) {
+        background = true; /* checked after the guest runs again (docs/qmp.md) */
+    } else if (qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        return -1;
+    }
     if (qmp_arg_check_known(args, known, err) < 0 ||
-        qmp_arg_string(args, "file", &file, true, err) < 0 ||
-        qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        qmp_arg_string(args, "file", &file, true, err) < 0) {
         return -1;
     }
     if (e->vm.state == VM_SHUTDOWN) {
@@ -261,7 +272,8 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_load(&e->vm, file, verify ? 0 : VM_SNAPSHOT_NO_VERIFY, msg, sizeof(msg)) < 0) {
+    unsigned flags = background ? VM_SNAPSHOT_VERIFY_BG : verify ? 0 : VM_SNAPSHOT_NO_VERIFY;
+    if (vm_snapshot_load(&e->vm, file, flags, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }

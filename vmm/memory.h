@@ -31,6 +31,12 @@ struct guest_mem {
     uint64_t size; /* RAM bytes */
     bool shadow;   /* 0xC0000-0xFFFFF is a separate region left to the firmware's PAM slots */
     uint64_t hole; /* where low RAM ends at the latest (MEM_32BIT_HOLE_START unless lowered) */
+    /*
+     * While a live checkpoint is written: one bit per RAM page (memfd order) set for every
+     * range handed to a device (guest_mem_ptr(), guest_mem_write(), guest_mem_mark_dirty()),
+     * because KVM's dirty log sees only the vCPUs' writes. NULL otherwise.
+     */
+    uint64_t *sw_dirty;
 };
 
 /* Layout of the PC memory map we build. */
@@ -92,6 +98,28 @@ __attribute__((warn_unused_result)) int guest_mem_rebase(struct guest_mem *m, in
                                                          uint8_t *base, int memfd,
                                                          struct guest_mem_backing *old);
 void guest_mem_backing_release(struct guest_mem_backing *b);
+
+/*
+ * Dirty logging of every RAM slot (KVM_MEM_LOG_DIRTY_PAGES), for a live checkpoint
+ * (vm_snapshot_save()). on: also allocates the device-write bitmap (sw_dirty).
+ */
+__attribute__((warn_unused_result)) int guest_mem_dirty_log(struct guest_mem *m, int vm_fd,
+                                                            bool on);
+/*
+ * OR the pages the vCPUs wrote since the last call (KVM_GET_DIRTY_LOG, which re-arms the
+ * log) into bitmap, one bit per RAM page in memfd order. Regions without a KVM slot count as
+ * wholly dirty. with_sw: also take (and clear) the device-write bitmap.
+ */
+__attribute__((warn_unused_result)) int guest_mem_dirty_fetch(struct guest_mem *m, int vm_fd,
+                                                              uint64_t *bitmap, bool with_sw);
+/*
+ * Drop the device-write bitmap (guest_mem_dirty_log() off does too). No thread may be marking
+ * pages: vCPUs parked, devices quiesced. The KVM log can then be switched off later, with the
+ * guest running (changing the slots' flags is not free under shadow paging).
+ */
+void guest_mem_dirty_sw_stop(struct guest_mem *m);
+/* A device wrote [hva, hva+len) of RAM behind KVM's back: mark it for a live checkpoint. */
+void guest_mem_mark_dirty(const struct guest_mem *m, const void *hva, uint64_t len);
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM region, else NULL. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
