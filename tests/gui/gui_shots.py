@@ -35,7 +35,8 @@ def start_xvfb(size="1280x800", log_path=None):
     (or reusing) a low number can take the socket away mid-test. -noreset: by default the
     server resets when its last client leaves, and a client connecting during the reset is
     refused (the AT-SPI bus launcher connects and leaves while the app starts). Its messages
-    go to log_path."""
+    go to log_path. Xvfb gets its own process group, so a test that kills the app's group
+    (with the engines in it) leaves the server alone."""
     if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
         log("SKIP: Xvfb or xdotool not installed")
         sys.exit(SKIP)
@@ -47,7 +48,7 @@ def start_xvfb(size="1280x800", log_path=None):
         r, w = os.pipe()
         proc = subprocess.Popen(["Xvfb", ":%d" % n, "-displayfd", str(w), "-screen", "0",
                                  size + "x24", "-nolisten", "tcp", "-noreset"], pass_fds=(w,),
-                                stderr=err)
+                                stderr=err, start_new_session=True)
         os.close(w)
         buf = b""
         end = time.monotonic() + 20
@@ -84,6 +85,12 @@ def read_ppm(path):
         raise SystemExit("FAIL: %s is not an 8-bit P6 PPM" % path)
     w, h = int(fields[1]), int(fields[2])
     return w, h, data[pos + 1:pos + 1 + w * h * 3]
+
+
+def count_pixels(path, pred, step=1):
+    """How many pixels (every step-th) of the PPM at path satisfy pred((r, g, b))."""
+    _, _, data = read_ppm(path)
+    return sum(1 for i in range(0, len(data) - 2, 3 * step) if pred(data[i:i + 3]))
 
 
 def px(img, x, y):
