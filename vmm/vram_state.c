@@ -16,12 +16,15 @@ unsigned vram_windows_init(struct vram_window *w, unsigned max, struct vga *vga,
     uint32_t pages = (size < VRAM_STATE_MAX_BYTES ? size : VRAM_STATE_MAX_BYTES) / VGA_PAGE_SIZE;
     uint32_t all = size / VGA_PAGE_SIZE;
     unsigned n = 0;
-    for (uint32_t p = 0; p < pages && n < max; p += VRAM_WINDOW_PAGES, n++) {
+    /* Always max windows, those past a small VRAM empty: the sections of a checkpoint do not
+     * depend on the VRAM size, so a restore into another size reaches the VGA's own check. */
+    for (uint32_t p = 0; n < max; p += VRAM_WINDOW_PAGES, n++) {
+        uint32_t first = p < pages ? p : pages;
         w[n] = (struct vram_window){
             .vga = vga,
             .vram = vram,
-            .first = p,
-            .npages = pages - p < VRAM_WINDOW_PAGES ? pages - p : VRAM_WINDOW_PAGES,
+            .first = first,
+            .npages = pages - first < VRAM_WINDOW_PAGES ? pages - first : VRAM_WINDOW_PAGES,
         };
     }
     if (n > 0 && w[n - 1].first + w[n - 1].npages == pages) {

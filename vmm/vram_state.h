@@ -29,7 +29,8 @@ struct vram_window {
                     * save fails while any is in use, a load clears them */
 };
 
-/* Windows over the first min(size, VRAM_STATE_MAX_BYTES) bytes of VRAM; returns how many.
+/* max windows over the first min(size, VRAM_STATE_MAX_BYTES) bytes of VRAM (those past a
+ * smaller VRAM hold no pages); returns max.
  * VRAM past that must be all zero when a checkpoint is taken (-EFBIG otherwise). */
 unsigned vram_windows_init(struct vram_window *w, unsigned max, struct vga *vga, uint8_t *vram,
                            uint32_t size);

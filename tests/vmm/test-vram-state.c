@@ -29,8 +29,11 @@ static void test_windows(void **state)
     assert_int_equal(vram_windows_init(w, 17, NULL, &dummy, VRAM), 17);
     assert_true(w[0].first == 0 && w[0].npages == 255 && w[16].first == 16 * 255 &&
                 w[16].npages == 4096 - 16 * 255);
-    assert_int_equal(vram_windows_init(w, 17, NULL, &dummy, 1u << 20), 2);
+    /* A 1 MiB VRAM still has 17 windows (the sections do not depend on the size): 255 pages,
+     * 1 page, then empty ones. */
+    assert_int_equal(vram_windows_init(w, 17, NULL, &dummy, 1u << 20), 17);
     assert_int_equal(w[1].npages, 1);
+    assert_true(w[2].npages == 0 && w[16].npages == 0 && w[16].rest == 0);
     /* Past 16 MiB nothing is saved: still 17 windows. */
     assert_int_equal(vram_windows_init(w, 17, NULL, &dummy, 256u << 20), 17);
     assert_int_equal(vram_windows_init(w, 3, NULL, &dummy, VRAM), 3);
