@@ -5,14 +5,18 @@ snapshot.c) with --mib MiB of touched, non-zero RAM (256 by default) in a VM of 
 
 deskvm: QMP snapshot-save of the running VM (pause, write, resume, then fsync and rename:
 all inside the figure; how long the guest was paused comes from the STOP and RESUME events);
-snapshot-load into the running engine with and without the RAM checksum; deskvm-vm --restore
-from process spawn to the first QMP reply (the VM runs by then).
+the same with "live": true (RAM written while the guest runs, KVM dirty log, pause for the
+last dirty pages); snapshot-load into the running engine with the RAM checksum checked
+first, checked in the background after resuming ("verify-ram": "background"), and not at
+all; deskvm-vm --restore from process spawn to the first QMP reply (the VM runs by then).
 QEMU: stop, then migrate to "exec:cat > FILE" with max-bandwidth lifted (QEMU's default caps
 it at 128 MiB/s) until query-migrate says completed (the stop is not counted: QEMU's savevm
 also stops first), and again with an fsync of the file after it (deskvm's figure includes
 one: its files are crash-safe); -incoming defer + migrate-incoming
 "exec:cat FILE" until completed; and a process started with -incoming from spawn to running
-after cont. Every restored guest must go on counting with its memory check passing.
+after cont. QEMU live: migrate of the running VM to "exec:cat > FILE" until completed, its
+downtime from query-migrate (if it has not converged after 90 s, downtime-limit is raised
+to 10 s and the run is marked). Every restored guest must go on counting with its memory check passing.
 
 Both read the file from the page cache (it was just written); nothing drops caches, as the
 host is shared. Runs alternate deskvm, QEMU. Median [min-max] of --reps runs.
@@ -48,7 +52,7 @@ def counts(path):
         return []
 
 
-def wait_counting(serial, more, timeout=60):
+def wait_counting(serial, more, timeout=600):
     """Waits for `more` further count lines in the serial file; fails on a guest FAIL."""
     start = len(counts(serial))
 
@@ -118,7 +122,7 @@ class Bench:
                         "--append", self.append, "--serial", "file:" + serial,
                         "--qmp", "unix:" + qmp])
         c = connect(qmp)
-        wait_for(lambda: counts(serial), 120, "the guest to fill its memory")
+        wait_for(lambda: counts(serial), 600, "the guest to fill its memory")
         out = {}
         t = time.monotonic()
         c.events.clear()
@@ -130,7 +134,24 @@ class Bench:
         out["paused_s"] = (resume["seconds"] - stop["seconds"]
                            + (resume["microseconds"] - stop["microseconds"]) / 1e6)
         wait_counting(serial, 3)
-        for key, verify in (("load_s", True), ("load_noverify_s", False)):
+        # Live: the guest runs while the RAM is written; paused only for the last pages.
+        live = os.path.join(d, "live.dvs")
+        c.events.clear()
+        t = time.monotonic()
+        c.cmd("snapshot-save", {"file": live, "live": True}, timeout=300)
+        out["live_save_s"] = time.monotonic() - t
+        stop, resume = (c.event(n)["timestamp"] for n in ("STOP", "RESUME"))
+        out["live_paused_s"] = (resume["seconds"] - stop["seconds"]
+                                + (resume["microseconds"] - stop["microseconds"]) / 1e6)
+        out["live_size_disk"] = os.stat(live).st_blocks * 512
+        wait_counting(serial, 3)
+        t = time.monotonic()
+        c.cmd("snapshot-load", {"file": live, "verify-ram": "background"}, timeout=120)
+        out["load_live_bg_s"] = time.monotonic() - t
+        wait_counting(serial, 3)
+        os.unlink(live)
+        for key, verify in (("load_s", True), ("load_bg_s", "background"),
+                            ("load_noverify_s", False)):
             t = time.monotonic()
             c.cmd("snapshot-load", {"file": snap, "verify-ram": verify}, timeout=120)
             out[key] = time.monotonic() - t
@@ -177,7 +198,7 @@ class Bench:
         qmp, serial, snap = (os.path.join(d, n) for n in ("qmp", "serial", "vm.qemu"))
         p = self.spawn(self.qemu_argv(qmp, serial))
         c = connect(qmp)
-        wait_for(lambda: counts(serial), 120, "the guest to fill its memory")
+        wait_for(lambda: counts(serial), 600, "the guest to fill its memory")
         out = {}
         # QEMU caps migration at 128 MiB/s by default (max-bandwidth): lift the cap.
         c.cmd("migrate-set-parameters", {"max-bandwidth": 1 << 40})
@@ -192,6 +213,21 @@ class Bench:
         os.close(fd)
         out["save_sync_s"] = time.monotonic() - t
         out["size"] = os.path.getsize(snap)
+        # Live: migrate the running VM; QEMU reports the downtime it had.
+        c.cmd("cont")
+        live = snap + ".live"
+        t = time.monotonic()
+        c.cmd("migrate", {"uri": "exec:cat > " + live})
+        try:
+            self.migrate_wait(c, timeout=90)
+        except RuntimeError:
+            c.cmd("migrate-set-parameters", {"downtime-limit": 10000})
+            out["live_forced"] = 1
+            self.migrate_wait(c)
+        out["live_save_s"] = time.monotonic() - t
+        out["live_paused_s"] = c.cmd("query-migrate").get("downtime", 0) / 1e3
+        out["live_size_disk"] = os.stat(live).st_blocks * 512
+        os.unlink(live)
         self.finish(c, p)
         # In a waiting process: migrate-incoming -> completed.
         qmp2, serial2 = os.path.join(d, "qmp2"), os.path.join(d, "serial2")
@@ -253,14 +289,17 @@ def main():
     try:
         for i in range(args.reps):
             runs["deskvm"].append(b.rep_deskvm(i))
+            print("round %d deskvm: %s" % (i, json.dumps(runs["deskvm"][-1])))
             runs["qemu"].append(b.rep_qemu(i))
+            print("round %d qemu: %s" % (i, json.dumps(runs["qemu"][-1])))
     finally:
         b.cleanup()
     qv = subprocess.run([args.qemu, "--version"], capture_output=True, text=True).stdout
     res = {"mib": args.mib, "reps": args.reps, "qemu_version": qv.splitlines()[0],
            "deskvm": {k: stats([r[k] for r in runs["deskvm"] if k in r])
                       for k in runs["deskvm"][0]},
-           "qemu": {k: stats([r[k] for r in runs["qemu"]]) for k in runs["qemu"][0]}}
+           "qemu": {k: stats([r[k] for r in runs["qemu"] if k in r])
+                    for k in set().union(*runs["qemu"])}}
     d, q = res["deskvm"], res["qemu"]
     print("snapshot bench: %d MiB touched RAM in a %d MiB VM, %d reps, %s"
           % (args.mib, args.mib * 2, args.reps, res["qemu_version"]))
@@ -268,7 +307,11 @@ def main():
         ("save (deskvm: incl. fsync)", "save_s", "save_s"),
         ("  qemu with an fsync after it", "save_s", "save_sync_s"),
         ("guest paused during the save", "paused_s", "save_s"),
+        ("live save (guest running)", "live_save_s", "live_save_s"),
+        ("guest paused during the live save", "live_paused_s", "live_paused_s"),
         ("restore into a running process", "load_s", "load_s"),
+        ("  deskvm, RAM checked in background", "load_bg_s", "load_s"),
+        ("  deskvm, live file, background check", "load_live_bg_s", "load_s"),
         ("  deskvm without RAM checksum", "load_noverify_s", "load_s"),
         ("restore, process spawn -> running", "restore_proc_s", "restore_proc_s"),
     ]
@@ -279,6 +322,13 @@ def main():
     print("  %-36s deskvm %8.1f MiB  qemu %8.1f MiB  ratio %.3f"
           % ("file size", d["size"]["median"] / 2**20, q["size"]["median"] / 2**20,
              d["size"]["median"] / q["size"]["median"]))
+    print("  %-36s deskvm %8.1f MiB  qemu %8.1f MiB  ratio %.3f"
+          % ("live file, blocks on disk", d["live_size_disk"]["median"] / 2**20,
+             q["live_size_disk"]["median"] / 2**20,
+             d["live_size_disk"]["median"] / q["live_size_disk"]["median"]))
+    if "live_forced" in q:
+        print("  qemu live migration did not converge in 90 s in %d runs (downtime-limit raised)"
+              % q["live_forced"]["n"])
     print("  deskvm zstd (1 run): save %.1f ms, load %.1f ms, %.1f MiB"
           % (d["zstd_save_s"]["median"] * 1e3, d["zstd_load_s"]["median"] * 1e3,
              d["zstd_size"]["median"] / 2**20))

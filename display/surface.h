@@ -115,6 +115,20 @@ uint32_t display_pixel(const struct display *d, unsigned x, unsigned y);
 /* Write the surface as an 8-bit RGB PNG (libpng). 0 or -errno (-EIO for libpng errors). */
 __attribute__((warn_unused_result)) int display_write_png(const struct display *d,
                                                           const char *path);
+/*
+ * The size of a thumbnail of a w x h surface that fits max_w x max_h: the aspect kept
+ * (rounded to the nearest pixel, at least 1), never larger than the surface.
+ */
+void display_thumbnail_size(unsigned w, unsigned h, unsigned max_w, unsigned max_h, unsigned *tw,
+                            unsigned *th);
+/*
+ * The surface scaled down (box filter, pixman) to display_thumbnail_size() as an 8-bit RGB
+ * PNG, written like display_write_png(). The size written goes to *out_w x *out_h (may be
+ * NULL). 0, -ENOPKG without libpng, or -errno.
+ */
+__attribute__((warn_unused_result)) int
+display_write_thumbnail_png(const struct display *d, const char *path, unsigned max_w,
+                            unsigned max_h, unsigned *out_w, unsigned *out_h);
 /* The same as a binary PPM (P6), QEMU's default screendump format. */
 __attribute__((warn_unused_result)) int display_write_ppm(const struct display *d,
                                                           const char *path);

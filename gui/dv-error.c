@@ -23,7 +23,8 @@ const char *dv_error_fix_hint(const GError *error)
         return "Names use letters, digits, '.', '_' and '-' (up to 64 characters) and start with "
                "a letter or a digit.";
     case DV_ERROR_ENGINE:
-        return "The engine's log is shown in the Log tab.";
+        return "The last lines of the engine's log are shown above; the whole log is engine.log "
+               "in the VM's directory.";
     case DV_ERROR_EXISTS:
         return "Choose another name.";
     case DV_ERROR_BUSY:

@@ -1,22 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The "Snapshots" page (see snapshot-page.h): a view of DvSnapshotStore, which does the work.
- * The store follows the selected VM; take and revert need its engine's QMP connection, delete
- * and the list do not (a stopped VM's snapshots are listed and can be deleted).
+ * The "Snapshots" page (see snapshot-page.h): a tree view of DvSnapshotStore, which does the
+ * work. The store follows the selected VM: while its engine runs, the tree is the engine's
+ * answer to query-snapshots and take, revert and delete go to the engine; while it is stopped,
+ * the tree is read from the engine's snapshots.json, revert and (non-legacy) delete are greyed
+ * out (the engine does both: it swaps disk overlays and merges images), and a legacy snapshot
+ * can still be deleted.
  */
 #include "gui/snapshot-page.h"
 
+#include "gui/snapshot-tree.h"
 #include "gui/snapshots.h"
-
-#define THUMB_W 160
-#define THUMB_H 100
 
 struct _DvSnapshotPage {
     GtkBox parent;
     DvVm *vm;
+    gboolean live; /* the engine answered QMP when the store was last (re)loaded */
     DvSnapshotStore *store;
     GCancellable *cancel;
-    GtkListBox *list;
+    GtkTreeStore *tree;
+    GtkTreeView *view;
     GtkWidget *take, *revert, *remove;
     GtkLabel *status;
 };
@@ -40,22 +43,65 @@ static DvQmpClient *qmp(DvSnapshotPage *self)
     return e ? dv_engine_get_qmp(e) : NULL;
 }
 
+static gboolean is_live(DvSnapshotPage *self)
+{
+    return qmp(self) != NULL && self->vm &&
+           (dv_vm_get_state(self->vm) == DV_VM_RUNNING ||
+            dv_vm_get_state(self->vm) == DV_VM_PAUSED);
+}
+
+/* The selected snapshot (a new reference), or NULL. */
 static DvSnapshot *selected(DvSnapshotPage *self)
 {
-    GtkListBoxRow *row = gtk_list_box_get_selected_row(self->list);
-    return row ? g_object_get_data(G_OBJECT(row), "snapshot") : NULL;
+    GtkTreeIter iter;
+    GtkTreeModel *model;
+    DvSnapshot *s = NULL;
+    if (gtk_tree_selection_get_selected(gtk_tree_view_get_selection(self->view), &model, &iter)) {
+        gtk_tree_model_get(model, &iter, DV_SNAPSHOT_COL_SNAPSHOT, &s, -1);
+    }
+    return s;
+}
+
+/* What Revert acts on: the selection, else the current snapshot, else the newest. */
+static DvSnapshot *revert_target(DvSnapshotPage *self)
+{
+    DvSnapshot *s = selected(self);
+    GListModel *m = self->store ? dv_snapshot_store_get_model(self->store) : NULL;
+    guint n = m ? g_list_model_get_n_items(m) : 0;
+    for (guint i = 0; s == NULL && i < n; i++) {
+        g_autoptr(DvSnapshot) c = g_list_model_get_item(m, i);
+        if (dv_snapshot_is_current(c)) {
+            s = g_object_ref(c);
+        }
+    }
+    for (guint i = 0; s == NULL && i < n; i++) {
+        g_autoptr(DvSnapshot) c = g_list_model_get_item(m, i);
+        if (!dv_snapshot_is_legacy(c) &&
+            (s == NULL || dv_snapshot_get_time(c) >= dv_snapshot_get_time(s))) {
+            g_set_object(&s, c);
+        }
+    }
+    return s;
 }
 
 static void update(DvSnapshotPage *self)
 {
     gboolean busy = self->store && dv_snapshot_store_is_busy(self->store);
-    gboolean live =
-        qmp(self) != NULL && self->vm &&
-        (dv_vm_get_state(self->vm) == DV_VM_RUNNING || dv_vm_get_state(self->vm) == DV_VM_PAUSED);
+    gboolean live = is_live(self);
     guint n = self->store ? g_list_model_get_n_items(dv_snapshot_store_get_model(self->store)) : 0;
+    g_autoptr(DvSnapshot) sel = selected(self);
     gtk_widget_set_sensitive(self->take, live && !busy);
     gtk_widget_set_sensitive(self->revert, live && !busy && n > 0);
-    gtk_widget_set_sensitive(self->remove, self->store && !busy && selected(self) != NULL);
+    gtk_widget_set_tooltip_text(self->revert,
+                                live ? "Put the VM back to the selected snapshot (Ctrl+Shift+R)"
+                                     : "Start the VM to revert: the engine puts memory and disks "
+                                       "back together");
+    gboolean can_delete = sel != NULL && !busy && (live || dv_snapshot_is_legacy(sel));
+    gtk_widget_set_sensitive(self->remove, self->store && can_delete);
+    gtk_widget_set_tooltip_text(self->remove, sel != NULL && !live && !dv_snapshot_is_legacy(sel)
+                                                  ? "Start the VM to delete: the engine merges the "
+                                                    "snapshot's disk image"
+                                                  : "Delete the selected snapshot");
     const char *text = self->vm == NULL ? "No VM selected"
                        : busy           ? "Working…"
                        : !live          ? "Start the VM to take or revert snapshots"
@@ -64,57 +110,81 @@ static void update(DvSnapshotPage *self)
     gtk_label_set_text(self->status, text);
 }
 
-static GtkWidget *create_row(gpointer item, gpointer data)
+static void select_snapshot(DvSnapshotPage *self, DvSnapshot *s)
 {
-    DvSnapshot *s = item;
-    GtkWidget *row = gtk_list_box_row_new();
-    GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 12);
-    g_object_set(box, "margin", 6, NULL);
-    GtkWidget *image = gtk_image_new();
-    gtk_widget_set_size_request(image, THUMB_W, THUMB_H);
-    if (dv_snapshot_get_thumbnail(s) != NULL) {
-        g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_scale(dv_snapshot_get_thumbnail(s),
-                                                                    THUMB_W, THUMB_H, TRUE, NULL);
-        if (pb != NULL) {
-            gtk_image_set_from_pixbuf(GTK_IMAGE(image), pb);
-        }
+    GtkTreeIter iter;
+    if (s != NULL &&
+        dv_snapshot_tree_find(self->tree, dv_snapshot_get_id(s), dv_snapshot_is_legacy(s), &iter)) {
+        g_autoptr(GtkTreePath) path = gtk_tree_model_get_path(GTK_TREE_MODEL(self->tree), &iter);
+        gtk_tree_view_expand_to_path(self->view, path);
+        gtk_tree_selection_select_iter(gtk_tree_view_get_selection(self->view), &iter);
     }
-    g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc(dv_snapshot_get_time(s));
-    g_autoptr(GDateTime) local = utc ? g_date_time_to_local(utc) : NULL;
-    g_autofree char *when = local ? g_date_time_format(local, "%Y-%m-%d %H:%M:%S") : NULL;
-    g_autofree char *markup =
-        g_markup_printf_escaped("<b>%s</b>\n<small>%s</small>\n%s", dv_snapshot_get_name(s),
-                                when ? when : "", dv_snapshot_get_description(s));
-    GtkWidget *label = gtk_label_new(NULL);
-    gtk_label_set_markup(GTK_LABEL(label), markup);
-    gtk_label_set_xalign(GTK_LABEL(label), 0);
-    gtk_label_set_line_wrap(GTK_LABEL(label), TRUE);
-    gtk_box_pack_start(GTK_BOX(box), image, FALSE, FALSE, 0);
-    gtk_box_pack_start(GTK_BOX(box), label, TRUE, TRUE, 0);
-    gtk_container_add(GTK_CONTAINER(row), box);
-    g_object_set_data_full(G_OBJECT(row), "snapshot", g_object_ref(s), g_object_unref);
-    gtk_widget_show_all(row);
-    return row;
+}
+
+/* The store's list changed: rebuild the rows, keeping the selection. */
+static void on_items_changed(GListModel *m, guint pos, guint removed, guint added, gpointer data)
+{
+    DvSnapshotPage *self = data;
+    g_autoptr(DvSnapshot) sel = selected(self);
+    dv_snapshot_tree_fill(self->tree, m);
+    gtk_tree_view_expand_all(self->view);
+    select_snapshot(self, sel);
+    update(self);
+}
+
+/* The end of a revert, delete or refresh: an error goes to the window's info bar (the engine's
+ * refusal included); a cancelled one belonged to the VM the page showed before. */
+static void finished(DvSnapshotPage *self, gboolean ok, GError *error)
+{
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        return;
+    }
+    if (!ok) {
+        report(self, error);
+    }
+    update(self);
+}
+
+static void refreshed(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    finished(data, dv_snapshot_store_refresh_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
+}
+
+/* Read the tree: from the engine when it runs, else from the files it left. */
+static void reload(DvSnapshotPage *self)
+{
+    self->live = is_live(self);
+    if (self->store == NULL) {
+        return;
+    }
+    GError *error = NULL;
+    if (!dv_snapshot_store_load(self->store, &error)) {
+        report(self, error);
+        g_error_free(error);
+    }
+    if (self->live) {
+        dv_snapshot_store_refresh_async(self->store, qmp(self), self->cancel, refreshed, self);
+    }
 }
 
 static void set_store(DvSnapshotPage *self, DvVm *vm)
 {
     g_cancellable_cancel(self->cancel);
     g_clear_object(&self->cancel);
+    if (self->store != NULL) {
+        g_signal_handlers_disconnect_by_data(dv_snapshot_store_get_model(self->store), self);
+    }
     g_clear_object(&self->store);
-    gtk_list_box_bind_model(self->list, NULL, NULL, NULL, NULL);
+    gtk_tree_store_clear(self->tree);
     if (vm == NULL || dv_vm_get_config(vm) == NULL) {
         return;
     }
     self->cancel = g_cancellable_new();
     self->store = dv_snapshot_store_new(dv_vm_get_dir(vm));
-    GError *error = NULL;
-    if (!dv_snapshot_store_load(self->store, &error)) {
-        report(self, error);
-        g_error_free(error);
-    }
-    gtk_list_box_bind_model(self->list, dv_snapshot_store_get_model(self->store), create_row, self,
-                            NULL);
+    g_signal_connect(dv_snapshot_store_get_model(self->store), "items-changed",
+                     G_CALLBACK(on_items_changed), self);
+    reload(self);
 }
 
 static void set_vm(DvConsolePage *page, DvVm *vm)
@@ -123,6 +193,8 @@ static void set_vm(DvConsolePage *page, DvVm *vm)
     if (vm != self->vm) {
         g_set_object(&self->vm, vm);
         set_store(self, vm);
+    } else if (self->live != is_live(self)) {
+        reload(self); /* started or stopped: the engine's view or the files' */
     }
     update(self);
 }
@@ -149,7 +221,7 @@ static void took(GObject *src, GAsyncResult *res, gpointer data)
     if (s == NULL) {
         report(self, error);
     } else {
-        gtk_list_box_select_row(self->list, gtk_list_box_get_row_at_index(self->list, 0));
+        select_snapshot(self, s);
     }
     update(self);
 }
@@ -199,9 +271,14 @@ void dv_snapshot_page_take(DvSnapshotPage *self)
     gtk_entry_set_max_length(GTK_ENTRY(desc), DV_SNAPSHOT_DESCRIPTION_MAX);
     gtk_entry_set_activates_default(GTK_ENTRY(name), TRUE);
     gtk_entry_set_activates_default(GTK_ENTRY(desc), TRUE);
-    gtk_grid_attach(GTK_GRID(grid), gtk_label_new_with_mnemonic("_Name"), 0, 0, 1, 1);
+    /* The mnemonic widget makes Alt+N work and names the entry for screen readers (AT-SPI). */
+    GtkWidget *name_label = gtk_label_new_with_mnemonic("_Name");
+    GtkWidget *desc_label = gtk_label_new_with_mnemonic("_Description");
+    gtk_label_set_mnemonic_widget(GTK_LABEL(name_label), name);
+    gtk_label_set_mnemonic_widget(GTK_LABEL(desc_label), desc);
+    gtk_grid_attach(GTK_GRID(grid), name_label, 0, 0, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), name, 1, 0, 1, 1);
-    gtk_grid_attach(GTK_GRID(grid), gtk_label_new_with_mnemonic("_Description"), 0, 1, 1, 1);
+    gtk_grid_attach(GTK_GRID(grid), desc_label, 0, 1, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), desc, 1, 1, 1, 1);
     gtk_grid_attach(GTK_GRID(grid), msg, 0, 2, 2, 1);
     gtk_widget_set_hexpand(name, TRUE);
@@ -219,14 +296,7 @@ void dv_snapshot_page_take(DvSnapshotPage *self)
 static void reverted(GObject *src, GAsyncResult *res, gpointer data)
 {
     g_autoptr(GError) error = NULL;
-    gboolean ok = dv_snapshot_store_revert_finish(DV_SNAPSHOT_STORE(src), res, &error);
-    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        return;
-    }
-    if (!ok) {
-        report(data, error);
-    }
-    update(data);
+    finished(data, dv_snapshot_store_revert_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
 }
 
 void dv_snapshot_page_revert(DvSnapshotPage *self)
@@ -234,11 +304,27 @@ void dv_snapshot_page_revert(DvSnapshotPage *self)
     if (!gtk_widget_get_sensitive(self->revert)) {
         return;
     }
-    DvSnapshot *s = selected(self);
-    g_autoptr(DvSnapshot) newest =
-        s ? NULL : g_list_model_get_item(dv_snapshot_store_get_model(self->store), 0);
-    dv_snapshot_store_revert_async(self->store, qmp(self), s ? s : newest, self->cancel, reverted,
-                                   self);
+    g_autoptr(DvSnapshot) s = revert_target(self);
+    if (s != NULL) {
+        dv_snapshot_store_revert_async(self->store, qmp(self), s, self->cancel, reverted, self);
+    }
+    update(self);
+}
+
+static void deleted(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    finished(data, dv_snapshot_store_delete_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
+}
+
+static void delete_response(GtkDialog *dialog, int response, gpointer data)
+{
+    DvSnapshotPage *self = data;
+    DvSnapshot *s = g_object_get_data(G_OBJECT(dialog), "snapshot");
+    if (response == GTK_RESPONSE_ACCEPT && self->store != NULL) {
+        dv_snapshot_store_delete_async(self->store, qmp(self), s, self->cancel, deleted, self);
+    }
+    gtk_widget_destroy(GTK_WIDGET(dialog));
     update(self);
 }
 
@@ -255,16 +341,31 @@ static void on_revert(GtkButton *b, gpointer data)
 static void on_delete(GtkButton *b, gpointer data)
 {
     DvSnapshotPage *self = data;
-    DvSnapshot *s = selected(self);
-    GError *error = NULL;
-    if (s != NULL && !dv_snapshot_store_delete(self->store, s, &error)) {
-        report(self, error);
-        g_error_free(error);
+    g_autoptr(DvSnapshot) s = selected(self);
+    if (s == NULL) {
+        return;
     }
-    update(self);
+    GtkWidget *top = gtk_widget_get_toplevel(GTK_WIDGET(self));
+    GtkWidget *d = gtk_message_dialog_new(GTK_IS_WINDOW(top) ? GTK_WINDOW(top) : NULL,
+                                          GTK_DIALOG_MODAL, GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
+                                          "Delete the snapshot “%s”?", dv_snapshot_get_name(s));
+    gtk_message_dialog_format_secondary_text(
+        GTK_MESSAGE_DIALOG(d), "%s",
+        dv_snapshot_is_legacy(s)
+            ? "Its checkpoint file and picture are removed."
+            : "Its children keep their state; its disk image is merged into its child's. The "
+              "VM is paused while the engine merges.");
+    gtk_dialog_add_buttons(GTK_DIALOG(d), "_Cancel", GTK_RESPONSE_CANCEL, "_Delete",
+                           GTK_RESPONSE_ACCEPT, NULL);
+    gtk_widget_set_name(d, "snapshot-delete-confirm");
+    gtk_window_set_title(GTK_WINDOW(d), "Delete Snapshot");
+    gtk_dialog_set_default_response(GTK_DIALOG(d), GTK_RESPONSE_CANCEL);
+    g_object_set_data_full(G_OBJECT(d), "snapshot", g_object_ref(s), g_object_unref);
+    g_signal_connect_object(d, "response", G_CALLBACK(delete_response), self, 0);
+    gtk_widget_show_all(d);
 }
 
-static void on_selected(GtkListBox *box, GtkListBoxRow *row, gpointer data)
+static void on_selected(GtkTreeSelection *sel, gpointer data)
 {
     update(data);
 }
@@ -274,7 +375,11 @@ static void dv_snapshot_page_dispose(GObject *obj)
     DvSnapshotPage *self = DV_SNAPSHOT_PAGE(obj);
     g_cancellable_cancel(self->cancel);
     g_clear_object(&self->cancel);
+    if (self->store != NULL) {
+        g_signal_handlers_disconnect_by_data(dv_snapshot_store_get_model(self->store), self);
+    }
     g_clear_object(&self->store);
+    g_clear_object(&self->tree);
     g_clear_object(&self->vm);
     G_OBJECT_CLASS(dv_snapshot_page_parent_class)->dispose(obj);
 }
@@ -286,9 +391,11 @@ static void dv_snapshot_page_class_init(DvSnapshotPageClass *klass)
                                       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
-static GtkWidget *button(DvSnapshotPage *self, const char *label, const char *tip, GCallback cb)
+static GtkWidget *button(DvSnapshotPage *self, const char *label, const char *name, const char *tip,
+                         GCallback cb)
 {
     GtkWidget *b = gtk_button_new_with_mnemonic(label);
+    gtk_widget_set_name(b, name);
     gtk_widget_set_tooltip_text(b, tip);
     g_signal_connect(b, "clicked", cb, self);
     return b;
@@ -299,20 +406,39 @@ static void dv_snapshot_page_init(DvSnapshotPage *self)
     gtk_orientable_set_orientation(GTK_ORIENTABLE(self), GTK_ORIENTATION_VERTICAL);
     GtkWidget *bar = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
     g_object_set(bar, "margin", 6, NULL);
-    self->take = button(self, "_Take Snapshot…", "Take a snapshot (Ctrl+T)", G_CALLBACK(on_take));
+    self->take = button(self, "_Take Snapshot…", "snapshot-take", "Take a snapshot (Ctrl+T)",
+                        G_CALLBACK(on_take));
     self->revert =
-        button(self, "_Revert", "Put the VM back to the selected snapshot (Ctrl+Shift+R)",
-               G_CALLBACK(on_revert));
-    self->remove = button(self, "_Delete", "Delete the selected snapshot", G_CALLBACK(on_delete));
+        button(self, "_Revert", "snapshot-revert",
+               "Put the VM back to the selected snapshot (Ctrl+Shift+R)", G_CALLBACK(on_revert));
+    self->remove = button(self, "_Delete", "snapshot-delete", "Delete the selected snapshot",
+                          G_CALLBACK(on_delete));
     self->status = GTK_LABEL(gtk_label_new(NULL));
+    gtk_widget_set_name(GTK_WIDGET(self->status), "snapshot-status");
     gtk_box_pack_start(GTK_BOX(bar), self->take, FALSE, FALSE, 0);
     gtk_box_pack_start(GTK_BOX(bar), self->revert, FALSE, FALSE, 0);
     gtk_box_pack_start(GTK_BOX(bar), self->remove, FALSE, FALSE, 0);
     gtk_box_pack_end(GTK_BOX(bar), GTK_WIDGET(self->status), FALSE, FALSE, 0);
-    self->list = GTK_LIST_BOX(gtk_list_box_new());
-    g_signal_connect(self->list, "row-selected", G_CALLBACK(on_selected), self);
+
+    self->tree = dv_snapshot_tree_new();
+    self->view = GTK_TREE_VIEW(gtk_tree_view_new_with_model(GTK_TREE_MODEL(self->tree)));
+    gtk_widget_set_name(GTK_WIDGET(self->view), "snapshot-tree");
+    atk_object_set_name(gtk_widget_get_accessible(GTK_WIDGET(self->view)), "Snapshots");
+    gtk_tree_view_set_headers_visible(self->view, FALSE);
+    GtkTreeViewColumn *col = gtk_tree_view_column_new();
+    GtkCellRenderer *pic = gtk_cell_renderer_pixbuf_new();
+    gtk_cell_renderer_set_fixed_size(pic, 160 + 12, 120 + 12);
+    GtkCellRenderer *text = gtk_cell_renderer_text_new();
+    g_object_set(text, "wrap-mode", PANGO_WRAP_WORD_CHAR, "wrap-width", 480, NULL);
+    gtk_tree_view_column_pack_start(col, pic, FALSE);
+    gtk_tree_view_column_pack_start(col, text, TRUE);
+    gtk_tree_view_column_add_attribute(col, pic, "pixbuf", DV_SNAPSHOT_COL_THUMBNAIL);
+    gtk_tree_view_column_add_attribute(col, text, "markup", DV_SNAPSHOT_COL_MARKUP);
+    gtk_tree_view_append_column(self->view, col);
+    g_signal_connect(gtk_tree_view_get_selection(self->view), "changed", G_CALLBACK(on_selected),
+                     self);
     GtkWidget *scroll = gtk_scrolled_window_new(NULL, NULL);
-    gtk_container_add(GTK_CONTAINER(scroll), GTK_WIDGET(self->list));
+    gtk_container_add(GTK_CONTAINER(scroll), GTK_WIDGET(self->view));
     gtk_box_pack_start(GTK_BOX(self), bar, FALSE, FALSE, 0);
     gtk_box_pack_start(GTK_BOX(self), scroll, TRUE, TRUE, 0);
     gtk_widget_show_all(GTK_WIDGET(self));

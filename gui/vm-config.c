@@ -641,8 +641,12 @@ static void add2(GPtrArray *argv, const char *opt, const char *val)
     g_ptr_array_add(argv, g_strdup(val));
 }
 
-GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_path)
+GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_path,
+                               const char *snapshot_dir, const char *const *active)
 {
+    if (active != NULL && g_strv_length((GStrv)active) != cfg->disks->len) {
+        active = NULL; /* disks were added or removed: the engine reports the mismatch */
+    }
     GPtrArray *b = g_ptr_array_new();
     g_ptr_array_add(b, g_strdup("--memory"));
     g_ptr_array_add(b, g_strdup_printf("%" G_GUINT64_FORMAT "M", cfg->memory_mib));
@@ -668,10 +672,13 @@ GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_p
     }
     for (guint i = 0; i < cfg->disks->len; i++) {
         const struct dv_disk *d = g_ptr_array_index(cfg->disks, i);
-        g_autofree char *path = escape_commas(d->path);
+        gboolean moved = active != NULL && g_strcmp0(active[i], d->path) != 0;
+        g_autofree char *path = escape_commas(moved ? active[i] : d->path);
         GString *spec = g_string_new("file=");
         g_string_append(spec, path);
-        if (d->format != NULL) {
+        if (moved) {
+            g_string_append(spec, ",format=qcow2");
+        } else if (d->format != NULL) {
             g_string_append_printf(spec, ",format=%s", d->format);
         }
         if (d->readonly) {
@@ -708,6 +715,9 @@ GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_p
     g_ptr_array_add(b, g_strdup("--qmp"));
     g_ptr_array_add(b, g_strconcat("unix:", qmp_path, NULL));
     add2(b, "--serial", "stdio");
+    if (snapshot_dir != NULL) {
+        add2(b, "--snapshot-dir", snapshot_dir);
+    }
     g_ptr_array_add(b, NULL);
     return (GStrv)g_ptr_array_free(b, FALSE);
 }

@@ -6,8 +6,11 @@
  */
 #include "gui/vm.h"
 
+#include "gui/snapshots.h"
+
 #include "gui/dv-error.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 
@@ -412,7 +415,23 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_autofree char *qmp = g_build_filename(rdir, sock_name, NULL);
     g_autofree char *log = g_build_filename(self->dir, "engine.log", NULL);
     g_autofree char *binary = dv_engine_find_binary();
-    g_auto(GStrv) config_args = dv_vm_config_engine_args(self->config, qmp);
+    /* The snapshot tree lives in the VM's directory; once it holds a snapshot, the disks run
+     * on the overlays its index names (docs/gui.md, "Snapshots"). */
+    g_autofree char *snapdir = g_build_filename(self->dir, "snapshots", NULL);
+    if (g_mkdir_with_parents(snapdir, 0755) < 0) {
+        int e = errno;
+        g_set_error(error, DV_ERROR, DV_ERROR_INVALID, "Cannot create %s: %s", snapdir,
+                    g_strerror(e));
+        return FALSE;
+    }
+    GError *index_error = NULL;
+    g_auto(GStrv) active = dv_snapshot_active_disks(snapdir, &index_error);
+    if (index_error != NULL) {
+        g_propagate_error(error, index_error);
+        return FALSE;
+    }
+    g_auto(GStrv) config_args =
+        dv_vm_config_engine_args(self->config, qmp, snapdir, (const char *const *)active);
     /* Every VM gets the VGA and the local display channel the Screen page connects to. */
     g_autofree char *display_name =
         g_strdup_printf("%s.display", self->config->uuid ? self->config->uuid : self->name);

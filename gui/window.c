@@ -147,6 +147,8 @@ static void select_vm(DvWindow *self, DvVm *vm)
     }
 }
 
+/* Call as `ok = call(..., &e); report(self, ok, e)`: in `report(self, call(&e), e)` the
+ * compiler may read e before the call sets it, and the error is then never shown. */
 static gboolean report(DvWindow *self, gboolean ok, GError *error)
 {
     if (!ok && error != NULL) {
@@ -174,7 +176,8 @@ static void act_start(GSimpleAction *a, GVariant *p, gpointer data)
 {
     DvWindow *self = data;
     GError *e = NULL;
-    if (self->selected && report(self, dv_vm_start(self->selected, &e), e)) {
+    gboolean ok = self->selected != NULL && dv_vm_start(self->selected, &e);
+    if (self->selected != NULL && report(self, ok, e)) {
         int page = gtk_notebook_page_num(self->console_area, GTK_WIDGET(self->serial));
         gtk_notebook_set_current_page(self->console_area, page);
         dv_serial_console_focus(self->serial);
@@ -187,7 +190,8 @@ static void act_start(GSimpleAction *a, GVariant *p, gpointer data)
         DvWindow *self = data;                                                                     \
         GError *e = NULL;                                                                          \
         if (self->selected != NULL) {                                                              \
-            report(self, call(self->selected, &e), e);                                             \
+            gboolean ok = call(self->selected, &e);                                                \
+            report(self, ok, e);                                                                   \
         }                                                                                          \
     }
 SIMPLE_ACTION(act_pause, dv_vm_pause)
@@ -203,7 +207,8 @@ static void delete_response(GtkDialog *dialog, int response, gpointer data)
     if (response == GTK_RESPONSE_ACCEPT && self->selected != NULL) {
         GError *e = NULL;
         g_autoptr(DvVm) vm = g_object_ref(self->selected);
-        report(self, dv_library_delete(self->library, vm, &e), e);
+        gboolean ok = dv_library_delete(self->library, vm, &e);
+        report(self, ok, e);
     }
 }
 
@@ -277,7 +282,8 @@ static void file_response(GtkNativeDialog *native, int response, gpointer data)
     GError *e = NULL;
     if (save) {
         if (self->selected != NULL) {
-            report(self, dv_library_export(self->library, self->selected, path, &e), e);
+            gboolean ok = dv_library_export(self->library, self->selected, path, &e);
+            report(self, ok, e);
         }
     } else {
         DvVm *vm = dv_library_import(self->library, path, NULL, &e);

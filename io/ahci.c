@@ -8,6 +8,7 @@
 #include "io/ahci.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #define CMD_TBL_PRDT 0x80
 #define PRD_SIZE 16
 #define RFIS_D2H 0x40
+#define RFIS_SDB 0x58
+#define AHCI_AIO_DEPTH AHCI_SLOTS
 
 /* ATA status and error bits. */
 #define ATA_DRDY 0x40
@@ -158,18 +161,26 @@ static int prd_copy(struct ahci_cmd *c, const void *buf, uint64_t len)
     return prd_walk(c, len, copy_to_guest, (void *)buf);
 }
 
-/* Straight between an image and guest RAM, PRD by PRD. */
-struct image_xfer {
-    struct block_image *img;
-    uint64_t off; /* image offset of the transfer's first byte */
-    bool write;
-};
-
-static int image_io(void *ctx, void *hva, uint64_t off, uint64_t n)
+/* The PRD regions of a transfer as the iovec list of its block request. */
+static int collect_iov(void *ctx, void *hva, uint64_t off, uint64_t n)
 {
-    struct image_xfer *x = ctx;
-    return x->write ? block_pwrite(x->img, x->off + off, hva, n)
-                    : block_pread(x->img, x->off + off, hva, n);
+    struct ahci_io *io = ctx;
+    (void)off;
+    if (io->niov == io->cap) {
+        if (io->cap == BLOCK_AIO_IOV_MAX) {
+            return -E2BIG; /* guest-controlled: more PRDs than one request carries */
+        }
+        unsigned cap = io->cap ? io->cap * 2 : 16;
+        cap = cap > BLOCK_AIO_IOV_MAX ? BLOCK_AIO_IOV_MAX : cap;
+        struct iovec *iov = realloc(io->iov, cap * sizeof(*iov));
+        if (!iov) {
+            return -ENOMEM;
+        }
+        io->iov = iov;
+        io->cap = cap;
+    }
+    io->iov[io->niov++] = (struct iovec){hva, n};
+    return 0;
 }
 
 /* Bytes described by the PRDT (entries read and checked; 0 with c->bad on a fault). */
@@ -202,6 +213,23 @@ static void post_d2h(struct ahci_port *p, uint8_t status, uint8_t error)
     }
 }
 
+/* Set Device Bits FIS: the NCQ tags in done have completed (SATA 3.x 10.5.8). */
+static void post_sdb(struct ahci_port *p, uint8_t status, uint8_t error, uint32_t done)
+{
+    if (!(p->cmd & AHCI_PxCMD_FRE)) {
+        return;
+    }
+    uint8_t fis[8] = {0xa1, 0x40, status & 0x77, error};
+    fis[4] = (uint8_t)done;
+    fis[5] = (uint8_t)(done >> 8);
+    fis[6] = (uint8_t)(done >> 16);
+    fis[7] = (uint8_t)(done >> 24);
+    /* guest-controlled: a received-FIS area outside RAM is dropped. */
+    if (guest_mem_write(p->ahci->mem, port_addr(p->fb, p->fbu) + RFIS_SDB, fis, sizeof(fis)) < 0) {
+        p->errors++;
+    }
+}
+
 static void finish(struct ahci_cmd *c, unsigned slot, uint8_t status, uint8_t error)
 {
     struct ahci_port *p = c->p;
@@ -226,6 +254,53 @@ static void finish(struct ahci_cmd *c, unsigned slot, uint8_t status, uint8_t er
     p->is |= AHCI_PxIS_DHRS;
     if (status & ATA_ERR) {
         p->is |= AHCI_PxIS_TFES;
+    }
+}
+
+/* ---- asynchronous transfers ---------------------------------------------------------------- */
+
+static void io_done(struct block_aio_req *req, int result);
+
+/*
+ * Send slot's transfer (len bytes through the PRDT at image offset off; len 0 for a flush)
+ * to the block layer. true: it completes in io_done(). false: it could not start (c->bad for
+ * a bad PRDT, else the block layer refused it); the caller fails the command.
+ */
+static bool submit_io(struct ahci_cmd *c, unsigned slot, enum block_aio_op op, uint64_t off,
+                      uint64_t len, bool ncq, bool atapi)
+{
+    struct ahci_port *p = c->p;
+    struct ahci_io *io = &p->io[slot];
+    io->niov = 0;
+    if (len && prd_walk(c, len, collect_iov, io) < 0) {
+        c->bad = true; /* a PRD outside RAM, a short PRDT or more PRDs than BLOCK_AIO_IOV_MAX */
+        return false;
+    }
+    io->p = p;
+    io->slot = slot;
+    io->ncq = ncq;
+    io->atapi = atapi;
+    io->cancelled = false;
+    io->hdr_gpa = c->hdr_gpa;
+    io->len = len;
+    io->req = (struct block_aio_req){
+        .op = op, .off = off, .iov = io->iov, .iovcnt = io->niov, .done = io_done};
+    if (!p->aio || block_aio_submit(p->aio, &io->req) < 0) {
+        p->io_errors++;
+        return false;
+    }
+    p->busy |= 1u << slot;
+    p->serial_busy |= !ncq;
+    return true;
+}
+
+/* Stop waiting for the transfers in flight (port stopped or reset): they finish unseen. */
+static void cancel_io(struct ahci_port *p)
+{
+    for (unsigned slot = 0; slot < AHCI_SLOTS; slot++) {
+        if (p->busy & (1u << slot)) {
+            p->io[slot].cancelled = true;
+        }
     }
 }
 
@@ -269,10 +344,11 @@ static void identify_disk(struct ahci_port *p, uint8_t *id)
     put16le(id + 66 * 2, 120);
     put16le(id + 67 * 2, 120);
     put16le(id + 68 * 2, 120);
-    put16le(id + 76 * 2, 0x0006); /* SATA gen 1 and 2 */
-    put16le(id + 80 * 2, 0x00f0); /* ATA/ATAPI-4..7 */
-    put16le(id + 82 * 2, 0x4020); /* write cache */
-    put16le(id + 83 * 2, 0x7400); /* LBA48, FLUSH CACHE (EXT) */
+    put16le(id + 75 * 2, AHCI_SLOTS - 1); /* NCQ queue depth - 1 */
+    put16le(id + 76 * 2, 0x0106);         /* NCQ; SATA gen 1 and 2 */
+    put16le(id + 80 * 2, 0x00f0);         /* ATA/ATAPI-4..7 */
+    put16le(id + 82 * 2, 0x4020);         /* write cache */
+    put16le(id + 83 * 2, 0x7400);         /* LBA48, FLUSH CACHE (EXT) */
     put16le(id + 84 * 2, 0x4000);
     put16le(id + 85 * 2, 0x4020);
     put16le(id + 86 * 2, 0x3400);
@@ -324,7 +400,8 @@ static void ata_lba(const uint8_t *f, bool ext, uint64_t *lba, uint32_t *count)
     *count = n;
 }
 
-static bool ata_rw(struct ahci_cmd *c, bool ext, bool write)
+/* A read or write; true when it went to the block layer (it completes in io_done()). */
+static bool ata_rw(struct ahci_cmd *c, unsigned slot, bool ext, bool write)
 {
     struct ahci_port *p = c->p;
     uint64_t lba;
@@ -333,8 +410,33 @@ static bool ata_rw(struct ahci_cmd *c, bool ext, bool write)
     if (lba > p->sectors || count > p->sectors - lba) { /* guest-controlled */
         return false;
     }
-    struct image_xfer x = {p->img, lba * ATA_SECTOR, write};
-    return prd_walk(c, (uint64_t)count * ATA_SECTOR, image_io, &x) == 0;
+    return submit_io(c, slot, write ? BLOCK_AIO_WRITE : BLOCK_AIO_READ, lba * ATA_SECTOR,
+                     (uint64_t)count * ATA_SECTOR, false, false);
+}
+
+/*
+ * READ/WRITE FPDMA QUEUED (ATA8-ACS 7.57/7.69): the count is in the features fields, the tag
+ * is the slot (AHCI 1.3 5.6.4.1). Accepted at once (PxCI bit cleared, PxTFD not busy); the
+ * PxSACT bit clears when the data has moved. true when it was accepted.
+ */
+static bool ncq_rw(struct ahci_cmd *c, unsigned slot, bool write)
+{
+    struct ahci_port *p = c->p;
+    const uint8_t *f = c->cfis;
+    uint64_t lba = (uint64_t)f[4] | (uint64_t)f[5] << 8 | (uint64_t)f[6] << 16 |
+                   (uint64_t)f[8] << 24 | (uint64_t)f[9] << 32 | (uint64_t)f[10] << 40;
+    uint32_t count = (uint32_t)f[3] | (uint32_t)f[11] << 8;
+    count = count ? count : 65536;
+    if (!(p->sact & (1u << slot)) || lba > p->sectors || count > p->sectors - lba) {
+        return false; /* guest-controlled: no PxSACT bit for the tag, or beyond the disk */
+    }
+    if (!submit_io(c, slot, write ? BLOCK_AIO_WRITE : BLOCK_AIO_READ, lba * ATA_SECTOR,
+                   (uint64_t)count * ATA_SECTOR, true, false)) {
+        return false;
+    }
+    p->ci &= ~(1u << slot);
+    p->tfd = ATA_DRDY | ATA_DSC;
+    return true;
 }
 
 static void ata_command(struct ahci_cmd *c, unsigned slot)
@@ -358,23 +460,29 @@ static void ata_command(struct ahci_cmd *c, unsigned slot)
         break;
     case 0x25: /* READ DMA EXT */
     case 0x24: /* READ SECTORS EXT */
-        ok = disk && ata_rw(c, true, false);
-        break;
     case 0xc8: /* READ DMA */
     case 0x20: /* READ SECTORS */
-        ok = disk && ata_rw(c, false, false);
-        break;
     case 0x35: /* WRITE DMA EXT */
     case 0x34: /* WRITE SECTORS EXT */
-        ok = disk && ata_rw(c, true, true);
-        break;
     case 0xca: /* WRITE DMA */
     case 0x30: /* WRITE SECTORS */
-        ok = disk && ata_rw(c, false, true);
+        if (disk && ata_rw(c, slot, op == 0x25 || op == 0x24 || op == 0x35 || op == 0x34,
+                           op == 0x35 || op == 0x34 || op == 0xca || op == 0x30)) {
+            return; /* io_done() finishes it */
+        }
+        break;
+    case 0x60: /* READ FPDMA QUEUED */
+    case 0x61: /* WRITE FPDMA QUEUED */
+        if (disk && ncq_rw(c, slot, op == 0x61)) {
+            return;
+        }
+        p->sact &= ~(1u << slot);
         break;
     case 0xe7: /* FLUSH CACHE */
     case 0xea: /* FLUSH CACHE EXT */
-        ok = disk && block_flush(p->img) == 0;
+        if (disk && submit_io(c, slot, BLOCK_AIO_FLUSH, 0, 0, false, false)) {
+            return;
+        }
         break;
     case 0xef: /* SET FEATURES */
     case 0xc6: /* SET MULTIPLE MODE */
@@ -624,23 +732,38 @@ static unsigned alloc_len(const uint8_t *cdb)
     }
 }
 
-static void atapi_read(struct ahci_cmd *c, const uint8_t *cdb)
+/* READ(10)/READ(12); true when it went to the block layer (it completes in io_done()). */
+static bool atapi_read(struct ahci_cmd *c, unsigned slot, const uint8_t *cdb)
 {
     struct ahci_port *p = c->p;
     uint64_t lba = get32be(cdb + 2);
     uint64_t count = cdb[0] == 0x28 ? get16be(cdb + 7) : get32be(cdb + 6);
     if (lba > p->sectors || count > p->sectors - lba) { /* guest-controlled */
         sense(p, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
-        return;
+        return false;
     }
     uint64_t len = count * ATAPI_SECTOR;
     if (len > AHCI_MAX_XFER) {
         c->bad = true;
-        return;
+        return false;
     }
-    struct image_xfer x = {p->img, lba * ATAPI_SECTOR, false};
-    if (prd_walk(c, len, image_io, &x) < 0 && !c->bad) {
+    if (len == 0) {
+        return false; /* nothing to read: done */
+    }
+    if (!submit_io(c, slot, BLOCK_AIO_READ, lba * ATAPI_SECTOR, len, false, true) && !c->bad) {
         sense(p, 0x03, 0x11); /* medium error, unrecovered read error */
+    }
+    return !c->bad && !p->sense_key;
+}
+
+/* The end of a PACKET command: its sense decides the status. */
+static void atapi_finish(struct ahci_cmd *c, unsigned slot)
+{
+    struct ahci_port *p = c->p;
+    if (!c->bad && p->sense_key) {
+        finish(c, slot, ATA_DRDY | ATA_ERR, (uint8_t)(p->sense_key << 4 | ATA_ABRT));
+    } else {
+        finish(c, slot, ATA_DRDY | ATA_DSC, 0);
     }
 }
 
@@ -658,7 +781,9 @@ static void atapi_command(struct ahci_cmd *c, unsigned slot)
     } else if (needs_medium && !medium_ready(p)) {
         sense(p, SK_NOT_READY, ASC_MEDIUM_NOT_PRESENT);
     } else if (op == 0x28 || op == 0xa8) {
-        atapi_read(c, cdb);
+        if (atapi_read(c, slot, cdb)) {
+            return; /* io_done() finishes it */
+        }
     } else if (op == 0x00) { /* TEST UNIT READY */
     } else if (op == 0x1e) { /* PREVENT ALLOW MEDIUM REMOVAL */
         p->locked = cdb[4] & 1;
@@ -692,11 +817,7 @@ static void atapi_command(struct ahci_cmd *c, unsigned slot)
             }
         }
     }
-    if (!c->bad && p->sense_key) {
-        finish(c, slot, ATA_DRDY | ATA_ERR, (uint8_t)(p->sense_key << 4 | ATA_ABRT));
-    } else {
-        finish(c, slot, ATA_DRDY | ATA_DSC, 0);
-    }
+    atapi_finish(c, slot);
 }
 
 /* ---- the command engine ------------------------------------------------------------------- */
@@ -738,17 +859,88 @@ static void run_slot(struct ahci_port *p, unsigned slot)
     }
 }
 
+/*
+ * Start the issued commands whose slot is free, in slot order. A non-queued command with its
+ * transfer in flight holds back the rest until it completes (io_done() calls this again);
+ * queued (NCQ) commands run side by side.
+ */
 static void port_run(struct ahci_port *p)
 {
     if (!(p->cmd & AHCI_PxCMD_ST) || p->drive == AHCI_DRIVE_NONE) {
         return;
     }
-    for (unsigned slot = 0; slot < AHCI_SLOTS && p->ci; slot++) {
-        if (p->ci & (1u << slot)) {
+    for (unsigned slot = 0; slot < AHCI_SLOTS && (p->ci & ~p->busy) && !p->serial_busy; slot++) {
+        if ((p->ci & (1u << slot)) && !(p->busy & (1u << slot))) {
             run_slot(p, slot);
         }
     }
     update_irq(p->ahci);
+}
+
+/* A transfer finished (from block_aio_complete / block_aio_drain, device lock held). */
+static void io_done(struct block_aio_req *req, int result)
+{
+    struct ahci_io *io = (struct ahci_io *)req;
+    struct ahci_port *p = io->p;
+    unsigned slot = io->slot;
+    p->busy &= ~(1u << slot);
+    if (!io->ncq) {
+        p->serial_busy = false;
+    }
+    if (io->cancelled) {
+        io->cancelled = false;
+    } else {
+        if (result < 0) {
+            p->io_errors++;
+        }
+        struct ahci_cmd c = {.p = p, .hdr_gpa = io->hdr_gpa, .xferred = result < 0 ? 0 : io->len};
+        if (io->ncq) {
+            p->sact &= ~(1u << slot);
+            if (result < 0) {
+                p->tfd = (uint32_t)ATA_ABRT << 8 | ATA_DRDY | ATA_ERR;
+                post_sdb(p, ATA_DRDY | ATA_ERR, ATA_ABRT, 1u << slot);
+                p->is |= AHCI_PxIS_TFES | AHCI_PxIS_SDBS;
+            } else {
+                post_sdb(p, ATA_DRDY | ATA_DSC, 0, 1u << slot);
+                p->is |= AHCI_PxIS_SDBS;
+            }
+        } else if (io->atapi) {
+            if (result < 0) {
+                sense(p, 0x03, 0x11); /* medium error, unrecovered read error */
+            }
+            atapi_finish(&c, slot);
+        } else if (result < 0) {
+            finish(&c, slot, ATA_DRDY | ATA_ERR, ATA_ABRT);
+        } else {
+            finish(&c, slot, ATA_DRDY | ATA_DSC, 0);
+        }
+    }
+    port_run(p);
+    update_irq(p->ahci);
+}
+
+int ahci_port_event_fd(const struct ahci *a, unsigned port)
+{
+    return port < AHCI_PORTS && a->ports[port].aio ? block_aio_event_fd(a->ports[port].aio) : -1;
+}
+
+void ahci_process(struct ahci *a)
+{
+    for (unsigned i = 0; i < AHCI_PORTS; i++) {
+        if (a->ports[i].aio) {
+            block_aio_complete(a->ports[i].aio);
+        }
+    }
+}
+
+void ahci_drain(struct ahci *a)
+{
+    for (unsigned i = 0; i < AHCI_PORTS; i++) {
+        /* a completion may start the next held-back command: until the port is idle */
+        while (a->ports[i].aio && a->ports[i].busy) {
+            block_aio_drain(a->ports[i].aio);
+        }
+    }
 }
 
 /* COMRESET done (or power-on): the device's signature arrives. */
@@ -768,6 +960,7 @@ static void port_link_up(struct ahci_port *p)
 
 static void port_reset(struct ahci_port *p)
 {
+    cancel_io(p);
     p->clb = p->clbu = p->fb = p->fbu = 0;
     p->is = p->ie = p->serr = p->sact = p->ci = p->sctl = 0;
     p->cmd =
@@ -856,6 +1049,7 @@ static void port_write(struct ahci_port *p, unsigned off, uint32_t v)
         } else {
             p->ci = 0; /* clearing ST drops the outstanding commands (AHCI 1.3 3.3.14) */
             p->sact = 0;
+            cancel_io(p);
         }
         if (cmd & AHCI_PxCMD_FRE) {
             cmd |= AHCI_PxCMD_FR;
@@ -874,6 +1068,7 @@ static void port_write(struct ahci_port *p, unsigned off, uint32_t v)
         } else if ((v & 0xf) == 1) {
             p->ssts = 0;
             p->ci = p->sact = 0;
+            cancel_io(p);
         }
         p->sctl = v;
         break;
@@ -909,12 +1104,19 @@ uint64_t ahci_read(void *opaque, uint64_t off, unsigned size)
         if (n >= AHCI_PORTS) { /* guest-controlled */
             return 0;
         }
-        return port_read(&a->ports[n], (unsigned)((off - AHCI_PORT_BASE) % AHCI_PORT_LEN));
+        struct ahci_port *p = &a->ports[n];
+        if (p->busy) {
+            /* A guest polling for its command (firmware does) reaps a finished transfer
+             * here rather than waiting for the event loop thread to be scheduled. */
+            block_aio_complete(p->aio);
+        }
+        return port_read(p, (unsigned)((off - AHCI_PORT_BASE) % AHCI_PORT_LEN));
     }
     switch (off) {
     case AHCI_CAP:
-        /* 64-bit, AHCI only, Gen 1, 32 slots, staggered spin-up, ports - 1 */
-        return 1u << 31 | 1u << 27 | 1u << 18 | 1u << 20 | (AHCI_SLOTS - 1) << 8 | (AHCI_PORTS - 1);
+        /* 64-bit, NCQ, AHCI only, Gen 1, 32 slots, staggered spin-up, ports - 1 */
+        return 1u << 31 | 1u << 30 | 1u << 27 | 1u << 18 | 1u << 20 | (AHCI_SLOTS - 1) << 8 |
+               (AHCI_PORTS - 1);
     case AHCI_GHC:
         return a->ghc;
     case AHCI_IS:
@@ -997,9 +1199,20 @@ void ahci_destroy(struct ahci *a)
         return;
     }
     for (unsigned i = 0; i < AHCI_PORTS; i++) {
-        if (a->ports[i].img) {
-            block_close(a->ports[i].img);
-            a->ports[i].img = NULL;
+        struct ahci_port *p = &a->ports[i];
+        /* what is still in flight finishes unseen; nothing new starts */
+        p->ci = p->sact = 0;
+        cancel_io(p);
+        block_aio_destroy(p->aio);
+        p->aio = NULL;
+        for (unsigned s = 0; s < AHCI_SLOTS; s++) {
+            free(p->io[s].iov);
+            p->io[s].iov = NULL;
+            p->io[s].cap = 0;
+        }
+        if (p->img) {
+            block_close(p->img);
+            p->img = NULL;
         }
     }
     free(a->buf);
@@ -1032,6 +1245,12 @@ int ahci_attach(struct ahci *a, unsigned port, enum ahci_drive drive, struct blo
         p->tray_open = false;
         p->media_event = img ? AHCI_MEDIA_NEW : AHCI_MEDIA_NO_CHANGE;
     }
+    char aerr[BLOCK_ERR_LEN];
+    int r = block_aio_create(img, a->backend, AHCI_AIO_DEPTH, &p->aio, aerr, sizeof(aerr));
+    if (r < 0) {
+        snprintf(err, errlen, "AHCI port %u: %s", port, aerr);
+        return r;
+    }
     p->drive = drive;
     p->img = img;
     snprintf(p->serial, sizeof(p->serial), "%s", serial ? serial : "");
@@ -1050,6 +1269,8 @@ int ahci_change_medium(struct ahci *a, unsigned port, struct block_image *img, b
         p->media_event = AHCI_MEDIA_EJECT_REQUEST; /* the guest may honour it */
         return -EBUSY;
     }
+    ahci_drain(a);
+    block_aio_set_image(p->aio, img);
     if (p->img) {
         block_close(p->img);
     }
@@ -1065,6 +1286,11 @@ int ahci_change_medium(struct ahci *a, unsigned port, struct block_image *img, b
 static void reset_cb(void *opaque)
 {
     ahci_reset(opaque);
+}
+
+static void quiesce_cb(void *opaque)
+{
+    ahci_drain(opaque);
 }
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -1092,8 +1318,9 @@ static const struct vmstate hba_vmstate = {
 };
 
 /*
- * Commands complete inside the PxCI write, so a saved port never has a command in flight;
- * the drive and its medium come from the command line, not from the state.
+ * Checkpoints are taken after ahci_drain() (the "ahci" section's quiesce hook), so a saved
+ * port never has a command in flight; the drive and its medium come from the command line,
+ * not from the state.
  */
 static int port_post_load(void *opaque)
 {
@@ -1142,7 +1369,7 @@ unsigned ahci_state_sections(struct ahci *a, struct device *out, unsigned max)
 {
     unsigned n = 0;
     if (n < max) {
-        out[n++] = (struct device){"ahci", a, reset_cb, &hba_vmstate};
+        out[n++] = (struct device){"ahci", a, reset_cb, &hba_vmstate, quiesce_cb};
     }
     for (unsigned i = 0; i < AHCI_PORTS && n < max; i++) {
         out[n++] = (struct device){port_names[i], &a->ports[i], NULL, &port_vmstate};

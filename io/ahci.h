@@ -2,8 +2,10 @@
 /*
  * An ICH9-compatible AHCI 1.3 SATA controller (PCI 8086:2922, class 01 06 01, the ABAR in
  * BAR5, INTx) with SATA disks (ATA8-ACS DMA and PIO reads/writes, IDENTIFY, FLUSH) and ATAPI
- * CD-ROM drives (MMC-6 subset: the commands SeaBIOS, GRUB and Linux need). Commands complete
- * synchronously inside the PxCI write; docs/ahci.md lists what is modelled and what is not.
+ * CD-ROM drives (MMC-6 subset: the commands SeaBIOS, GRUB and Linux need). Data transfers
+ * and flushes go to the asynchronous block layer (io/block_aio.h) and complete later, from
+ * ahci_process() on the event loop; NCQ (READ/WRITE FPDMA QUEUED) commands run in parallel.
+ * docs/ahci.md lists what is modelled and what is not.
  */
 #ifndef DESKVM_IO_AHCI_H
 #define DESKVM_IO_AHCI_H
@@ -13,6 +15,7 @@
 #include <stdint.h>
 
 #include "io/block.h"
+#include "io/block_aio.h"
 #include "io/pci.h"
 #include "vmm/bus.h"
 #include "vmm/device.h"
@@ -65,6 +68,7 @@
 
 #define AHCI_PxIS_DHRS (1u << 0)
 #define AHCI_PxIS_PSS (1u << 1)
+#define AHCI_PxIS_SDBS (1u << 3)
 #define AHCI_PxIS_HBFS (1u << 29)
 #define AHCI_PxIS_TFES (1u << 30)
 
@@ -85,6 +89,20 @@ enum ahci_media_event {
 };
 
 struct ahci;
+struct ahci_port;
+
+/* One command slot's transfer on the block layer. */
+struct ahci_io {
+    struct block_aio_req req; /* first: the completion finds the slot from it */
+    struct ahci_port *p;
+    unsigned slot;
+    bool ncq;       /* READ/WRITE FPDMA QUEUED: completes through a Set Device Bits FIS */
+    bool atapi;     /* a PACKET READ: an I/O error becomes sense 3/11h */
+    bool cancelled; /* the port was stopped or reset: complete silently */
+    uint64_t hdr_gpa, len;
+    struct iovec *iov;
+    unsigned niov, cap;
+};
 
 struct ahci_port {
     struct ahci *ahci;
@@ -102,7 +120,15 @@ struct ahci_port {
     enum ahci_media_event media_event;
     bool tray_open, locked;
 
-    uint64_t errors; /* commands failed for bad guest structures (addresses, lengths) */
+    uint64_t errors;    /* commands failed for bad guest structures (addresses, lengths) */
+    uint64_t io_errors; /* commands failed by the image (the block layer's error) */
+
+    /* Asynchronous I/O: the port's engine, which slots have a transfer in flight, and
+     * whether one of those is a non-queued command (no other command starts meanwhile). */
+    struct block_aio *aio;
+    uint32_t busy;
+    bool serial_busy;
+    struct ahci_io io[AHCI_SLOTS];
 };
 
 struct ahci {
@@ -112,6 +138,7 @@ struct ahci {
     struct ahci_port ports[AHCI_PORTS];
     uint8_t *buf; /* scratch for IDENTIFY and ATAPI replies */
     uint64_t bad_access;
+    enum block_aio_backend backend; /* for the ports attached next (default: auto) */
 };
 
 /* Set up the PCI function and empty ports. 0 or -errno. */
@@ -120,9 +147,10 @@ __attribute__((warn_unused_result)) int ahci_init(struct ahci *a, const struct g
 void ahci_destroy(struct ahci *a);
 
 /*
- * Put a drive on port (before the guest runs). img may be NULL only for a CD-ROM (an empty
- * drive). The port takes img. -EINVAL (port out of range, taken, or a disk whose size is not
- * a whole number of sectors) with one line in err.
+ * Put a drive on port (before the guest runs), with its block I/O engine (a->backend).
+ * img may be NULL only for a CD-ROM (an empty drive). The port takes img. -EINVAL (port out
+ * of range, taken, or a disk whose size is not a whole number of sectors) or the block
+ * layer's error, with one line in err; on error img is not taken.
  */
 __attribute__((warn_unused_result)) int ahci_attach(struct ahci *a, unsigned port,
                                                     enum ahci_drive drive, struct block_image *img,
@@ -142,6 +170,16 @@ uint64_t ahci_read(void *opaque, uint64_t off, unsigned size);
 void ahci_write(void *opaque, uint64_t off, uint64_t val, unsigned size);
 
 void ahci_reset(struct ahci *a);
+
+/*
+ * Completions: each attached port's engine signals on its event fd (-1 for a port without a
+ * drive); ahci_process() then finishes the commands whose I/O is done (FIS, PxCI/PxSACT,
+ * interrupt) and starts the ones they held back. Never blocks. ahci_drain() waits until no
+ * command is in flight on any port (before a checkpoint, before guest RAM goes away).
+ */
+int ahci_port_event_fd(const struct ahci *a, unsigned port);
+void ahci_process(struct ahci *a);
+void ahci_drain(struct ahci *a);
 /*
  * The device entries for the VM: "ahci" (the HBA, with reset) and one state section per port
  * ("ahci-port0".., no reset of their own). Fills at most max; returns how many

@@ -233,6 +233,28 @@ const char *block_format_name(const struct block_image *img)
     return img->drv->name;
 }
 
+const char *block_path(const struct block_image *img)
+{
+    return img->path;
+}
+
+struct block_image *block_backing(struct block_image *img)
+{
+    return img->drv->backing ? img->drv->backing(img) : NULL;
+}
+
+int block_alloc_status(struct block_image *img, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    if (len == 0 || off >= img->size || len > img->size - off) {
+        return -EINVAL;
+    }
+    if (!img->drv->alloc_status) {
+        *pnum = len;
+        return BLOCK_ALLOC_DATA;
+    }
+    return img->drv->alloc_status(img, off, len, pnum);
+}
+
 /* guest-controlled: off and len come from a virtio-blk request. */
 static bool range_ok(const struct block_image *img, uint64_t off, uint64_t len)
 {

@@ -98,6 +98,35 @@ int block_sync_fd(struct block_image *img);
 /* The last run-time error on this image as one line ("" if none). Copies into buf. */
 void block_last_error(struct block_image *img, char *buf, size_t len);
 
+/*
+ * What this image itself holds (its backing chain not consulted) for the bytes from off: the
+ * answer covers the first *pnum bytes (0 < *pnum <= len). BLOCK_ALLOC_DATA: the image has the
+ * bytes (raw: always); BLOCK_ALLOC_ZERO: they read as zeroes whatever the backing holds;
+ * BLOCK_ALLOC_NONE: reads go to the backing file (or zeroes without one). -errno on a
+ * corrupt image or a range past the end.
+ */
+enum block_alloc {
+    BLOCK_ALLOC_NONE,
+    BLOCK_ALLOC_DATA,
+    BLOCK_ALLOC_ZERO,
+};
+int block_alloc_status(struct block_image *img, uint64_t off, uint64_t len, uint64_t *pnum);
+/* The open backing image (qcow2 with a backing file) or NULL. */
+struct block_image *block_backing(struct block_image *img);
+/* The path the image was opened by (a backing file's: resolved against its overlay's dir). */
+const char *block_path(const struct block_image *img);
+
+/*
+ * Stream the backing file into an overlay (io/block_merge.c, docs/snapshots.md "Delete"):
+ * writes to out (must not exist; created as qcow2, 64 KiB clusters) an image that reads
+ * exactly as top does, holding top's own clusters and, where top has none, those of top's
+ * backing file B, and whose backing file is B's backing file (none if B has none). top must
+ * have a backing file. out is fsynced; on failure it is removed. The caller renames it over
+ * top when it wants the change.
+ */
+__attribute__((warn_unused_result)) int block_stream_backing(const char *top, const char *out,
+                                                             char *err, size_t err_len);
+
 /* Image creation (io/block_create.c). The file must not exist yet (O_EXCL). */
 struct qcow2_create_opts {
     uint64_t size;              /* virtual size; 0 with a backing file: the backing's size */

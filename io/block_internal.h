@@ -24,6 +24,9 @@ struct block_driver {
     int (*map)(struct block_image *img, uint64_t off, uint64_t len, bool write,
                struct block_extent *ext);
     int (*sync_fd)(struct block_image *img);
+    /* See block_alloc_status(); range already checked, len > 0. */
+    int (*alloc_status)(struct block_image *img, uint64_t off, uint64_t len, uint64_t *pnum);
+    struct block_image *(*backing)(struct block_image *img);
 };
 
 /* Every driver's image struct starts with this. */

@@ -1268,6 +1268,43 @@ static int qcow2_sync_fd(struct block_image *img)
     return atomic_load(&q->deferred) ? -1 : q->fd;
 }
 
+/* Runs of clusters of one kind in this image, as block_alloc_status() reports them. */
+static int qcow2_alloc_status(struct block_image *img, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    struct qcow2 *q = to_q(img);
+    uint64_t done = 0;
+    int kind = -1, r = 0;
+    pthread_mutex_lock(&q->lock);
+    while (done < len) {
+        uint64_t at = off + done;
+        uint64_t in = at & (q->cluster_size - 1);
+        uint64_t n = q->cluster_size - in < len - done ? q->cluster_size - in : len - done;
+        struct qcow2_map m;
+        if ((r = lookup(q, at >> q->cluster_bits, &m)) < 0) {
+            break;
+        }
+        int k = m.type == QCOW2_UNALLOC ? BLOCK_ALLOC_NONE
+                : m.type == QCOW2_ZERO  ? BLOCK_ALLOC_ZERO
+                                        : BLOCK_ALLOC_DATA;
+        if (kind >= 0 && k != kind) {
+            break;
+        }
+        kind = k;
+        done += n;
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (done == 0) {
+        return r < 0 ? r : -EIO;
+    }
+    *pnum = done;
+    return kind;
+}
+
+static struct block_image *qcow2_backing(struct block_image *img)
+{
+    return to_q(img)->backing;
+}
+
 static const struct block_driver qcow2_driver = {
     .name = "qcow2",
     .pread = qcow2_pread,
@@ -1278,6 +1315,8 @@ static const struct block_driver qcow2_driver = {
     .close = qcow2_close,
     .map = qcow2_map,
     .sync_fd = qcow2_sync_fd,
+    .alloc_status = qcow2_alloc_status,
+    .backing = qcow2_backing,
 };
 
 /* ---- open: every number from the file is checked before use ---- */

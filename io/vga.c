@@ -3,8 +3,10 @@
  * Standard VGA with Bochs VBE extensions (PCI 1234:1111). VRAM keeps four planes interleaved
  * (plane p of address a at vram[4 * a + p]), which makes chain-4 and the linear framebuffer
  * the same bytes. Text mode reads characters from plane 0 and attributes from plane 1 and
- * draws them with the built-in 8x16 font. Register meanings: IBM VGA Technical Reference;
- * dispi: Bochs vbe.h. docs/display.md lists what is not modelled.
+ * draws them with the built-in 8x16 font; graphics modes are drawn from the sequencer,
+ * graphics controller, CRTC and attribute registers alone; planar window accesses go through
+ * the graphics controller's latches and write/read modes. Register meanings: IBM VGA
+ * Technical Reference; dispi: Bochs vbe.h. docs/display.md lists what is not modelled.
  */
 #include "io/vga.h"
 
@@ -18,11 +20,25 @@
 #define SEQ_CLOCKING 0x01
 #define SEQ_MAP_MASK 0x02
 #define SEQ_MEM_MODE 0x04
-#define SEQ_SCREEN_OFF 0x20 /* in SEQ_CLOCKING */
-#define SEQ_CHAIN4 0x08     /* in SEQ_MEM_MODE */
+#define SEQ_DOT_CLOCK_HALF 0x08 /* in SEQ_CLOCKING */
+#define SEQ_SCREEN_OFF 0x20     /* in SEQ_CLOCKING */
+#define SEQ_CHAIN4 0x08         /* in SEQ_MEM_MODE */
 #define SEQ_ODD_EVEN_OFF 0x04
+#define GR_SET_RESET 0x00
+#define GR_ENABLE_SET_RESET 0x01
+#define GR_COLOR_COMPARE 0x02
+#define GR_DATA_ROTATE 0x03
 #define GR_READ_MAP 0x04
+#define GR_MODE 0x05
 #define GR_MISC 0x06
+#define GR_COLOR_DONT_CARE 0x07
+#define GR_BIT_MASK 0x08
+#define GR_MODE_READ1 0x08     /* in GR_MODE: colour compare reads */
+#define GR_MODE_ODD_EVEN 0x10  /* in GR_MODE: odd/even reads */
+#define GR_MODE_SHIFT_CGA 0x20 /* in GR_MODE: 2 bits per pixel, interleaved */
+#define GR_MODE_SHIFT_256 0x40 /* in GR_MODE: 8 bits per pixel */
+#define AR_PLANE_ENABLE 0x12
+#define CR_MODE 0x17
 #define AR_MODE 0x10
 #define AR_COLOR_SELECT 0x14
 #define AR_PAS 0x20 /* palette address source: the display runs */
@@ -160,6 +176,41 @@ static uint16_t vbe_read(struct vga *vga)
     return vga->vbe_regs[i];
 }
 
+uint32_t vga_window_linear(const struct vga *vga)
+{
+    if (vbe_enabled(vga) || !(vga->seq[SEQ_MEM_MODE] & SEQ_CHAIN4) ||
+        (vga->seq[SEQ_MAP_MASK] & 0x0f) != 0x0f) {
+        return 0;
+    }
+    switch ((vga->gr[GR_MISC] >> 2) & 3) {
+    case 0:
+        return 0x20000;
+    case 1:
+        return 0x10000;
+    default:
+        return 0;
+    }
+}
+
+/* Tell the glue when the window can be (or no longer be) plain memory. */
+static void window_check(struct vga *vga)
+{
+    uint32_t linear = vga_window_linear(vga);
+    if (linear != vga->window_linear) {
+        vga->window_linear = linear;
+        if (vga->window_changed) {
+            vga->window_changed(vga->sync_opaque);
+        }
+    }
+}
+
+/* The sequencer decides how CPU writes reach the planes, the graphics controller reads. */
+static bool odd_even(const struct vga *vga, bool write)
+{
+    return write ? !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)
+                 : (vga->gr[GR_MODE] & GR_MODE_ODD_EVEN) != 0;
+}
+
 /*
  * Every dispi write is checked against VRAM before it takes effect (guest-controlled): a
  * value that would put the visible mode outside VRAM is refused and counted; the old value
@@ -201,6 +252,7 @@ static void vbe_write(struct vga *vga, uint16_t val)
         if (!(val & VBE_ENABLED)) {
             r[i] = val & (VBE_GETCAPS | VBE_8BIT_DAC | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
             vga->full_redraw = true;
+            window_check(vga);
             return;
         }
         if (!vbe_enabled(vga)) {
@@ -223,6 +275,7 @@ static void vbe_write(struct vga *vga, uint16_t val)
         }
         r[i] = val & (VBE_ENABLED | VBE_GETCAPS | VBE_8BIT_DAC | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
         vga->full_redraw = true;
+        window_check(vga);
         return;
     case VBE_INDEX_VIRT_WIDTH:
     case VBE_INDEX_X_OFFSET:
@@ -323,6 +376,7 @@ static void ioport_write(struct vga *vga, unsigned port, uint8_t v)
     case 0x3c5:
         vga->seq[vga->seq_index & 7] = v;
         vga->full_redraw = true;
+        window_check(vga);
         return;
     case 0x3c6:
         vga->dac_mask = v;
@@ -354,6 +408,7 @@ static void ioport_write(struct vga *vga, unsigned port, uint8_t v)
     case 0x3cf:
         vga->gr[vga->gr_index & 0x0f] = v;
         vga->full_redraw = true;
+        window_check(vga);
         return;
     case 0x3d4:
         vga->cr_index = v;
@@ -465,7 +520,7 @@ static int64_t legacy_index(const struct vga *vga, uint64_t off, bool write, uns
         *plane = (unsigned)(off & 3);
         return (int64_t)off;
     }
-    if (!(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)) {
+    if (odd_even(vga, write)) {
         /* Odd/even: even addresses in plane 0 (characters), odd ones in plane 1. */
         *plane = (unsigned)(off & 1) | (write ? 0 : (vga->gr[GR_READ_MAP] & 2));
         return (int64_t)(((off & ~1ull) << 1) | *plane);
@@ -474,12 +529,108 @@ static int64_t legacy_index(const struct vga *vga, uint64_t off, bool write, uns
     return (int64_t)(off << 2) + *plane;
 }
 
+/* A 4-bit plane set as a 32-bit mask: byte p is 0xff where bit p is set (vram[4a + p]). */
+static uint32_t plane_bytes(unsigned bits)
+{
+    uint32_t v = 0;
+    for (unsigned p = 0; p < 4; p++) {
+        if (bits & (1u << p)) {
+            v |= 0xffu << (8 * p);
+        }
+    }
+    return v;
+}
+
+static uint32_t load32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/*
+ * A planar read loads the four latches; read mode 0 returns the plane GR04 selects, read
+ * mode 1 the colour compare: bit set where every plane in GR07 matches GR02.
+ */
+static uint8_t planar_read(struct vga *vga, int64_t i)
+{
+    vga->latch = load32(&vga->vram[i]);
+    if (!(vga->gr[GR_MODE] & GR_MODE_READ1)) {
+        return (uint8_t)(vga->latch >> (8 * (vga->gr[GR_READ_MAP] & 3)));
+    }
+    uint32_t diff = (vga->latch ^ plane_bytes(vga->gr[GR_COLOR_COMPARE])) &
+                    plane_bytes(vga->gr[GR_COLOR_DONT_CARE]);
+    return (uint8_t) ~(diff | diff >> 8 | diff >> 16 | diff >> 24);
+}
+
+/*
+ * What write modes 0, 2 and 3 put on the planes: mode 0 the CPU byte rotated by GR03 with
+ * set/reset GR00 on the planes GR01 enables, mode 2 the CPU byte's low nibble as the
+ * colour, mode 3 set/reset as the colour with the rotated byte ANDed into the bit mask;
+ * then the logical function against the latches and the bit mask (masked-off bits come
+ * from the latches).
+ */
+static uint32_t gc_write_data(const struct vga *vga, uint8_t val)
+{
+    const uint8_t *gr = vga->gr;
+    unsigned rot = gr[GR_DATA_ROTATE] & 7;
+    uint8_t rotated = (uint8_t)((val >> rot) | (val << ((8 - rot) & 7)));
+    uint32_t bit_mask = gr[GR_BIT_MASK], data;
+    if ((gr[GR_MODE] & 3) == 0) {
+        uint32_t sr_enable = plane_bytes(gr[GR_ENABLE_SET_RESET]);
+        data = (rotated * 0x01010101u & ~sr_enable) | (plane_bytes(gr[GR_SET_RESET]) & sr_enable);
+    } else if ((gr[GR_MODE] & 3) == 2) {
+        data = plane_bytes(val);
+    } else {
+        bit_mask &= rotated;
+        data = plane_bytes(gr[GR_SET_RESET]);
+    }
+    switch ((gr[GR_DATA_ROTATE] >> 3) & 3) {
+    case 1:
+        data &= vga->latch;
+        break;
+    case 2:
+        data |= vga->latch;
+        break;
+    case 3:
+        data ^= vga->latch;
+        break;
+    default:
+        break;
+    }
+    bit_mask *= 0x01010101u;
+    return (data & bit_mask) | (vga->latch & ~bit_mask);
+}
+
+/* A planar write: write mode 1 stores the latches as they are; the map mask SR02 picks the
+ * planes written. */
+static void planar_write(struct vga *vga, int64_t i, uint8_t val)
+{
+    uint32_t data = (vga->gr[GR_MODE] & 3) == 1 ? vga->latch : gc_write_data(vga, val);
+    uint32_t planes = plane_bytes(vga->seq[SEQ_MAP_MASK]);
+    uint32_t v = (load32(&vga->vram[i]) & ~planes) | (data & planes);
+    memcpy(&vga->vram[i], &v, 4);
+    vga_mark_dirty(vga, (uint64_t)i, 4);
+}
+
+/* True when accesses at this window offset go to one plane byte (chain-4, odd/even, VBE). */
+static bool legacy_direct(const struct vga *vga, bool write)
+{
+    if (vbe_enabled(vga) || (vga->seq[SEQ_MEM_MODE] & SEQ_CHAIN4)) {
+        return true;
+    }
+    return odd_even(vga, write);
+}
+
 static uint64_t legacy_read(void *opaque, uint64_t off, unsigned size)
 {
     struct vga *vga = opaque;
     unsigned plane;
     int64_t i = legacy_index(vga, off, false, &plane);
-    return i < 0 ? 0xff : vga->vram[i];
+    if (i < 0) {
+        return 0xff;
+    }
+    return legacy_direct(vga, false) ? vga->vram[i] : planar_read(vga, i - plane);
 }
 
 static void legacy_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
@@ -490,22 +641,14 @@ static void legacy_write(void *opaque, uint64_t off, uint64_t val, unsigned size
     if (i < 0) {
         return;
     }
-    uint8_t mask = vga->seq[SEQ_MAP_MASK];
-    if (vbe_enabled(vga) || (vga->seq[SEQ_MEM_MODE] & (SEQ_CHAIN4)) ||
-        !(vga->seq[SEQ_MEM_MODE] & SEQ_ODD_EVEN_OFF)) {
-        if (vbe_enabled(vga) || (mask & (1u << plane))) {
-            vga->vram[i] = (uint8_t)val;
-            vga_mark_dirty(vga, (uint64_t)i, 1);
-        }
+    if (!legacy_direct(vga, true)) {
+        planar_write(vga, i - plane, (uint8_t)val);
         return;
     }
-    /* Planar write mode 0 without set/reset or the ALU: every enabled plane gets the byte. */
-    for (unsigned p = 0; p < 4; p++) {
-        if (mask & (1u << p)) {
-            vga->vram[i + p] = (uint8_t)val;
-        }
+    if (vbe_enabled(vga) || (vga->seq[SEQ_MAP_MASK] & (1u << plane))) {
+        vga->vram[i] = (uint8_t)val;
+        vga_mark_dirty(vga, (uint64_t)i, 1);
     }
-    vga_mark_dirty(vga, (uint64_t)i, 4);
 }
 
 const struct bus_ops vga_legacy_ops = {
@@ -598,11 +741,10 @@ enum vga_mode vga_current_mode(const struct vga *vga)
     if (vbe_enabled(vga)) {
         return VGA_MODE_VBE;
     }
-    if (!(vga->ar_index & AR_PAS) || (vga->seq[SEQ_CLOCKING] & SEQ_SCREEN_OFF) ||
-        (vga->gr[GR_MISC] & 1)) {
-        return VGA_MODE_BLANK; /* legacy graphics modes are not drawn yet (docs/display.md) */
+    if (!(vga->ar_index & AR_PAS) || (vga->seq[SEQ_CLOCKING] & SEQ_SCREEN_OFF)) {
+        return VGA_MODE_BLANK;
     }
-    return VGA_MODE_TEXT;
+    return (vga->gr[GR_MISC] & 1) ? VGA_MODE_GRAPHICS : VGA_MODE_TEXT;
 }
 
 static uint32_t dac_color(const struct vga *vga, unsigned index, bool eight_bit)
@@ -611,12 +753,18 @@ static uint32_t dac_color(const struct vga *vga, unsigned index, bool eight_bit)
     if (eight_bit) {
         return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
     }
-    uint32_t r = p[0] & 0x3f, g = p[1] & 0x3f, b = p[2] & 0x3f;
-    return (r << 2 | r >> 4) << 16 | (g << 2 | g >> 4) << 8 | (b << 2 | b >> 4);
+    /* 6 to 8 bits as QEMU's VGA does (bit 0 fills the two new bits): screendumps of the
+     * same guest are byte-identical on both. */
+    uint32_t c = 0;
+    for (unsigned k = 0; k < 3; k++) {
+        uint32_t v = p[k] & 0x3f;
+        c = c << 8 | v << 2 | (v & 1) * 3;
+    }
+    return c;
 }
 
-/* A text attribute colour (0-15) through the attribute controller to the DAC. */
-static uint32_t text_color(const struct vga *vga, unsigned c)
+/* A 4-bit pixel or text colour (0-15) through the attribute controller to the DAC. */
+static uint32_t attr_color(const struct vga *vga, unsigned c)
 {
     unsigned v = vga->ar[c & 0x0f];
     if (vga->ar[AR_MODE] & 0x80) {
@@ -675,7 +823,7 @@ static void update_text(struct vga *vga, struct display *d)
     }
     uint32_t colors[16];
     for (unsigned c = 0; c < 16; c++) {
-        colors[c] = text_color(vga, c);
+        colors[c] = attr_color(vga, c);
     }
     int cursor_cell = -1;
     for (unsigned row = 0; row < rows; row++) {
@@ -756,6 +904,141 @@ static void update_vbe(struct vga *vga, struct display *d, bool compare)
     }
 }
 
+/* ---- graphics modes ---- */
+
+/* The CRTC's vertical display end (CR12 with overflow bits 8 and 9 in CR07) plus one. */
+static unsigned crtc_lines(const uint8_t *cr)
+{
+    return (cr[0x12] | ((cr[0x07] & 0x02u) << 7) | ((cr[0x07] & 0x40u) << 3)) + 1u;
+}
+
+/* Line compare: CR18, bit 8 in CR07 bit 4, bit 9 in CR09 bit 6. */
+static unsigned crtc_line_compare(const uint8_t *cr)
+{
+    return cr[0x18] | ((cr[0x07] & 0x10u) << 4) | ((cr[0x09] & 0x40u) << 3);
+}
+
+/* The 256 KiB a standard VGA's CRTC addresses (64 Ki addresses of four planes). */
+#define GFX_ADDR_MASK 0x3ffffu
+
+/*
+ * Decode one line of character clocks at VRAM byte addr (4 bytes, one per plane, per
+ * clock) into out, as the sequencer's shift registers and the attribute controller do:
+ * 256-colour (each plane byte one pixel, two dot clocks each), CGA interleave (2 bits per
+ * pixel, planes 0/1 then 2/3 bits), or four planes of one bit per pixel. dots doubles
+ * every pixel when the dot clock is halved (SR01 bit 3).
+ */
+static void gfx_line(const struct vga *vga, uint32_t addr, unsigned clocks, unsigned dots,
+                     const uint32_t *pal16, const uint32_t *pal256, uint32_t *out)
+{
+    unsigned shift = vga->gr[GR_MODE] & (GR_MODE_SHIFT_CGA | GR_MODE_SHIFT_256);
+    uint32_t plane_enable = plane_bytes(vga->ar[AR_PLANE_ENABLE]);
+    for (unsigned c = 0; c < clocks; c++) {
+        uint32_t v = load32(&vga->vram[(addr + 4u * c) & GFX_ADDR_MASK]);
+        uint32_t px[8];
+        if (shift & GR_MODE_SHIFT_256) {
+            for (unsigned k = 0; k < 4; k++) {
+                px[2 * k] = px[2 * k + 1] = pal256[(v >> (8 * k)) & 0xff];
+            }
+        } else if (shift & GR_MODE_SHIFT_CGA) {
+            v &= plane_enable;
+            for (unsigned k = 0; k < 8; k++) {
+                unsigned lo = (v >> (8 * (k >> 2))) & 0xff, hi = (v >> (16 + 8 * (k >> 2))) & 0xff;
+                unsigned sh = 6 - 2 * (k & 3);
+                px[k] = pal16[((lo >> sh) & 3) | (((hi >> sh) & 3) << 2)];
+            }
+        } else {
+            v &= plane_enable;
+            for (unsigned k = 0; k < 8; k++) {
+                unsigned bit = 7 - k, idx = 0;
+                for (unsigned p = 0; p < 4; p++) {
+                    idx |= ((v >> (8 * p + bit)) & 1u) << p;
+                }
+                px[k] = pal16[idx];
+            }
+        }
+        for (unsigned k = 0; k < 8; k++) {
+            for (unsigned r = 0; r < dots; r++) {
+                *out++ = px[k];
+            }
+        }
+    }
+}
+
+/*
+ * The graphics modes, from the register state alone (no mode numbers): width from CR01
+ * (8 dots per character clock, twice that with SR01 bit 3), height from the vertical
+ * display end. The row scan counter runs from 0 to CR09's maximum scan line, one step per
+ * scan line (per two with CR09's double scan); at its end the address advances by the
+ * offset register (CR13, 8 bytes of this VRAM layout per unit). CR17 bits 0/1 clear put
+ * row scan bits 0/1 into address bits 13/14 (the CGA and Hercules banks), and the line
+ * compare restarts at address 0.
+ * Only lines whose VRAM changed are drawn unless everything must be.
+ */
+static void update_graphics(struct vga *vga, struct display *d)
+{
+    const uint8_t *cr = vga->cr;
+    unsigned clocks = cr[0x01] + 1u, height = crtc_lines(cr);
+    unsigned dots = (vga->seq[SEQ_CLOCKING] & SEQ_DOT_CLOCK_HALF) ? 2 : 1;
+    unsigned width = clocks * 8 * dots;
+    if (width != d->width || height != d->height || vga->shown != VGA_MODE_GRAPHICS) {
+        if (display_resize(d, width, height) < 0) {
+            return;
+        }
+        vga->full_redraw = true;
+    }
+    uint32_t pal16[16], pal256[256];
+    for (unsigned c = 0; c < 16; c++) {
+        pal16[c] = attr_color(vga, c);
+    }
+    for (unsigned c = 0; c < 256; c++) {
+        pal256[c] = dac_color(vga, c & vga->dac_mask, false);
+    }
+    unsigned double_scan = cr[0x09] >> 7, max_scan = cr[0x09] & 0x1fu;
+    unsigned line_compare = crtc_line_compare(cr);
+    /* Bits 13 and 14 of the CRTC's address (in byte or word mode) as bits of this layout. */
+    unsigned bank_bit = 14 + ((cr[CR_MODE] >> 6) & 1);
+    uint32_t pitch = cr[0x13] * 8u;
+    uint32_t row_addr = ((uint32_t)cr[0x0c] << 8 | cr[0x0d]) * 4u;
+    uint32_t bytes = clocks * 4u;
+    unsigned row_scan = 0, run = 0;
+    for (unsigned y = 0; y <= height; y++) {
+        bool dirty = false;
+        if (y < height) {
+            uint32_t addr = row_addr;
+            if (!(cr[CR_MODE] & 1)) { /* row scan bit 0 replaces address bit 13 */
+                addr = (addr & ~(1u << bank_bit)) | ((row_scan & 1u) << bank_bit);
+            }
+            if (!(cr[CR_MODE] & 2)) { /* row scan bit 1 replaces address bit 14 */
+                addr = (addr & ~(2u << bank_bit)) | ((row_scan & 2u) << bank_bit);
+            }
+            addr &= GFX_ADDR_MASK;
+            dirty = vga->full_redraw || addr + bytes > GFX_ADDR_MASK + 1 ||
+                    range_dirty(vga, addr, bytes);
+            if (dirty) {
+                gfx_line(vga, addr, clocks, dots, pal16, pal256, d->data + (size_t)y * d->width);
+            }
+            /* The row scan counter counts every scan line, every second with double scan. */
+            if (!double_scan || (y & 1)) {
+                if (row_scan++ >= max_scan) {
+                    row_scan = 0;
+                    row_addr += pitch;
+                }
+            }
+            if (y == line_compare) {
+                row_addr = 0;
+                row_scan = 0;
+            }
+        }
+        if (dirty) {
+            run++;
+        } else if (run) {
+            display_damage(d, 0, y - run, width, run);
+            run = 0;
+        }
+    }
+}
+
 static void vga_update(void *opaque, struct display *d)
 {
     struct vga *vga = opaque;
@@ -767,6 +1050,9 @@ static void vga_update(void *opaque, struct display *d)
     switch (mode) {
     case VGA_MODE_TEXT:
         update_text(vga, d);
+        break;
+    case VGA_MODE_GRAPHICS:
+        update_graphics(vga, d);
         break;
     case VGA_MODE_VBE:
         update_vbe(vga, d, sync == VGA_SYNC_COMPARE);
@@ -803,6 +1089,7 @@ void vga_reset(struct vga *vga)
     vga->ar_flip = 0;
     vga->dac_read = vga->dac_write = vga->dac_sub = vga->dac_state = 0;
     vga->dac_mask = 0xff;
+    vga->latch = 0;
     memset(vga->dac_latch, 0, sizeof(vga->dac_latch));
     load_ega_palette(vga);
     vga->vbe_index = 0;
@@ -819,6 +1106,7 @@ void vga_reset(struct vga *vga)
     vga->full_redraw = true;
     vga->cursor_drawn = -1;
     vga_mark_dirty(vga, 0, vga->vram_size);
+    window_check(vga);
 }
 
 static void vga_reset_cb(void *opaque)
@@ -835,6 +1123,7 @@ int vga_init(struct vga *vga, uint8_t *vram, uint32_t vram_size)
     }
     vga->vram = vram;
     vga->vram_size = vram_size;
+    vga->state_vram = vram_size; /* a version 1 state (16 MiB only then) keeps it */
     vga->dirty = calloc(dirty_words(vga), sizeof(uint64_t));
     vga->text_shadow = calloc(TEXT_MAX_COLS * TEXT_MAX_ROWS, sizeof(uint16_t));
     if (!vga->dirty || !vga->text_shadow) {
@@ -877,6 +1166,9 @@ static int vga_post_load(void *opaque)
 {
     struct vga *vga = opaque;
     const uint16_t *r = vga->vbe_regs;
+    if (vga->state_vram != vga->vram_size) {
+        return -EMEDIUMTYPE; /* saved with another --display vga,vram= size */
+    }
     if (vga->dac_sub >= 3 || vga->ar_flip > 1 ||
         (uint32_t)r[VBE_INDEX_BANK] * VBE_BANK_SIZE >= vga->vram_size ||
         (vbe_enabled(vga) && !vbe_mode_fits(vga)) ||
@@ -887,6 +1179,7 @@ static int vga_post_load(void *opaque)
     vga->full_redraw = true;
     vga->cursor_drawn = -1;
     vga_mark_dirty(vga, 0, vga->vram_size);
+    window_check(vga);
     return 0;
 }
 
@@ -911,12 +1204,14 @@ static const struct vmstate_field vga_fields[] = {
     VMSTATE_ARRAY(struct vga, palette),
     VMSTATE_FIELD(struct vga, vbe_index),
     VMSTATE_ARRAY(struct vga, vbe_regs),
+    VMSTATE_FIELD_V(struct vga, latch, 2),
+    VMSTATE_FIELD_V(struct vga, state_vram, 2),
     VMSTATE_END,
 };
 
 const struct vmstate vga_vmstate = {
     .name = "vga",
-    .version = 1,
+    .version = 2,
     .fields = vga_fields,
     .post_load = vga_post_load,
 };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The standard VGA PCI device (QEMU's "-device VGA", PCI 1234:1111): the VGA registers at
- * 0x3C0-0x3DF (IBM VGA Technical Reference), text mode through the legacy window
+ * 0x3C0-0x3DF (IBM VGA Technical Reference), text and graphics modes through the legacy window
  * 0xA0000-0xBFFFF, and the Bochs VBE "dispi" interface (0x1CE/0x1CF and the MMIO BAR at
  * 0x500) with a linear framebuffer in the VRAM BAR. The model knows no addresses: the
  * machine glue (vmm/vga_machine.c) places it and maps VRAM as a KVM memory slot whose dirty
@@ -66,7 +66,7 @@ enum vbe_index {
 #define VBE_MAX_BPP 32u
 
 /* What the display shows now. */
-enum vga_mode { VGA_MODE_TEXT, VGA_MODE_VBE, VGA_MODE_BLANK };
+enum vga_mode { VGA_MODE_TEXT, VGA_MODE_GRAPHICS, VGA_MODE_VBE, VGA_MODE_BLANK };
 
 struct vga {
     /* Wiring, not saved. */
@@ -84,11 +84,17 @@ struct vga {
     int (*sync_dirty)(void *opaque, uint64_t *bitmap);
 #define VGA_SYNC_COMPARE 1
     void *sync_opaque;
-    uint64_t *dirty;       /* pages changed since the last update */
-    uint64_t clock_ns;     /* the time the glue passes to vga_update, for blinking */
-    bool full_redraw;      /* repaint everything on the next update */
-    enum vga_mode shown;   /* the mode the display shows */
-    uint16_t *text_shadow; /* char | attr << 8 per cell as last drawn */
+    /*
+     * vga_window_linear()'s answer changed (called with sync_opaque): the glue maps the
+     * window onto VRAM as memory, or takes it back to the bus handlers. NULL: never mapped.
+     */
+    void (*window_changed)(void *opaque);
+    uint32_t window_linear; /* the answer last given to window_changed */
+    uint64_t *dirty;        /* pages changed since the last update */
+    uint64_t clock_ns;      /* the time the glue passes to vga_update, for blinking */
+    bool full_redraw;       /* repaint everything on the next update */
+    enum vga_mode shown;    /* the mode the display shows */
+    uint16_t *text_shadow;  /* char | attr << 8 per cell as last drawn */
     unsigned text_cols, text_rows;
     int cursor_drawn;    /* cell index where the cursor was drawn, -1 = none */
     bool blink_phase;    /* attribute blink state last drawn */
@@ -108,6 +114,8 @@ struct vga {
     uint8_t palette[768]; /* 6-bit (or 8-bit with VBE_8BIT_DAC) R, G, B */
     uint16_t vbe_index;
     uint16_t vbe_regs[VBE_INDEX_COUNT];
+    uint32_t latch;      /* the four plane latches, plane p in byte p (state version 2) */
+    uint32_t state_vram; /* vram_size, saved so that a restore can refuse another size */
 };
 
 /*
@@ -128,6 +136,12 @@ extern const struct display_hw_ops vga_display_ops;
 enum vga_mode vga_current_mode(const struct vga *vga);
 /* A VBE mode whose lines the update can compare with the surface (VGA_SYNC_COMPARE). */
 bool vga_can_compare(const struct vga *vga);
+/*
+ * Bytes of the legacy window from 0xA0000 that are VRAM bytes 0.. unchanged in both
+ * directions (chain-4 with every plane in the map mask, no VBE, the A0000 map): 0x20000 or
+ * 0x10000; 0 when accesses must go through vga_legacy_ops. QEMU's "chain4 alias".
+ */
+uint32_t vga_window_linear(const struct vga *vga);
 /* Mark VRAM bytes [off, off + len) changed (writes that did not go through KVM). */
 void vga_mark_dirty(struct vga *vga, uint64_t off, uint64_t len);
 

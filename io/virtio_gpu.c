@@ -8,6 +8,7 @@
  * no room for the answer is a broken driver: the device enters NEEDS_RESET.
  */
 #include "io/virtio_gpu.h"
+#include "io/virtio_gpu_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -38,13 +39,9 @@ struct gpu_cursor_cmd {
 _Static_assert(sizeof(struct gpu_hdr) == VIRTIO_GPU_HDR_SIZE, "header layout");
 _Static_assert(sizeof(struct gpu_cursor_cmd) == 56, "cursor command layout");
 
-/* The largest resource: what one surface may hold (64 MiB). */
-#define RES_MAX_BYTES ((uint64_t)DISPLAY_MAX_WIDTH * DISPLAY_MAX_HEIGHT * 4)
-#define RES_MAX_DIM 16384u
-
 /* ---- Resources --------------------------------------------------------------------------- */
 
-static bool format_offsets(uint32_t format, uint8_t rgb[3])
+bool gpu_format_offsets(uint32_t format, uint8_t rgb[3])
 {
     static const struct {
         uint32_t format;
@@ -66,7 +63,7 @@ static bool format_offsets(uint32_t format, uint8_t rgb[3])
     return false;
 }
 
-static struct virtio_gpu_res *res_find(struct virtio_gpu *gpu, uint32_t id)
+struct virtio_gpu_res *gpu_res_find(struct virtio_gpu *gpu, uint32_t id)
 {
     if (id == 0) {
         return NULL;
@@ -79,24 +76,26 @@ static struct virtio_gpu_res *res_find(struct virtio_gpu *gpu, uint32_t id)
     return NULL;
 }
 
-static void res_detach(struct virtio_gpu_res *res)
+void gpu_res_detach(struct virtio_gpu_res *res)
 {
     free(res->backing);
+    free(res->backing_gpa);
     res->backing = NULL;
+    res->backing_gpa = NULL;
     res->nbacking = 0;
     res->backing_len = 0;
 }
 
-static void res_free(struct virtio_gpu *gpu, struct virtio_gpu_res *res)
+void gpu_res_free(struct virtio_gpu *gpu, struct virtio_gpu_res *res)
 {
-    res_detach(res);
+    gpu_res_detach(res);
     free(res->data);
     gpu->hostmem -= (uint64_t)res->width * res->height * 4;
     memset(res, 0, sizeof(*res));
 }
 
 /* Whether rect r lies inside a w x h area and is not empty. */
-static bool rect_inside(const struct virtio_gpu_rect *r, uint32_t w, uint32_t h)
+bool gpu_rect_inside(const struct virtio_gpu_rect *r, uint32_t w, uint32_t h)
 {
     /* guest-controlled: 64-bit sums, no wrap */
     return r->width && r->height && (uint64_t)r->x + r->width <= w &&
@@ -105,7 +104,7 @@ static bool rect_inside(const struct virtio_gpu_rect *r, uint32_t w, uint32_t h)
 
 /* ---- Scanout ------------------------------------------------------------------------------ */
 
-static void scanout_disable(struct virtio_gpu *gpu)
+void gpu_scanout_disable(struct virtio_gpu *gpu)
 {
     gpu->scanout_res = 0;
     memset(&gpu->scanout, 0, sizeof(gpu->scanout));
@@ -115,8 +114,8 @@ static void scanout_disable(struct virtio_gpu *gpu)
 }
 
 /* Convert resource rectangle r (already inside the resource) where it overlaps the scanout. */
-static void scanout_render(struct virtio_gpu *gpu, const struct virtio_gpu_res *res,
-                           const struct virtio_gpu_rect *r)
+void gpu_scanout_render(struct virtio_gpu *gpu, const struct virtio_gpu_res *res,
+                        const struct virtio_gpu_rect *r)
 {
     struct display *d = gpu->display;
     const struct virtio_gpu_rect *s = &gpu->scanout;
@@ -252,11 +251,11 @@ static uint32_t create_2d(struct virtio_gpu *gpu, const uint32_t *a)
     uint32_t id = a[0], format = a[1], w = a[2], h = a[3];
     uint8_t rgb[3];
     /* guest-controlled: id, format and size */
-    if (id == 0 || res_find(gpu, id)) {
+    if (id == 0 || gpu_res_find(gpu, id)) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
-    if (!format_offsets(format, rgb) || w == 0 || h == 0 || w > RES_MAX_DIM || h > RES_MAX_DIM ||
-        (uint64_t)w * h * 4 > RES_MAX_BYTES) {
+    if (!gpu_format_offsets(format, rgb) || w == 0 || h == 0 || w > RES_MAX_DIM ||
+        h > RES_MAX_DIM || (uint64_t)w * h * 4 > RES_MAX_BYTES) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     uint64_t bytes = (uint64_t)w * h * 4;
@@ -282,17 +281,17 @@ static uint32_t create_2d(struct virtio_gpu *gpu, const uint32_t *a)
 
 static uint32_t unref(struct virtio_gpu *gpu, uint32_t id)
 {
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
     if (gpu->scanout_res == id) {
-        scanout_disable(gpu);
+        gpu_scanout_disable(gpu);
     }
     if (gpu->cursor_res == id) {
         gpu->cursor_res = 0; /* the image was copied; the cursor stays */
     }
-    res_free(gpu, res);
+    gpu_res_free(gpu, res);
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -303,15 +302,15 @@ static uint32_t set_scanout(struct virtio_gpu *gpu, const struct virtio_gpu_rect
         return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
     }
     if (id == 0) {
-        scanout_disable(gpu);
+        gpu_scanout_disable(gpu);
         return VIRTIO_GPU_RESP_OK_NODATA;
     }
-    struct virtio_gpu_res *res = res_find(gpu, id);
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id);
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
     /* guest-controlled: the scanout is a part of the resource that fits a surface */
-    if (!rect_inside(rect, res->width, res->height) || rect->width > DISPLAY_MAX_WIDTH ||
+    if (!gpu_rect_inside(rect, res->width, res->height) || rect->width > DISPLAY_MAX_WIDTH ||
         rect->height > DISPLAY_MAX_HEIGHT) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
@@ -320,34 +319,27 @@ static uint32_t set_scanout(struct virtio_gpu *gpu, const struct virtio_gpu_rect
     }
     gpu->scanout_res = id;
     gpu->scanout = *rect;
-    scanout_render(gpu, res, rect);
+    gpu_scanout_render(gpu, res, rect);
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t flush(struct virtio_gpu *gpu, const struct virtio_gpu_rect *rect, uint32_t id)
 {
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
-    if (!rect_inside(rect, res->width, res->height)) {
+    if (!gpu_rect_inside(rect, res->width, res->height)) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     if (gpu->scanout_res == id) {
-        scanout_render(gpu, res, rect);
+        gpu_scanout_render(gpu, res, rect);
     }
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-/* A forward-only reader over a resource's backing iovecs. */
-struct backing_cursor {
-    const struct virtio_gpu_res *res;
-    uint32_t i;     /* current iovec */
-    uint64_t start; /* byte offset of iovec i in the backing */
-};
-
 /* Copy len bytes at backing offset off (>= the last call's); the caller checked the range. */
-static void backing_copy(struct backing_cursor *c, uint64_t off, uint8_t *dst, size_t len)
+void gpu_backing_copy(struct backing_cursor *c, uint64_t off, uint8_t *dst, size_t len)
 {
     const struct virtio_gpu_res *res = c->res;
     while (len) {
@@ -368,14 +360,14 @@ static void backing_copy(struct backing_cursor *c, uint64_t off, uint8_t *dst, s
 static uint32_t transfer_to_host(struct virtio_gpu *gpu, const struct virtio_gpu_rect *rect,
                                  uint64_t offset, uint32_t id)
 {
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
     if (!res->backing) {
         return VIRTIO_GPU_RESP_ERR_UNSPEC;
     }
-    if (!rect_inside(rect, res->width, res->height)) {
+    if (!gpu_rect_inside(rect, res->width, res->height)) {
         return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
     }
     /* guest-controlled: the rows at offset + stride * row must lie in the backing */
@@ -387,7 +379,7 @@ static uint32_t transfer_to_host(struct virtio_gpu *gpu, const struct virtio_gpu
     struct backing_cursor c = {.res = res};
     for (uint32_t h = 0; h < rect->height; h++) {
         uint8_t *dst = res->data + (rect->y + h) * stride + (uint64_t)rect->x * 4;
-        backing_copy(&c, offset + stride * h, dst, row);
+        gpu_backing_copy(&c, offset + stride * h, dst, row);
     }
     return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -395,7 +387,7 @@ static uint32_t transfer_to_host(struct virtio_gpu *gpu, const struct virtio_gpu
 static uint32_t attach_backing(struct req *r, uint32_t id, uint32_t n, bool *broken)
 {
     struct virtio_gpu *gpu = r->gpu;
-    struct virtio_gpu_res *res = res_find(gpu, id); /* guest-controlled */
+    struct virtio_gpu_res *res = gpu_res_find(gpu, id); /* guest-controlled */
     if (!res) {
         return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
     }
@@ -414,7 +406,10 @@ static uint32_t attach_backing(struct req *r, uint32_t id, uint32_t n, bool *bro
         return VIRTIO_GPU_RESP_ERR_UNSPEC;
     }
     struct iovec *iov = calloc(n, sizeof(*iov));
-    if (!iov) {
+    uint64_t *gpa = calloc(n, sizeof(*gpa));
+    if (!iov || !gpa) {
+        free(iov);
+        free(gpa);
         return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
     }
     uint64_t total = 0;
@@ -425,12 +420,15 @@ static uint32_t attach_backing(struct req *r, uint32_t id, uint32_t n, bool *bro
         void *p = e.length ? guest_mem_ptr(gpu->vdev.mem, e.addr, e.length) : NULL;
         if (!p) {
             free(iov);
+            free(gpa);
             return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
         }
         iov[i] = (struct iovec){p, e.length};
+        gpa[i] = e.addr;
         total += e.length;
     }
     res->backing = iov;
+    res->backing_gpa = gpa;
     res->nbacking = n;
     res->backing_len = total;
     return VIRTIO_GPU_RESP_OK_NODATA;
@@ -525,12 +523,12 @@ static long ctrl_request(struct virtio_gpu *gpu, const struct virtq_elem *elem)
         if (!cmd_read(&r, cmd, VIRTIO_GPU_HDR_SIZE + 8)) {
             return -1;
         }
-        struct virtio_gpu_res *res = res_find(gpu, a[0]); /* guest-controlled */
+        struct virtio_gpu_res *res = gpu_res_find(gpu, a[0]); /* guest-controlled */
         type = !res            ? VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID
                : !res->backing ? VIRTIO_GPU_RESP_ERR_UNSPEC
                                : VIRTIO_GPU_RESP_OK_NODATA;
         if (type == VIRTIO_GPU_RESP_OK_NODATA) {
-            res_detach(res);
+            gpu_res_detach(res);
         }
         break;
     }
@@ -593,7 +591,7 @@ static void cursor_request(struct virtio_gpu *gpu, const struct virtq_elem *elem
         gpu->cursor_updates++;
         return;
     }
-    struct virtio_gpu_res *res = res_find(gpu, c.resource_id);
+    struct virtio_gpu_res *res = gpu_res_find(gpu, c.resource_id);
     /* guest-controlled: at most 64 x 64, hot spot inside */
     if (!res || res->width > VIRTIO_GPU_CURSOR_SIZE || res->height > VIRTIO_GPU_CURSOR_SIZE ||
         c.hot_x >= res->width || c.hot_y >= res->height) {
@@ -676,10 +674,10 @@ static void gpu_reset(void *opaque)
     struct virtio_gpu *gpu = opaque;
     for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
         if (gpu->res[i].id) {
-            res_free(gpu, &gpu->res[i]);
+            gpu_res_free(gpu, &gpu->res[i]);
         }
     }
-    scanout_disable(gpu);
+    gpu_scanout_disable(gpu);
     gpu->events_read = 0;
     gpu->cursor_res = 0;
     gpu->cursor_visible = false;
@@ -714,7 +712,7 @@ void virtio_gpu_destroy(struct virtio_gpu *gpu)
 {
     for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
         if (gpu->res[i].id) {
-            res_free(gpu, &gpu->res[i]);
+            gpu_res_free(gpu, &gpu->res[i]);
         }
     }
 }
@@ -735,13 +733,4 @@ int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, unsigned width, unsign
         virtio_dev_config_changed(&gpu->vdev);
     }
     return 0;
-}
-
-unsigned virtio_gpu_state_sections(struct virtio_gpu *gpu, struct device *out, unsigned max)
-{
-    unsigned n = virtio_dev_state_sections(&gpu->vdev, out, max);
-    if (n < max) {
-        out[n] = (struct device){.name = "virtio-gpu.resources", .opaque = gpu, .state = NULL};
-    }
-    return n + 1;
 }

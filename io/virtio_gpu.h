@@ -82,6 +82,7 @@ struct virtio_gpu_res {
     uint8_t rgb[3];        /* byte offsets of red, green and blue inside a pixel */
     uint8_t *data;         /* width * height * 4 bytes, stride width * 4 */
     struct iovec *backing; /* host views of the guest pages, each checked against RAM */
+    uint64_t *backing_gpa; /* where each backing entry is in the guest (checkpoints) */
     uint32_t nbacking;
     uint64_t backing_len;
 };
@@ -142,9 +143,10 @@ int virtio_gpu_set_preferred_size(struct virtio_gpu *gpu, unsigned width, unsign
 /* The 128-byte EDID block for a width x height preferred mode (what GET_EDID returns). */
 void virtio_gpu_edid(uint8_t edid[128], unsigned width, unsigned height);
 /*
- * Snapshot sections: the common ones, then one without a state table: host-side resources
- * are not saved yet, so a snapshot of a VM with virtio-gpu fails loudly.
+ * Snapshot sections: the common ones, then "virtio-gpu.resources" (virtio_gpu_vmstate): the
+ * cursor, scanout 0 and every resource with its backing page list, validated on load.
  */
 unsigned virtio_gpu_state_sections(struct virtio_gpu *gpu, struct device *out, unsigned max);
+extern const struct vmstate virtio_gpu_vmstate;
 
 #endif

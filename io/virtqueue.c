@@ -250,6 +250,7 @@ static int walk_chain(struct virtqueue *vq, struct virtq_elem *elem, uint16_t he
 static void set_avail_event(struct virtqueue *vq, uint16_t idx)
 {
     __atomic_store_n(AVAIL_EVENT(vq), idx, __ATOMIC_RELAXED);
+    guest_mem_mark_dirty(vq->dev->mem, AVAIL_EVENT(vq), 2);
 }
 
 int virtqueue_pop(struct virtqueue *vq, struct virtq_elem *elem)
@@ -318,6 +319,9 @@ int virtqueue_push(struct virtqueue *vq, const struct virtq_elem *elem, uint32_t
     vq->used_idx++;
     /* Release: the entry is visible before the index that publishes it. */
     __atomic_store_n(USED_IDX(vq), vq->used_idx, __ATOMIC_RELEASE);
+    /* The used ring was mapped once; a live checkpoint must still see these writes. */
+    guest_mem_mark_dirty(vq->dev->mem, e, 8);
+    guest_mem_mark_dirty(vq->dev->mem, USED_IDX(vq), 2);
     return 0;
 }
 

@@ -37,9 +37,17 @@ int snap_devices_capture(struct snap_state *st, const struct device *devs, unsig
             snap_devices_release(st);
             return -ENOTSUP;
         }
-        size_t len = vmstate_size(d->state);
+        size_t len = vmstate_saved_size(d->state, d->opaque);
+        long tail = d->state->tail_save ? d->state->tail_save(d->opaque, NULL, 0) : 0;
+        if (tail < 0) {
+            snprintf(err, errlen, "device '%s' cannot be checkpointed now: %s", d->name,
+                     tail == -EFBIG ? "it holds more state than a checkpoint keeps"
+                                    : strerror((int)-tail));
+            snap_devices_release(st);
+            return (int)tail;
+        }
         char name[SNAP_NAME_LEN];
-        if (snap_device_section_name(devs, i, name, sizeof(name)) < 0 ||
+        if (snap_device_section_name(devs, i, name, sizeof(name)) < 0 || len == 0 ||
             len > SNAP_MAX_DEVICE_STATE) {
             snprintf(err, errlen, "device '%s': name or state too long for a checkpoint", d->name);
             snap_devices_release(st);
@@ -97,11 +105,11 @@ int snap_devices_check(const struct snap_state *st, const struct device *devs, u
             snprintf(err, errlen, "device '%s' has no state description", d->name);
             return -ENOTSUP;
         }
-        if (vmstate_check(d->state, sd->data, sd->len) < 0) {
+        if (vmstate_check_state(d->state, d->opaque, sd->data, sd->len) < 0) {
             snprintf(err, errlen,
-                     "snapshot device section '%s': state version or length does not match "
-                     "this device",
-                     d->name);
+                     "snapshot device section '%s': state version, length or contents do not "
+                     "fit this device",
+                     sd->name);
             return -EINVAL;
         }
     }
@@ -115,8 +123,8 @@ int snap_devices_apply(const struct snap_state *st, const struct device *devs, u
         const struct device *d = &devs[i];
         int r = vmstate_load(d->state, d->opaque, st->devices[i].data, st->devices[i].len);
         if (r < 0) {
-            snprintf(err, errlen, "snapshot device section '%s': the device refuses the state",
-                     d->name);
+            snprintf(err, errlen, "snapshot device section '%s': the device refuses the state (%s)",
+                     d->name, strerror(-r));
             return r;
         }
     }

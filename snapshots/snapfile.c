@@ -299,6 +299,11 @@ static int parse_ram(const struct section *s, const struct reader *rd, uint32_t 
         data_pages += e->npages;
     }
     uint64_t expect_off = align_up(s->header_at + SEC_HDR_LEN + s->len, SNAP_PAGE);
+    /* A live save leaves room for metadata it could not measure yet (SNAP_F_PADDED). */
+    if ((flags & SNAP_F_PADDED) && ram->data_offset > expect_off &&
+        ram->data_offset - expect_off < SNAP_MAX_PAD && ram->data_offset % SNAP_PAGE == 0) {
+        expect_off = ram->data_offset;
+    }
     if (ram->data_offset != expect_off) {
         BAD("snapshot ram section: page data at offset %llu, expected %llu",
             (unsigned long long)ram->data_offset, (unsigned long long)expect_off);
@@ -470,7 +475,7 @@ int snapfile_parse(const uint8_t *buf, size_t len, unsigned flags, struct snap_f
             SNAP_VERSION);
     }
     f->flags = get_u32(buf + 12);
-    if (f->flags & ~SNAP_F_ZSTD) {
+    if (f->flags & ~(SNAP_F_ZSTD | SNAP_F_PADDED)) {
         BAD("snapshot header: unknown flags %#x", f->flags);
     }
     uint32_t nsec = get_u32(buf + 16);
@@ -492,16 +497,57 @@ int snapfile_parse(const uint8_t *buf, size_t len, unsigned flags, struct snap_f
     }
     struct reader rd = {buf, len, HDR_LEN, err, errlen};
     int r = parse_sections(&rd, nsec, f, err, errlen);
-    if (r == 0 && (flags & SNAP_OPEN_VERIFY_RAM) &&
-        XXH3_64bits(buf + f->ram.data_offset, f->ram.data_len) != f->ram.data_hash) {
-        fail(err, errlen, "snapshot ram section: page data checksum mismatch");
-        r = -EINVAL;
+    if (r == 0 && (flags & SNAP_OPEN_VERIFY_RAM)) {
+        r = snapfile_verify_ram(f, err, errlen);
     }
     if (r < 0) {
         free(f->st.vcpus);
         f->st.vcpus = NULL;
     }
     return r;
+}
+
+/*
+ * XXH3-64 of the page data. From a file, ranges that are holes (a live save leaves every
+ * page the guest never wrote as one) are hashed as zeros without being read: reading a hole
+ * through the mapping allocates a zero-filled page-cache page per page.
+ */
+int snapfile_verify_ram(const struct snap_file *f, char *err, size_t errlen)
+{
+    static const uint8_t zeros[IO_CHUNK];
+    const uint64_t start = f->ram.data_offset, end = start + f->ram.data_len;
+    XXH3_state_t *hs = XXH3_createState();
+    if (!hs) {
+        fail(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    XXH3_64bits_reset(hs);
+    uint64_t pos = start;
+    while (pos < end) {
+        uint64_t data = pos, hole = end;
+        if (f->fd >= 0) {
+            off_t d = lseek(f->fd, (off_t)pos, SEEK_DATA);
+            data = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
+            off_t h = data < end ? lseek(f->fd, (off_t)data, SEEK_HOLE) : (off_t)end;
+            hole = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+        }
+        while (pos < data) {
+            size_t n = data - pos < IO_CHUNK ? (size_t)(data - pos) : IO_CHUNK;
+            XXH3_64bits_update(hs, zeros, n);
+            pos += n;
+        }
+        if (hole > pos) {
+            XXH3_64bits_update(hs, f->map + pos, hole - pos);
+            pos = hole;
+        }
+    }
+    uint64_t h = XXH3_64bits_digest(hs);
+    XXH3_freeState(hs);
+    if (h != f->ram.data_hash) {
+        fail(err, errlen, "snapshot ram section: page data checksum mismatch");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 int snapfile_open(const char *path, unsigned flags, struct snap_file *f, char *err, size_t errlen)
@@ -533,15 +579,22 @@ int snapfile_open(const char *path, unsigned flags, struct snap_file *f, char *e
         close(fd);
         return -e;
     }
-    int r = snapfile_parse(map, (size_t)sb.st_size, flags, f, err, errlen);
-    if (r < 0) {
-        munmap(map, (size_t)sb.st_size);
-        close(fd);
-        return r;
+    int r = snapfile_parse(map, (size_t)sb.st_size, flags & ~SNAP_OPEN_VERIFY_RAM, f, err, errlen);
+    if (r == 0) {
+        f->fd = fd; /* the holes of the file need not be read to be checked */
+        f->mapped = true;
+        if (flags & SNAP_OPEN_VERIFY_RAM) {
+            r = snapfile_verify_ram(f, err, errlen);
+        }
+        if (r < 0) {
+            snapfile_close(f);
+            return r;
+        }
+        return 0;
     }
-    f->fd = fd;
-    f->mapped = true;
-    return 0;
+    munmap(map, (size_t)sb.st_size);
+    close(fd);
+    return r;
 }
 
 void snapfile_close(struct snap_file *f)

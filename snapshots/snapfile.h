@@ -19,7 +19,7 @@
 #define SNAP_PAGE 4096u
 
 /* Hard limits: every length in a file is checked against them before use. */
-#define SNAP_MAX_DEVICES 64
+#define SNAP_MAX_DEVICES 128 /* VM_MAX_DEVICES: 17 of them can be VRAM windows */
 #define SNAP_MAX_VCPUS 255
 #define SNAP_MAX_MSRS 256
 #define SNAP_MAX_XSAVE 16384u
@@ -29,7 +29,9 @@
 #define SNAP_MAX_RAM (1ull << 40)
 
 /* Header flags. */
-#define SNAP_F_ZSTD 1u /* RAM page data is one zstd frame (not mappable) */
+#define SNAP_F_ZSTD 1u   /* RAM page data is one zstd frame (not mappable) */
+#define SNAP_F_PADDED 2u /* zero padding (< SNAP_MAX_PAD) may precede the page data */
+#define SNAP_MAX_PAD (1u << 20)
 
 /* What the saved vCPU state depends on; a file from another kind of host is refused. */
 struct snap_host {
@@ -129,6 +131,51 @@ int snapfile_write_begin(const char *path, const struct snap_state *st, const ui
 int snapfile_write_commit(struct snap_pending *p, char *err, size_t errlen);
 void snapfile_write_abort(struct snap_pending *p);
 
+/*
+ * A live checkpoint: the RAM is written while the guest runs, then the pages it dirtied
+ * meanwhile are written again, as often as needed, and only the last ones and the rest of
+ * the state with the guest paused. The page data is one extent over the whole RAM at a
+ * fixed place in the file (page p at data offset + 4096 p), so a page can be rewritten in
+ * place; pages never written stay holes of the sparse file. The data checksum is computed
+ * at commit, from the file. Sequence: begin, write (bitmap NULL first, then dirty bitmaps),
+ * end (vCPUs parked: state and metadata), commit (fsync, rename) or abort.
+ */
+struct snap_live {
+    int fd;
+    char *tmp;
+    char *path;
+    const uint8_t *ram;
+    uint64_t ram_size;
+    uint64_t data_off; /* reserved for the metadata: page data starts here */
+    uint8_t *meta;     /* snapfile_live_end(): header and sections, RAM not sealed */
+    size_t meta_len;
+    size_t ram_at; /* offset of the RAM section header in meta */
+};
+/*
+ * st: the configuration, host and devices as they are now, and nvcpus (vcpus unused): they
+ * bound the metadata, for which room is left before the page data.
+ */
+int snapfile_live_begin(const char *path, const struct snap_state *st, const uint8_t *ram,
+                        uint64_t ram_size, struct snap_live *lv, char *err, size_t errlen);
+/*
+ * Write pages: bitmap NULL writes every non-zero page (ram_fd, or -1: its holes are
+ * skipped unread), else the pages whose bit is set (one bit per page), as they are now.
+ * *pages: how many were written.
+ */
+int snapfile_live_write(struct snap_live *lv, const uint64_t *bitmap, int ram_fd, uint64_t *pages,
+                        char *err, size_t errlen);
+/* The rest of the state (complete st); kept in memory until commit. -E2BIG: no room. */
+int snapfile_live_end(struct snap_live *lv, const struct snap_state *st, char *err, size_t errlen);
+/* Checksum the page data from the file, seal, fsync, rename, fsync the directory. */
+int snapfile_live_commit(struct snap_live *lv, char *err, size_t errlen);
+void snapfile_live_abort(struct snap_live *lv);
+
+/*
+ * Phase timings on stderr when DESKVM_SNAP_TRACE is set in the environment: "snap: WHAT
+ * +N.NNN ms" since the previous mark (profiling the save and load paths).
+ */
+void snap_trace(const char *what);
+
 /* A parsed and validated checkpoint file. */
 struct snap_file {
     int fd;             /* -1 for an in-memory buffer */
@@ -152,6 +199,8 @@ int snapfile_open(const char *path, unsigned flags, struct snap_file *f, char *e
 int snapfile_parse(const uint8_t *buf, size_t len, unsigned flags, struct snap_file *f, char *err,
                    size_t errlen);
 void snapfile_close(struct snap_file *f);
+/* The page data against its checksum (what SNAP_OPEN_VERIFY_RAM does): 0 or -EINVAL. */
+int snapfile_verify_ram(const struct snap_file *f, char *err, size_t errlen);
 
 /* Host features of a file against this host: 0, or -EINVAL with err naming the mismatch. */
 int snap_host_check(const struct snap_host *file, const struct snap_host *here, char *err,

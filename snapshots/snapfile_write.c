@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -216,34 +218,96 @@ static int find_extents(const uint8_t *ram, uint64_t size, int ram_fd, struct sn
     return 0;
 }
 
+/*
+ * Extents of RAM into the file: packed (extent after extent from base, the checkpoint layout)
+ * or each page at base + 4096 x page (the live layout). Runs on its own thread too.
+ */
+struct ext_writer {
+    int fd;
+    const uint8_t *ram;
+    const struct snap_extent *ext;
+    uint64_t n;
+    uint64_t base;
+    bool packed;
+    int r;
+};
+
+static void *write_extents(void *opaque)
+{
+    struct ext_writer *w = opaque;
+    uint64_t pos = w->base;
+    w->r = 0;
+    for (uint64_t i = 0; i < w->n && w->r == 0; i++) {
+        uint64_t bytes = w->ext[i].npages * SNAP_PAGE;
+        if (!w->packed) {
+            pos = w->base + w->ext[i].page * SNAP_PAGE;
+        }
+        w->r = pwrite_all(w->fd, w->ram + w->ext[i].page * SNAP_PAGE, bytes, pos);
+        pos += bytes;
+    }
+    return NULL;
+}
+
+/*
+ * Runs a on a second thread and b on this one (a alone without a thread), so that copying
+ * guest RAM into the page cache, the bulk of a save, uses two CPUs as QEMU's migration stream
+ * does with its writer process. Returns a's result.
+ */
+static int run_pair(struct ext_writer *a, void *(*b)(void *), void *b_arg)
+{
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, write_extents, a) == 0;
+    if (!threaded) {
+        write_extents(a);
+    }
+    if (b) {
+        b(b_arg);
+    }
+    if (threaded) {
+        pthread_join(t, NULL);
+    }
+    return a->r;
+}
+
+struct hasher {
+    const uint8_t *ram;
+    const struct snap_extent *ext;
+    uint64_t n;
+    uint64_t hash;
+    bool oom;
+};
+
+static void *hash_extents(void *opaque)
+{
+    struct hasher *h = opaque;
+    XXH3_state_t *hs = XXH3_createState();
+    if (!hs) {
+        h->oom = true;
+        return NULL;
+    }
+    XXH3_64bits_reset(hs);
+    for (uint64_t i = 0; i < h->n; i++) {
+        XXH3_64bits_update(hs, h->ram + h->ext[i].page * SNAP_PAGE, h->ext[i].npages * SNAP_PAGE);
+    }
+    h->hash = XXH3_64bits_digest(hs);
+    XXH3_freeState(hs);
+    return NULL;
+}
+
+/* The extents packed at off, written by one thread while this one hashes them. */
 static int write_ram_raw(int fd, uint64_t off, const uint8_t *ram, const struct snap_extent *ext,
                          uint64_t n, uint64_t *len, uint64_t *hash)
 {
-    XXH3_state_t *hs = XXH3_createState();
-    if (!hs) {
-        return -ENOMEM;
+    struct ext_writer w = {.fd = fd, .ram = ram, .ext = ext, .n = n, .base = off, .packed = true};
+    struct hasher h = {.ram = ram, .ext = ext, .n = n};
+    int r = run_pair(&w, hash_extents, &h);
+    uint64_t bytes = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        bytes += ext[i].npages * SNAP_PAGE;
     }
-    XXH3_64bits_reset(hs);
-    uint64_t pos = off;
-    int r = 0;
-    for (uint64_t i = 0; i < n && r == 0; i++) {
-        const uint8_t *src = ram + ext[i].page * SNAP_PAGE;
-        uint64_t bytes = ext[i].npages * SNAP_PAGE;
-        /*
-         * Hash each chunk just before writing it, while it is in the CPU cache: hashing a
-         * whole extent first read all of the RAM twice from memory.
-         */
-        for (uint64_t done = 0; done < bytes && r == 0; done += WRITE_CHUNK) {
-            size_t chunk = bytes - done < WRITE_CHUNK ? (size_t)(bytes - done) : WRITE_CHUNK;
-            XXH3_64bits_update(hs, src + done, chunk);
-            r = pwrite_all(fd, src + done, chunk, pos + done);
-        }
-        pos += bytes;
-    }
-    *len = pos - off;
-    *hash = XXH3_64bits_digest(hs);
-    XXH3_freeState(hs);
-    return r;
+    *len = bytes;
+    *hash = h.hash;
+    return r < 0 ? r : h.oom ? -ENOMEM : 0;
 }
 
 static int write_ram_zstd(int fd, uint64_t off, const uint8_t *ram, const struct snap_extent *ext,
@@ -471,4 +535,262 @@ int snapfile_write(const char *path, const struct snap_state *st, const uint8_t 
     struct snap_pending p;
     int r = snapfile_write_begin(path, st, ram, ram_size, ram_fd, flags, &p, err, errlen);
     return r < 0 ? r : snapfile_write_commit(&p, err, errlen);
+}
+
+/* Bytes before the page data, at most, for st with every vCPU at the MSR and XSAVE limits. */
+static int live_meta_bound(const struct snap_state *st, uint64_t *out)
+{
+    struct snap_state *s = malloc(sizeof(*s));
+    if (!s) {
+        return -ENOMEM;
+    }
+    *s = *st;
+    s->nvcpus = 0;
+    struct wbuf b = {0};
+    wbuf_grow(&b, HDR_LEN);
+    build_metadata(&b, s);
+    free(s);
+    if (b.oom) {
+        free(b.p);
+        return -ENOMEM;
+    }
+    uint64_t vcpu = SEC_HDR_LEN + align_up(VCPU_FIXED + SNAP_MAX_XSAVE + 16ull * SNAP_MAX_MSRS, 8);
+    *out = b.len + st->nvcpus * vcpu + SEC_HDR_LEN + RAM_FIXED + 16;
+    free(b.p);
+    return 0;
+}
+
+int snapfile_live_begin(const char *path, const struct snap_state *st, const uint8_t *ram,
+                        uint64_t ram_size, struct snap_live *lv, char *err, size_t errlen)
+{
+    *lv = (struct snap_live){.fd = -1, .ram = ram, .ram_size = ram_size};
+    uint64_t bound = 0;
+    if (ram_size % SNAP_PAGE || ram_size != st->config.mem_size) {
+        fail(err, errlen, "RAM size %llu does not match the configuration",
+             (unsigned long long)ram_size);
+        return -EINVAL;
+    }
+    int r = live_meta_bound(st, &bound);
+    if (r == 0 && (asprintf(&lv->tmp, "%s.tmp.XXXXXX", path) < 0 || !(lv->path = strdup(path)))) {
+        r = -ENOMEM;
+    }
+    if (r < 0) {
+        fail(err, errlen, "out of memory");
+        snapfile_live_abort(lv);
+        return r;
+    }
+    lv->data_off = align_up(bound, SNAP_PAGE);
+    lv->fd = mkostemp(lv->tmp, O_CLOEXEC);
+    if (lv->fd < 0 || ftruncate(lv->fd, (off_t)(lv->data_off + ram_size)) < 0) {
+        r = -errno;
+        fail(err, errlen, "cannot create %s: %s", lv->tmp, strerror(errno));
+        if (lv->fd < 0) {
+            free(lv->tmp);
+            lv->tmp = NULL;
+        }
+        snapfile_live_abort(lv);
+        return r;
+    }
+    return 0;
+}
+
+/* Pages [pg, end) as they are now, in WRITE_CHUNK pwrites. */
+static int live_put(struct snap_live *lv, uint64_t pg, uint64_t end)
+{
+    uint64_t off = lv->data_off + pg * SNAP_PAGE, len = (end - pg) * SNAP_PAGE;
+    return pwrite_all(lv->fd, lv->ram + pg * SNAP_PAGE, len, off);
+}
+
+int snapfile_live_write(struct snap_live *lv, const uint64_t *bitmap, int ram_fd, uint64_t *pages,
+                        char *err, size_t errlen)
+{
+    uint64_t npages = lv->ram_size / SNAP_PAGE, written = 0;
+    int r = 0;
+    if (!bitmap) {
+        struct snap_extent *ext = NULL;
+        uint64_t n = 0;
+        r = find_extents(lv->ram, lv->ram_size, ram_fd, &ext, &n);
+        if (r == 0) {
+            /* Two writers, each with about half of the pages. */
+            uint64_t total = 0, half = 0, split = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                total += ext[i].npages;
+            }
+            while (split < n && half < total / 2) {
+                half += ext[split++].npages;
+            }
+            struct ext_writer a = {lv->fd, lv->ram, ext, split, lv->data_off, false, 0};
+            struct ext_writer b = {lv->fd, lv->ram, ext + split, n - split, lv->data_off, false, 0};
+            r = run_pair(&a, write_extents, &b);
+            r = r < 0 ? r : b.r;
+            written = total;
+            free(ext);
+        }
+    } else {
+        uint64_t run = 0, len = 0; /* the run of dirty pages being gathered */
+        for (uint64_t w = 0; w < (npages + 63) / 64 && r == 0; w++) {
+            for (uint64_t bits = bitmap[w]; bits && r == 0; bits &= bits - 1) {
+                uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
+                if (pg >= npages) {
+                    break;
+                }
+                if (len && run + len == pg && len * SNAP_PAGE < WRITE_CHUNK) {
+                    len++;
+                    continue;
+                }
+                if (len) {
+                    r = live_put(lv, run, run + len);
+                    written += len;
+                }
+                run = pg;
+                len = 1;
+            }
+        }
+        if (len && r == 0) {
+            r = live_put(lv, run, run + len);
+            written += len;
+        }
+    }
+    if (r < 0) {
+        fail(err, errlen, "cannot write the RAM to %s: %s", lv->tmp, strerror(-r));
+    }
+    *pages = written;
+    return r;
+}
+
+int snapfile_live_end(struct snap_live *lv, const struct snap_state *st, char *err, size_t errlen)
+{
+    struct wbuf b = {0};
+    wbuf_grow(&b, HDR_LEN);
+    build_metadata(&b, st);
+    size_t ram_at = begin_section(&b, SEC_RAM, 0, "ram");
+    uint8_t *p = wbuf_grow(&b, RAM_FIXED + 16);
+    if (p) {
+        put_u64(p + RAM_FIXED, 0);
+        put_u64(p + RAM_FIXED + 8, lv->ram_size / SNAP_PAGE);
+    }
+    if (b.oom) {
+        free(b.p);
+        fail(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    uint64_t natural = align_up(b.len, SNAP_PAGE);
+    if (natural > lv->data_off || lv->data_off - natural >= SNAP_MAX_PAD) {
+        free(b.p);
+        fail(err, errlen, "the device state outgrew the room left for it in %s", lv->tmp);
+        return -E2BIG;
+    }
+    unsigned nsec = 6 + st->ndevices + st->nvcpus;
+    memcpy(b.p, SNAP_MAGIC, 8);
+    put_u32(b.p + 8, SNAP_VERSION);
+    put_u32(b.p + 12, natural != lv->data_off ? SNAP_F_PADDED : 0);
+    put_u32(b.p + 16, nsec);
+    put_u64(b.p + 24, lv->data_off + lv->ram_size);
+    lv->meta = b.p;
+    lv->meta_len = b.len;
+    lv->ram_at = ram_at;
+    return 0;
+}
+
+/* XXH3-64 of the page data as the file holds it; holes hash as zeros without being read. */
+static int live_hash(struct snap_live *lv, uint64_t *out)
+{
+    static const uint8_t zeros[IO_CHUNK];
+    XXH3_state_t *hs = XXH3_createState();
+    uint8_t *buf = malloc(IO_CHUNK);
+    int r = hs && buf ? 0 : -ENOMEM;
+    uint64_t pos = lv->data_off, end = lv->data_off + lv->ram_size;
+    if (r == 0) {
+        XXH3_64bits_reset(hs);
+    }
+    while (r == 0 && pos < end) {
+        off_t d = lseek(lv->fd, (off_t)pos, SEEK_DATA);
+        uint64_t data = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
+        while (pos < data) {
+            size_t n = data - pos < IO_CHUNK ? (size_t)(data - pos) : IO_CHUNK;
+            XXH3_64bits_update(hs, zeros, n);
+            pos += n;
+        }
+        if (pos >= end) {
+            break;
+        }
+        off_t h = lseek(lv->fd, (off_t)pos, SEEK_HOLE);
+        uint64_t hole = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+        while (r == 0 && pos < hole) {
+            size_t n = hole - pos < IO_CHUNK ? (size_t)(hole - pos) : IO_CHUNK;
+            ssize_t got = pread(lv->fd, buf, n, (off_t)pos);
+            if (got <= 0) {
+                r = got < 0 ? -errno : -EIO;
+                break;
+            }
+            XXH3_64bits_update(hs, buf, (size_t)got);
+            pos += (uint64_t)got;
+        }
+    }
+    if (r == 0) {
+        *out = XXH3_64bits_digest(hs);
+    }
+    free(buf);
+    XXH3_freeState(hs);
+    return r;
+}
+
+int snapfile_live_commit(struct snap_live *lv, char *err, size_t errlen)
+{
+    uint64_t hash = 0;
+    int r = live_hash(lv, &hash);
+    if (r < 0) {
+        fail(err, errlen, "cannot read back %s: %s", lv->tmp, strerror(-r));
+        snapfile_live_abort(lv);
+        return r;
+    }
+    uint8_t *rh = lv->meta + lv->ram_at, *rp = rh + SEC_HDR_LEN;
+    uint64_t ram_payload_len = RAM_FIXED + 16;
+    put_u64(rp, lv->ram_size);
+    put_u64(rp + 8, 1);
+    put_u64(rp + 16, lv->data_off);
+    put_u64(rp + 24, lv->ram_size);
+    put_u64(rp + 32, hash);
+    put_u64(rh + 8, ram_payload_len);
+    put_u64(rh + 48, XXH3_64bits(rp, ram_payload_len));
+    seal_section_header(rh);
+    put_u64(lv->meta + 56, XXH3_64bits(lv->meta, 56));
+    r = pwrite_all(lv->fd, lv->meta, lv->meta_len, 0);
+    if (r < 0) {
+        fail(err, errlen, "cannot write %s: %s", lv->tmp, strerror(-r));
+        snapfile_live_abort(lv);
+        return r;
+    }
+    struct snap_pending p = {.fd = lv->fd, .tmp = lv->tmp, .path = lv->path};
+    free(lv->meta);
+    *lv = (struct snap_live){.fd = -1};
+    return snapfile_write_commit(&p, err, errlen);
+}
+
+void snapfile_live_abort(struct snap_live *lv)
+{
+    struct snap_pending p = {.fd = lv->fd, .tmp = lv->tmp, .path = lv->path};
+    snapfile_write_abort(&p);
+    free(lv->meta);
+    *lv = (struct snap_live){.fd = -1};
+}
+
+void snap_trace(const char *what)
+{
+    static int on = -1;
+    static struct timespec last;
+    if (on < 0) {
+        on = getenv("DESKVM_SNAP_TRACE") != NULL;
+    }
+    if (!on) {
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (what[0] != '>') {
+        fprintf(stderr, "snap: %-24s +%.3f ms\n", what,
+                (double)(now.tv_sec - last.tv_sec) * 1e3 +
+                    (double)(now.tv_nsec - last.tv_nsec) / 1e6);
+    }
+    last = now;
 }

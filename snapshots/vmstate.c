@@ -50,15 +50,25 @@ static uint32_t get_u32(const uint8_t *p)
     return v;
 }
 
+size_t vmstate_saved_size(const struct vmstate *vms, const void *opaque)
+{
+    long tail = vms->tail_save ? vms->tail_save(opaque, NULL, 0) : 0;
+    return tail < 0 ? 0 : vmstate_size(vms) + (size_t)tail;
+}
+
 long vmstate_save(const struct vmstate *vms, const void *opaque, void *buf, size_t len)
 {
     size_t need = vmstate_size(vms);
-    if (len < need) {
+    long tail = vms->tail_save ? vms->tail_save(opaque, NULL, 0) : 0;
+    if (tail < 0) {
+        return tail;
+    }
+    if (len < need || len - need < (size_t)tail || need - 8 + (size_t)tail > UINT32_MAX) {
         return -ENOSPC;
     }
     uint8_t *out = buf;
     put_u32(out, vms->version);
-    put_u32(out + 4, (uint32_t)(need - 8));
+    put_u32(out + 4, (uint32_t)(need - 8 + (size_t)tail));
     size_t pos = 8;
     for (const struct vmstate_field *f = vms->fields; f->name; f++) {
         if (f->version_min > vms->version) {
@@ -67,6 +77,14 @@ long vmstate_save(const struct vmstate *vms, const void *opaque, void *buf, size
         size_t n = f->size * f->count;
         memcpy(out + pos, (const uint8_t *)opaque + f->offset, n);
         pos += n;
+    }
+    if (vms->tail_save) {
+        long got = vms->tail_save(opaque, out + pos, len - pos);
+        if (got < 0) {
+            return got;
+        }
+        pos += (size_t)got;
+        put_u32(out + 4, (uint32_t)(pos - 8));
     }
     return (long)pos;
 }
@@ -79,11 +97,24 @@ int vmstate_check(const struct vmstate *vms, const void *buf, size_t len)
     }
     uint32_t version = get_u32(in);
     uint32_t payload = get_u32(in + 4);
+    size_t fixed = fields_size(vms, version);
     if (version == 0 || version > vms->version || payload != len - 8 ||
-        payload != fields_size(vms, version)) {
+        (vms->tail_load ? payload < fixed : payload != fixed)) {
         return -EINVAL;
     }
     return 0;
+}
+
+int vmstate_check_state(const struct vmstate *vms, const void *opaque, const void *buf, size_t len)
+{
+    if (vmstate_check(vms, buf, len) < 0) {
+        return -EINVAL;
+    }
+    if (!vms->tail_check) {
+        return 0;
+    }
+    size_t at = 8 + fields_size(vms, get_u32(buf));
+    return vms->tail_check(opaque, (const uint8_t *)buf + at, len - at) < 0 ? -EINVAL : 0;
 }
 
 int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_t len)
@@ -109,6 +140,9 @@ int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_
         pos += n;
     }
     int ret = vms->post_load ? vms->post_load(opaque) : 0;
+    if (ret == 0 && vms->tail_load) {
+        ret = vms->tail_load(opaque, in + pos, len - pos);
+    }
     if (ret < 0) {
         memcpy(opaque, saved, extent);
     }

@@ -24,6 +24,18 @@ struct vmstate {
     const struct vmstate_field *fields; /* terminated by an entry with name == NULL */
     /* Check invariants after load (-EINVAL refuses the state) and recompute derived state. */
     int (*post_load)(void *opaque);
+    /*
+     * Optional: state that is no fixed table (a list of resources with their page lists),
+     * saved after the fields as a variable-length tail. All three or none.
+     * tail_save: with buf NULL the bytes it would write; else writes them (-ENOSPC if len is
+     * short) and returns the count. tail_check: validates a tail against what the device can
+     * take (limits, guest RAM) without changing it: 0 or -EINVAL. tail_load: runs after the
+     * fields are in place and post_load accepted them; validates again and replaces the tail
+     * state, or refuses (-EINVAL) leaving it as it was (vmstate_load then restores the fields).
+     */
+    long (*tail_save)(const void *opaque, void *buf, size_t len);
+    int (*tail_check)(const void *opaque, const void *buf, size_t len);
+    int (*tail_load)(void *opaque, const void *buf, size_t len);
 };
 
 #define VMSTATE_FIELD(type, field)                                                                 \
@@ -44,12 +56,14 @@ struct vmstate {
         NULL, 0, 0, 0, 0                                                                           \
     }
 
-/* Bytes vmstate_save() writes for this description. */
+/* Bytes vmstate_save() writes for this description (without a tail). */
 size_t vmstate_size(const struct vmstate *vms);
+/* Bytes vmstate_save() writes for this device now, its tail included; 0 if the tail fails. */
+size_t vmstate_saved_size(const struct vmstate *vms, const void *opaque);
 /*
  * Serialize: u32 version, u32 payload length, then every field in table order, little
- * endian as laid out in memory (the engine is x86-64 only). Returns bytes written or
- * -ENOSPC.
+ * endian as laid out in memory (the engine is x86-64 only), then the tail if the description
+ * has one. Returns bytes written or -ENOSPC.
  */
 long vmstate_save(const struct vmstate *vms, const void *opaque, void *buf, size_t len);
 /*
@@ -63,5 +77,7 @@ int vmstate_load(const struct vmstate *vms, void *opaque, const void *buf, size_
  * -EINVAL. Lets a whole checkpoint be validated before any device is changed.
  */
 int vmstate_check(const struct vmstate *vms, const void *buf, size_t len);
+/* vmstate_check() and, for a description with a tail, tail_check() against this device. */
+int vmstate_check_state(const struct vmstate *vms, const void *opaque, const void *buf, size_t len);
 
 #endif

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "io/block.h"
+#include "vmm/evloop.h"
 #include "vmm/pci_machine.h"
 #include "vmm/vm.h"
 
@@ -27,6 +29,13 @@ static int open_iso(const char *path, struct block_image **img, char *err, size_
         return -EINVAL;
     }
     return 0;
+}
+
+/* Event loop, device lock held: finish the commands whose I/O is done. */
+static void on_completion(void *opaque, uint32_t events)
+{
+    (void)events;
+    ahci_process(opaque);
 }
 
 int ahci_machine_new(struct vm *vm, const struct cli_options *opt, struct ahci_machine **out,
@@ -103,6 +112,17 @@ int ahci_machine_new(struct vm *vm, const struct cli_options *opt, struct ahci_m
         goto fail;
     }
     am->attached = true;
+    for (unsigned i = 0; i < AHCI_PORTS; i++) {
+        int fd = ahci_port_event_fd(&am->ahci, i);
+        if (fd < 0) {
+            continue;
+        }
+        if ((r = evloop_add_fd(vm->loop, fd, EPOLLIN, on_completion, &am->ahci)) < 0) {
+            snprintf(err, errlen, "AHCI: cannot watch I/O completions");
+            goto fail;
+        }
+        am->watched |= 1u << i;
+    }
     struct device devs[AHCI_STATE_SECTIONS];
     unsigned n = ahci_state_sections(&am->ahci, devs, AHCI_STATE_SECTIONS);
     for (unsigned i = 0; i < n; i++) {
@@ -129,8 +149,20 @@ void ahci_machine_free(struct ahci_machine *am)
     if (am->attached && am->vm->pci) {
         pci_machine_remove(am->vm->pci, &am->ahci.pci);
     }
+    for (unsigned i = 0; i < AHCI_PORTS; i++) {
+        if (am->watched & (1u << i)) {
+            evloop_del_fd(am->vm->loop, ahci_port_event_fd(&am->ahci, i));
+        }
+    }
     ahci_destroy(&am->ahci);
     free(am);
+}
+
+void ahci_machine_quiesce(struct ahci_machine *am)
+{
+    if (am) {
+        ahci_drain(&am->ahci);
+    }
 }
 
 int ahci_machine_change_medium(struct ahci_machine *am, const char *path, bool force, char *err,

@@ -8,6 +8,7 @@
 #define DESKVM_VMM_AHCI_MACHINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "io/ahci.h"
 #include "vmm/cli.h"
@@ -20,8 +21,9 @@ struct vm;
 struct ahci_machine {
     struct vm *vm;
     struct ahci ahci;
-    int cdrom_port; /* -1: no CD-ROM drive */
-    bool attached;  /* on the PCI bus */
+    int cdrom_port;   /* -1: no CD-ROM drive */
+    bool attached;    /* on the PCI bus */
+    uint32_t watched; /* ports whose completion fd is on the event loop */
 };
 
 /*
@@ -33,6 +35,8 @@ __attribute__((warn_unused_result)) int ahci_machine_new(struct vm *vm,
                                                          const struct cli_options *opt,
                                                          struct ahci_machine **out, char *err,
                                                          size_t errlen);
+/* Complete the commands in flight: after the vCPUs are joined, before vm_destroy(). */
+void ahci_machine_quiesce(struct ahci_machine *am);
 /* After vm_destroy() (or on a failed start). NULL is fine. */
 void ahci_machine_free(struct ahci_machine *am);
 

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "display/vnc.h"
+#include "io/vga.h"
 #include "vmm/display_channel.h"
 #include "vmm/acpi.h"
 #include "vmm/firmware.h"
@@ -48,9 +49,10 @@ static const char usage[] =
     "  --cdrom FILE.iso     an AHCI (ATAPI) CD-ROM drive holding FILE.iso\n"
     "  --boot cdrom,disk    firmware boot order (with --firmware; default: the BIOS's own)\n"
     "  -S, --paused         create the VM paused (continue with QMP 'cont')\n"
-    "  --display vga|virtio-gpu|none   the graphics device (default: vga with --vnc or a\n"
-    "                       channel, else none); virtio-gpu comes with a virtio keyboard and "
-    "tablet\n"
+    "  --display vga[,vram=MIB]|virtio-gpu|none   the graphics device (default: vga with\n"
+    "                       --vnc or a channel, else none); vram: the VGA's video memory in\n"
+    "                       MiB, a power of two 1-256 (default 16); virtio-gpu comes with a\n"
+    "                       virtio keyboard and tablet\n"
     "  --vnc HOST:PORT[,password=on] | unix:PATH[,password=on]\n"
     "                       VNC server, e.g. 127.0.0.1:5900 (beyond loopback needs a password)\n"
     "  --display-channel unix:PATH | fd:N\n"
@@ -68,6 +70,39 @@ static const char usage[] =
     "Exit status: 0 powered off or quit, 1 bad arguments or files, 2 KVM unusable,\n"
     "3 the guest stopped on an internal error, (V << 1) | 1 when the guest writes V to the\n"
     "debug-exit port 0xf4.\n";
+
+/* --display vga[,vram=MIB] | virtio-gpu | none. */
+static int parse_display(const char *arg, struct cli_options *opt, char *err, size_t errlen)
+{
+    if (strcmp(arg, "virtio-gpu") == 0 || strcmp(arg, "none") == 0) {
+        opt->display = arg;
+        return 0;
+    }
+    if (strncmp(arg, "vga", 3) != 0 || (arg[3] != '\0' && arg[3] != ',')) {
+        snprintf(err, errlen, "--display %s: expected vga, virtio-gpu or none", arg);
+        return -EINVAL;
+    }
+    opt->display = "vga";
+    for (const char *p = arg + 3; *p == ',';) {
+        p++;
+        if (strncmp(p, "vram=", 5) != 0) {
+            snprintf(err, errlen, "--display %s: unknown option (expected vram=MIB)", arg);
+            return -EINVAL;
+        }
+        char *end;
+        errno = 0;
+        unsigned long mib = strtoul(p + 5, &end, 10);
+        if (errno || end == p + 5 || (*end != '\0' && *end != ',') || mib == 0 ||
+            mib > (VGA_VRAM_MAX >> 20) || (mib & (mib - 1))) {
+            snprintf(err, errlen, "--display %s: vram must be a power of two from 1 to %u (MiB)",
+                     arg, VGA_VRAM_MAX >> 20);
+            return -EINVAL;
+        }
+        opt->vga_vram = (uint32_t)mib << 20;
+        p = end;
+    }
+    return 0;
+}
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
@@ -587,12 +622,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             opt->no_async_teardown = true;
             break;
         case OPT_DISPLAY:
-            if (strcmp(optarg, "vga") != 0 && strcmp(optarg, "virtio-gpu") != 0 &&
-                strcmp(optarg, "none") != 0) {
-                snprintf(err, errlen, "--display %s: expected vga, virtio-gpu or none", optarg);
+            if (parse_display(optarg, opt, err, errlen) < 0) {
                 return -EINVAL;
             }
-            opt->display = optarg;
             break;
         case OPT_DISPLAY_CHANNEL:
             if (display_channel_parse(optarg, err, errlen) < 0) {

@@ -66,6 +66,7 @@ struct cli_options {
     bool start_paused;
     bool no_async_teardown; /* --no-async-teardown (vmm/teardown.h) */
     const char *display;    /* "vga", "virtio-gpu", "none", or NULL: vga with --vnc or a channel */
+    uint32_t vga_vram;      /* --display vga,vram=: VRAM bytes, 0 = VGA_VRAM_DEFAULT */
     const char *vnc;        /* the --vnc argument (display/vnc.h vnc_parse) */
     const char *display_channel; /* --display-channel (vmm/display_channel.h) */
     /* --device specs in command-line order (checked by virtio_spec_parse). */

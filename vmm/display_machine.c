@@ -36,15 +36,10 @@
 #include "vmm/pci_machine.h"
 #include "vmm/virtio_machine.h"
 #include "vmm/vm.h"
+#include "vmm/vram_state.h"
 
 #define VIRTIO_GPU_WIDTH 1024 /* the preferred mode a virtio-gpu starts with */
 #define VIRTIO_GPU_HEIGHT 768
-/*
- * The VRAM bytes a checkpoint keeps (section "vga-vram"): one device section holds at most
- * SNAP_MAX_DEVICE_STATE bytes with its 8-byte header. That covers the legacy planes (text and
- * VGA modes) and VBE modes up to 640x480x24; the rest of VRAM is not saved (docs/display.md).
- */
-#define DISPLAY_VRAM_SNAPSHOT ((1u << 20) - 4096)
 
 struct display_machine {
     struct vm *vm;
@@ -56,9 +51,11 @@ struct display_machine {
     int vram_fd;
     uint8_t *vram;
     uint32_t vram_size;
-    uint64_t slot_addr; /* where the VRAM slot is mapped, PCI_BAR_UNMAPPED when not */
-    bool dirty_log;     /* the slot logs dirty pages */
-    uint64_t *log;      /* KVM_GET_DIRTY_LOG buffer */
+    uint64_t slot_addr;   /* where the VRAM slot is mapped, PCI_BAR_UNMAPPED when not */
+    bool dirty_log;       /* the slot logs dirty pages */
+    uint32_t window_size; /* bytes of the legacy window mapped onto VRAM, 0 = bus handlers */
+    bool window_log;      /* that slot logs dirty pages */
+    uint64_t *log;        /* KVM_GET_DIRTY_LOG buffer */
     struct vtimer *refresh;
     uint64_t last_activity; /* damage found or input given, engine clock */
     uint64_t last_scan;     /* the last refresh from a tick or a client request */
@@ -72,8 +69,7 @@ struct display_machine {
     display_emit_fn *emit; /* QMP events */
     void *emit_opaque;
     struct display_channel *channel;
-    struct vmstate_field vram_fields[2]; /* the start of VRAM as one field of "vga-vram" */
-    struct vmstate vram_state;
+    struct vram_window vram_win[VRAM_STATE_MAX_WINDOWS]; /* checkpoint sections "vga-vram" */
     bool listen_watched; /* the VNC listening socket is on the event loop */
     int ptr_x, ptr_y;
     unsigned ptr_buttons;
@@ -122,6 +118,64 @@ static void vram_bar_moved(void *opaque, unsigned bar, uint64_t old_addr, uint64
     vga_mark_dirty(&dm->vga, 0, dm->vram_size);
 }
 
+static int set_window_slot(struct display_machine *dm, uint32_t size, bool log)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = DISPLAY_WINDOW_KVM_SLOT,
+        .flags = log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+        .guest_phys_addr = VGA_LEGACY_BASE,
+        .memory_size = size,
+        .userspace_addr = (uintptr_t)dm->vram,
+    };
+    return ioctl(dm->vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+/*
+ * In chain-4 mode (13h) the window is VRAM byte for byte: map it as memory, so that the
+ * guest's stores do not exit (QEMU's chain4 alias). Any other mode goes back to the bus
+ * handlers (vga_legacy_ops), which KVM reaches again once the slot is gone.
+ */
+static void window_changed(void *opaque)
+{
+    struct display_machine *dm = opaque;
+    if (dm->vm->fd < 0) {
+        return;
+    }
+    uint32_t size = vga_window_linear(&dm->vga);
+    if (size == dm->window_size) {
+        return;
+    }
+    if (dm->window_size) {
+        set_window_slot(dm, 0, false);
+        dm->window_size = 0;
+    }
+    if (size) {
+        dm->window_log = set_window_slot(dm, size, true) == 0;
+        if (dm->window_log || set_window_slot(dm, size, false) == 0) {
+            dm->window_size = size;
+        }
+    }
+    vga_mark_dirty(&dm->vga, 0, VGA_LEGACY_SIZE);
+}
+
+/* The window slot's dirty pages are VRAM pages 0-31. */
+static int sync_window(struct display_machine *dm, uint64_t *bitmap)
+{
+    if (!dm->window_size) {
+        return 0;
+    }
+    if (!dm->window_log) {
+        return -ENOSYS;
+    }
+    uint64_t log = 0; /* 32 pages at most */
+    struct kvm_dirty_log l = {.slot = DISPLAY_WINDOW_KVM_SLOT, .dirty_bitmap = &log};
+    if (ioctl(dm->vm->fd, KVM_GET_DIRTY_LOG, &l) < 0) {
+        return -errno;
+    }
+    bitmap[0] |= log;
+    return 0;
+}
+
 static const struct pci_dev_ops vga_pci_ops = {
     .bar_moved = vram_bar_moved,
 };
@@ -129,6 +183,10 @@ static const struct pci_dev_ops vga_pci_ops = {
 static int sync_dirty(void *opaque, uint64_t *bitmap)
 {
     struct display_machine *dm = opaque;
+    int w = sync_window(dm, bitmap);
+    if (w < 0) {
+        return w;
+    }
     if (dm->slot_addr == PCI_BAR_UNMAPPED) {
         return 0; /* every write went through vga_vram_ops, which marks it */
     }
@@ -434,17 +492,22 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
     vga_device(vga, &dev);
     /*
      * VRAM is not guest RAM, so a checkpoint would leave the screen the guest drew after it
-     * (the text of a reverted VM stayed on screen). Its start goes in a section of its own;
-     * the VGA's post_load, which runs before it, marks all of VRAM dirty for the redraw.
+     * (the text of a reverted VM stayed on screen). It goes in sections of its own
+     * (vmm/vram_state.h), after the VGA's: each window's load marks its pages dirty.
      */
-    uint32_t kept = dm->vram_size < DISPLAY_VRAM_SNAPSHOT ? dm->vram_size : DISPLAY_VRAM_SNAPSHOT;
-    dm->vram_fields[0] = (struct vmstate_field){"vram", 0, kept, 1, 1};
-    dm->vram_fields[1] = (struct vmstate_field)VMSTATE_END;
-    dm->vram_state = (struct vmstate){.name = "vga-vram", .version = 1, .fields = dm->vram_fields};
-    struct device vram = {.name = "vga-vram", .opaque = dm->vram, .state = &dm->vram_state};
-    if ((r = vm_add_device(vm, &dev)) < 0 || (r = vm_add_device(vm, &vram)) < 0) {
+    unsigned nwin =
+        vram_windows_init(dm->vram_win, VRAM_STATE_MAX_WINDOWS, vga, dm->vram, dm->vram_size);
+    if ((r = vm_add_device(vm, &dev)) < 0) {
         snprintf(err, errlen, "too many devices");
         return r;
+    }
+    for (unsigned i = 0; i < nwin; i++) {
+        struct device vram = {
+            .name = "vga-vram", .opaque = &dm->vram_win[i], .state = &vram_window_vmstate};
+        if ((r = vm_add_device(vm, &vram)) < 0) {
+            snprintf(err, errlen, "too many devices");
+            return r;
+        }
     }
     return 0;
 }
@@ -537,6 +600,7 @@ struct display_machine *display_machine_new(struct vm *vm, enum display_kind kin
     }
     dm->vga.sync_dirty = sync_dirty;
     dm->vga.sync_opaque = dm;
+    dm->vga.window_changed = window_changed;
     if (display_init(&dm->display, 640, 400) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -640,6 +704,13 @@ const struct display *display_machine_display(const struct display_machine *dm)
 }
 
 /* ---- QMP --------------------------------------------------------------------------------- */
+
+int display_machine_thumbnail(struct display_machine *dm, const char *path, unsigned max_w,
+                              unsigned max_h)
+{
+    refresh(dm);
+    return display_write_thumbnail_png(&dm->display, path, max_w, max_h, NULL, NULL);
+}
 
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
                            struct qmp_error *err)

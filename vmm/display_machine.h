@@ -22,6 +22,8 @@ struct display_machine;
 #define DISPLAY_VGA_SLOT 1
 /* The KVM memory slot of VRAM, clear of the RAM regions' slots 0..GUEST_MEM_MAX_REGIONS-1. */
 #define DISPLAY_VRAM_KVM_SLOT 16
+/* The legacy window 0xA0000 mapped onto VRAM while the VGA is in chain-4 (vga_window_linear). */
+#define DISPLAY_WINDOW_KVM_SLOT 17
 /*
  * How often the surface is brought up to date from the dirty log: DISPLAY_REFRESH_NS when
  * idle, DISPLAY_REFRESH_FAST_NS for DISPLAY_FAST_HOLD_NS after damage or VNC input while a
@@ -74,6 +76,12 @@ int display_machine_abs_pointer(void *dm, unsigned x, unsigned y, unsigned butto
 const struct display *display_machine_display(const struct display_machine *dm);
 
 /* QMP handlers, with dm as opaque (the engine forwards its commands to them). */
+/*
+ * The screen as it is now, scaled to fit max_w x max_h, as a PNG at path (snapshot
+ * thumbnails, display_write_thumbnail_png). 0 or -errno (-ENOPKG without libpng).
+ */
+int display_machine_thumbnail(struct display_machine *dm, const char *path, unsigned max_w,
+                              unsigned max_h);
 int display_qmp_screendump(struct display_machine *dm, json_t *args, json_t **ret,
                            struct qmp_error *err);
 int display_qmp_query_vnc(struct display_machine *dm, json_t *args, json_t **ret,

@@ -147,6 +147,11 @@ static int cmd_stop(void *opaque, json_t *args, json_t **ret, struct qmp_error *
         return -1;
     }
     vm_pause(&e->vm);
+    if (virtio_io_flush(&e->io) < 0) {
+        /* Paused all the same; the image keeps the error (block_last_error). */
+        qmp_error_set(err, "GenericError", "the VM is paused but a disk failed to flush");
+        return -1;
+    }
     return 0;
 }
 
@@ -223,17 +228,23 @@ static int cmd_set_password(void *opaque, json_t *args, json_t **ret, struct qmp
 
 static int cmd_snapshot_save(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
-    static const char *const known[] = {"file", "zstd", NULL};
+    static const char *const known[] = {"file", "zstd", "live", NULL};
     struct engine *e = opaque;
     const char *file = NULL;
-    bool zstd = false;
+    bool zstd = false, live = false;
     if (qmp_arg_check_known(args, known, err) < 0 ||
         qmp_arg_string(args, "file", &file, true, err) < 0 ||
-        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0) {
+        qmp_arg_bool(args, "zstd", &zstd, false, err) < 0 ||
+        qmp_arg_bool(args, "live", &live, false, err) < 0) {
+        return -1;
+    }
+    if (zstd && live) {
+        qmp_error_set(err, "GenericError", "live and zstd cannot be combined");
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_save(&e->vm, file, zstd ? VM_SNAPSHOT_ZSTD : 0, msg, sizeof(msg)) < 0) {
+    unsigned flags = (zstd ? VM_SNAPSHOT_ZSTD : 0) | (live ? VM_SNAPSHOT_LIVE : 0);
+    if (vm_snapshot_save(&e->vm, file, flags, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }
@@ -245,10 +256,15 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
     static const char *const known[] = {"file", "verify-ram", NULL};
     struct engine *e = opaque;
     const char *file = NULL;
-    bool verify = true;
+    bool verify = true, background = false;
+    json_t *v = json_object_get(args, "verify-ram");
+    if (v && json_is_string(v) && strcmp(json_string_value(v), "background") == 0) {
+        background = true; /* checked after the guest runs again (docs/qmp.md) */
+    } else if (qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        return -1;
+    }
     if (qmp_arg_check_known(args, known, err) < 0 ||
-        qmp_arg_string(args, "file", &file, true, err) < 0 ||
-        qmp_arg_bool(args, "verify-ram", &verify, false, err) < 0) {
+        qmp_arg_string(args, "file", &file, true, err) < 0) {
         return -1;
     }
     if (e->vm.state == VM_SHUTDOWN) {
@@ -256,7 +272,8 @@ static int cmd_snapshot_load(void *opaque, json_t *args, json_t **ret, struct qm
         return -1;
     }
     char msg[512];
-    if (vm_snapshot_load(&e->vm, file, verify ? 0 : VM_SNAPSHOT_NO_VERIFY, msg, sizeof(msg)) < 0) {
+    unsigned flags = background ? VM_SNAPSHOT_VERIFY_BG : verify ? 0 : VM_SNAPSHOT_NO_VERIFY;
+    if (vm_snapshot_load(&e->vm, file, flags, msg, sizeof(msg)) < 0) {
         qmp_error_set(err, "GenericError", "%s", msg);
         return -1;
     }
@@ -302,6 +319,7 @@ static struct snaptree *tree(struct engine *e, struct qmp_error *err)
         qmp_error_set(err, "GenericError", "%s", msg);
         return NULL;
     }
+    e->tree.display = e->display;
     e->tree_open = true;
     return &e->tree;
 }
@@ -615,8 +633,8 @@ int main(int argc, char **argv)
     if (e.opt.display && strcmp(e.opt.display, "none") != 0) {
         enum display_kind kind =
             strcmp(e.opt.display, "virtio-gpu") == 0 ? DISPLAY_VIRTIO_GPU : DISPLAY_VGA;
-        e.display =
-            display_machine_new(&e.vm, kind, 0, e.opt.vnc, e.opt.display_channel, err, sizeof(err));
+        e.display = display_machine_new(&e.vm, kind, e.opt.vga_vram, e.opt.vnc,
+                                        e.opt.display_channel, err, sizeof(err));
         if (!e.display) {
             fprintf(stderr, "deskvm-vm: %s\n", err);
             goto out;
@@ -692,6 +710,7 @@ int main(int argc, char **argv)
 out:
     vm_join(&e.vm);
     virtio_io_quiesce(&e.io);
+    ahci_machine_quiesce(e.ahci);
     qmp_server_free(e.qmp);
     if (e.tree_open) {
         snaptree_close(&e.tree);

@@ -5,6 +5,8 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -29,7 +31,8 @@ static void add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_
 static void layout(struct guest_mem *m)
 {
     m->nregions = 0;
-    uint64_t low = m->size < MEM_32BIT_HOLE_START ? m->size : MEM_32BIT_HOLE_START;
+    uint64_t hole = m->hole ? m->hole : MEM_32BIT_HOLE_START;
+    uint64_t low = m->size < hole ? m->size : hole;
     if (low > MEM_VGA_WINDOW_END) {
         /* The VGA window is MMIO, as on a PC: its bytes of the memfd stay unused. */
         add_region(m, 0, MEM_VGA_WINDOW_START, 0);
@@ -116,6 +119,14 @@ void guest_mem_init_host(struct guest_mem *m, void *buf, uint64_t size)
     layout(m);
 }
 
+void guest_mem_set_firmware_split(struct guest_mem *m)
+{
+    if (m->size >= MEM_FIRMWARE_ECAM) {
+        m->hole = MEM_FIRMWARE_LOW_SPLIT;
+        layout(m);
+    }
+}
+
 void guest_mem_set_shadow(struct guest_mem *m)
 {
     m->shadow = true;
@@ -129,6 +140,7 @@ void guest_mem_destroy(struct guest_mem *m)
     }
     struct guest_mem_backing b = {m->base, m->size, m->memfd, m->owns_map};
     guest_mem_backing_release(&b);
+    free(m->sw_dirty);
     memset(m, 0, sizeof(*m));
     m->memfd = -1;
 }
@@ -262,6 +274,95 @@ int guest_mem_rebase(struct guest_mem *m, int vm_fd, uint8_t *base, int memfd,
     return 0;
 }
 
+static int set_log_flag(int vm_fd, const struct guest_region *r, bool on)
+{
+    struct kvm_userspace_memory_region kr = {
+        .slot = (uint32_t)r->slot,
+        .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+        .guest_phys_addr = r->gpa,
+        .memory_size = r->size,
+        .userspace_addr = (uintptr_t)r->hva,
+    };
+    return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0 ? -errno : 0;
+}
+
+int guest_mem_dirty_log(struct guest_mem *m, int vm_fd, bool on)
+{
+    uint64_t *bm = NULL;
+    if (on && !(bm = calloc((m->size / 4096 + 63) / 64, sizeof(uint64_t)))) {
+        return -ENOMEM;
+    }
+    int r = 0;
+    for (unsigned i = 0; i < m->nregions && r == 0; i++) {
+        if (m->regions[i].slot >= 0) {
+            r = set_log_flag(vm_fd, &m->regions[i], on);
+        }
+    }
+    if (r < 0 && on) {
+        for (unsigned i = 0; i < m->nregions; i++) {
+            if (m->regions[i].slot >= 0) {
+                (void)set_log_flag(vm_fd, &m->regions[i], false);
+            }
+        }
+        free(bm);
+        return r;
+    }
+    uint64_t *old = __atomic_exchange_n(&m->sw_dirty, on ? bm : NULL, __ATOMIC_ACQ_REL);
+    if (old != bm) {
+        free(old);
+    }
+    return r;
+}
+
+void guest_mem_dirty_sw_stop(struct guest_mem *m)
+{
+    free(__atomic_exchange_n(&m->sw_dirty, NULL, __ATOMIC_ACQ_REL));
+}
+
+static void set_bits(uint64_t *bm, uint64_t first, uint64_t n)
+{
+    for (uint64_t pg = first; pg < first + n; pg++) {
+        bm[pg / 64] |= 1ull << (pg % 64);
+    }
+}
+
+int guest_mem_dirty_fetch(struct guest_mem *m, int vm_fd, uint64_t *bitmap, bool with_sw)
+{
+    for (unsigned i = 0; i < m->nregions; i++) {
+        const struct guest_region *r = &m->regions[i];
+        uint64_t first = r->fd_offset / 4096, n = r->size / 4096;
+        if (r->slot < 0) {
+            set_bits(bitmap, first, n); /* the firmware's shadow RAM: not logged here */
+            continue;
+        }
+        uint64_t words = (n + 63) / 64;
+        uint64_t *log = calloc(words, sizeof(uint64_t));
+        if (!log) {
+            return -ENOMEM;
+        }
+        struct kvm_dirty_log dl = {.slot = (uint32_t)r->slot, .dirty_bitmap = log};
+        if (ioctl(vm_fd, KVM_GET_DIRTY_LOG, &dl) < 0) {
+            int e = -errno;
+            free(log);
+            return e;
+        }
+        for (uint64_t w = 0; w < words; w++) {
+            for (uint64_t bits = log[w]; bits; bits &= bits - 1) {
+                uint64_t pg = first + w * 64 + (uint64_t)__builtin_ctzll(bits);
+                bitmap[pg / 64] |= 1ull << (pg % 64);
+            }
+        }
+        free(log);
+    }
+    uint64_t *sw = m->sw_dirty;
+    if (with_sw && sw) {
+        for (uint64_t w = 0; w < (m->size / 4096 + 63) / 64; w++) {
+            bitmap[w] |= __atomic_exchange_n(&sw[w], 0, __ATOMIC_RELAXED);
+        }
+    }
+    return 0;
+}
+
 static const struct guest_region *find(const struct guest_mem *m, uint64_t gpa)
 {
     for (unsigned i = 0; i < m->nregions; i++) {
@@ -273,6 +374,25 @@ static const struct guest_region *find(const struct guest_mem *m, uint64_t gpa)
     return NULL;
 }
 
+void guest_mem_mark_dirty(const struct guest_mem *m, const void *hva, uint64_t len)
+{
+    uint64_t *bm = __atomic_load_n(&m->sw_dirty, __ATOMIC_ACQUIRE);
+    const uint8_t *p = hva;
+    if (!bm || !len || p < m->base || p - m->base >= (ptrdiff_t)m->size) {
+        return;
+    }
+    uint64_t first = (uint64_t)(p - m->base) / 4096;
+    uint64_t last = ((uint64_t)(p - m->base) + len - 1) / 4096;
+    uint64_t npages = m->size / 4096;
+    for (uint64_t pg = first; pg <= last && pg < npages; pg++) {
+        __atomic_fetch_or(&bm[pg / 64], 1ull << (pg % 64), __ATOMIC_RELAXED);
+    }
+}
+
+/*
+ * Every pointer handed out may be written through (a virtqueue buffer, an AHCI PRD): during
+ * a live checkpoint it counts as dirty from the moment it is handed out.
+ */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
     const struct guest_region *r = find(m, gpa);
@@ -282,6 +402,9 @@ void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
     uint64_t off = gpa - r->gpa;
     if (len > r->size - off) {
         return NULL;
+    }
+    if (__builtin_expect(m->sw_dirty != NULL, 0)) {
+        guest_mem_mark_dirty(m, r->hva + off, len);
     }
     return r->hva + off;
 }
@@ -298,6 +421,7 @@ static int copy(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len
         uint64_t n = r->size - off < len ? r->size - off : len;
         if (write) {
             memcpy(r->hva + off, p, n);
+            guest_mem_mark_dirty(m, r->hva + off, n);
         } else {
             memcpy(p, r->hva + off, n);
         }

@@ -30,11 +30,25 @@ struct guest_mem {
     bool owns_map; /* base is ours to munmap */
     uint64_t size; /* RAM bytes */
     bool shadow;   /* 0xC0000-0xFFFFF is a separate region left to the firmware's PAM slots */
+    uint64_t hole; /* where low RAM ends at the latest (MEM_32BIT_HOLE_START unless lowered) */
+    /*
+     * While a live checkpoint is written: one bit per RAM page (memfd order) set for every
+     * range handed to a device (guest_mem_ptr(), guest_mem_write(), guest_mem_mark_dirty()),
+     * because KVM's dirty log sees only the vCPUs' writes. NULL otherwise.
+     */
+    uint64_t *sw_dirty;
 };
 
 /* Layout of the PC memory map we build. */
 #define MEM_32BIT_HOLE_START 0xC0000000ull /* 3 GiB: MMIO, PCI, ECAM, IOAPIC, LAPIC, BIOS */
 #define MEM_4G 0x100000000ull
+/*
+ * Firmware boot: SeaBIOS moves ECAM to 0xB000_0000 (256 MiB) on a Q35 chipset, so RAM
+ * reaching 0xB000_0000 ends at 2 GiB instead and the rest goes above 4 GiB, as QEMU's q35
+ * splits it (docs/firmware.md).
+ */
+#define MEM_FIRMWARE_ECAM 0xB0000000ull
+#define MEM_FIRMWARE_LOW_SPLIT 0x80000000ull
 /* The legacy VGA window: never RAM (io/vga.c decodes it), so low RAM is two regions. */
 #define MEM_VGA_WINDOW_START 0xA0000ull
 #define MEM_VGA_WINDOW_END 0xC0000ull
@@ -56,6 +70,11 @@ void guest_mem_destroy(struct guest_mem *m);
  * so the PAM emulation can map RAM or ROM there. Call before guest_mem_register().
  */
 void guest_mem_set_shadow(struct guest_mem *m);
+/*
+ * Firmware boot: with size >= MEM_FIRMWARE_ECAM, low RAM ends at MEM_FIRMWARE_LOW_SPLIT and
+ * the rest moves above 4 GiB (below that size nothing changes). Before guest_mem_register().
+ */
+void guest_mem_set_firmware_split(struct guest_mem *m);
 
 /* Register every region as a KVM user memory slot on vm_fd. */
 __attribute__((warn_unused_result)) int guest_mem_register(struct guest_mem *m, int vm_fd);
@@ -79,6 +98,28 @@ __attribute__((warn_unused_result)) int guest_mem_rebase(struct guest_mem *m, in
                                                          uint8_t *base, int memfd,
                                                          struct guest_mem_backing *old);
 void guest_mem_backing_release(struct guest_mem_backing *b);
+
+/*
+ * Dirty logging of every RAM slot (KVM_MEM_LOG_DIRTY_PAGES), for a live checkpoint
+ * (vm_snapshot_save()). on: also allocates the device-write bitmap (sw_dirty).
+ */
+__attribute__((warn_unused_result)) int guest_mem_dirty_log(struct guest_mem *m, int vm_fd,
+                                                            bool on);
+/*
+ * OR the pages the vCPUs wrote since the last call (KVM_GET_DIRTY_LOG, which re-arms the
+ * log) into bitmap, one bit per RAM page in memfd order. Regions without a KVM slot count as
+ * wholly dirty. with_sw: also take (and clear) the device-write bitmap.
+ */
+__attribute__((warn_unused_result)) int guest_mem_dirty_fetch(struct guest_mem *m, int vm_fd,
+                                                              uint64_t *bitmap, bool with_sw);
+/*
+ * Drop the device-write bitmap (guest_mem_dirty_log() off does too). No thread may be marking
+ * pages: vCPUs parked, devices quiesced. The KVM log can then be switched off later, with the
+ * guest running (changing the slots' flags is not free under shadow paging).
+ */
+void guest_mem_dirty_sw_stop(struct guest_mem *m);
+/* A device wrote [hva, hva+len) of RAM behind KVM's back: mark it for a live checkpoint. */
+void guest_mem_mark_dirty(const struct guest_mem *m, const void *hva, uint64_t len);
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM region, else NULL. */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);

@@ -5,11 +5,14 @@
  * again, made read-only on disk) and a fresh qcow2 overlay with it as backing file becomes
  * the active image. Revert loads the checkpoint and starts a fresh overlay on the snapshot's
  * frozen images. Images the tree created and that no snapshot and no active disk needs any
- * more (not in any remaining chain) are deleted; images are never merged.
+ * more (not in any remaining chain) are deleted; deleting a snapshot streams its image into
+ * the one image built on it, if only one is (docs/snapshots.md, "Delete").
  */
 #include "vmm/snaptree.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 
 #include "io/block.h"
 #include "io/virtio_blk.h"
+#include "vmm/display_machine.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtio_io.h"
 #include "vmm/vm.h"
@@ -43,6 +47,14 @@ static int save_index(struct snaptree *t, char *err, size_t errlen)
         return -errno;
     }
     return 0;
+}
+
+/* Remove a file of the tree directory by its name. */
+static void unlink_in(struct snaptree *t, const char *name)
+{
+    char p[PATH_MAX + 260];
+    snprintf(p, sizeof(p), "%s/%s", t->dir, name);
+    unlink(p);
 }
 
 static json_t *find(struct snaptree *t, const char *id, size_t *at)
@@ -83,6 +95,35 @@ static bool index_valid(json_t *ix, unsigned ndisks)
     return true;
 }
 
+/*
+ * A checkpoint or thumbnail of a deleted snapshot that a crash left after the index was
+ * written (docs/snapshots.md, "Delete"): snap-ID.dvs / snap-ID.png whose ID the index no
+ * longer lists and that is below next-id (so no take in progress wrote it).
+ */
+static void sweep_orphans(struct snaptree *t)
+{
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    json_int_t next = json_integer_value(json_object_get(t->index, "next-id"));
+    while (d && (e = readdir(d)) != NULL) {
+        long long id;
+        char ext[4], again[64];
+        if (sscanf(e->d_name, "snap-%lld.%3s", &id, ext) != 2 || id <= 0 || id >= next ||
+            (strcmp(ext, "dvs") != 0 && strcmp(ext, "png") != 0)) {
+            continue;
+        }
+        snprintf(again, sizeof(again), "snap-%lld.%s", id, ext);
+        char key[32];
+        snprintf(key, sizeof(key), "%lld", id);
+        if (strcmp(again, e->d_name) == 0 && !find(t, key, NULL)) { /* exactly our name */
+            unlink_in(t, e->d_name);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+}
+
 int snaptree_open(struct snaptree *t, const char *dir, struct vm *vm, struct virtio_io *io,
                   char *const *active, unsigned nactive, char *err, size_t errlen)
 {
@@ -112,6 +153,16 @@ int snaptree_open(struct snaptree *t, const char *dir, struct vm *vm, struct vir
     } else {
         t->index = json_pack("{s:i, s:i, s:n, s:{}, s:[]}", "next-id", 1, "next-image", 1,
                              "current", "images", "snapshots");
+    }
+    sweep_orphans(t);
+    /* Merges a crash cut short before their rename: the children are intact. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(t->index, "images"), key, v)
+    {
+        char tmp[PATH_MAX + 16];
+        snprintf(tmp, sizeof(tmp), "%s%s", key, SNAPTREE_MERGE_SUFFIX);
+        unlink(tmp);
     }
     json_t *act = json_array();
     for (unsigned i = 0; i < nactive; i++) {
@@ -249,6 +300,16 @@ int snaptree_take(struct snaptree *t, const char *name, const char *description,
     struct block_image *imgs[CLI_MAX_DISKS] = {0};
     const char *frozen[CLI_MAX_DISKS] = {0};
     int r = vm_snapshot_save(t->vm, ckpt, 0, err, errlen); /* drains the disks */
+    char thumb[64] = "";
+    if (r == 0 && t->display) {
+        /* Optional: without libpng (or on a write error) the snapshot has no picture. */
+        snprintf(thumb, sizeof(thumb), "snap-%s.png", id);
+        char tpath[PATH_MAX + 64];
+        snprintf(tpath, sizeof(tpath), "%s/%s", t->dir, thumb);
+        if (display_machine_thumbnail(t->display, tpath, SNAPTREE_THUMB_W, SNAPTREE_THUMB_H) < 0) {
+            thumb[0] = '\0';
+        }
+    }
     /* Flushed before an overlay opens them read-only as its backing: metadata on disk. */
     for (unsigned i = 0; i < io->nblk && r == 0; i++) {
         snprintf(fbuf[i], sizeof(fbuf[i]), "%s", json_string_value(json_array_get(act, i)));
@@ -265,6 +326,9 @@ int snaptree_take(struct snaptree *t, const char *name, const char *description,
     if (r < 0) {
         drop_overlays(paths, imgs, io->nblk);
         unlink(ckpt);
+        if (thumb[0]) {
+            unlink_in(t, thumb);
+        }
     } else {
         json_t *disks = json_array();
         for (unsigned i = 0; i < io->nblk; i++) {
@@ -275,6 +339,7 @@ int snaptree_take(struct snaptree *t, const char *name, const char *description,
             json_pack("{s:s, s:O, s:s, s:s, s:I, s:s, s:o}", "id", id, "parent", cur, "name", name,
                       "description", description ? description : "", "created",
                       (json_int_t)time(NULL), "checkpoint", ckpt, "disks", disks);
+        json_object_set_new(snap, "thumbnail", thumb[0] ? json_string(thumb) : json_null());
         json_array_append_new(json_object_get(t->index, "snapshots"), snap);
         switch_disks(t, paths, imgs, frozen);
         for (unsigned i = 0; i < io->nblk; i++) {
@@ -301,6 +366,14 @@ json_t *snaptree_list(struct snaptree *t)
     json_array_foreach(json_object_get(t->index, "snapshots"), i, s)
     {
         json_t *o = json_deep_copy(s);
+        const char *thumb = json_string_value(json_object_get(s, "thumbnail"));
+        if (thumb) {
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof(p), "%s/%s", t->dir, thumb);
+            json_object_set_new(o, "thumbnail", json_string(p));
+        } else {
+            json_object_set_new(o, "thumbnail", json_null());
+        }
         json_object_set_new(
             o, "current",
             json_boolean(cur && !strcmp(cur, json_string_value(json_object_get(s, "id")))));
@@ -350,6 +423,162 @@ int snaptree_revert(struct snaptree *t, const char *id, char *err, size_t errlen
     return r;
 }
 
+/* An image a remaining snapshot or an active disk names directly. */
+static bool image_named(struct snaptree *t, const char *path)
+{
+    json_t *s, *v;
+    size_t i, j;
+    json_array_foreach(json_object_get(t->index, "active"), j, v)
+    {
+        if (!strcmp(json_string_value(v), path)) {
+            return true;
+        }
+    }
+    json_array_foreach(json_object_get(t->index, "snapshots"), i, s)
+    {
+        json_array_foreach(json_object_get(s, "disks"), j, v)
+        {
+            if (!strcmp(json_string_value(v), path)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/*
+ * Flush disk i's active image and serve it from a fresh open of the same file: its backing
+ * chain is read again from the files (after a merge renamed a new image over one of them).
+ * VM paused.
+ */
+static int reopen_active(struct snaptree *t, unsigned i, char *err, size_t errlen)
+{
+    struct virtio_blk *blk = t->io->blk[i];
+    const char *path = json_string_value(json_array_get(json_object_get(t->index, "active"), i));
+    struct block_image *img;
+    char berr[BLOCK_ERR_LEN];
+    virtio_blk_drain(blk);
+    int r = block_flush(blk->img);
+    if (r == 0) {
+        r = block_open(path, BLOCK_FORMAT_QCOW2, false, BLOCK_CACHE_WRITEBACK, &img, berr,
+                       sizeof(berr));
+    }
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: cannot reopen %s after the merge: %s", i, path,
+                 r == -EIO ? "flush failed" : berr);
+        return r;
+    }
+    struct block_image *old = virtio_blk_replace_image(blk, img, berr, sizeof(berr));
+    if (!old) {
+        block_close(img);
+        snprintf(err, errlen, "disk %u: %s", i, berr);
+        return -EINVAL;
+    }
+    block_close(old);
+    return 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+/* The path of path's backing file into buf (or a one-line error). */
+static int backing_of(const char *path, char *buf, size_t len)
+{
+    struct block_image *img;
+    int r = block_open(path, BLOCK_FORMAT_QCOW2, true, BLOCK_CACHE_WRITEBACK, &img, buf, len);
+    if (r == 0) {
+        struct block_image *b = block_backing(img);
+        snprintf(buf, len, "%s", b ? block_path(b) : "");
+        block_close(img);
+    }
+    return r;
+}
+
+/*
+ * Disk i's image `gone` is named by no snapshot and no active disk any more. When exactly one
+ * image the tree made has it as backing file, stream it into that child (a new file renamed
+ * over the child, so a crash leaves the old or the new child, both reading the same) and
+ * rebase the child onto gone's backing file; collect_garbage() then deletes gone. Images
+ * the user passed are never merged (see docs/snapshots.md). VM paused.
+ */
+static int merge_into_child(struct snaptree *t, unsigned i, const char *gone, char *err,
+                            size_t errlen)
+{
+    json_t *images = json_object_get(t->index, "images"), *v;
+    json_t *gone_backing = json_object_get(images, gone);
+    const char *key, *child = NULL;
+    unsigned nchild = 0;
+    if (!gone_backing || image_named(t, gone)) {
+        return 0;
+    }
+    json_object_foreach(images, key, v)
+    {
+        const char *b = json_string_value(v);
+        if (b && !strcmp(b, gone)) {
+            child = key;
+            nchild++;
+        }
+    }
+    if (nchild != 1) {
+        return 0; /* a branch point stays; no child: collect_garbage() deletes it */
+    }
+    const char *active = json_string_value(json_array_get(json_object_get(t->index, "active"), i));
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s%s", child, SNAPTREE_MERGE_SUFFIX);
+    unlink(tmp); /* a merge a crash cut short */
+    if (!strcmp(child, active)) {
+        /* The running VM writes the child: everything it wrote must be in the file. */
+        virtio_blk_drain(t->io->blk[i]);
+        if (block_flush(t->io->blk[i]->img) < 0) {
+            snprintf(err, errlen, "disk %u: cannot flush %s before the merge", i, child);
+            return -EIO;
+        }
+    }
+    char merr[BLOCK_ERR_LEN];
+    int r = backing_of(child, merr, sizeof(merr));
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: %s", i, merr);
+        return r;
+    }
+    if (!same_file(merr, gone)) {
+        /* A merge whose index update a crash cut short: the file already has its new
+         * backing. */
+        json_object_set(images, child, gone_backing);
+        return 0;
+    }
+    r = block_stream_backing(child, tmp, merr, sizeof(merr));
+    if (r < 0) {
+        snprintf(err, errlen, "disk %u: %s", i, merr);
+        return r;
+    }
+    struct stat st;
+    if (stat(child, &st) == 0) {
+        (void)chmod(tmp, st.st_mode & 07777);
+    }
+    if (rename(tmp, child) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "disk %u: cannot rename %s: %s", i, tmp, strerror(errno));
+        unlink(tmp);
+        return r;
+    }
+    sync_dir(t->dir);
+    json_object_set(images, child, gone_backing);
+    return reopen_active(t, i, err, errlen);
+}
+
 int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen)
 {
     size_t at;
@@ -358,9 +587,15 @@ int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen
         snprintf(err, errlen, "no snapshot with id '%s'", id);
         return -ENOENT;
     }
+    json_t *saved = json_deep_copy(t->index);
     json_t *parent = json_incref(json_object_get(s, "parent"));
-    char ckpt[PATH_MAX];
+    json_t *disks = json_incref(json_object_get(s, "disks"));
+    char ckpt[PATH_MAX], thumb[64] = "";
     snprintf(ckpt, sizeof(ckpt), "%s", json_string_value(json_object_get(s, "checkpoint")));
+    const char *th = json_string_value(json_object_get(s, "thumbnail"));
+    if (th && strlen(th) < sizeof(thumb) && !strchr(th, '/')) {
+        snprintf(thumb, sizeof(thumb), "%s", th);
+    }
     json_t *c;
     size_t i;
     json_array_foreach(json_object_get(t->index, "snapshots"), i, c)
@@ -376,7 +611,37 @@ int snaptree_delete(struct snaptree *t, const char *id, char *err, size_t errlen
     }
     json_decref(parent);
     json_array_remove(json_object_get(t->index, "snapshots"), at);
-    unlink(ckpt);
-    collect_garbage(t);
-    return save_index(t, err, errlen);
+    bool was_running = t->vm->state == VM_RUNNING;
+    vm_pause(t->vm);
+    int r = 0;
+    for (unsigned d = 0; d < t->io->nblk && r == 0; d++) {
+        if (!block_readonly(t->io->blk[d]->img)) {
+            r = merge_into_child(t, d, json_string_value(json_array_get(disks, d)), err, errlen);
+        }
+    }
+    json_decref(disks);
+    if (r < 0) {
+        /* The merge failed before its rename, or could not reopen the disk: the snapshot
+         * stays (both states read the same) and the error says why. */
+        json_decref(t->index);
+        t->index = saved;
+        saved = NULL;
+    }
+    json_decref(saved);
+    if (r == 0) {
+        /* The index first: a crash before it is written leaves the snapshot, whole. */
+        r = save_index(t, err, errlen);
+    }
+    if (r == 0) {
+        unlink(ckpt);
+        if (thumb[0]) {
+            unlink_in(t, thumb);
+        }
+        collect_garbage(t);
+        r = save_index(t, err, errlen);
+    }
+    if (was_running) {
+        vm_resume(t->vm);
+    }
+    return r;
 }

@@ -12,10 +12,16 @@
 #include <limits.h>
 #include <stddef.h>
 
+struct display_machine;
 struct virtio_io;
 struct vm;
 
 #define SNAPTREE_INDEX "snapshots.json"
+/* The largest thumbnail snapshot-take writes (snap-ID.png, the screen scaled down). */
+#define SNAPTREE_THUMB_W 160
+#define SNAPTREE_THUMB_H 120
+/* A merge writes CHILD.merge and renames it over CHILD (docs/snapshots.md, "Delete"). */
+#define SNAPTREE_MERGE_SUFFIX ".merge"
 
 struct snaptree {
     char dir[PATH_MAX];
@@ -23,6 +29,7 @@ struct snaptree {
                       "snapshots": [..]} */
     struct vm *vm;
     struct virtio_io *io;
+    struct display_machine *display; /* NULL: no display, no thumbnails */
 };
 
 /*

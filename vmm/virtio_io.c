@@ -124,6 +124,19 @@ void virtio_io_quiesce(struct virtio_io *io)
     }
 }
 
+int virtio_io_flush(struct virtio_io *io)
+{
+    int ret = 0;
+    for (unsigned i = 0; i < io->nblk; i++) {
+        virtio_blk_drain(io->blk[i]);
+        int r = block_readonly(io->blk[i]->img) ? 0 : block_flush(io->blk[i]->img);
+        if (r < 0 && ret == 0) {
+            ret = r;
+        }
+    }
+    return ret;
+}
+
 void virtio_io_free(struct virtio_io *io)
 {
     for (unsigned i = 0; i < io->nblk; i++) {

@@ -36,6 +36,12 @@ int virtio_io_attach(struct virtio_io *io, struct vm *vm, struct evloop *loop,
                      const struct cli_options *opt, char *err, size_t errlen);
 /* Complete the disks' in-flight requests: after the vCPUs are joined, before vm_destroy(). */
 void virtio_io_quiesce(struct virtio_io *io);
+/*
+ * QMP stop (as QEMU's vm_stop flushes its block devices): complete the disks' requests and
+ * flush each writable image, so a paused VM's images are whole on disk for other readers
+ * (qemu-img, a copy). The first failing disk's -errno; the others are still flushed.
+ */
+int virtio_io_flush(struct virtio_io *io);
 /* Free the devices and back-ends: after vm_destroy(), before the event loop is freed. */
 void virtio_io_free(struct virtio_io *io);
 

@@ -183,6 +183,7 @@ int vm_create(struct vm *vm, struct kvm_sys *kvm, const struct vm_config *cfg, s
         return r;
     }
     if (cfg->firmware) {
+        guest_mem_set_firmware_split(&vm->mem);
         guest_mem_set_shadow(&vm->mem);
     }
     e820_build(&vm->e820, &vm->mem);

@@ -173,12 +173,71 @@ static void test_png(void **state)
     display_destroy(&d);
 }
 
+static void test_thumbnail_size(void **state)
+{
+    unsigned w, h;
+    display_thumbnail_size(640, 400, 160, 120, &w, &h);
+    assert_true(w == 160 && h == 100);
+    display_thumbnail_size(640, 480, 160, 120, &w, &h);
+    assert_true(w == 160 && h == 120);
+    display_thumbnail_size(720, 400, 160, 120, &w, &h); /* 88.9 rounds up */
+    assert_true(w == 160 && h == 89);
+    display_thumbnail_size(300, 1200, 160, 120, &w, &h); /* tall: the height limits */
+    assert_true(w == 30 && h == 120);
+    display_thumbnail_size(100, 50, 160, 120, &w, &h); /* never enlarged */
+    assert_true(w == 100 && h == 50);
+    display_thumbnail_size(4000, 1, 160, 120, &w, &h);
+    assert_true(w == 160 && h == 1);
+}
+
+/* 640x480 of 4x4 blocks: each thumbnail pixel must be the mean of its block. */
+static void test_thumbnail_png(void **state)
+{
+    struct display d;
+    assert_int_equal(display_init(&d, 640, 480), 0);
+    for (unsigned y = 0; y < 480; y++) {
+        for (unsigned x = 0; x < 640; x++) {
+            /* red: a gradient by block; green: a checkerboard inside each block */
+            uint32_t r = (x / 4) & 0xff, g = ((x ^ y) & 1) ? 200 : 100;
+            display_fill(&d, x, y, 1, 1, r << 16 | g << 8 | (y / 4));
+        }
+    }
+    char path[] = "/tmp/deskvm-test-thumb-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unsigned tw = 0, th = 0;
+    assert_int_equal(display_write_thumbnail_png(&d, path, 160, 120, &tw, &th), 0);
+    assert_true(tw == 160 && th == 120);
+    png_image img = {.version = PNG_IMAGE_VERSION};
+    assert_true(png_image_begin_read_from_file(&img, path));
+    assert_true(img.width == 160 && img.height == 120);
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
+    for (unsigned y = 0; y < 120; y++) {
+        for (unsigned x = 0; x < 160; x++) {
+            const uint8_t *p = px + (y * 160 + x) * 3;
+            assert_true(abs((int)p[0] - (int)x) <= 1);
+            assert_true(abs((int)p[1] - 150) <= 2);
+            assert_true(abs((int)p[2] - (int)y) <= 1);
+        }
+    }
+    free(px);
+    unlink(path);
+    assert_int_equal(
+        display_write_thumbnail_png(&d, "/nonexistent-dir/x.png", 160, 120, NULL, NULL), -ENOENT);
+    assert_int_equal(display_write_thumbnail_png(&d, path, 0, 120, NULL, NULL), -EINVAL);
+    display_destroy(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limits),       cmocka_unit_test(test_damage_listeners),
-        cmocka_unit_test(test_blit_formats), cmocka_unit_test(test_text_cell),
-        cmocka_unit_test(test_png),
+        cmocka_unit_test(test_limits),        cmocka_unit_test(test_damage_listeners),
+        cmocka_unit_test(test_blit_formats),  cmocka_unit_test(test_text_cell),
+        cmocka_unit_test(test_png),           cmocka_unit_test(test_thumbnail_size),
+        cmocka_unit_test(test_thumbnail_png),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Firmware guest test (docs/firmware.md): Debian's SeaBIOS boots the project's boot sector
 # from a virtio disk or a SATA disk on AHCI, on deskvm-vm and on QEMU -M q35 with the same image.
-#   test-bios-boot.sh DESKVM_VM BOOT_IMG [virtio|sata]
+#   test-bios-boot.sh DESKVM_VM BOOT_IMG [virtio|sata] [RAM_MIB]
 # Passes when both print SeaBIOS's banner and the boot sector's INT 10h / INT 13h lines on
 # the serial port and end with debug-exit status 33. Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -10,6 +10,7 @@ vm=${1:?usage: test-bios-boot.sh DESKVM_VM BOOT_IMG}
 img=${2:?usage: test-bios-boot.sh DESKVM_VM BOOT_IMG}
 bios=/usr/share/seabios/bios-256k.bin
 bus=${3:-virtio}
+mem=${4:-128} # 4096: low RAM split at 2 GiB below SeaBIOS's ECAM, the rest above 4 GiB
 limit=${DESKVM_FIRMWARE_TIMEOUT:-280}
 
 [ -r "$bios" ] || { echo "SKIP: $bios missing (apt-get install seabios)"; exit 77; }
@@ -48,7 +49,7 @@ check() { # NAME LOG STATUS
 }
 
 start=$(date +%s)
-timeout "$limit" "$vm" --firmware bios --memory 128M --cpus 1 --display none \
+timeout "$limit" "$vm" --firmware bios --memory "${mem}M" --cpus 1 --display none \
     --disk "file=$tmp/disk.img,format=raw,bus=$bus" > "$tmp/deskvm.log" 2>&1 < /dev/null
 status=$?
 echo "deskvm: $(($(date +%s) - start)) s"
@@ -56,7 +57,7 @@ check deskvm "$tmp/deskvm.log" $status
 
 if command -v qemu-system-x86_64 > /dev/null; then
     timeout "$limit" qemu-system-x86_64 -M q35,graphics=off -display none -nic none \
-        -serial stdio -m 128 -bios "$bios" -no-reboot \
+        -serial stdio -m "$mem" -bios "$bios" -no-reboot \
         $qemu_drive \
         -device isa-debug-exit,iobase=0xf4,iosize=4 > "$tmp/qemu.log" 2>&1 < /dev/null
     check qemu "$tmp/qemu.log" $?

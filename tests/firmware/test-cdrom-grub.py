@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from deskvm_harness import (Engine, TestFailure, check, main, require_kvm, skip,  # noqa: E402
                             wait_for)
-from screen import load_font, read_png, screen_text  # noqa: E402
+from screen import grub_menu_shown, load_font, qmp_screen, read_ppm  # noqa: E402
 
 ISO = "/usr/lib/grub-rescue/grub-rescue-cdrom.iso"
 BIOS = "/usr/share/seabios/bios-256k.bin"
@@ -28,12 +28,7 @@ LIMIT = float(os.environ.get("DESKVM_FIRMWARE_TIMEOUT", "270"))
 
 
 def screen(c, tmp, font):
-    png = os.path.join(tmp, "screen.png")
-    check(c.cmd("screendump", {"filename": png}) == {}, "screendump")
-    img = read_png(png)
-    if img[0] != 640 or img[1] != 400:
-        return []
-    return screen_text(img, font)
+    return qmp_screen(c, os.path.join(tmp, "screen.ppm"), font)
 
 
 def banner(vm_bin, font):
@@ -49,7 +44,7 @@ def banner(vm_bin, font):
             last[0] = "\n".join(screen(c, tmp, font))
             return "SeaBIOS (version" in last[0] and "No bootable device." in last[0]
         wait_for(on_screen, 30, lambda: "the BIOS text on the VGA screen (%s):\n%s"
-                 % (read_png(os.path.join(tmp, "screen.png"))[:2], last[0]), interval=1)
+                 % (read_ppm(os.path.join(tmp, "screen.ppm"))[:2], last[0]), interval=1)
         print("SeaBIOS banner on the VGA screen")
         # A checkpoint of a firmware VM restores with its firmware (not as a kernel boot):
         # the restored SeaBIOS, reset, starts over from the ROM with its shadow RAM and PAM.
@@ -93,10 +88,7 @@ def run():
         text = []
         while time.monotonic() - start < LIMIT:
             text = screen(c, tmp, font)
-            joined = "\n".join(text)
-            # the menu is drawn in pieces: wait for the header, the help and the entries
-            if ("GNU GRUB  version" in joined and "entry is highlighted" in joined and
-                    "*GNU/Linux" in joined and "Memtest86+" in joined):
+            if grub_menu_shown(text):
                 break
             check(vm.proc.poll() is None, "deskvm-vm exited: %s" % vm.stderr())
             time.sleep(3)

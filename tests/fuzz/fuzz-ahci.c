@@ -76,13 +76,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(&v, data + i + 2, 4);
         i += 6;
         switch (op & 3) {
-        case 0: /* issue slots on port 0 or 1 */
+        case 0: /* issue slots on port 0 or 1; sometimes wait for their I/O to complete */
             ahci_write(&a, AHCI_PORT_BASE + (op >> 7) * AHCI_PORT_LEN + AHCI_PxCI, v, 4);
+            if (op & 0x40) {
+                ahci_drain(&a);
+            }
             break;
         case 1: /* any register write, any size (odd ones are refused and counted) */
             ahci_write(&a, reg | (op >> 6), v, 1u << ((op >> 2) & 3));
             break;
-        case 2:
+        case 2: /* a register read, after finishing whatever I/O is done */
+            ahci_process(&a);
             (void)ahci_read(&a, reg, 4);
             break;
         default: /* media change: eject or insert */

@@ -56,10 +56,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vga_vbe_ops.read(&vga, off % 3, sz);
             break;
         case 4:
-            vga_legacy_ops.write(&vga, (uint64_t)off * 2 % VGA_LEGACY_SIZE, val & 0xff, 1);
+            /* Odd offsets too (bit 5 of op): chain-4 and odd/even pick planes by them. */
+            vga_legacy_ops.write(&vga, ((uint64_t)off * 2 + ((op >> 5) & 1)) % VGA_LEGACY_SIZE,
+                                 val & 0xff, 1);
             break;
         case 5:
-            vga_legacy_ops.read(&vga, (uint64_t)off * 2 % VGA_LEGACY_SIZE, 1);
+            vga_legacy_ops.read(&vga, ((uint64_t)off * 2 + ((op >> 5) & 1)) % VGA_LEGACY_SIZE, 1);
             break;
         case 6:
             vga_mmio_ops.write(&vga, off % (VGA_MMIO_BAR_SIZE - 1), val, sz);

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xvfb_harness import SKIP, count_pixels, log, start_xvfb, wait_for  # noqa: E402
+from gui_shots import SKIP, count_pixels, log, start_xvfb, wait_for  # noqa: E402
 
 app_bin, engine_bin, artifacts = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -134,7 +134,7 @@ def main():
         log("SKIP: /dev/kvm: %s" % e)
         return SKIP
     os.makedirs(artifacts, exist_ok=True)
-    xvfb, display = start_xvfb()
+    xvfb, display = start_xvfb("1280x1000")
     tmp = tempfile.mkdtemp(prefix="deskvm-gui-features-")
     env = dict(os.environ)
     for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):

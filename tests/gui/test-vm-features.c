@@ -2,7 +2,7 @@
 /*
  * The front end's later features without a display: re-attaching to engines that outlived the
  * app (docs/gui.md "Running VMs outlive the app"), with the real deskvm-vm demo guest when
- * /dev/kvm is usable.
+ * /dev/kvm is usable; the snapshot page's tree model from query-snapshots answers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include "gui/library.h"
 #include "gui/new-vm.h"
 #include "gui/perf.h"
+#include "gui/snapshot-tree.h"
 #include "gui/vm-settings.h"
 
 #include <errno.h>
@@ -406,7 +407,7 @@ static void test_settings_save(void **state)
     assert_int_equal(r->vnc_port, 5907);
     assert_string_equal(r->vnc_listen, "127.0.0.2");
     assert_string_equal(r->vnc_password, "pw");
-    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q");
+    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=%s,bus=sata", disk, fmt);
     assert_non_null(strstr(joined, want_disk));
@@ -501,7 +502,7 @@ static void expect_new_vm_invalid(const struct dv_new_vm *m, DvLibrary *lib, con
 
 static char *args_of(DvVm *vm)
 {
-    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q");
+    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q", NULL, NULL);
     return g_strjoinv(" ", args);
 }
 
@@ -784,6 +785,304 @@ static void test_perf_real_engine(void **state)
     assert_int_equal(n, 0);
 }
 
+/* A query-snapshots entry as the engine answers it. */
+#define QS(id, parent, name, t, thumb)                                                             \
+    "{\"id\": \"" id "\", \"parent\": " parent ", \"name\": \"" name "\", \"description\": "       \
+    "\"d\", \"created\": " t ", \"checkpoint\": \"/v/snap-" id ".dvs\", \"disks\": [], "           \
+    "\"thumbnail\": " thumb ", \"current\": false}"
+
+static GPtrArray *parse(const char *json, const char *thumb_dir, GError **error)
+{
+    g_autoptr(JsonNode) n = json_from_string(json, NULL);
+    assert_non_null(n);
+    return dv_snapshot_parse_tree(n, thumb_dir, NULL, error);
+}
+
+/* Damaged answers are refused whole, with DV_ERROR_CORRUPT. */
+static void test_snapshot_parse_tree(void **state)
+{
+    const char *bad[] = {
+        "{}",
+        "[1]",
+        "[" QS("1", "null", "a", "1", "null") ", " QS("1", "null", "b", "2", "null") "]",
+        "[" QS("2", "\"7\"", "a", "1", "null") "]",
+        "[" QS("1", "\"2\"", "a", "1", "null") ", " QS("2", "\"1\"", "b", "2", "null") "]",
+        "[" QS("1", "\"1\"", "a", "1", "null") "]",
+        "[" QS("01", "null", "a", "1", "null") "]",
+        "[" QS("../1", "null", "a", "1", "null") "]",
+        "[" QS("1234567890", "null", "a", "1", "null") "]",
+        "[" QS("1", "null", "", "1", "null") "]",
+        "[" QS("1", "null", "a\\u0001", "1", "null") "]",
+        "[" QS("1", "null", "a", "-1", "null") "]",
+        "[" QS("1", "null", "a", "\"1\"", "null") "]",
+        "[" QS("1", "null", "a", "1", "\"rel.png\"") "]", /* an answer's paths are absolute */
+        "[" QS("1", "null", "a", "1", "7") "]",
+        "[" QS("1", "5", "a", "1", "null") "]",
+        "[{\"id\": \"1\", \"name\": \"a\", \"created\": 1, \"current\": \"yes\"}]",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        GError *e = NULL;
+        assert_null(parse(bad[i], NULL, &e));
+        assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_CORRUPT));
+        g_error_free(e);
+    }
+    /* In snapshots.json a thumbnail is a file name in the directory, never a path. */
+    GError *e = NULL;
+    assert_null(parse("[" QS("1", "null", "a", "1", "\"../x.png\"") "]", "/v", &e));
+    g_clear_error(&e);
+    g_autoptr(GPtrArray) ok = parse("[" QS("1", "null", "a", "1", "\"snap-1.png\"") "]", "/v", &e);
+    assert_non_null(ok);
+    assert_string_equal(dv_snapshot_get_thumbnail(g_ptr_array_index(ok, 0)), "/v/snap-1.png");
+    /* Minimal entries (no parent, description, checkpoint, thumbnail, current) are fine. */
+    g_autoptr(GPtrArray) min =
+        parse("[{\"id\": \"3\", \"name\": \"m\", \"created\": 0}]", NULL, &e);
+    assert_non_null(min);
+    assert_null(dv_snapshot_get_thumbnail(g_ptr_array_index(min, 0)));
+    assert_string_equal(dv_snapshot_get_description(g_ptr_array_index(min, 0)), "");
+    g_autoptr(GPtrArray) empty = parse("[]", NULL, &e);
+    assert_int_equal(empty->len, 0);
+
+    /* A linear history 5000 deep (listed newest first) comes out oldest first, and fills a
+     * GtkTreeStore that deep. */
+    enum { DEEP = 5000 };
+    GString *chain = g_string_new("[");
+    for (int i = DEEP; i >= 1; i--) {
+        g_autofree char *parent = i > 1 ? g_strdup_printf("\"%d\"", i - 1) : g_strdup("null");
+        g_string_append_printf(chain,
+                               "%s{\"id\": \"%d\", \"parent\": %s, \"name\": \"s%d\", "
+                               "\"created\": %d}",
+                               i < DEEP ? ", " : "", i, parent, i, i);
+    }
+    g_string_append(chain, "]");
+    g_autofree char *chain_text = g_string_free(chain, FALSE);
+    g_autoptr(GPtrArray) deep = parse(chain_text, NULL, &e);
+    assert_non_null(deep);
+    assert_int_equal(deep->len, DEEP);
+    assert_string_equal(dv_snapshot_get_id(g_ptr_array_index(deep, 0)), "1");
+    assert_string_equal(dv_snapshot_get_id(g_ptr_array_index(deep, DEEP - 1)), "5000");
+    g_autoptr(GListStore) list = g_list_store_new(DV_TYPE_SNAPSHOT);
+    g_list_store_splice(list, 0, 0, deep->pdata, deep->len);
+    g_autoptr(GtkTreeStore) tree = dv_snapshot_tree_new();
+    dv_snapshot_tree_fill(tree, G_LIST_MODEL(list));
+    GtkTreeIter it;
+    assert_true(dv_snapshot_tree_find(tree, "5000", FALSE, &it));
+    g_autoptr(GtkTreePath) path = gtk_tree_model_get_path(GTK_TREE_MODEL(tree), &it);
+    assert_int_equal(gtk_tree_path_get_depth(path), DEEP);
+}
+
+static void tree_row(GtkTreeModel *m, GtkTreeIter *it, const char *want_id, gboolean want_pic)
+{
+    g_autoptr(DvSnapshot) s = NULL;
+    g_autoptr(GdkPixbuf) pb = NULL;
+    g_autofree char *markup = NULL;
+    gtk_tree_model_get(m, it, DV_SNAPSHOT_COL_SNAPSHOT, &s, DV_SNAPSHOT_COL_THUMBNAIL, &pb,
+                       DV_SNAPSHOT_COL_MARKUP, &markup, -1);
+    assert_non_null(s);
+    assert_string_equal(dv_snapshot_get_id(s), want_id);
+    assert_non_null(strstr(markup, dv_snapshot_get_name(s)));
+    if (want_pic) {
+        assert_non_null(pb);
+        assert_int_equal(gdk_pixbuf_get_width(pb), 160);
+        assert_int_equal(gdk_pixbuf_get_height(pb), 100);
+    } else {
+        assert_null(pb);
+    }
+}
+
+/* query-snapshots -> DvSnapshotStore's order -> GtkTreeStore: children under their parents,
+ * siblings oldest first, thumbnails loaded from the engine's PNGs. */
+static void test_snapshot_tree_model(void **state)
+{
+    g_autofree char *png = g_build_filename(tmp_root, "snap-1.png", NULL);
+    g_autoptr(GdkPixbuf) pic = gdk_pixbuf_new(GDK_COLORSPACE_RGB, FALSE, 8, 160, 100);
+    gdk_pixbuf_fill(pic, 0x336699ff);
+    assert_true(gdk_pixbuf_save(pic, png, "png", NULL, NULL));
+    g_autofree char *thumb = g_strdup_printf("\"%s\"", png);
+    g_autofree char *missing = g_strdup_printf("\"%s/gone.png\"", tmp_root);
+    /* The engine's order (by id) is not the tree's: 1 -> {2 -> {4}, 3}, 5 a second root. */
+    g_autofree char *json = g_strconcat(
+        "[", QS("5", "null", "five", "50", "null"), ", ", QS("3", "\"1\"", "three", "30", "null"),
+        ", ", QS("1", "null", "one", "10", "@"), ", ", QS("4", "\"2\"", "four", "40", "#"), ", ",
+        QS("2", "\"1\"", "two", "20", "null"), "]", NULL);
+    /* The real paths in place of the markers @ (a PNG) and # (a file that is gone). */
+    GString *fixed = g_string_new(NULL);
+    for (const char *p = json; *p; p++) {
+        if (*p == '@') {
+            g_string_append(fixed, thumb);
+        } else if (*p == '#') {
+            g_string_append(fixed, missing);
+        } else {
+            g_string_append_c(fixed, *p);
+        }
+    }
+    g_autofree char *answer = g_string_free(fixed, FALSE);
+    GError *e = NULL;
+    g_autoptr(GPtrArray) items = parse(answer, NULL, &e);
+    assert_non_null(items);
+    g_autoptr(GListStore) list = g_list_store_new(DV_TYPE_SNAPSHOT);
+    g_list_store_splice(list, 0, 0, items->pdata, items->len);
+
+    g_autoptr(GtkTreeStore) tree = dv_snapshot_tree_new();
+    dv_snapshot_tree_fill(tree, G_LIST_MODEL(list));
+    GtkTreeModel *m = GTK_TREE_MODEL(tree);
+    assert_int_equal(gtk_tree_model_iter_n_children(m, NULL), 2);
+    GtkTreeIter one, two, three, four, five;
+    assert_true(gtk_tree_model_iter_nth_child(m, &one, NULL, 0));
+    tree_row(m, &one, "1", TRUE);
+    assert_true(gtk_tree_model_iter_nth_child(m, &five, NULL, 1));
+    tree_row(m, &five, "5", FALSE);
+    assert_int_equal(gtk_tree_model_iter_n_children(m, &one), 2);
+    assert_true(gtk_tree_model_iter_nth_child(m, &two, &one, 0));
+    tree_row(m, &two, "2", FALSE);
+    assert_true(gtk_tree_model_iter_nth_child(m, &three, &one, 1));
+    tree_row(m, &three, "3", FALSE);
+    assert_int_equal(gtk_tree_model_iter_n_children(m, &two), 1);
+    assert_true(gtk_tree_model_iter_nth_child(m, &four, &two, 0));
+    tree_row(m, &four, "4", FALSE); /* its PNG is gone: no picture, still listed */
+    GtkTreeIter found;
+    assert_true(dv_snapshot_tree_find(tree, "4", FALSE, &found));
+    tree_row(m, &found, "4", FALSE);
+    assert_false(dv_snapshot_tree_find(tree, "4", TRUE, NULL));
+    assert_false(dv_snapshot_tree_find(tree, "9", FALSE, NULL));
+
+    /* A refill replaces every row (a delete re-parented 4 under 1). */
+    g_autoptr(GPtrArray) after = parse(
+        "[" QS("1", "null", "one", "10", "null") ", " QS("4", "\"1\"", "four", "40", "null") "]",
+        NULL, &e);
+    g_list_store_splice(list, 0, g_list_model_get_n_items(G_LIST_MODEL(list)), after->pdata,
+                        after->len);
+    dv_snapshot_tree_fill(tree, G_LIST_MODEL(list));
+    assert_int_equal(gtk_tree_model_iter_n_children(m, NULL), 1);
+    assert_true(gtk_tree_model_iter_nth_child(m, &one, NULL, 0));
+    assert_int_equal(gtk_tree_model_iter_n_children(m, &one), 1);
+}
+
+static void keep_result(GObject *src, GAsyncResult *res, gpointer data)
+{
+    *(GAsyncResult **)data = g_object_ref(res);
+}
+
+static char *engine_cmdline(DvVm *vm)
+{
+    g_autofree char *path =
+        g_strdup_printf("/proc/%d/cmdline", (int)dv_engine_get_pid(dv_vm_get_engine(vm)));
+    char *text = NULL;
+    gsize len = 0;
+    assert_true(g_file_get_contents(path, &text, &len, NULL));
+    for (gsize i = 0; i + 1 < len; i++) {
+        text[i] = text[i] ? text[i] : ' ';
+    }
+    return text;
+}
+
+/* The real engine behind the store: take two snapshots of a VM with a qcow2 disk, revert,
+ * delete; stopped, the tree comes from snapshots.json; started again, the disk is the active
+ * overlay and the engine lists the same tree. */
+static void test_snapshot_real_engine(void **state)
+{
+    if (!kvm_usable() || g_find_program_in_path("qemu-img") == NULL) {
+        skip();
+    }
+    g_autofree char *root = lib_root("snaptree");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    g_autofree char *base = g_build_filename(tmp_root, "snaptree-base.qcow2", NULL);
+    assert_true(dv_disk_image_create(base, "qcow2", 16 << 20, NULL));
+    struct dv_vm_config *cfg = dv_vm_config_new();
+    cfg->name = g_strdup("snaptree");
+    cfg->demo = true;
+    cfg->memory_mib = 64;
+    dv_vm_config_add_disk(cfg, base, "qcow2", false);
+    DvVm *vm = dv_library_create(lib, cfg, NULL);
+    dv_vm_config_free(cfg);
+    assert_non_null(vm);
+    g_autoptr(GError) e = NULL;
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autofree char *snapdir = g_build_filename(dv_vm_get_dir(vm), "snapshots", NULL);
+    g_autofree char *cmd = engine_cmdline(vm);
+    g_autofree char *want_dir = g_strconcat("--snapshot-dir ", snapdir, NULL);
+    assert_non_null(strstr(cmd, want_dir));
+
+    g_autoptr(DvSnapshotStore) store = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(store, NULL));
+    DvQmpClient *q = dv_engine_get_qmp(dv_vm_get_engine(vm));
+    GAsyncResult *res = NULL;
+    dv_snapshot_store_take_async(store, q, "one", "first", NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    g_autoptr(DvSnapshot) one = dv_snapshot_store_take_finish(store, res, &e);
+    g_object_unref(res);
+    assert_null(e);
+    assert_non_null(one);
+    assert_true(dv_snapshot_is_current(one));
+    assert_true(g_file_test(dv_snapshot_get_file(one), G_FILE_TEST_IS_REGULAR));
+    if (dv_snapshot_get_thumbnail(one) != NULL) { /* null without libpng (docs/snapshots.md) */
+        g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file(dv_snapshot_get_thumbnail(one), NULL);
+        assert_non_null(pb);
+        assert_true(gdk_pixbuf_get_width(pb) <= 160 && gdk_pixbuf_get_height(pb) <= 120);
+    }
+    res = NULL;
+    dv_snapshot_store_take_async(store, q, "two", "", NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    g_autoptr(DvSnapshot) two = dv_snapshot_store_take_finish(store, res, &e);
+    g_object_unref(res);
+    assert_non_null(two);
+    assert_string_equal(dv_snapshot_get_parent(two), dv_snapshot_get_id(one));
+
+    res = NULL;
+    dv_snapshot_store_revert_async(store, q, one, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_store_revert_finish(store, res, &e));
+    g_object_unref(res);
+    GListModel *m = dv_snapshot_store_get_model(store);
+    assert_int_equal(g_list_model_get_n_items(m), 2);
+    g_autoptr(DvSnapshot) first = g_list_model_get_item(m, 0);
+    assert_true(dv_snapshot_is_current(first));
+
+    res = NULL;
+    dv_snapshot_store_delete_async(store, q, two, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_store_delete_finish(store, res, &e));
+    g_object_unref(res);
+    assert_int_equal(g_list_model_get_n_items(m), 1);
+    /* The engine's refusal comes back as the error (an id it no longer has). */
+    res = NULL;
+    dv_snapshot_store_delete_async(store, q, two, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_false(dv_snapshot_store_delete_finish(store, res, &e));
+    g_object_unref(res);
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_QMP));
+    g_clear_error(&e);
+
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+    g_auto(GStrv) active = dv_snapshot_active_disks(snapdir, &e);
+    assert_null(e);
+    assert_int_equal(g_strv_length(active), 1);
+    assert_true(g_str_has_prefix(active[0], snapdir));
+    g_autoptr(DvSnapshotStore) offline = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(offline, &e));
+    assert_int_equal(g_list_model_get_n_items(dv_snapshot_store_get_model(offline)), 1);
+
+    /* Started again: on the active overlay, the same tree. */
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autofree char *cmd2 = engine_cmdline(vm);
+    g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=qcow2", active[0]);
+    assert_non_null(strstr(cmd2, want_disk));
+    q = dv_engine_get_qmp(dv_vm_get_engine(vm));
+    res = NULL;
+    dv_snapshot_store_refresh_async(offline, q, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_store_refresh_finish(offline, res, &e));
+    g_object_unref(res);
+    g_autoptr(DvSnapshot) again = g_list_model_get_item(dv_snapshot_store_get_model(offline), 0);
+    assert_string_equal(dv_snapshot_get_id(again), dv_snapshot_get_id(one));
+    assert_true(dv_snapshot_is_current(again));
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
@@ -812,6 +1111,9 @@ int main(void)
         cmocka_unit_test(test_perf_parsers),
         cmocka_unit_test(test_perf_rates),
         cmocka_unit_test(test_perf_real_engine),
+        cmocka_unit_test(test_snapshot_parse_tree),
+        cmocka_unit_test(test_snapshot_tree_model),
+        cmocka_unit_test(test_snapshot_real_engine),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);

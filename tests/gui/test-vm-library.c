@@ -109,14 +109,26 @@ static void test_xml_round_trip(void **state)
     assert_string_equal(n0->type, "user");
     assert_string_equal(n0->mac, "52:54:00:12:34:56");
 
-    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/run/x.qmp");
+    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/run/x.qmp", "/vm/snapshots", NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     assert_string_equal(joined, "--memory 512M --cpus 2 --kernel /boot/vmlinuz --initrd "
                                 "/boot/initrd.img --append console=ttyS0 quiet --disk "
                                 "file=/images/a,,b.qcow2,format=qcow2 --disk "
                                 "file=/images/ro.img,format=raw,readonly=on --net "
                                 "user,mac=52:54:00:12:34:56 --display vga --qmp "
-                                "unix:/run/x.qmp --serial stdio");
+                                "unix:/run/x.qmp --serial stdio --snapshot-dir /vm/snapshots");
+    /* With a snapshot tree the writable disk runs on its active overlay (qcow2); a list that
+     * does not match the disks is ignored (the engine then reports the mismatch). */
+    const char *const active[] = {"/vm/snapshots/disk0-3.qcow2", "/images/ro.img", NULL};
+    g_auto(GStrv) moved = dv_vm_config_engine_args(back, "/q", "/vm/s", active);
+    g_autofree char *mjoined = g_strjoinv(" ", moved);
+    assert_non_null(strstr(mjoined, "--disk file=/vm/snapshots/disk0-3.qcow2,format=qcow2 --disk "
+                                    "file=/images/ro.img,format=raw,readonly=on --net"));
+    assert_true(g_str_has_suffix(mjoined, "--serial stdio --snapshot-dir /vm/s"));
+    const char *const short_list[] = {"/vm/snapshots/disk0-3.qcow2", NULL};
+    g_auto(GStrv) kept = dv_vm_config_engine_args(back, "/q", "/vm/s", short_list);
+    g_autofree char *kjoined = g_strjoinv(" ", kept);
+    assert_non_null(strstr(kjoined, "--disk file=/images/a,,b.qcow2,format=qcow2 --disk"));
     dv_vm_config_free(back);
     dv_vm_config_free(cfg);
 }
@@ -140,7 +152,7 @@ static void test_xml_from_libvirt(void **state)
     /* The CD-ROM is the engine's AHCI CD-ROM drive, not a disk. */
     assert_int_equal(cfg->disks->len, 0);
     assert_string_equal(cfg->cdrom, "/iso/d.iso");
-    g_auto(GStrv) args = dv_vm_config_engine_args(cfg, "/q");
+    g_auto(GStrv) args = dv_vm_config_engine_args(cfg, "/q", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     assert_string_equal(joined, "--memory 1024M --cpus 4 --cdrom /iso/d.iso --kernel /k --net "
                                 "tap,ifname=tap3,mac=52:54:00:aa:bb:cc --display vga --qmp "
@@ -159,7 +171,7 @@ static void test_demo_config(void **state)
     assert_true(back->demo);
     assert_null(back->kernel);
     assert_true(dv_vm_config_check_runnable(back, NULL));
-    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/q");
+    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/q", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     assert_string_equal(joined, "--memory 256M --cpus 1 --display vga --qmp unix:/q --serial "
                                 "stdio");
@@ -524,9 +536,9 @@ static DvQmpClient *fake_connect(struct fake_qmp *f, const char *path)
     return client;
 }
 
-/* Read one request: check its command, return its path argument (@arg) and answer it, creating
- * the file when @ok (as the engine does) or replying with an error. */
-static char *fake_answer(struct fake_qmp *f, const char *command, const char *arg, gboolean ok)
+/* Read one request: check its command, answer it with @ret (JSON text) or, when NULL, with the
+ * error "COMMAND failed"; return its arguments (NULL when it had none). */
+static JsonObject *fake_reply(struct fake_qmp *f, const char *command, const char *ret)
 {
     g_autofree char *line = fake_read(f);
     assert_non_null(line);
@@ -534,22 +546,26 @@ static char *fake_answer(struct fake_qmp *f, const char *command, const char *ar
     assert_non_null(req);
     JsonObject *o = json_node_get_object(req);
     assert_string_equal(json_object_get_string_member(o, "execute"), command);
-    JsonObject *args = json_object_get_object_member(o, "arguments");
-    char *path = g_strdup(json_object_get_string_member(args, arg));
+    JsonObject *args = json_object_get_member(o, "arguments")
+                           ? json_object_get_object_member(o, "arguments")
+                           : NULL;
     gint64 id = json_object_get_int_member(o, "id");
-    g_autofree char *reply = NULL;
-    if (ok) {
-        if (strcmp(command, "snapshot-load") != 0) {
-            assert_true(g_file_set_contents(path, command, -1, NULL));
-        }
-        reply = g_strdup_printf("{\"return\": {}, \"id\": %" G_GINT64_FORMAT "}", id);
-    } else {
-        reply = g_strdup_printf("{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s "
-                                "failed\"}, \"id\": %" G_GINT64_FORMAT "}",
-                                command, id);
-    }
+    g_autofree char *reply =
+        ret ? g_strdup_printf("{\"return\": %s, \"id\": %" G_GINT64_FORMAT "}", ret, id)
+            : g_strdup_printf("{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s "
+                              "failed\"}, \"id\": %" G_GINT64_FORMAT "}",
+                              command, id);
     fake_send(f, reply);
-    return path;
+    return args ? json_object_ref(args) : NULL;
+}
+
+/* fake_reply() when the arguments do not matter. */
+static void fake_drop(struct fake_qmp *f, const char *command, const char *ret)
+{
+    JsonObject *args = fake_reply(f, command, ret);
+    if (args != NULL) {
+        json_object_unref(args);
+    }
 }
 
 struct snap_result {
@@ -592,10 +608,42 @@ static void test_snapshot_validate(void **state)
     assert_false(dv_snapshot_validate("n", "\xc3", NULL));
 }
 
+static void deleted_cb(GObject *src, GAsyncResult *res, gpointer data)
+{
+    struct snap_result *r = data;
+    r->ok = dv_snapshot_store_delete_finish(DV_SNAPSHOT_STORE(src), res, &r->error);
+    r->done = TRUE;
+}
+
+/* The ids of @m in order, joined with spaces (legacy ones as "L7"). */
+static char *model_ids(GListModel *m)
+{
+    GString *out = g_string_new(NULL);
+    for (guint i = 0; i < g_list_model_get_n_items(m); i++) {
+        g_autoptr(DvSnapshot) s = g_list_model_get_item(m, i);
+        g_string_append_printf(out, "%s%s%s", i ? " " : "", dv_snapshot_is_legacy(s) ? "L" : "",
+                               dv_snapshot_get_id(s));
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void assert_ids(GListModel *m, const char *want)
+{
+    g_autofree char *got = model_ids(m);
+    assert_string_equal(got, want);
+}
+
+/* A query-snapshots entry as the engine answers it. */
+#define QS(id, parent, name, t, thumb, cur)                                                        \
+    "{\"id\": \"" id "\", \"parent\": " parent ", \"name\": \"" name "\", \"description\": "       \
+    "\"\", \"created\": " t ", \"checkpoint\": \"/v/snap-" id ".dvs\", \"disks\": [], "            \
+    "\"thumbnail\": " thumb ", \"current\": " cur "}"
+
 static void test_snapshot_store(void **state)
 {
     g_autofree char *vmdir = g_build_filename(tmp_root, "snapvm", NULL);
     g_autofree char *path = g_build_filename(tmp_root, "snap.qmp", NULL);
+    g_autofree char *sdir = g_build_filename(vmdir, "snapshots", NULL);
     g_mkdir_with_parents(vmdir, 0700);
     struct fake_qmp f = {0};
     DvQmpClient *client = fake_connect(&f, path);
@@ -605,7 +653,8 @@ static void test_snapshot_store(void **state)
     assert_true(dv_snapshot_store_load(store, &e)); /* no index yet: empty */
     assert_int_equal(g_list_model_get_n_items(model), 0);
 
-    /* Take: screendump for the thumbnail, then snapshot-save, then the index. */
+    /* Take: snapshot-take with name and description, then query-snapshots; a second take
+     * meanwhile is refused. */
     struct snap_result r = {0}, busy = {0};
     dv_snapshot_store_take_async(store, client, "first", "the banner", NULL, took_cb, &r);
     assert_true(dv_snapshot_store_is_busy(store));
@@ -613,95 +662,164 @@ static void test_snapshot_store(void **state)
     assert_true(wait_flag(&busy.done, 2000));
     assert_true(g_error_matches(busy.error, DV_ERROR, DV_ERROR_BUSY));
     g_clear_error(&busy.error);
-    g_autofree char *png = fake_answer(&f, "screendump", "filename", TRUE);
-    g_autofree char *dvs = fake_answer(&f, "snapshot-save", "file", TRUE);
+    g_autoptr(JsonObject) args = fake_reply(&f, "snapshot-take", "{\"id\": \"1\"}");
+    assert_string_equal(json_object_get_string_member(args, "name"), "first");
+    assert_string_equal(json_object_get_string_member(args, "description"), "the banner");
+    fake_drop(&f, "query-snapshots",
+              "[" QS("1", "null", "first", "10", "\"/v/snap-1.png\"", "true") "]");
     assert_true(wait_flag(&r.done, 2000));
     assert_null(r.error);
     assert_non_null(r.snap);
-    g_autofree char *want_png = g_build_filename(vmdir, "snapshots", "1.png", NULL);
-    g_autofree char *want_dvs = g_build_filename(vmdir, "snapshots", "1.dvs", NULL);
-    assert_string_equal(png, want_png);
-    assert_string_equal(dvs, want_dvs);
-    assert_string_equal(dv_snapshot_get_thumbnail(r.snap), want_png);
-    assert_string_equal(dv_snapshot_get_file(r.snap), want_dvs);
+    assert_false(dv_snapshot_store_is_busy(store));
     assert_string_equal(dv_snapshot_get_id(r.snap), "1");
-    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-    assert_true(dv_snapshot_get_time(r.snap) <= now && dv_snapshot_get_time(r.snap) >= now - 60);
-    assert_int_equal(g_list_model_get_n_items(model), 1);
+    assert_string_equal(dv_snapshot_get_thumbnail(r.snap), "/v/snap-1.png");
+    assert_string_equal(dv_snapshot_get_file(r.snap), "/v/snap-1.dvs");
+    assert_null(dv_snapshot_get_parent(r.snap));
+    assert_true(dv_snapshot_is_current(r.snap));
+    assert_false(dv_snapshot_is_legacy(r.snap));
+    assert_int_equal(dv_snapshot_get_time(r.snap), 10);
     g_clear_object(&r.snap);
 
-    /* The save fails: nothing of it stays (thumbnail removed, list and index unchanged). */
+    /* The engine refuses (a raw disk, say): its message comes back, the list is unchanged. */
     memset(&r, 0, sizeof(r));
     dv_snapshot_store_take_async(store, client, "doomed", "", NULL, took_cb, &r);
-    g_free(fake_answer(&f, "screendump", "filename", TRUE));
-    g_free(fake_answer(&f, "snapshot-save", "file", FALSE));
+    g_autoptr(JsonObject) da0 = fake_reply(&f, "snapshot-take", NULL);
+    assert_false(json_object_has_member(da0, "description")); /* empty: not sent */
     assert_true(wait_flag(&r.done, 2000));
     assert_null(r.snap);
     assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_QMP));
-    assert_non_null(strstr(r.error->message, "snapshot-save failed"));
+    assert_non_null(strstr(r.error->message, "Snapshot not taken: "));
+    assert_non_null(strstr(r.error->message, "snapshot-take failed"));
     g_clear_error(&r.error);
-    g_autofree char *doomed_png = g_build_filename(vmdir, "snapshots", "2.png", NULL);
-    assert_false(g_file_test(doomed_png, G_FILE_TEST_EXISTS));
-    assert_int_equal(g_list_model_get_n_items(model), 1);
+    assert_ids(model, "1");
 
-    /* No screendump (no display): taken without a thumbnail; the newest comes first. */
+    /* A tree: 1 -> {2 -> 4, 3}, listed by the engine in another order; the model is
+     * depth-first, siblings oldest first. */
     memset(&r, 0, sizeof(r));
-    dv_snapshot_store_take_async(store, client, "second", "no picture", NULL, took_cb, &r);
-    g_free(fake_answer(&f, "screendump", "filename", FALSE));
-    g_free(fake_answer(&f, "snapshot-save", "file", TRUE));
+    dv_snapshot_store_take_async(store, client, "fourth", "", NULL, took_cb, &r);
+    g_autoptr(JsonObject) a4 = fake_reply(&f, "snapshot-take", "{\"id\": \"4\"}");
+    const char *tree4 = "[" QS("3", "\"1\"", "third", "30", "null", "false") ", " QS(
+        "1", "null", "first", "10", "\"/v/snap-1.png\"",
+        "false") ", " QS("4", "\"2\"", "fourth", "40", "null",
+                         "true") ", " QS("2", "\"1\"", "second", "20", "null", "false") "]";
+    fake_drop(&f, "query-snapshots", tree4);
     assert_true(wait_flag(&r.done, 2000));
     assert_non_null(r.snap);
-    assert_null(dv_snapshot_get_thumbnail(r.snap));
-    assert_string_equal(dv_snapshot_get_id(r.snap), "2");
+    assert_string_equal(dv_snapshot_get_parent(r.snap), "2");
     g_clear_object(&r.snap);
+    assert_ids(model, "1 2 4 3");
 
-    /* A second store reads the same index back. */
-    g_autoptr(DvSnapshotStore) again = dv_snapshot_store_new(vmdir);
-    assert_true(dv_snapshot_store_load(again, NULL));
-    GListModel *m2 = dv_snapshot_store_get_model(again);
-    assert_int_equal(g_list_model_get_n_items(m2), 2);
-    g_autoptr(DvSnapshot) s0 = g_list_model_get_item(m2, 0);
-    g_autoptr(DvSnapshot) s1 = g_list_model_get_item(m2, 1);
-    assert_string_equal(dv_snapshot_get_name(s0), "second");
-    assert_null(dv_snapshot_get_thumbnail(s0));
-    assert_string_equal(dv_snapshot_get_name(s1), "first");
-    assert_string_equal(dv_snapshot_get_description(s1), "the banner");
-    assert_string_equal(dv_snapshot_get_thumbnail(s1), want_png);
-
-    /* Revert: snapshot-load of that file; an engine error comes back; a missing file is
-     * refused before the engine is asked. */
+    /* Revert: snapshot-revert of the id, then the list again. */
+    g_autoptr(DvSnapshot) s3 = g_list_model_get_item(model, 3);
     memset(&r, 0, sizeof(r));
-    dv_snapshot_store_revert_async(again, client, s1, NULL, reverted_cb, &r);
-    g_autofree char *loaded = fake_answer(&f, "snapshot-load", "file", TRUE);
+    dv_snapshot_store_revert_async(store, client, s3, NULL, reverted_cb, &r);
+    g_autoptr(JsonObject) ra = fake_reply(&f, "snapshot-revert", "{}");
+    assert_string_equal(json_object_get_string_member(ra, "id"), "3");
+    fake_drop(&f, "query-snapshots", tree4);
     assert_true(wait_flag(&r.done, 2000));
     assert_true(r.ok);
-    assert_string_equal(loaded, want_dvs);
     memset(&r, 0, sizeof(r));
-    dv_snapshot_store_revert_async(again, client, s1, NULL, reverted_cb, &r);
-    g_free(fake_answer(&f, "snapshot-load", "file", FALSE));
+    dv_snapshot_store_revert_async(store, client, s3, NULL, reverted_cb, &r);
+    fake_drop(&f, "snapshot-revert", NULL);
     assert_true(wait_flag(&r.done, 2000));
     assert_false(r.ok);
-    assert_non_null(strstr(r.error->message, "snapshot-load failed"));
+    assert_true(g_str_has_prefix(r.error->message, "Snapshot not reverted: "));
+    assert_non_null(strstr(r.error->message, "snapshot-revert failed"));
     g_clear_error(&r.error);
 
-    /* Delete: out of the index, files gone; then revert to it finds no file. */
-    assert_true(dv_snapshot_store_delete(again, s1, &e));
-    assert_false(g_file_test(want_png, G_FILE_TEST_EXISTS));
-    assert_false(g_file_test(want_dvs, G_FILE_TEST_EXISTS));
-    assert_int_equal(g_list_model_get_n_items(m2), 1);
-    assert_false(dv_snapshot_store_delete(again, s1, &e));
-    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_NOT_FOUND));
-    g_clear_error(&e);
+    /* Delete: refused by the engine (error kept, list unchanged), then done: 4 moves up. */
+    g_autoptr(DvSnapshot) s2 = g_list_model_get_item(model, 1);
     memset(&r, 0, sizeof(r));
-    dv_snapshot_store_revert_async(again, client, s1, NULL, reverted_cb, &r);
+    dv_snapshot_store_delete_async(store, client, s2, NULL, deleted_cb, &r);
+    fake_drop(&f, "snapshot-delete", NULL);
     assert_true(wait_flag(&r.done, 2000));
-    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_NOT_FOUND));
+    assert_false(r.ok);
+    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_QMP));
+    assert_true(g_str_has_prefix(r.error->message, "Snapshot not deleted: "));
+    assert_non_null(strstr(r.error->message, "snapshot-delete failed"));
     g_clear_error(&r.error);
-    assert_true(dv_snapshot_store_load(store, NULL));
-    assert_int_equal(g_list_model_get_n_items(model), 1);
-    g_autofree char *index = g_build_filename(vmdir, "snapshots", "index.json", NULL);
+    assert_ids(model, "1 2 4 3");
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_delete_async(store, client, s2, NULL, deleted_cb, &r);
+    g_autoptr(JsonObject) da = fake_reply(&f, "snapshot-delete", "{}");
+    assert_string_equal(json_object_get_string_member(da, "id"), "2");
+    fake_drop(&f, "query-snapshots",
+              "[" QS("1", "null", "first", "10", "null", "false") ", " QS(
+                  "3", "\"1\"", "third", "30", "null", "true") ", " QS("4", "\"1\"", "fourth", "40",
+                                                                       "null", "false") "]");
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(r.ok);
+    assert_ids(model, "1 3 4");
+    /* Without an engine a tree snapshot is not deleted (the engine merges its image). */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_delete_async(store, NULL, s3, NULL, deleted_cb, &r);
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_BUSY));
+    g_clear_error(&r.error);
+    /* A damaged answer is an error and leaves the list as it was. */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_refresh_async(store, client, NULL, reverted_cb, &r);
+    assert_null(
+        fake_reply(&f, "query-snapshots", "[" QS("5", "\"9\"", "x", "1", "null", "false") "]"));
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_CORRUPT));
+    g_clear_error(&r.error);
+    assert_ids(model, "1 3 4");
 
-    /* Damaged indexes: refused with the reason, and then the store changes nothing. */
+    /* Stopped VM: the engine's snapshots.json, read as it is (thumbnails are file names in the
+     * directory, "current" at the top), plus the legacy index.json of an older app. */
+    g_mkdir_with_parents(sdir, 0755);
+    g_autofree char *tree_index = g_build_filename(sdir, "snapshots.json", NULL);
+    assert_true(g_file_set_contents(
+        tree_index,
+        "{\"next-id\": 3, \"next-image\": 3, \"current\": \"2\", \"active\": "
+        "[\"/v/disk0-2.qcow2\", \"/img/ro.raw\"], \"images\": {}, \"snapshots\": ["
+        "{\"id\": \"1\", \"parent\": null, \"name\": \"a\", \"description\": \"d\", \"created\": 5,"
+        " \"checkpoint\": \"/v/snap-1.dvs\", \"disks\": [], \"thumbnail\": \"snap-1.png\"},"
+        "{\"id\": \"2\", \"parent\": \"1\", \"name\": \"b\", \"description\": \"\", \"created\": 6,"
+        " \"checkpoint\": \"/v/snap-2.dvs\", \"disks\": [], \"thumbnail\": null}]}",
+        -1, NULL));
+    g_autofree char *index = g_build_filename(sdir, "index.json", NULL);
+    g_autofree char *l7 = g_build_filename(sdir, "7.dvs", NULL);
+    g_autofree char *l7png = g_build_filename(sdir, "7.png", NULL);
+    assert_true(g_file_set_contents(
+        index,
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"7\", \"name\": \"old\", \"time\": 5, "
+        "\"thumbnail\": true}]}",
+        -1, NULL));
+    assert_true(g_file_set_contents(l7, "ckpt", -1, NULL));
+    assert_true(g_file_set_contents(l7png, "png", -1, NULL));
+    g_autoptr(DvSnapshotStore) again = dv_snapshot_store_new(vmdir);
+    assert_true(dv_snapshot_store_load(again, &e));
+    GListModel *m2 = dv_snapshot_store_get_model(again);
+    assert_ids(m2, "1 2 L7");
+    g_autoptr(DvSnapshot) t1 = g_list_model_get_item(m2, 0);
+    g_autoptr(DvSnapshot) t2 = g_list_model_get_item(m2, 1);
+    g_autoptr(DvSnapshot) old = g_list_model_get_item(m2, 2);
+    g_autofree char *want_png = g_build_filename(sdir, "snap-1.png", NULL);
+    assert_string_equal(dv_snapshot_get_thumbnail(t1), want_png);
+    assert_false(dv_snapshot_is_current(t1));
+    assert_true(dv_snapshot_is_current(t2));
+    assert_string_equal(dv_snapshot_get_parent(t2), "1");
+    assert_true(dv_snapshot_is_legacy(old));
+    assert_string_equal(dv_snapshot_get_file(old), l7);
+    assert_string_equal(dv_snapshot_get_thumbnail(old), l7png);
+    g_auto(GStrv) active = dv_snapshot_active_disks(sdir, &e);
+    assert_null(e);
+    assert_int_equal(g_strv_length(active), 2);
+    assert_string_equal(active[0], "/v/disk0-2.qcow2");
+
+    /* A legacy snapshot reverts with snapshot-load of its file (memory only). */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_revert_async(again, client, old, NULL, reverted_cb, &r);
+    g_autoptr(JsonObject) la = fake_reply(&f, "snapshot-load", "{}");
+    assert_string_equal(json_object_get_string_member(la, "file"), l7);
+    fake_drop(&f, "query-snapshots", "[]");
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(r.ok);
+    assert_ids(m2, "L7"); /* the engine's answer replaced the tree */
+
+    /* Damaged legacy indexes: refused with the reason, the store then changes nothing there. */
     const char *bad[] = {
         "not json",
         "[]",
@@ -722,11 +840,9 @@ static void test_snapshot_store(void **state)
         assert_false(dv_snapshot_store_load(again, &e));
         assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_CORRUPT));
         g_clear_error(&e);
-        assert_int_equal(g_list_model_get_n_items(m2), 0);
-        assert_false(dv_snapshot_store_delete(again, s0, &e));
-        g_clear_error(&e);
+        assert_ids(m2, "1 2"); /* the engine's tree still shows */
         memset(&r, 0, sizeof(r));
-        dv_snapshot_store_take_async(again, client, "x", "", NULL, took_cb, &r);
+        dv_snapshot_store_delete_async(again, NULL, old, NULL, deleted_cb, &r);
         assert_true(wait_flag(&r.done, 2000));
         assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_CORRUPT));
         g_clear_error(&r.error);
@@ -734,20 +850,47 @@ static void test_snapshot_store(void **state)
         assert_true(g_file_get_contents(index, &kept, NULL, NULL));
         assert_string_equal(kept, bad[i]);
     }
-    /* A good hand-written index with a thumbnail-less entry loads; the next id follows. */
+
+    /* A legacy delete needs no engine: out of index.json, then its files. */
     assert_true(g_file_set_contents(
-        index, "{\"version\": 1, \"snapshots\": [{\"id\": \"7\", \"name\": \"h\", \"time\": 5}]}",
+        index,
+        "{\"version\": 1, \"snapshots\": [{\"id\": \"7\", \"name\": \"old\", \"time\": 5, "
+        "\"thumbnail\": true}]}",
         -1, NULL));
     assert_true(dv_snapshot_store_load(again, NULL));
-    assert_int_equal(g_list_model_get_n_items(m2), 1);
+    g_autoptr(DvSnapshot) old2 = g_list_model_get_item(m2, 2);
     memset(&r, 0, sizeof(r));
-    dv_snapshot_store_take_async(again, client, "eighth", "", NULL, took_cb, &r);
-    g_free(fake_answer(&f, "screendump", "filename", TRUE));
-    g_autofree char *eighth = fake_answer(&f, "snapshot-save", "file", TRUE);
+    dv_snapshot_store_delete_async(again, NULL, old2, NULL, deleted_cb, &r);
     assert_true(wait_flag(&r.done, 2000));
-    assert_string_equal(dv_snapshot_get_id(r.snap), "8");
-    assert_true(g_str_has_suffix(eighth, "/snapshots/8.dvs"));
-    g_clear_object(&r.snap);
+    assert_true(r.ok);
+    assert_false(g_file_test(l7, G_FILE_TEST_EXISTS));
+    assert_false(g_file_test(l7png, G_FILE_TEST_EXISTS));
+    assert_ids(m2, "1 2");
+    assert_true(dv_snapshot_store_load(again, NULL));
+    assert_ids(m2, "1 2");
+    /* A legacy revert whose file is gone is refused before the engine is asked. */
+    memset(&r, 0, sizeof(r));
+    dv_snapshot_store_revert_async(again, client, old2, NULL, reverted_cb, &r);
+    assert_true(wait_flag(&r.done, 2000));
+    assert_true(g_error_matches(r.error, DV_ERROR, DV_ERROR_NOT_FOUND));
+    g_clear_error(&r.error);
+
+    /* A damaged snapshots.json: a thumbnail outside the directory, an "active" that is not a
+     * list of absolute paths. */
+    assert_true(g_file_set_contents(
+        tree_index,
+        "{\"current\": null, \"active\": [\"rel.qcow2\"], \"snapshots\": [{\"id\": \"1\", "
+        "\"parent\": null, \"name\": \"a\", \"created\": 5, \"thumbnail\": \"../x.png\"}]}",
+        -1, NULL));
+    assert_false(dv_snapshot_store_load(again, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_CORRUPT));
+    g_clear_error(&e);
+    assert_null(dv_snapshot_active_disks(sdir, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_CORRUPT));
+    g_clear_error(&e);
+    g_unlink(tree_index);
+    assert_null(dv_snapshot_active_disks(sdir, &e));
+    assert_null(e);
 
     dv_qmp_client_close(client);
     g_object_unref(client);

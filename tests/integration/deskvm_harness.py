@@ -218,6 +218,48 @@ class Engine:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class QemuGuest:
+    """qemu-system-x86_64 (q35, TCG) booting a guest ELF with extra -device options, its
+    serial port in a file under tmp and a QMP socket: the oracle the display tests compare
+    with. QemuGuest.start() returns None when QEMU is not installed."""
+
+    @classmethod
+    def start(cls, elf, tmp, devices, append):
+        qemu = shutil.which("qemu-system-x86_64")
+        return cls(qemu, elf, tmp, devices, append) if qemu else None
+
+    def __init__(self, qemu, elf, tmp, devices, append):
+        self.qmp_path = os.path.join(tmp, "qemu-qmp.sock")
+        self.serial_path = os.path.join(tmp, "qemu-serial.log")
+        cmd = [qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
+               "-display", "none", "-m", "256", "-serial", "file:" + self.serial_path,
+               "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+               "-kernel", elf, "-append", append]
+        for d in devices:
+            cmd += ["-device", d]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.qmp_path), 20, "QEMU's QMP socket")
+        self.c = Qmp(self.qmp_path)
+        self.c.negotiate()
+
+    def serial(self):
+        if not os.path.exists(self.serial_path):
+            return ""
+        with open(self.serial_path, errors="replace") as f:
+            return f.read()
+
+    def wait_serial(self, text, timeout, count=1):
+        wait_for(lambda: self.serial().count(text) >= count, timeout,
+                 lambda: "QEMU: %r x%d on the serial port (it holds %r)"
+                 % (text, count, self.serial()[-300:]))
+
+    def cleanup(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def main(fn):
     """Runs fn(); TestFailure -> FAIL (1), anything else unexpected -> FAIL with traceback."""
     try:

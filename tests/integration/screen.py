@@ -2,6 +2,7 @@
 """Screen images for the integration tests: the PNGs that QMP screendump writes, the VGA font
 deskvm renders text mode with (display/vga_font.c), and reading the text of an 80x25 text
 screen back from a screendump by matching each 8x16 cell against that font."""
+import os
 import re
 import struct
 import zlib
@@ -47,6 +48,17 @@ def read_png(path):
     return w, h, bytes(out)
 
 
+def read_ppm(path):
+    """A binary (P6) PPM with maxval 255, as (width, height, rgb bytes) like read_png."""
+    data = open(path, "rb").read()
+    m = re.match(rb"P6\s+(?:#[^\n]*\n\s*)*(\d+)\s+(\d+)\s+(\d+)\s", data)
+    check(m is not None and m.group(3) == b"255", "%s: not an 8-bit P6 PPM" % path)
+    w, h = int(m.group(1)), int(m.group(2))
+    rgb = data[m.end():m.end() + w * h * 3]
+    check(len(rgb) == w * h * 3, "%s: %d bytes of pixels for %dx%d" % (path, len(rgb), w, h))
+    return w, h, rgb
+
+
 def load_font(path):
     rows = re.findall(r"\{((?:0x[0-9a-f]{2},? ?){16})\}", open(path).read())
     check(len(rows) == 256, "%s: %d glyphs" % (path, len(rows)))
@@ -62,18 +74,39 @@ def glyph_table(font):
     return table
 
 
-def screen_text(image, font, cols=80, rows=25):
+def nearest_glyph(font, px, colours, limit):
+    """The printable ASCII glyph closest to a two-colour cell (fewest differing pixels in
+    either colour assignment), if it differs in at most limit pixels and no other glyph is
+    as close; else None."""
+    best, second, code = 129, 129, None
+    for bg in colours:
+        bits = [sum(0x80 >> x for x in range(8) if r[x] != bg) for r in px]
+        for c in range(0x21, 0x7f):
+            d = sum(bin(a ^ b).count("1") for a, b in zip(bits, font[c]))
+            if d < best:
+                best, second, code = d, best, c
+            elif d < second and c != code:
+                second = d
+    return code if best <= limit and second > best else None
+
+
+def screen_text(image, font, cols=80, rows=25, fuzzy=0):
     """The text of a cols x rows screen of 8x16 cells (what deskvm draws for text mode), one
     string per row; a cell that matches no glyph in either colour assignment reads '?',
-    a glyph outside printable ASCII reads '#'."""
+    a glyph outside printable ASCII reads '#'. 9-pixel-wide cells (QEMU's VGA draws the
+    9-dot text mode) are read from their first 8 columns. fuzzy > 0 reads a cell that
+    matches no glyph exactly as the nearest printable one within fuzzy pixels (another
+    VMM's VGA font: QEMU draws some letters differently from deskvm's)."""
     w, h, rgb = image
-    check(w == cols * 8 and h == rows * 16, "a %dx%d screen is not %dx%d text" % (w, h, cols, rows))
+    check(w in (cols * 8, cols * 9) and h == rows * 16,
+          "a %dx%d screen is not %dx%d text" % (w, h, cols, rows))
+    cw = w // cols
     table = glyph_table(font)
     lines = []
     for row in range(rows):
         line = []
         for col in range(cols):
-            px = [[rgb[((row * 16 + y) * w + col * 8 + x) * 3:((row * 16 + y) * w + col * 8 + x) * 3 + 3]
+            px = [[rgb[((row * 16 + y) * w + col * cw + x) * 3:((row * 16 + y) * w + col * cw + x) * 3 + 3]
                    for x in range(8)] for y in range(16)]
             colours = sorted({p for r in px for p in r})
             code = None
@@ -82,9 +115,57 @@ def screen_text(image, font, cols=80, rows=25):
                 code = table.get(bits)
                 if code is not None:
                     break
+            if code is None and len(colours) == 2 and fuzzy:
+                code = nearest_glyph(font, px, colours, fuzzy)
             if len(colours) > 2 or code is None:
                 line.append("?")
             else:
                 line.append(chr(code) if 0x20 <= code < 0x7f else "#")
         lines.append("".join(line))
     return lines
+
+
+def screendump(c, tmp, name):
+    png, ppm = os.path.join(tmp, name + ".png"), os.path.join(tmp, name + ".ppm")
+    check(c.cmd("screendump", {"filename": png}) == {}, "screendump png")
+    check(c.cmd("screendump", {"filename": ppm, "format": "ppm"}) == {}, "screendump ppm")
+    a, b = read_png(png), read_ppm(ppm)
+    check(a == b, "the PNG and PPM screendumps differ")
+    return a
+
+
+def first_difference(w, got, want):
+    for i in range(0, len(want), 3):
+        if got[i:i + 3] != want[i:i + 3]:
+            return "pixel (%d, %d) is %s, want %s" % ((i // 3) % w, (i // 3) // w,
+                                                      got[i:i + 3].hex(), want[i:i + 3].hex())
+    return "sizes %d and %d" % (len(got), len(want))
+
+
+def qmp_screen(qmp, path, font, cols=80, rows=25, fuzzy=0, cache=None):
+    """The text rows of the screen now, through QMP screendump (PPM, which deskvm and QEMU
+    both write) into path; [] while the screen is not a cols x rows text screen (a mode
+    change, a graphics mode). With a dict as cache, an unchanged screen is not read again
+    (reading one takes about half a second of CPU)."""
+    check(qmp.cmd("screendump", {"filename": path, "format": "ppm"}) == {}, "screendump")
+    img = read_ppm(path)
+    if img[0] not in (cols * 8, cols * 9) or img[1] != rows * 16:
+        return []
+    if cache is not None and cache.get("img") == img:
+        return cache["lines"]
+    lines = screen_text(img, font, cols, rows, fuzzy)
+    if cache is not None:
+        cache.update(img=img, lines=lines)
+    return lines
+
+
+# What Debian's grub-rescue-cdrom.iso shows once its menu is drawn (it is drawn in pieces:
+# the header, the help and the entries; the last entry is "Memtest86+", whose M QEMU's font
+# draws too far from deskvm's for the fuzzy reading).
+GRUB_MENU = ("GNU GRUB  version", "entry is highlighted", "*GNU/Linux", "emtest86+")
+
+
+def grub_menu_shown(lines):
+    """Whether the text rows hold the whole GRUB menu of grub-rescue-cdrom.iso."""
+    joined = "\n".join(lines)
+    return all(t in joined for t in GRUB_MENU)

@@ -15,43 +15,18 @@ the first re-parents the second, removes the checkpoint and keeps the image stil
 backing file; a raw disk makes snapshot-take fail with a clear error; the index survives an
 engine restart and a revert then works in the new engine.
 """
-import hashlib
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, check, main, require_kvm, skip, wait_for  # noqa: E402
-
-
-def qemu_img(*args):
-    return subprocess.run(["qemu-img"] + list(args), capture_output=True, text=True)
-
-
-def disk_hash(path, tmp):
-    raw = os.path.join(tmp, "read.raw")
-    r = qemu_img("convert", "-U", "-O", "raw", path, raw)
-    check(r.returncode == 0, "qemu-img convert %s: %s" % (path, r.stderr))
-    with open(raw, "rb") as f:
-        h = hashlib.sha256(f.read()).hexdigest()
-    os.unlink(raw)
-    return h
+from deskvm_harness import Engine, check, main, require_kvm, skip  # noqa: E402
+from snaptree_helpers import disk_hash, index, more_ops, qemu_img  # noqa: E402
 
 
 def ops(vm):
     return vm.serial().count("blk-crash: ops=")
-
-
-def more_ops(vm, n, what):
-    since = vm.serial_size()
-    wait_for(lambda: vm.serial()[since:].count("blk-crash: ops=") >= n
-             or vm.proc.poll() is not None, 60, "%s: guest I/O" % what)
-    s = vm.serial()
-    check(vm.proc.poll() is None and "FAIL" not in s and "stuck" not in s,
-          "%s: the guest reports %r %r" % (what, s[-300:], vm.stderr()[-300:]))
 
 
 def boot(binary, elf, disk, snapdir, tmp, fmt="qcow2"):
@@ -59,11 +34,6 @@ def boot(binary, elf, disk, snapdir, tmp, fmt="qcow2"):
                            "--cpus", "1", "--memory", "160", "--snapshot-dir", snapdir,
                            "--disk", "file=%s,format=%s" % (disk, fmt)],
                   tmp=tempfile.mkdtemp(dir=tmp))
-
-
-def index(snapdir):
-    with open(os.path.join(snapdir, "snapshots.json")) as f:
-        return json.load(f)
 
 
 def run():

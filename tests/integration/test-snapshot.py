@@ -332,4 +332,5 @@ def run():
             fresh.cleanup()
 
 
-main(run)
+if __name__ == "__main__":
+    main(run)

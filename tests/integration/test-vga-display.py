@@ -13,18 +13,15 @@ must read the same bytes for the same QMP input commands.
 usage: test-vga-display.py DESKVM_VM VGA_ELF VGA_FONT_C
 """
 import os
-import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
+from deskvm_harness import Engine, QemuGuest, check, free_port, main, require_kvm  # noqa: E402
 import rfb_client  # noqa: E402
-from screen import load_font, read_png  # noqa: E402
+from screen import first_difference, load_font, read_png, read_ppm, screendump  # noqa: E402
 
 W, H = 640, 480
 
@@ -41,35 +38,11 @@ GUEST_ARGS = "interactive=1 keys=6 packets=2"
 
 # ---- images --------------------------------------------------------------------------------
 
-def read_ppm(path):
-    data = open(path, "rb").read()
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    check(m and m.group(3) == b"255", "%s: not an 8-bit binary PPM" % path)
-    w, h = int(m.group(1)), int(m.group(2))
-    return w, h, data[m.end():m.end() + w * h * 3]
-
-
-def screendump(c, tmp, name):
-    png, ppm = os.path.join(tmp, name + ".png"), os.path.join(tmp, name + ".ppm")
-    check(c.cmd("screendump", {"filename": png}) == {}, "screendump png")
-    check(c.cmd("screendump", {"filename": ppm, "format": "ppm"}) == {}, "screendump ppm")
-    a, b = read_png(png), read_ppm(ppm)
-    check(a == b, "the PNG and PPM screendumps differ")
-    return a
-
-
-def first_difference(w, got, want):
-    for i in range(0, len(want), 3):
-        if got[i:i + 3] != want[i:i + 3]:
-            return "pixel (%d, %d) is %s, want %s" % ((i // 3) % w, (i // 3) // w,
-                                                      got[i:i + 3].hex(), want[i:i + 3].hex())
-    return "sizes %d and %d" % (len(got), len(want))
-
-
 # ---- what the guest draws ------------------------------------------------------------------
 
-EGA = [0x000000, 0x0000aa, 0x00aa00, 0x00aaaa, 0xaa0000, 0xaa00aa, 0xaa5500, 0xaaaaaa,
-       0x555555, 0x5555ff, 0x55ff55, 0x55ffff, 0xff5555, 0xff55ff, 0xffff55, 0xffffff]
+# The DAC's 6-bit 0x2a and 0x15 widen to 0xa8 and 0x57 (bit 0 fills the new bits, as in QEMU).
+EGA = [0x000000, 0x0000a8, 0x00a800, 0x00a8a8, 0xa80000, 0xa800a8, 0xa85700, 0xa8a8a8,
+       0x575757, 0x5757ff, 0x57ff57, 0x57ffff, 0xff5757, 0xff57ff, 0xffff57, 0xffffff]
 
 
 def expected_text(font):
@@ -135,39 +108,27 @@ def vncsnapshot_matches(port, tmp, w, want):
 # ---- QEMU cross-check ----------------------------------------------------------------------
 
 def qemu_vbe_screen(elf, tmp):
-    qemu = shutil.which("qemu-system-x86_64")
-    if not qemu:
+    q = QemuGuest.start(elf, tmp, ["VGA"], GUEST_ARGS)
+    if q is None:
         return None
-    qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
-    p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
-                          "-display", "none", "-device", "VGA", "-m", "256",
-                          "-serial", "file:" + serial, "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
-                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                          "-kernel", elf, "-append", GUEST_ARGS],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
     try:
-        log = lambda: open(serial, errors="replace").read() if os.path.exists(serial) else ""
-        wait_for(lambda: os.path.exists(qmp_path), 20, "QEMU's QMP socket")
-        c = Qmp(qmp_path)
-        c.negotiate()
-        wait_for(lambda: "vga: text ready" in log(), 60, lambda: "QEMU text stage: " + log())
+        c = q.c
+        q.wait_serial("vga: text ready", 60)
         c.cmd("send-key", {"keys": [{"type": "qcode", "data": "a"}]})
-        wait_for(lambda: log().count("vga: key") == 2, 30, lambda: "QEMU key a: " + log())
+        q.wait_serial("vga: key", 30, count=2)
         c.cmd("send-key", SEND_KEY)
-        wait_for(lambda: "vga: vbe ready" in log(), 60, lambda: "QEMU VBE stage: " + log())
+        q.wait_serial("vga: vbe ready", 60)
         png = os.path.join(tmp, "qemu-vbe.png")
         c.cmd("screendump", {"filename": png, "format": "png"})
         # What VNC's pointer move to (10, 5) is on deskvm, then the shared event.
         c.cmd("input-send-event", {"events": [{"type": "rel", "data": {"axis": "x", "value": 10}},
                                               {"type": "rel", "data": {"axis": "y", "value": 5}}]})
-        wait_for(lambda: log().count("vga: mouse") == 3, 30, lambda: "QEMU mouse: " + log())
+        q.wait_serial("vga: mouse", 30, count=3)
         c.cmd("input-send-event", SEND_EVENT)
-        wait_for(lambda: "vga: done" in log(), 30, lambda: "QEMU mouse: " + log())
-        return read_png(png), input_lines(log())
+        q.wait_serial("vga: done", 30)
+        return read_png(png), input_lines(q.serial())
     finally:
-        p.kill()
-        p.wait()
+        q.cleanup()
 
 
 def input_lines(log):

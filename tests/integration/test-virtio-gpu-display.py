@@ -10,28 +10,19 @@ the virtio keyboard and tablet. When qemu-system-x86_64 is installed, QEMU's
 usage: test-virtio-gpu-display.py DESKVM_VM VIRTIO_GPU_ELF
 """
 import os
-import re
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deskvm_harness import Engine, Qmp, check, free_port, main, require_kvm, wait_for  # noqa: E402
+from deskvm_harness import Engine, QemuGuest, check, free_port, main, require_kvm  # noqa: E402
 import rfb_client  # noqa: E402
+from screen import read_ppm  # noqa: E402
 
 W, H = 320, 200
-
-
-def read_ppm(path):
-    data = open(path, "rb").read()
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    check(m and m.group(3) == b"255", "%s: not an 8-bit binary PPM" % path)
-    w, h = int(m.group(1)), int(m.group(2))
-    return w, h, data[m.end():m.end() + w * h * 3]
 
 
 def expected():
@@ -159,29 +150,15 @@ def check_cursor(port):
 
 
 def qemu_screen(elf, tmp):
-    qemu = shutil.which("qemu-system-x86_64")
-    if not qemu:
+    q = QemuGuest.start(elf, tmp, ["virtio-gpu-pci", "virtio-keyboard-pci", "virtio-tablet-pci"],
+                        "interactive=1")
+    if q is None:
         return None
-    qmp_path, serial = os.path.join(tmp, "qemu-qmp.sock"), os.path.join(tmp, "qemu-serial.log")
-    p = subprocess.Popen([qemu, "-M", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
-                          "-display", "none", "-device", "virtio-gpu-pci",
-                          "-device", "virtio-keyboard-pci", "-device", "virtio-tablet-pci",
-                          "-m", "256", "-serial", "file:" + serial,
-                          "-qmp", "unix:%s,server=on,wait=off" % qmp_path,
-                          "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                          "-kernel", elf, "-append", "interactive=1"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
     try:
-        log = lambda: open(serial, errors="replace").read() if os.path.exists(serial) else ""
-        wait_for(lambda: os.path.exists(qmp_path), 20, "QEMU's QMP socket")
-        c = Qmp(qmp_path)
-        c.negotiate()
-        wait_for(lambda: "input ready" in log(), 60, lambda: "QEMU: " + log())
-        return screendump(c, tmp, "qemu")
+        q.wait_serial("input ready", 60)
+        return screendump(q.c, tmp, "qemu")
     finally:
-        p.kill()
-        p.wait()
+        q.cleanup()
 
 
 def run():

@@ -10,6 +10,7 @@
  *   blocktool load PATH RAW                copy a raw file's bytes into the image
  *   blocktool open PATH ro|rw [qcow2]      open, print the error line if any
  *   blocktool hammer PATH SEED             random cluster writes until killed
+ *   blocktool stream PATH OUT              block_stream_backing: PATH's backing merged into OUT
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +85,13 @@ int main(int argc, char **argv)
             .backing_format = argc > 6 ? argv[6] : NULL,
         };
         if (qcow2_create(path, &o, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "stream") == 0 && argc >= 4) {
+        if (block_stream_backing(path, argv[3], err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }

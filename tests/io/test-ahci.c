@@ -3,9 +3,12 @@
  * AHCI: HBA registers and PCI identity, ATA IDENTIFY / DMA reads and writes / FLUSH on a SATA
  * disk through command lists and PRDTs in fake guest RAM, the ATAPI CD-ROM commands and media
  * change, and guest structures outside RAM failing one command with a task file error while
- * the controller keeps working.
+ * the controller keeps working; the asynchronous completion path (order, NCQ, I/O errors,
+ * a port stopped with a command in flight).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,8 +177,258 @@ static uint32_t issue(struct fixture *f, unsigned port)
 {
     pwr(f, port, AHCI_PxIS, 0xffffffffu);
     pwr(f, port, AHCI_PxCI, 1);
+    ahci_drain(&f->a); /* what the event loop does when the block layer signals */
     assert_int_equal(prd(f, port, AHCI_PxCI), 0);
     return prd(f, port, AHCI_PxTFD);
+}
+
+/* Slot slot: like build(), at its own header and table (CTBA + slot * 0x400). build() writes
+ * slot 0's, so build the highest slot first and slot 0 last. */
+static void build_slot(struct fixture *f, unsigned slot, uint8_t cmd, uint64_t lba, uint16_t count,
+                       bool write, const struct seg *segs, unsigned nseg)
+{
+    build(f, cmd, lba, count, 0, NULL, write, segs, nseg);
+    uint8_t *h0 = f->ram + CLB, *h = h0 + 32 * slot;
+    uint8_t *t0 = f->ram + CTBA, *t = t0 + 0x400 * slot;
+    if (slot) {
+        memcpy(h, h0, 32);
+        memcpy(t, t0, 0x80 + 16 * nseg);
+        put32(h + 8, CTBA + 0x400 * slot);
+    }
+    if (cmd == 0x60 || cmd == 0x61) { /* FPDMA QUEUED: count in the features, tag in count */
+        t[3] = (uint8_t)count;
+        t[11] = (uint8_t)(count >> 8);
+        t[12] = (uint8_t)(slot << 3);
+        t[13] = 0;
+    }
+}
+
+/* A raw image whose reads and writes fail from now on (its fd becomes a directory). */
+static void break_image(struct block_image *img)
+{
+    int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dir >= 0);
+    assert_true(dup2(dir, block_sync_fd(img)) >= 0);
+    close(dir);
+}
+
+static void fill(struct fixture *f, uint64_t addr, unsigned len, uint8_t seed)
+{
+    for (unsigned i = 0; i < len; i++) {
+        f->ram[addr + i] = (uint8_t)(i * 13 + seed);
+    }
+}
+
+/*
+ * The data moves asynchronously: after the PxCI write the command is in flight (PxCI bit
+ * still set, no interrupt) until the block layer's completion is processed. Non-queued
+ * commands run one at a time in slot order, so a read issued with a write sees its data.
+ */
+static void test_async_order(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 0);
+    fill(f, DATA, 2048, 3);
+    struct seg w = {DATA, 2048}, r = {0x20000, 2048};
+    build_slot(f, 2, 0x25, 40, 4, false, &r, 1);  /* READ DMA EXT */
+    build_slot(f, 1, 0xea, 0, 0, false, NULL, 0); /* FLUSH CACHE EXT */
+    build_slot(f, 0, 0x35, 40, 4, true, &w, 1);   /* WRITE DMA EXT */
+    pwr(f, 0, AHCI_PxIS, 0xffffffffu);
+    pwr(f, 0, AHCI_PxCI, 7);
+    /* the write is in flight, the flush and the read wait behind it (the fields, not the
+     * registers: a register read reaps what has finished, as a polling guest would) */
+    assert_int_equal(f->a.ports[0].ci, 7);
+    assert_int_equal(f->a.ports[0].busy, 1);
+    assert_false(f->irq.level);
+    assert_int_equal(f->a.ports[0].is, 0);
+    ahci_drain(&f->a);
+    assert_int_equal(prd(f, 0, AHCI_PxCI), 0);
+    assert_int_equal(f->a.ports[0].busy, 0);
+    assert_int_equal(prd(f, 0, AHCI_PxTFD) & 1, 0);
+    assert_true(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_DHRS);
+    assert_true(f->irq.level);
+    assert_memory_equal(f->ram + 0x20000, f->ram + DATA, 2048);
+    assert_int_equal(get32(f->ram + CLB + 2 * 32 + 4), 2048); /* slot 2's PRDBC */
+    /* ATAPI READ(10) through the block layer too: 2 sectors from LBA 5 of the ISO */
+    start_port(f, 1);
+    uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 5, 0, 0, 2};
+    struct seg c = {0x30000, 4096};
+    build(f, 0xa0, 0, 0, 1, cdb, false, &c, 1);
+    pwr(f, 1, AHCI_PxCI, 1);
+    assert_int_equal(f->a.ports[1].ci, 1);
+    ahci_drain(&f->a);
+    assert_int_equal(prd(f, 1, AHCI_PxCI), 0);
+    assert_int_equal(prd(f, 1, AHCI_PxTFD) & 1, 0);
+    assert_int_equal(f->ram[0x30000], 0x40 + 5 * 4);            /* fill: base + offset / 512 */
+    assert_int_equal(f->ram[0x30000 + 4095], 0x40 + 6 * 4 + 3); /* last byte of sector 6 */
+}
+
+/*
+ * A guest that polls PxCI (SeaBIOS does) sees its command finish without the event loop:
+ * a port register read reaps the finished transfer. Bounded by a count of polls, not time.
+ */
+static void test_poll_reaps(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 0);
+    struct seg r = {DATA, 512};
+    build(f, 0x25, 7, 1, 0, NULL, false, &r, 1);
+    pwr(f, 0, AHCI_PxCI, 1);
+    unsigned long polls = 0;
+    while ((prd(f, 0, AHCI_PxCI) & 1) && polls < 100000000ul) {
+        polls++;
+        sched_yield();
+    }
+    assert_int_equal(prd(f, 0, AHCI_PxCI), 0);
+    assert_int_equal(prd(f, 0, AHCI_PxTFD) & 1, 0);
+    assert_int_equal(f->ram[DATA], 7);
+    assert_true(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_DHRS);
+}
+
+/*
+ * NCQ: four READ/WRITE FPDMA QUEUED commands are accepted at once (PxCI clears, PxSACT
+ * stays) and in flight together; each completion clears its PxSACT bit through a Set Device
+ * Bits FIS. A command whose PRD points outside RAM fails alone with a task file error.
+ */
+static void test_ncq(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 0);
+    assert_true(rd(f, AHCI_CAP) & (1u << 30)); /* CAP.SNCQ */
+    struct seg id = {DATA, 512};
+    build(f, 0xec, 0, 0, 0, NULL, false, &id, 1);
+    assert_int_equal(issue(f, 0) & 1, 0);
+    assert_int_equal(f->ram[DATA + 75 * 2] & 0x1f, 31); /* queue depth 32 */
+    assert_true(f->ram[DATA + 76 * 2 + 1] & 1);         /* word 76 bit 8: NCQ */
+    fill(f, DATA, 4096, 9);
+    struct seg w0 = {DATA, 2048}, w1 = {DATA + 2048, 2048};
+    build_slot(f, 1, 0x61, 300, 4, true, &w1, 1);
+    build_slot(f, 0, 0x61, 200, 4, true, &w0, 1);
+    pwr(f, 0, AHCI_PxIS, 0xffffffffu);
+    pwr(f, 0, AHCI_PxSACT, 3);
+    pwr(f, 0, AHCI_PxCI, 3);
+    assert_int_equal(f->a.ports[0].ci, 0);   /* accepted */
+    assert_int_equal(f->a.ports[0].sact, 3); /* not done yet */
+    assert_int_equal(f->a.ports[0].busy, 3); /* both in flight */
+    ahci_drain(&f->a);
+    assert_int_equal(prd(f, 0, AHCI_PxSACT), 0);
+    assert_true(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_SDBS);
+    assert_false(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_TFES);
+    assert_true(f->irq.level);
+    assert_int_equal(f->ram[FB + 0x58], 0xa1); /* Set Device Bits FIS */
+    /* read them back in the opposite order, with a bad PRD in the middle slot */
+    memset(f->ram + 0x20000, 0, 0x20000);
+    struct seg r0 = {0x20000, 2048}, bad = {RAM_SIZE - 1024, 2048}, r2 = {0x30000, 2048};
+    build_slot(f, 2, 0x60, 200, 4, false, &r2, 1);
+    build_slot(f, 1, 0x60, 200, 4, false, &bad, 1);
+    build_slot(f, 0, 0x60, 300, 4, false, &r0, 1);
+    pwr(f, 0, AHCI_PxIS, 0xffffffffu);
+    pwr(f, 0, AHCI_PxSACT, 7);
+    pwr(f, 0, AHCI_PxCI, 7);
+    assert_int_equal(f->a.ports[0].busy, 5);
+    assert_true(f->a.ports[0].is & AHCI_PxIS_TFES); /* slot 1 failed at once */
+    assert_int_equal(f->a.ports[0].errors, 1);
+    assert_int_equal(f->a.ports[0].ci, 0);
+    ahci_drain(&f->a);
+    assert_int_equal(prd(f, 0, AHCI_PxSACT), 0);
+    assert_memory_equal(f->ram + 0x20000, f->ram + DATA + 2048, 2048);
+    assert_memory_equal(f->ram + 0x30000, f->ram + DATA, 2048);
+    /* without its PxSACT bit, or beyond the disk, a queued command aborts */
+    pwr(f, 0, AHCI_PxIS, 0xffffffffu);
+    build_slot(f, 0, 0x60, 200, 4, false, &r0, 1);
+    assert_int_equal(issue(f, 0) & 1, 1);
+    build_slot(f, 0, 0x60, DISK_SECTORS - 2, 4, false, &r0, 1);
+    pwr(f, 0, AHCI_PxSACT, 1);
+    assert_int_equal(issue(f, 0) & 1, 1);
+    assert_int_equal(prd(f, 0, AHCI_PxSACT), 0);
+}
+
+/* An I/O error from the image fails the command with a task file error; the port goes on. */
+static void test_io_error(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 0);
+    start_port(f, 1);
+    break_image(f->a.ports[0].img);
+    struct seg r = {DATA, 512};
+    build(f, 0x25, 0, 1, 0, NULL, false, &r, 1);
+    uint32_t tfd = issue(f, 0);
+    assert_int_equal(tfd & 1, 1);
+    assert_int_equal((tfd >> 8) & 0xff, 0x04);
+    assert_true(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_TFES);
+    assert_int_equal(f->a.ports[0].io_errors, 1);
+    assert_int_equal(get32(f->ram + CLB + 4), 0); /* nothing transferred */
+    /* queued: the error comes with the Set Device Bits FIS */
+    build_slot(f, 0, 0x60, 0, 1, false, &r, 1);
+    pwr(f, 0, AHCI_PxIS, 0xffffffffu);
+    pwr(f, 0, AHCI_PxSACT, 1);
+    pwr(f, 0, AHCI_PxCI, 1);
+    ahci_drain(&f->a);
+    assert_int_equal(prd(f, 0, AHCI_PxSACT), 0);
+    assert_true(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_TFES);
+    assert_int_equal(f->ram[FB + 0x5a] & 1, 1);
+    /* commands that need no I/O still work */
+    build(f, 0xec, 0, 0, 0, NULL, false, &r, 1);
+    assert_int_equal(issue(f, 0) & 1, 0);
+    /* a CD read error: CHECK CONDITION, medium error 3/11h (a writable medium, so that its
+     * fd can be broken; the first command after the change reports UNIT ATTENTION) */
+    struct block_image *iso2 =
+        make_image(f->iso2_path, sizeof(f->iso2_path), "iso2", ISO_SECTORS * 2048, 0x80, false);
+    assert_int_equal(ahci_change_medium(&f->a, 1, iso2, false), 0);
+    break_image(iso2);
+    uint8_t cdb[12] = {0x28, 0, 0, 0, 0, 1, 0, 0, 1};
+    struct seg c = {DATA, 2048};
+    build(f, 0xa0, 0, 0, 1, cdb, false, &c, 1);
+    tfd = issue(f, 1);
+    assert_int_equal((tfd >> 12) & 0xf, 0x06);
+    tfd = issue(f, 1);
+    assert_int_equal(tfd & 1, 1);
+    assert_int_equal((tfd >> 12) & 0xf, 0x03);
+}
+
+/*
+ * Before a checkpoint the engine calls every device's quiesce hook: AHCI's completes the
+ * commands in flight, the held-back ones too, so the saved ports have no PxCI/PxSACT bits
+ * (a state with them is refused on load).
+ */
+static void test_quiesce(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 0);
+    struct seg r0 = {DATA, 512}, r1 = {0x20000, 512};
+    build_slot(f, 1, 0x25, 1, 1, false, &r1, 1);
+    build_slot(f, 0, 0x25, 0, 1, false, &r0, 1);
+    pwr(f, 0, AHCI_PxCI, 3);
+    assert_int_equal(f->a.ports[0].ci, 3);
+    struct device devs[AHCI_STATE_SECTIONS];
+    ahci_state_sections(&f->a, devs, AHCI_STATE_SECTIONS);
+    assert_non_null(devs[0].quiesce);
+    devs[0].quiesce(devs[0].opaque);
+    assert_int_equal(prd(f, 0, AHCI_PxCI), 0);
+    assert_int_equal(f->ram[0x20000], 1); /* the second (held-back) read ran too */
+    uint8_t buf[256];
+    long len = vmstate_save(devs[1].state, devs[1].opaque, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(vmstate_load(devs[1].state, devs[1].opaque, buf, (size_t)len), 0);
+}
+
+/* Stopping the port (PxCMD.ST = 0) with a command in flight: it completes unseen. */
+static void test_stop_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    start_port(f, 0);
+    struct seg r = {DATA, 512};
+    build(f, 0x25, 0, 1, 0, NULL, false, &r, 1);
+    pwr(f, 0, AHCI_PxIS, 0xffffffffu);
+    pwr(f, 0, AHCI_PxCI, 1);
+    pwr(f, 0, AHCI_PxCMD, AHCI_PxCMD_FRE);
+    assert_int_equal(prd(f, 0, AHCI_PxCI), 0);
+    ahci_drain(&f->a);
+    assert_int_equal(prd(f, 0, AHCI_PxIS), 0);
+    assert_int_equal(f->a.ports[0].busy, 0);
+    /* restarted, the slot works again */
+    start_port(f, 0);
+    assert_int_equal(issue(f, 0) & 1, 0);
 }
 
 static void test_registers(void **state)
@@ -544,6 +797,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_atapi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_media_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ncq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiesce, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_reaps, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
 # qcow2 interoperability with QEMU's qemu-img, both ways: images we create and write must pass
 # `qemu-img check` and `qemu-img compare` against a raw file with the same bytes; images
 # qemu-img makes (backing files, compression with deflate and zstd, other refcount widths,
-# v2) must read back through our driver exactly as `qemu-img convert -O raw` sees them; and
+# v2) must read back through our driver exactly as `qemu-img convert -O raw` sees them; an
+# overlay streamed with its backing file must be clean and read the same; and
 # SIGKILLing a writer at random moments must never leave corruption (leaks are allowed).
 #   test-qcow2-qemu-img.sh PATH/TO/blocktool
 set -u
@@ -100,6 +101,28 @@ check_clean ours2.qcow2 "our overlay"
 same_as_qemu ours2.qcow2 "our overlay, 3-image chain"
 [ "$(qemu-img info --output=json ours2.qcow2 | grep -c '"backing-filename-format": "qcow2"')" -ge 1 ] &&
     pass "backing format recorded" || fail "backing format not recorded"
+
+# 4b. Streaming a backing file into its overlay (the snapshot tree's merge on delete):
+# ours2 -> ov -> base becomes out -> base; qemu-img must find it clean, reading as ours2 did,
+# backed by base.qcow2. And over a compressed qemu-img image without a backing file.
+rm -f stream.qcow2
+"$tool" stream ours2.qcow2 stream.qcow2 || fail "stream"
+check_clean stream.qcow2 "streamed overlay"
+qemu-img compare ours2.qcow2 stream.qcow2 >/dev/null && pass "streamed reads as the chain" ||
+    fail "streamed image differs"
+[ "$(qemu-img info --output=json --backing-chain stream.qcow2 | grep -c '"filename"')" -eq 2 ] &&
+    qemu-img info stream.qcow2 | grep -q "backing file: .*base.qcow2" &&
+    pass "streamed image backs onto base.qcow2" || fail "streamed image's backing chain"
+qemu-img convert -c -f raw -O qcow2 base.raw cbase.qcow2
+rm -f cov.qcow2 cstream.qcow2
+"$tool" create cov.qcow2 0 16 cbase.qcow2 qcow2 && "$tool" write cov.qcow2 100000 300000 5 &&
+    "$tool" zero cov.qcow2 1048576 131072 && "$tool" stream cov.qcow2 cstream.qcow2 ||
+    fail "stream over a compressed image"
+check_clean cstream.qcow2 "streamed over compressed"
+qemu-img compare cov.qcow2 cstream.qcow2 >/dev/null && pass "streamed over compressed reads the same" ||
+    fail "streamed over compressed differs"
+qemu-img info cstream.qcow2 | grep -q "backing file" && fail "streamed image kept a backing file" ||
+    pass "streamed over a base without backing: no backing file"
 
 # 5. Large sparse virtual size (> 4 GiB) and refcount table growth with tiny clusters.
 rm -f big.qcow2 big.raw

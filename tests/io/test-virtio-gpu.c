@@ -18,6 +18,7 @@
 
 #include "display/surface.h"
 #include "io/virtio_gpu.h"
+#include "snapshots/vmstate.h"
 #include "tests/helpers/virtq_driver.h"
 #include "vmm/device.h"
 #include "vmm/memory.h"
@@ -501,8 +502,130 @@ static void test_state_sections(void **state)
     struct fixture *f = *state;
     struct device dev[8];
     unsigned n = virtio_gpu_state_sections(&f->gpu, dev, 8);
-    assert_int_equal(n, 4);    /* common, two queues, the resources */
-    assert_null(dev[3].state); /* snapshots refuse: resources are not saved */
+    assert_int_equal(n, 4); /* common, two queues, the resources */
+    assert_ptr_equal(dev[3].state, &virtio_gpu_vmstate);
+    assert_string_equal(dev[3].name, "virtio-gpu.resources");
+}
+
+/* Where the tail starts in a saved virtio-gpu.resources section (after the cursor fields). */
+#define TAIL (8 + 4 + 16 + 1 + VIRTIO_GPU_CURSOR_SIZE * VIRTIO_GPU_CURSOR_SIZE * 4)
+
+static void same_gpu(struct fixture *f, struct virtio_gpu *g, struct display *d)
+{
+    assert_int_equal(g->scanout_res, f->gpu.scanout_res);
+    assert_memory_equal(&g->scanout, &f->gpu.scanout, sizeof(g->scanout));
+    assert_int_equal(g->cursor_res, f->gpu.cursor_res);
+    assert_int_equal(g->hostmem, f->gpu.hostmem);
+    for (unsigned i = 0; i < VIRTIO_GPU_MAX_RESOURCES; i++) {
+        const struct virtio_gpu_res *a = &f->gpu.res[i], *b = &g->res[i];
+        assert_int_equal(a->id, b->id);
+        if (a->id) {
+            assert_true(a->width == b->width && a->height == b->height && a->format == b->format &&
+                        a->nbacking == b->nbacking && a->backing_len == b->backing_len);
+            assert_memory_equal(a->data, b->data, (size_t)a->width * a->height * 4);
+        }
+    }
+    assert_true(d->width == f->d.width && d->height == f->d.height);
+    for (unsigned y = 0; y < d->height; y++) {
+        for (unsigned x = 0; x < d->width; x++) {
+            assert_int_equal(display_pixel(d, x, y), display_pixel(&f->d, x, y));
+        }
+    }
+}
+
+/*
+ * Resources, scanout and cursor survive save -> load into a fresh device on the same RAM, the
+ * host copy's rows that differ from the backing included; a second save gives the same bytes;
+ * hostile ids, sizes, addresses and scanouts are refused and leave the device as it was.
+ */
+static void test_state_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    const unsigned w = 64, h = 32;
+    static const uint8_t bgrx[3] = {2, 1, 0};
+    assert_int_equal(create(f, 10, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, h),
+                     VIRTIO_GPU_RESP_OK_NODATA);
+    uint64_t addr[3] = {FB, FB + 1001, FB + 5000};
+    uint32_t len[3] = {1001, 3999, w * h * 4 - 5000};
+    assert_int_equal(attach(f, 10, 3, addr, len), VIRTIO_GPU_RESP_OK_NODATA);
+    draw(f, w, h, bgrx, 3);
+    assert_int_equal(scanout(f, 0, 10, 8, 4, 40, 20), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(transfer(f, 10, 0, 0, w, h, 0), VIRTIO_GPU_RESP_OK_NODATA);
+    /* Rows 10..12 change in RAM after the transfer: the host copy keeps the old rows. */
+    memset(f->ram + FB + 10 * w * 4, 0x5a, 3 * w * 4);
+    assert_int_equal(flush(f, 10, 0, 0, w, h), VIRTIO_GPU_RESP_OK_NODATA);
+    assert_int_equal(create(f, 20, VIRTIO_GPU_FORMAT_R8G8B8A8_UNORM, 7, 5),
+                     VIRTIO_GPU_RESP_OK_NODATA); /* no backing */
+    f->gpu.cursor_res = 20;
+    f->gpu.cursor_x = 33;
+    f->gpu.cursor_visible = true;
+
+    size_t n = vmstate_saved_size(&virtio_gpu_vmstate, &f->gpu);
+    /* fields, header, two resources, three entries, three changed rows of 256 bytes */
+    assert_int_equal(n, TAIL + 28 + 2 * 24 + 3 * 16 + 3 * (4 + w * 4));
+    uint8_t *buf = malloc(n), *again = malloc(n);
+    assert_int_equal(vmstate_save(&virtio_gpu_vmstate, &f->gpu, buf, n), (long)n);
+
+    struct display d2;
+    struct virtio_gpu *g = calloc(1, sizeof(*g));
+    assert_int_equal(display_init(&d2, 640, 480), 0);
+    assert_int_equal(virtio_gpu_init(g, &f->mem, &d2, 1024, 768), 0);
+    assert_int_equal(vmstate_check_state(&virtio_gpu_vmstate, g, buf, n), 0);
+    assert_int_equal(vmstate_load(&virtio_gpu_vmstate, g, buf, n), 0);
+    same_gpu(f, g, &d2);
+    assert_int_equal(g->cursor_x, 33);
+    assert_true(g->cursor_visible);
+    assert_int_equal(vmstate_save(&virtio_gpu_vmstate, g, again, n), (long)n);
+    assert_memory_equal(buf, again, n);
+
+    /* Hostile states: check and load refuse, g stays what it was. */
+    static const struct {
+        size_t off;
+        uint32_t val;
+    } bad[] = {
+        {TAIL + 0, 99},                 /* scanout on a resource that is not there */
+        {TAIL + 12, 60},                /* scanout rectangle past the resource */
+        {TAIL + 20, 77},                /* cursor resource that is not there */
+        {TAIL + 24, 257},               /* more resources than the device has */
+        {TAIL + 28 + 0, 0},             /* resource id 0 */
+        {TAIL + 28 + 4, 12345},         /* unknown format */
+        {TAIL + 28 + 8, 1u << 20},      /* width beyond the limit */
+        {TAIL + 28 + 16, 4},            /* more entries than saved */
+        {TAIL + 28 + 20, 33},           /* more rows than the height */
+        {TAIL + 28 + 24 + 4, 0x7fffff}, /* backing address past RAM (high half) */
+        {TAIL + 28 + 24 + 8, 0},        /* empty backing entry */
+        {TAIL + 28 + 72, 12},           /* changed rows out of order */
+        {TAIL + 28 + 72, 40},           /* changed row past the height */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memcpy(again, buf, n);
+        memcpy(again + bad[i].off, &bad[i].val, 4);
+        assert_int_equal(vmstate_check_state(&virtio_gpu_vmstate, g, again, n), -EINVAL);
+        assert_int_equal(vmstate_load(&virtio_gpu_vmstate, g, again, n), -EINVAL);
+        same_gpu(f, g, &d2);
+    }
+    /* Second resource's id equal to the first. */
+    size_t second = TAIL + 28 + 24 + 3 * 16 + 3 * (4 + w * 4);
+    memcpy(again, buf, n);
+    memcpy(again + second, "\x0a\0\0\0", 4);
+    assert_int_equal(vmstate_load(&virtio_gpu_vmstate, g, again, n), -EINVAL);
+    /* Trailing bytes and a cut-short tail. */
+    uint8_t *longer = calloc(1, n + 4);
+    memcpy(longer, buf, n);
+    uint32_t payload = (uint32_t)(n + 4 - 8);
+    memcpy(longer + 4, &payload, 4);
+    assert_int_equal(vmstate_load(&virtio_gpu_vmstate, g, longer, n + 4), -EINVAL);
+    payload = (uint32_t)(n - 8 - 10);
+    memcpy(longer, buf, n);
+    memcpy(longer + 4, &payload, 4);
+    assert_int_equal(vmstate_load(&virtio_gpu_vmstate, g, longer, n - 10), -EINVAL);
+    same_gpu(f, g, &d2);
+    free(longer);
+    free(buf);
+    free(again);
+    virtio_gpu_destroy(g);
+    free(g);
+    display_destroy(&d2);
 }
 
 int main(void)
@@ -518,6 +641,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entries_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_sections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_roundtrip, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

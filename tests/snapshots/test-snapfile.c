@@ -448,6 +448,106 @@ static void test_sealed_bad_contents_refused(void **state)
     free(orig);
 }
 
+/*
+ * Live save: the RAM written while it changes, a dirty pass, then the state. The file has
+ * the live layout (one extent over the RAM, room left before the page data, never-written
+ * pages as holes), loads with the RAM as it was at the last pass, copied and mapped, and its
+ * checksum is checked with the holes; flipped padding, and a byte changed behind the
+ * writer's back (a page dirtied but not in the bitmap), are refused.
+ */
+static void test_live_save(void **state)
+{
+    struct fixture *fx = *state;
+    char err[256] = "";
+    struct snap_live lv;
+    uint64_t pages = 0;
+    uint64_t bitmap[RAM_SIZE / SNAP_PAGE / 64] = {0};
+    if (snapfile_live_begin(fx->path, fx->st, fx->ram, RAM_SIZE, &lv, err, sizeof(err)) != 0) {
+        fail_msg("snapfile_live_begin: %s", err);
+    }
+    assert_int_equal(snapfile_live_write(&lv, NULL, -1, &pages, err, sizeof(err)), 0);
+    assert_int_equal(pages, 3 + 16 + 1); /* zero pages skipped */
+    /* The "guest" writes on: a new page, a changed one, and one cleared back to zero. */
+    fx->ram[0x200000] = 0x42;
+    fx->ram[0x1000] = 0x12;
+    memset(fx->ram + 0x3000, 0, SNAP_PAGE);
+    bitmap[0x200 / 64] |= 1; /* page 0x200 */
+    bitmap[0] |= 1u << 1 | 1u << 3;
+    assert_int_equal(snapfile_live_write(&lv, bitmap, -1, &pages, err, sizeof(err)), 0);
+    assert_int_equal(pages, 3);
+    assert_int_equal(snapfile_live_end(&lv, fx->st, err, sizeof(err)), 0);
+    if (snapfile_live_commit(&lv, err, sizeof(err)) != 0) {
+        fail_msg("snapfile_live_commit: %s", err);
+    }
+
+    struct snap_file *f = calloc(1, sizeof(*f));
+    if (snapfile_open(fx->path, SNAP_OPEN_VERIFY_RAM, f, err, sizeof(err)) != 0) {
+        fail_msg("snapfile_open: %s", err);
+    }
+    assert_same_state(fx->st, &f->st);
+    assert_true(f->flags & SNAP_F_PADDED);
+    assert_int_equal(f->ram.nextents, 1);
+    assert_int_equal(f->ram.extents[0].npages, RAM_SIZE / SNAP_PAGE);
+    assert_int_equal(f->ram.data_len, RAM_SIZE);
+    /* Never-written pages are holes: the first data is page 1. */
+    assert_int_equal(lseek(f->fd, (off_t)f->ram.data_offset, SEEK_DATA),
+                     (off_t)(f->ram.data_offset + SNAP_PAGE));
+    uint8_t *copy = malloc(RAM_SIZE);
+    memset(copy, 0xee, RAM_SIZE);
+    assert_int_equal(snapfile_ram_copy(f, copy, err, sizeof(err)), 0);
+    assert_memory_equal(copy, fx->ram, RAM_SIZE);
+    uint8_t *map = NULL;
+    assert_int_equal(snapfile_ram_map(f, 1, &map, err, sizeof(err)), 0);
+    assert_memory_equal(map, fx->ram, RAM_SIZE);
+    munmap(map, RAM_SIZE);
+    uint64_t pad_at = f->ram.data_offset - 8;
+    snapfile_close(f);
+    free(f);
+    free(copy);
+
+    size_t len;
+    uint8_t *buf = read_file(fx->path, &len);
+    assert_int_equal(parse(buf, len, err, sizeof(err)), 0);
+    const char *seeds = getenv("SNAPFILE_SEED_DIR"); /* fuzz corpus (tests/fuzz) */
+    if (seeds) {
+        char seed[512];
+        snprintf(seed, sizeof(seed), "%s/seed-live", seeds);
+        write_file(seed, buf, len);
+    }
+    buf[pad_at] = 1;
+    assert_int_equal(parse(buf, len, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "padding"));
+    buf[pad_at] = 0;
+    buf[len - 1] ^= 1; /* the page data no longer matches its checksum */
+    assert_int_equal(parse(buf, len, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "checksum"));
+    free(buf);
+
+    /* A page dirtied after the last pass without its bit: the file has the old byte. */
+    assert_int_equal(
+        snapfile_live_begin(fx->path, fx->st, fx->ram, RAM_SIZE, &lv, err, sizeof(err)), 0);
+    assert_int_equal(snapfile_live_write(&lv, NULL, -1, &pages, err, sizeof(err)), 0);
+    fx->ram[0x100000] ^= 0xff;
+    assert_int_equal(snapfile_live_end(&lv, fx->st, err, sizeof(err)), 0);
+    assert_int_equal(snapfile_live_commit(&lv, err, sizeof(err)), 0);
+    f = calloc(1, sizeof(*f));
+    assert_int_equal(snapfile_open(fx->path, SNAP_OPEN_VERIFY_RAM, f, err, sizeof(err)), 0);
+    copy = malloc(RAM_SIZE);
+    assert_int_equal(snapfile_ram_copy(f, copy, err, sizeof(err)), 0);
+    assert_int_equal(copy[0x100000], fx->ram[0x100000] ^ 0xff);
+    snapfile_close(f);
+    free(f);
+    free(copy);
+    /* Aborted: nothing left behind. */
+    assert_int_equal(
+        snapfile_live_begin(fx->path, fx->st, fx->ram, RAM_SIZE, &lv, err, sizeof(err)), 0);
+    snapfile_live_abort(&lv);
+    unlink(fx->path);
+    assert_int_equal(rmdir(fx->dir), 0);
+    assert_non_null(mkdtemp(strcpy(fx->dir, "/tmp/test-snapfile-XXXXXX")));
+    snprintf(fx->path, sizeof(fx->path), "%s/vm.dvs", fx->dir);
+}
+
 static void test_host_check(void **state)
 {
     struct snap_host a = {.vendor = "GenuineIntel", .family = 6, .xsave_size = 4096};
@@ -545,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_bytes_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealed_bad_contents_refused, setup, teardown),
         cmocka_unit_test(test_host_check),
+        cmocka_unit_test_setup_teardown(test_live_save, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_safe_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_checkpoint, setup, teardown),
     };

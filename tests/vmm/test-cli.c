@@ -147,6 +147,19 @@ static void test_display_and_vnc(void **state)
     assert_non_null(strstr(err, "share=on"));
     assert_int_equal(PARSE(&o, err, "--display", "none", "--vnc", "127.0.0.1:5900"), -EINVAL);
     assert_int_equal(PARSE(&o, err, "--display", "cirrus"), -EINVAL);
+    assert_int_equal(PARSE(&o, err, "--display", "vga,vram=64"), 0);
+    assert_string_equal(o.display, "vga");
+    assert_int_equal(o.vga_vram, 64u << 20);
+    assert_int_equal(PARSE(&o, err, "--display", "vga,vram=1"), 0);
+    assert_int_equal(o.vga_vram, 1u << 20);
+    assert_int_equal(PARSE(&o, err, "--display", "vga,vram=256"), 0);
+    assert_int_equal(o.vga_vram, 256u << 20);
+    const char *bad_vram[] = {
+        "vga,vram=0",   "vga,vram=3", "vga,vram=512", "vga,vram=", "vga,vram=8x",
+        "vga,vram=-16", "vga,size=8", "vgax",         "vga,",      "virtio-gpu,vram=8"};
+    for (unsigned i = 0; i < sizeof(bad_vram) / sizeof(bad_vram[0]); i++) {
+        assert_int_equal(PARSE(&o, err, "--display", bad_vram[i]), -EINVAL);
+    }
     assert_int_equal(PARSE(&o, err, "--display", "virtio-gpu", "--vnc", "127.0.0.1:5900"), 0);
     assert_string_equal(o.display, "virtio-gpu");
 }

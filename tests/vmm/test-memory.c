@@ -74,6 +74,44 @@ static void test_hole_layout(void **state)
     guest_mem_destroy(&m);
 }
 
+/*
+ * Firmware boot: from 0xB000_0000 of RAM up, low RAM ends at 2 GiB (below SeaBIOS's ECAM at
+ * 0xB000_0000) and the rest is above 4 GiB; smaller guests keep everything low.
+ */
+static void test_firmware_split(void **state)
+{
+    struct guest_mem m;
+    assert_int_equal(guest_mem_init(&m, 4ull << 30, false), 0);
+    guest_mem_set_firmware_split(&m);
+    guest_mem_set_shadow(&m);
+    assert_int_equal(guest_mem_low_top(&m), MEM_FIRMWARE_LOW_SPLIT);
+    assert_int_equal(guest_mem_high_size(&m), 2ull << 30);
+    assert_null(guest_mem_ptr(&m, MEM_FIRMWARE_LOW_SPLIT, 1));
+    assert_null(guest_mem_ptr(&m, MEM_FIRMWARE_ECAM, 4));
+    assert_ptr_equal(guest_mem_ptr(&m, MEM_4G, 8), m.base + MEM_FIRMWARE_LOW_SPLIT);
+    assert_ptr_equal(guest_mem_ptr(&m, MEM_FIRMWARE_LOW_SPLIT - 8, 8),
+                     m.base + MEM_FIRMWARE_LOW_SPLIT - 8);
+    assert_int_equal(guest_mem_read(&m, MEM_FIRMWARE_LOW_SPLIT - 8, (uint8_t[16]){0}, 16), -EFAULT);
+    struct e820_map map;
+    e820_build(&map, &m);
+    assert_int_equal(map.e[map.n - 1].addr, MEM_4G);
+    assert_int_equal(map.e[map.n - 1].size, 2ull << 30);
+    guest_mem_destroy(&m);
+
+    /* just below the ECAM base: no split */
+    assert_int_equal(guest_mem_init(&m, MEM_FIRMWARE_ECAM - (64ull << 20), false), 0);
+    guest_mem_set_firmware_split(&m);
+    assert_int_equal(guest_mem_low_top(&m), MEM_FIRMWARE_ECAM - (64ull << 20));
+    assert_int_equal(guest_mem_high_size(&m), 0);
+    guest_mem_destroy(&m);
+    /* at it: split */
+    assert_int_equal(guest_mem_init(&m, MEM_FIRMWARE_ECAM, false), 0);
+    guest_mem_set_firmware_split(&m);
+    assert_int_equal(guest_mem_low_top(&m), MEM_FIRMWARE_LOW_SPLIT);
+    assert_int_equal(guest_mem_high_size(&m), MEM_FIRMWARE_ECAM - MEM_FIRMWARE_LOW_SPLIT);
+    guest_mem_destroy(&m);
+}
+
 static void test_bad_sizes(void **state)
 {
     struct guest_mem m;
@@ -114,17 +152,25 @@ static void test_e820_small_and_full(void **state)
  * new mapping is moved into the RAM's range, so addresses and KVM slots stay, and the old
  * one is handed back from where it was moved aside.
  */
-static void test_rebase(void **state)
+/* A KVM VM with size bytes of RAM registered; skips the test without /dev/kvm. */
+static int vm_with_ram(struct guest_mem *m, uint64_t size, int *kvm)
 {
-    int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0) {
+    *kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (*kvm < 0) {
         skip();
     }
-    int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+    int vm = ioctl(*kvm, KVM_CREATE_VM, 0);
     assert_true(vm >= 0);
+    assert_int_equal(guest_mem_init(m, size, false), 0);
+    assert_int_equal(guest_mem_register(m, vm), 0);
+    return vm;
+}
+
+static void test_rebase(void **state)
+{
+    int kvm;
     struct guest_mem m;
-    assert_int_equal(guest_mem_init(&m, 8 << 20, false), 0);
-    assert_int_equal(guest_mem_register(&m, vm), 0);
+    int vm = vm_with_ram(&m, 8 << 20, &kvm);
     memset(m.base, 0x11, 8 << 20);
     uint8_t *ram = m.base;
     int old_fd = m.memfd;
@@ -165,6 +211,49 @@ static void test_rebase(void **state)
     assert_int_equal(fcntl(old_fd, F_GETFD), -1); /* closed */
     guest_mem_backing_release(NULL);
     guest_mem_destroy(&m); /* unmaps the new RAM: owned now */
+    close(vm);
+    close(kvm);
+}
+
+/*
+ * Dirty tracking for a live checkpoint: the slots take the log flag and give a log back
+ * (nothing ran, so nothing the vCPUs wrote), and every range handed to a device or written
+ * by the engine is marked in the device-write bitmap, which the fetch takes and clears.
+ */
+static void test_dirty_tracking(void **state)
+{
+    int kvm;
+    struct guest_mem m;
+    const uint64_t size = 8 << 20, words = size / 4096 / 64;
+    int vm = vm_with_ram(&m, size, &kvm);
+    uint64_t *bm = calloc(words, sizeof(*bm));
+    assert_non_null(guest_mem_ptr(&m, 0x5000, 16)); /* not tracking yet: no bitmap */
+    assert_null(m.sw_dirty);
+    assert_int_equal(guest_mem_dirty_log(&m, vm, true), 0);
+    assert_non_null(m.sw_dirty);
+    assert_int_equal(guest_mem_dirty_fetch(&m, vm, bm, true), 0);
+    for (uint64_t w = 0; w < words; w++) {
+        assert_int_equal(bm[w], 0);
+    }
+    assert_non_null(guest_mem_ptr(&m, 0x5000, 16)); /* page 5 */
+    uint8_t buf[8192] = {0};
+    assert_int_equal(guest_mem_write(&m, 0x10ff0, buf, 0x20), 0); /* pages 0x10, 0x11 */
+    guest_mem_mark_dirty(&m, m.base + size - 1, 1);               /* the last page */
+    guest_mem_mark_dirty(&m, buf, sizeof(buf));                   /* not RAM: ignored */
+    assert_int_equal(guest_mem_dirty_fetch(&m, vm, bm, false), 0);
+    assert_int_equal(bm[0], 0); /* the device bitmap is left for the paused pass */
+    assert_int_equal(guest_mem_dirty_fetch(&m, vm, bm, true), 0);
+    assert_int_equal(bm[0], (1ull << 5) | (1ull << 0x10) | (1ull << 0x11));
+    assert_int_equal(bm[words - 1], 1ull << 63);
+    memset(bm, 0, words * sizeof(*bm));
+    assert_int_equal(guest_mem_dirty_fetch(&m, vm, bm, true), 0); /* taken: cleared */
+    assert_int_equal(bm[0], 0);
+    assert_int_equal(guest_mem_dirty_log(&m, vm, false), 0);
+    assert_null(m.sw_dirty);
+    struct kvm_dirty_log dl = {.slot = (uint32_t)m.regions[0].slot, .dirty_bitmap = bm};
+    assert_true(ioctl(vm, KVM_GET_DIRTY_LOG, &dl) < 0); /* the flag is off again */
+    free(bm);
+    guest_mem_destroy(&m);
     close(vm);
     close(kvm);
 }
@@ -213,10 +302,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_layout_and_ranges),
         cmocka_unit_test(test_hole_layout),
+        cmocka_unit_test(test_firmware_split),
         cmocka_unit_test(test_bad_sizes),
         cmocka_unit_test(test_e820_small_and_full),
         cmocka_unit_test(test_rebase),
         cmocka_unit_test(test_rebase_slots),
+        cmocka_unit_test(test_dirty_tracking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
