@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,13 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Whether PROGRAM is on PATH. */
+static bool have_program(const char *program)
+{
+    g_autofree char *path = g_find_program_in_path(program);
+    return path != NULL;
+}
 
 static char *tmp_root;
 
@@ -346,7 +354,7 @@ static void test_settings_save(void **state)
     DvVm *vm = make_demo(lib, "edited");
     g_autofree char *disk = g_build_filename(tmp_root, "edited.qcow2", NULL);
     g_autofree char *iso = make_file("edited.iso", 8192);
-    gboolean have_qemu_img = g_find_program_in_path("qemu-img") != NULL;
+    gboolean have_qemu_img = have_program("qemu-img");
     const char *fmt = have_qemu_img ? "qcow2" : "raw";
     assert_true(dv_disk_image_create(disk, fmt, 64 << 20, NULL));
     assert_string_equal(dv_disk_image_probe(disk, NULL), fmt);
@@ -536,7 +544,7 @@ static void test_new_vm_iso(void **state)
     m.disk_gib = 0;
     expect_new_vm_invalid(&m, lib, "disk");
     m.disk_gib = 2;
-    if (g_find_program_in_path("qemu-img") == NULL) {
+    if (!have_program("qemu-img")) {
         dv_new_vm_clear(&m);
         skip();
     }
@@ -596,7 +604,7 @@ static void test_new_vm_image(void **state)
     } cases[] = {{DV_IMAGE_COPY, "copied", "raw"},
                  {DV_IMAGE_USE, "used", "raw"},
                  {DV_IMAGE_LINK, "linked", "qcow2"}};
-    gboolean have_qemu_img = g_find_program_in_path("qemu-img") != NULL;
+    gboolean have_qemu_img = have_program("qemu-img");
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         if (cases[i].mode == DV_IMAGE_LINK && !have_qemu_img) {
             continue;
@@ -980,7 +988,7 @@ static char *engine_cmdline(DvVm *vm)
  * overlay and the engine lists the same tree. */
 static void test_snapshot_real_engine(void **state)
 {
-    if (!kvm_usable() || g_find_program_in_path("qemu-img") == NULL) {
+    if (!kvm_usable() || !have_program("qemu-img")) {
         skip();
     }
     g_autofree char *root = lib_root("snaptree");
