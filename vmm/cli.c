@@ -707,10 +707,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             return -EINVAL;
         }
     }
-    if (opt->firmware && opt->kernel) {
-        /* Firmware-mediated kernel boot (fw_cfg kernel items + linuxboot_dma.bin) is not
-         * built yet: say so rather than ignore one of them. */
-        snprintf(err, errlen, "--firmware and --kernel cannot be combined yet");
+    if (opt->nboot && opt->kernel) {
+        /* With --firmware, --kernel boots first: a boot order would never be reached. */
+        snprintf(err, errlen, "--boot and --kernel cannot be combined (the kernel boots first)");
         return -EINVAL;
     }
     if (opt->restore &&
