@@ -26,8 +26,9 @@ struct vm;
 #define FW_KERNEL_SETUP_ADDR 0x10000u
 #define FW_KERNEL_CMDLINE_ADDR 0x20000u
 #define FW_KERNEL_PROT_ADDR 0x100000u
-/* Kept free at the top of low RAM for the firmware's ACPI tables: no initrd there. */
-#define FW_KERNEL_TOP_RESERVE 0x28000u
+/* Kept free at the top of low RAM for the firmware's ACPI tables (as QEMU q35 does): no
+ * initrd there. */
+#define FW_KERNEL_TOP_RESERVE 0x30000u
 #define FW_KERNEL_MIN_VERSION 0x206u
 
 /* What goes to fw_cfg: setup is a patched copy; kernel points into the image. */
