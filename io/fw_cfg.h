@@ -44,7 +44,7 @@ struct guest_mem;
 #define FW_CFG_FILE_FIRST 0x20
 #define FW_CFG_MAX_FILES 32
 #define FW_CFG_KEYS (FW_CFG_FILE_FIRST + FW_CFG_MAX_FILES)
-#define FW_CFG_NAME_LEN 56          /* including the NUL */
+#define FW_CFG_NAME_LEN 56           /* including the NUL */
 #define FW_CFG_MAX_ITEM (512u << 20) /* a kernel or initrd is the largest item we carry */
 
 /* FW_CFG_ID bits. */
