@@ -31,12 +31,21 @@ struct guest_mem;
 #define FW_CFG_NUMA 0x0d
 #define FW_CFG_BOOT_MENU 0x0e
 #define FW_CFG_MAX_CPUS 0x0f
+/* Firmware-mediated kernel boot: where and what linuxboot_dma.bin / OVMF load. */
+#define FW_CFG_KERNEL_DATA 0x11
+#define FW_CFG_INITRD_DATA 0x12
+#define FW_CFG_CMDLINE_ADDR 0x13
+#define FW_CFG_CMDLINE_SIZE 0x14
+#define FW_CFG_CMDLINE_DATA 0x15
+#define FW_CFG_SETUP_ADDR 0x16
+#define FW_CFG_SETUP_SIZE 0x17
+#define FW_CFG_SETUP_DATA 0x18
 #define FW_CFG_FILE_DIR 0x19
 #define FW_CFG_FILE_FIRST 0x20
 #define FW_CFG_MAX_FILES 32
 #define FW_CFG_KEYS (FW_CFG_FILE_FIRST + FW_CFG_MAX_FILES)
-#define FW_CFG_NAME_LEN 56          /* including the NUL */
-#define FW_CFG_MAX_ITEM (16u << 20) /* a kernel or initrd is the largest item we carry */
+#define FW_CFG_NAME_LEN 56           /* including the NUL */
+#define FW_CFG_MAX_ITEM (512u << 20) /* a kernel or initrd is the largest item we carry */
 
 /* FW_CFG_ID bits. */
 #define FW_CFG_VERSION 0x01

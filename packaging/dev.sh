@@ -15,7 +15,7 @@ build_deps="meson ninja-build pkg-config gcc libc6-dev libjansson-dev libcapston
  liblzma-dev liblz4-dev libzstd-dev libxxhash-dev libslirp-dev libglib2.0-dev liburing-dev
  libpixman-1-dev libpng-dev libvncserver-dev kbd
  libgtk-3-dev libvte-2.91-dev libvirt-glib-1.0-dev libjson-glib-dev libxml2-dev librsvg2-bin"
-test_deps="libcmocka-dev clang-format binutils mount qemu-system-x86 qemu-utils clang libclang-rt-14-dev acpica-tools socat seabios ovmf grub-rescue-pc iproute2 linux-perf
+test_deps="libcmocka-dev clang-format binutils mount qemu-system-x86 qemu-utils clang libclang-rt-14-dev acpica-tools socat seabios ovmf qemu-system-data grub-rescue-pc iproute2 linux-perf
  linux-image-cloud-amd64 busybox-static vncsnapshot libjpeg-turbo-progs
  xvfb xauth xdotool x11-apps imagemagick desktop-file-utils appstream man-db
  tigervnc-viewer tigervnc-tools gvncviewer python3-gi gir1.2-atspi-2.0 at-spi2-core dbus-daemon

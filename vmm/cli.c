@@ -27,7 +27,8 @@ static const char usage[] =
     "  --kernel FILE        PVH ELF, vmlinux or bzImage to boot\n"
     "  --firmware bios|uefi|FILE[,vars=PATH]  boot through firmware (bios: Debian's\n"
     "                       SeaBIOS; uefi: Debian's OVMF; PATH: the UEFI variable store,\n"
-    "                       created when missing; default FIRST-DISK.vars.fd)\n"
+    "                       created when missing; default FIRST-DISK.vars.fd); with\n"
+    "                       --kernel (a bzImage) the firmware boots that kernel\n"
     "  --initrd FILE        initial ramdisk\n"
     "  --append CMDLINE     kernel command line\n"
     "  --memory SIZE        guest RAM, e.g. 512M, 2G (default 256M; plain numbers are MiB)\n"
@@ -707,10 +708,9 @@ static int parse_args(struct cli_options *opt, int argc, char **argv, char *err,
             return -EINVAL;
         }
     }
-    if (opt->firmware && opt->kernel) {
-        /* Firmware-mediated kernel boot (fw_cfg kernel items + linuxboot_dma.bin) is not
-         * built yet: say so rather than ignore one of them. */
-        snprintf(err, errlen, "--firmware and --kernel cannot be combined yet");
+    if (opt->nboot && opt->kernel) {
+        /* With --firmware, --kernel boots first: a boot order would never be reached. */
+        snprintf(err, errlen, "--boot and --kernel cannot be combined (the kernel boots first)");
         return -EINVAL;
     }
     if (opt->restore &&

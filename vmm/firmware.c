@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vmm/acpi.h"
+#include "vmm/firmware_kernel.h"
 #include "vmm/pci_machine.h"
 #include "vmm/vm.h"
 
@@ -565,6 +566,12 @@ int firmware_init(struct vm *vm, const char *path, char *err, size_t errlen)
     }
     if (r < 0) {
         snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-r));
+        return r;
+    }
+    /* --kernel with --firmware: the firmware loads it from fw_cfg (vmm/firmware_kernel.c). */
+    if (vm->cfg.kernel && !vm->cfg.kernel_buf &&
+        (r = firmware_add_kernel(vm, vm->cfg.kernel, vm->cfg.initrd, vm->cfg.cmdline, err,
+                                 errlen)) < 0) {
         return r;
     }
     r = bus_register(&vm->pio, FW_CFG_PORT_BASE, FW_CFG_PORT_LEN, &fw_cfg_ops, &fw->cfg, "fw-cfg");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer harness for the kernel loaders: the input is a kernel file (ELF, bzImage with any
- * payload, or junk) loaded into a small guest RAM with a small initrd. Any outcome but a
- * clean load or a clean one-line error is a bug.
+ * payload, or junk) loaded into a small guest RAM with a small initrd, and split for the
+ * firmware path (vmm/firmware_kernel.c). Any outcome but a clean load or a clean one-line
+ * error is a bug.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "vmm/boot.h"
 #include "vmm/boot_internal.h"
+#include "vmm/firmware_kernel.h"
 #include "vmm/memory.h"
 
 #define FUZZ_RAM (32u << 20)
@@ -48,6 +50,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     } else if (r > 0 || err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL ||
                strchr(err, '\n')) {
+        abort();
+    }
+
+    /* The same file through the firmware path (--firmware --kernel): split and patch only. */
+    struct fw_kernel k;
+    uint64_t isize = (size & 1) ? 0 : sizeof(initrd_data);
+    err[0] = '\0';
+    r = fw_kernel_prepare(data, size, isize, 13, FUZZ_RAM, &k, err, sizeof(err));
+    if (r == 0) {
+        if (k.setup_size % 512 || (uint64_t)k.setup_size + k.kernel_size != size ||
+            k.kernel != data + k.setup_size || (k.initrd_addr & 0xfff) ||
+            (uint64_t)k.initrd_addr + isize > FUZZ_RAM || (isize && !k.initrd_addr) ||
+            FW_KERNEL_PROT_ADDR + (uint64_t)k.kernel_size > FUZZ_RAM) {
+            abort();
+        }
+        fw_kernel_free(&k);
+    } else if (r > 0 || err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL ||
+               strchr(err, '\n') || k.setup) {
         abort();
     }
     return 0;

@@ -53,6 +53,13 @@ def main():
     empty = make("empty", b"")
     text = make("notes.txt", b"this is not a kernel\n" * 10)
     trunc100 = make("trunc100.elf", elf_bytes[:100])
+    # A bzImage header (setup_sects 4, "HdrS", boot protocol 2.04, loaded high) too old for
+    # the firmware path.
+    bz = bytearray(8192)
+    bz[0x1f1] = 4
+    struct.pack_into("<HHIH", bz, 0x1fe, 0xAA55, 0, 0x53726448, 0x0204)
+    bz[0x211] = 1
+    old_bz = make("old-proto.bzImage", bytes(bz))
     # Half of the file can still hold the whole segment (debug info follows it): cut the
     # loadable segment itself in half, and also try the plain first half of the file.
     trunc_seg = make("trunc-seg.elf", elf_bytes[: off + filesz // 2])
@@ -107,8 +114,15 @@ def main():
          [zeros1m, "not a BIOS image", "_FVH"], True),
         ("--firmware uefi,vars= empty", ["--firmware", "uefi,vars="], 1,
          ["vars=", "path"], False),
-        ("--firmware with --kernel", ["--firmware", "bios", "--kernel", "x"], 1,
-         ["--firmware", "--kernel"], False),
+        ("--firmware bios with a text file as kernel",
+         ["--firmware", "bios", "--kernel", text], 1, [text, "not a Linux bzImage"], True),
+        ("--firmware bios with an ELF kernel", ["--firmware", "bios", "--kernel", elf], 1,
+         [elf, "ELF kernel", "bzImage"], True),
+        ("--firmware bios with a protocol 2.04 bzImage",
+         ["--firmware", "bios", "--kernel", old_bz], 1, [old_bz, "2.04", "2.06"], True),
+        ("--firmware with --kernel and --boot",
+         ["--firmware", "bios", "--cdrom", "x.iso", "--boot", "cdrom", "--kernel", "x"], 1,
+         ["--boot", "--kernel"], False),
         ("--disk without file=", ["--disk", "x.img"], 1, ["--disk", "file=PATH"], False),
         ("--disk with a bad cache mode", ["--disk", "file=x.img,cache=fast"], 1,
          ["cache=fast", "writeback"], False),

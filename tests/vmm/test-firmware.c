@@ -16,7 +16,10 @@
 
 #include <cmocka.h>
 
+#include "vmm/boot_internal.h"
 #include "vmm/firmware.h"
+#include "vmm/firmware_kernel.h"
+#include "vmm/memory.h"
 
 static void test_segments(void **state)
 {
@@ -266,13 +269,174 @@ static void test_vars(void **state)
     free(tpl);
 }
 
+/* A bzImage header: setup_sects, boot protocol, loaded high, 4 KiB image. */
+#define BZ_SIZE 4096
+static void make_bz(uint8_t *img, uint8_t setup_sects, uint16_t version)
+{
+    memset(img, 0, BZ_SIZE);
+    for (unsigned i = 0; i < BZ_SIZE; i++) {
+        img[i] = (uint8_t)(i * 7);
+    }
+    struct linux_setup_header h = {
+        .setup_sects = setup_sects,
+        .boot_flag = LINUX_BOOT_FLAG,
+        .jump = 0x66eb,
+        .header = LINUX_HDRS_MAGIC,
+        .version = version,
+        .type_of_loader = 0,
+        .loadflags = LINUX_LOADED_HIGH,
+        .code32_start = 0x100000,
+        .initrd_addr_max = 0x37ffffff,
+        .cmdline_size = 255,
+        .init_size = 0x2000,
+    };
+    memcpy(img + LINUX_HDR_OFFSET, &h, sizeof(h));
+}
+
+static void test_kernel_split(void **state)
+{
+    (void)state;
+    static uint8_t img[BZ_SIZE];
+    make_bz(img, 2, 0x20c);
+    struct fw_kernel k;
+    char err[256];
+    const uint64_t top = 128u << 20;
+    assert_int_equal(fw_kernel_prepare(img, BZ_SIZE, 5000, 10, top, &k, err, sizeof(err)), 0);
+    /* (setup_sects + 1) sectors of setup, the rest is the protected-mode kernel. */
+    assert_int_equal(k.setup_size, 3 * 512);
+    assert_ptr_equal(k.kernel, img + 3 * 512);
+    assert_int_equal(k.kernel_size, BZ_SIZE - 3 * 512);
+    assert_int_equal(k.version, 0x20c);
+    /* Highest page below both initrd_addr_max and the firmware's area at the top of RAM. */
+    uint32_t want = (uint32_t)((top - FW_KERNEL_TOP_RESERVE - 1 - 5000) & ~0xfffull);
+    assert_int_equal(k.initrd_addr, want);
+
+    struct linux_setup_header h;
+    memcpy(&h, k.setup + LINUX_HDR_OFFSET, sizeof(h));
+    assert_int_equal(h.type_of_loader, LINUX_LOADER_UNDEFINED);
+    assert_int_equal(h.loadflags, LINUX_LOADED_HIGH | LINUX_CAN_USE_HEAP);
+    assert_int_equal(h.heap_end_ptr, 0xfe00);
+    assert_int_equal(h.cmd_line_ptr, FW_KERNEL_CMDLINE_ADDR);
+    assert_int_equal(h.ramdisk_image, want);
+    assert_int_equal(h.ramdisk_size, 5000);
+    /* Everything outside the loader's fields is the image's. */
+    assert_memory_equal(k.setup, img, 0x210);
+    assert_memory_equal(k.setup + 0x22c, img + 0x22c, 3 * 512 - 0x22c);
+    fw_kernel_free(&k);
+
+    /* setup_sects 0 means 4; initrd_addr_max below the top of RAM wins; no initrd. */
+    make_bz(img, 0, 0x206);
+    assert_int_equal(fw_kernel_prepare(img, BZ_SIZE, 0, 0, top, &k, err, sizeof(err)), 0);
+    assert_int_equal(k.setup_size, 5 * 512);
+    assert_int_equal(k.initrd_addr, 0);
+    fw_kernel_free(&k);
+    assert_int_equal(fw_kernel_prepare(img, BZ_SIZE, 4096, 0, 2ull << 30, &k, err, sizeof(err)), 0);
+    assert_int_equal(k.initrd_addr, 0x37ffe000);
+    fw_kernel_free(&k);
+}
+
+static void expect_fail(const uint8_t *img, size_t n, uint64_t initrd, size_t cmdline, int want,
+                        const char *words)
+{
+    struct fw_kernel k;
+    char err[256] = "";
+    assert_int_equal(fw_kernel_prepare(img, n, initrd, cmdline, 128u << 20, &k, err, sizeof(err)),
+                     want);
+    assert_non_null(strstr(err, words));
+    assert_null(k.setup);
+}
+
+static void test_kernel_bad(void **state)
+{
+    (void)state;
+    static uint8_t img[BZ_SIZE];
+    make_bz(img, 2, 0x20c);
+    /* An ELF kernel (vmlinux, PVH) needs the engine's own loader. */
+    static uint8_t elf[BZ_SIZE];
+    memset(elf, 0, sizeof(elf));
+    memcpy(elf,
+           "\x7f"
+           "ELF\x02\x01\x01",
+           7);
+    elf[16] = 2;  /* ET_EXEC */
+    elf[18] = 62; /* EM_X86_64 */
+    assert_true(boot_elf_is_elf(elf, sizeof(elf)));
+    expect_fail(elf, sizeof(elf), 0, 0, -EINVAL, "ELF");
+    expect_fail(img, 0x200, 0, 0, -EINVAL, "HdrS");
+    uint8_t text[1024];
+    memset(text, 'a', sizeof(text));
+    expect_fail(text, sizeof(text), 0, 0, -EINVAL, "not a Linux bzImage");
+    make_bz(img, 2, 0x205);
+    expect_fail(img, BZ_SIZE, 0, 0, -EINVAL, "2.05");
+    make_bz(img, 2, 0x20c);
+    img[0x211] = 0; /* a zImage */
+    expect_fail(img, BZ_SIZE, 0, 0, -EINVAL, "zImage");
+    make_bz(img, 7, 0x20c); /* the setup is the whole image */
+    expect_fail(img, BZ_SIZE, 0, 0, -EINVAL, "setup bytes");
+    make_bz(img, 2, 0x20c);
+    expect_fail(img, BZ_SIZE, 0, 256, -E2BIG, "at most 255");
+    expect_fail(img, BZ_SIZE, 127u << 20, 0, -E2BIG, "--initrd");
+    img[0x1fe] = 0;
+    expect_fail(img, BZ_SIZE, 0, 0, -EINVAL, "55 AA");
+}
+
+/* What OVMF (and linuxboot_dma.bin) read: the same items for either firmware. */
+static void test_kernel_items(void **state)
+{
+    (void)state;
+    static uint8_t img[BZ_SIZE];
+    make_bz(img, 2, 0x20c);
+    struct fw_kernel k;
+    char err[256];
+    const uint8_t initrd[] = "initrd!";
+    assert_int_equal(
+        fw_kernel_prepare(img, BZ_SIZE, sizeof(initrd), 9, 256u << 20, &k, err, sizeof(err)), 0);
+    static uint8_t ram[1 << 16];
+    struct guest_mem mem;
+    guest_mem_init_host(&mem, ram, sizeof(ram));
+    struct fw_cfg f;
+    assert_int_equal(fw_cfg_init(&f, &mem), 0);
+    assert_int_equal(fw_kernel_publish(&f, &k, initrd, sizeof(initrd), "quiet a=b"), 0);
+    struct {
+        uint16_t key;
+        uint32_t v;
+    } u32s[] = {
+        {FW_CFG_SETUP_ADDR, FW_KERNEL_SETUP_ADDR},     {FW_CFG_SETUP_SIZE, 3 * 512},
+        {FW_CFG_KERNEL_ADDR, FW_KERNEL_PROT_ADDR},     {FW_CFG_KERNEL_SIZE, BZ_SIZE - 3 * 512},
+        {FW_CFG_CMDLINE_ADDR, FW_KERNEL_CMDLINE_ADDR}, {FW_CFG_CMDLINE_SIZE, 10},
+        {FW_CFG_INITRD_ADDR, k.initrd_addr},           {FW_CFG_INITRD_SIZE, sizeof(initrd)},
+    };
+    for (unsigned i = 0; i < sizeof(u32s) / sizeof(u32s[0]); i++) {
+        assert_int_equal(f.items[u32s[i].key].len, 4);
+        uint32_t v;
+        memcpy(&v, f.items[u32s[i].key].data, 4); /* little-endian, as QEMU stores them */
+        assert_int_equal(v, u32s[i].v);
+    }
+    assert_int_equal(f.items[FW_CFG_SETUP_DATA].len, 3 * 512);
+    assert_memory_equal(f.items[FW_CFG_SETUP_DATA].data, k.setup, 3 * 512);
+    assert_int_equal(f.items[FW_CFG_KERNEL_DATA].len, BZ_SIZE - 3 * 512);
+    assert_memory_equal(f.items[FW_CFG_KERNEL_DATA].data, img + 3 * 512, BZ_SIZE - 3 * 512);
+    assert_int_equal(f.items[FW_CFG_CMDLINE_DATA].len, 10);
+    assert_string_equal((const char *)f.items[FW_CFG_CMDLINE_DATA].data, "quiet a=b");
+    assert_memory_equal(f.items[FW_CFG_INITRD_DATA].data, initrd, sizeof(initrd));
+    fw_cfg_destroy(&f);
+
+    /* No initrd, no command line: an empty string, no initrd items. */
+    assert_int_equal(fw_cfg_init(&f, &mem), 0);
+    assert_int_equal(fw_kernel_publish(&f, &k, NULL, 0, NULL), 0);
+    assert_int_equal(f.items[FW_CFG_CMDLINE_DATA].len, 1);
+    assert_null(f.items[FW_CFG_INITRD_DATA].data);
+    fw_cfg_destroy(&f);
+    fw_kernel_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_segments),
-        cmocka_unit_test(test_images),
-        cmocka_unit_test(test_uefi_images),
-        cmocka_unit_test(test_vars),
+        cmocka_unit_test(test_segments),     cmocka_unit_test(test_images),
+        cmocka_unit_test(test_uefi_images),  cmocka_unit_test(test_vars),
+        cmocka_unit_test(test_kernel_split), cmocka_unit_test(test_kernel_bad),
+        cmocka_unit_test(test_kernel_items),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
