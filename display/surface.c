@@ -229,7 +229,8 @@ void display_blit(struct display *d, enum display_format fmt, const uint8_t *src
         stride <= INT32_MAX) {
         /* pixman needs 32-bit aligned lines; it converts the common formats fast. */
         pixman_image_t *s = lazy_pixman.pixman_image_create_bits(
-            pixman_format(fmt), (int)(x + w), (int)(y + h), (uint32_t *)src, (int)stride);
+            pixman_format(fmt), (int)(x + w), (int)(y + h),
+            (uint32_t *)(uintptr_t)src /* aligned: checked above */, (int)stride);
         if (s) {
             lazy_pixman.pixman_image_composite32(PIXMAN_OP_SRC, s, NULL, d->image, (int)x, (int)y,
                                                  0, 0, (int)x, (int)y, (int)w, (int)h);
