@@ -400,6 +400,11 @@ void display_channel_free(struct display_channel *c)
     free(c);
 }
 
+bool display_channel_watched(const struct display_channel *c)
+{
+    return c && c->client_fd >= 0 && c->hello;
+}
+
 void display_channel_stats(const struct display_channel *c, struct display_channel_stats *s)
 {
     *s = c->stats;

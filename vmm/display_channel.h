@@ -8,6 +8,7 @@
 #define DESKVM_VMM_DISPLAY_CHANNEL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "display/vnc.h"
@@ -28,6 +29,9 @@ struct display_channel *display_channel_new(const char *spec, struct display *d,
                                             void *opaque, char *err, size_t errlen);
 /* After each display_refresh(): send the damage gathered, if the client has caught up. */
 void display_channel_flush(struct display_channel *c);
+/* Whether a client has said hello and is being sent the screen (false for NULL): the display
+ * is then refreshed at the fast rate while it changes, as for a VNC client. */
+bool display_channel_watched(const struct display_channel *c);
 /* Close the sockets (a unix: path is unlinked) and free it. Accepts NULL. */
 void display_channel_free(struct display_channel *c);
 

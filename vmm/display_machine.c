@@ -373,8 +373,9 @@ static void refresh(struct display_machine *dm)
 
 /*
  * The dirty log is scanned every DISPLAY_REFRESH_FAST_NS while the screen changes (or
- * input just went in) and a client watches, every DISPLAY_REFRESH_NS otherwise; what a scan
- * finds goes out in the same call to every client with an update request outstanding.
+ * input just went in) and a client (VNC or the display channel) watches, every DISPLAY_REFRESH_NS
+ * otherwise; what a scan finds goes out in the same call to every client with an update request
+ * outstanding.
  */
 static void scan(struct display_machine *dm, uint64_t now)
 {
@@ -396,8 +397,9 @@ static void on_refresh(void *opaque)
         vnc_server_poll(dm->vnc);
     }
     display_channel_flush(dm->channel);
-    bool fast = dm->vnc && now - dm->last_activity < DISPLAY_FAST_HOLD_NS &&
-                vnc_server_clients(dm->vnc, NULL, 0) > 0;
+    bool watched = (dm->vnc && vnc_server_clients(dm->vnc, NULL, 0) > 0) ||
+                   display_channel_watched(dm->channel);
+    bool fast = watched && now - dm->last_activity < DISPLAY_FAST_HOLD_NS;
     vtimer_mod(dm->refresh, now + (fast ? DISPLAY_REFRESH_FAST_NS : DISPLAY_REFRESH_NS));
 }
 

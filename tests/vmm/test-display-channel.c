@@ -273,9 +273,12 @@ static void test_server(void **state)
     refresh(&s);
     spin(&s);
     assert_int_equal(recv_server(&s, &m, &fd), -1);
+    assert_false(display_channel_watched(s.c));
+    assert_false(display_channel_watched(NULL));
     struct dc_msg hello = {.type = DC_C_HELLO, .hello = {DC_MAGIC, DC_VERSION}};
     send_client(&s, &hello);
     spin(&s);
+    assert_true(display_channel_watched(s.c));
     assert_int_equal(recv_server(&s, &m, &fd), DC_S_HELLO);
     assert_int_equal(m.hello.version, DC_VERSION);
     assert_int_equal(recv_server(&s, &m, &fd), DC_S_SURFACE);
