@@ -627,8 +627,9 @@ static enum emu_result x87_precheck(struct ctx *c)
     return EMU_DONE;
 }
 
-/* FOP, FIP and FDP as a non-control x87 instruction leaves them (64-bit forms). */
-static void x87_note(struct ctx *c, const uint8_t *bytes, uint64_t data_off)
+/* The end of an emulated non-control x87 instruction: FOP, FIP and FDP as it leaves them (64-bit
+ * forms), the FPU state marked for write-back, RIP past it. */
+static enum emu_result x87_done(struct ctx *c, const uint8_t *bytes, uint64_t data_off)
 {
     struct emu_cpu *cpu = c->cpu;
     size_t i = 0;
@@ -638,6 +639,10 @@ static void x87_note(struct ctx *c, const uint8_t *bytes, uint64_t data_off)
     cpu->fpu.last_opcode = (uint16_t)((bytes[i] & 7) << 8 | bytes[i + 1]);
     cpu->fpu.last_ip = cpu->regs.rip;
     cpu->fpu.last_dp = data_off;
+    cpu->fpu_dirty = true;
+    advance(c);
+    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
+    return EMU_DONE;
 }
 
 /*
@@ -760,11 +765,7 @@ static enum emu_result emu_fld(struct ctx *c, const uint8_t *bytes)
         return unhandled(c, "unexpected operands");
     }
     x87_push(cpu, sig, se);
-    x87_note(c, bytes, lin);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, lin);
 }
 
 static enum emu_result emu_fild(struct ctx *c, const uint8_t *bytes)
@@ -802,11 +803,7 @@ static enum emu_result emu_fild(struct ctx *c, const uint8_t *bytes)
         return r;
     }
     x87_push(cpu, sig, se);
-    x87_note(c, bytes, lin);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, lin);
 }
 
 /* Zero or a normal number (the values the exact x87 paths below accept). */
@@ -911,11 +908,7 @@ static enum emu_result emu_x87_reg(struct ctx *c, const uint8_t *bytes)
         }
         cpu->fpu.fsw &= (uint16_t)~FSW_C1;
     }
-    x87_note(c, bytes, cpu->fpu.last_dp);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, cpu->fpu.last_dp);
 }
 
 /*
@@ -969,11 +962,7 @@ static enum emu_result emu_fcmov(struct ctx *c, const uint8_t *bytes)
         memcpy(cpu->fpu.fpr[0], cpu->fpu.fpr[i], 10);
     }
     cpu->fpu.fsw &= (uint16_t)~FSW_C1;
-    x87_note(c, bytes, cpu->fpu.last_dp);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, cpu->fpu.last_dp);
 }
 
 /*
@@ -1080,11 +1069,7 @@ static enum emu_result emu_fmul_fadd(struct ctx *c, const uint8_t *bytes)
     if (pop) {
         x87_pop(cpu);
     }
-    x87_note(c, bytes, lin);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, lin);
 }
 
 /* ST(0) converted to an integer of size bytes on the host's x87 under the guest's FCW (RC). */
@@ -1163,11 +1148,7 @@ static enum emu_result emu_fist(struct ctx *c, const uint8_t *bytes, bool pop)
     if (pop) {
         x87_pop(cpu);
     }
-    x87_note(c, bytes, lin);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, lin);
 }
 
 static enum emu_result emu_fst(struct ctx *c, const uint8_t *bytes, bool pop)
@@ -1226,11 +1207,7 @@ static enum emu_result emu_fst(struct ctx *c, const uint8_t *bytes, bool pop)
         x87_pop(cpu);
     }
     cpu->fpu.fsw &= (uint16_t)~FSW_C1; /* exact: not rounded up */
-    x87_note(c, bytes, lin);
-    cpu->fpu_dirty = true;
-    advance(c);
-    say(c, "emulated '%s %s'", c->insn->mnemonic, c->insn->op_str);
-    return EMU_DONE;
+    return x87_done(c, bytes, lin);
 }
 
 static enum emu_result emu_clac_stac(struct ctx *c, const uint8_t *bytes, bool set)
