@@ -602,13 +602,11 @@ void firmware_destroy(struct vm *vm)
     vm->fw = NULL;
 }
 
-int firmware_add_rom_file(struct vm *vm, const char *name, const char *path, char *err,
-                          size_t errlen)
+int firmware_read_file(const char *path, const char *what, uint64_t min, uint64_t max,
+                       uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
-    if (!vm->fw) {
-        snprintf(err, errlen, "%s: no firmware to give it to", path);
-        return -EINVAL;
-    }
+    *buf = NULL;
+    *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -617,31 +615,58 @@ int firmware_add_rom_file(struct vm *vm, const char *name, const char *path, cha
     }
     struct stat st;
     int r = 0;
-    uint8_t *buf = NULL;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 512 ||
-        st.st_size > FIRMWARE_OPTION_ROM_MAX) {
-        snprintf(err, errlen, "%s: not an option ROM (512 bytes to %u KiB)", path,
-                 FIRMWARE_OPTION_ROM_MAX >> 10);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+        (uint64_t)st.st_size < min || (uint64_t)st.st_size > max) {
+        snprintf(err, errlen, "%s: not %s (%llu to %llu bytes)", path, what,
+                 (unsigned long long)min, (unsigned long long)max);
         r = -EINVAL;
         goto out;
     }
-    buf = malloc((size_t)st.st_size);
-    if (!buf || read(fd, buf, (size_t)st.st_size) != st.st_size) {
-        snprintf(err, errlen, "%s: cannot read it", path);
-        r = -EIO;
+    size_t n = (size_t)st.st_size;
+    *buf = malloc(n);
+    if (!*buf) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        r = -ENOMEM;
         goto out;
+    }
+    for (size_t got = 0; got < n;) {
+        ssize_t k = read(fd, *buf + got, n - got);
+        if (k <= 0) {
+            snprintf(err, errlen, "%s: read error", path);
+            free(*buf);
+            *buf = NULL;
+            r = -EIO;
+            goto out;
+        }
+        got += (size_t)k;
+    }
+    *len = n;
+out:
+    close(fd);
+    return r;
+}
+
+int firmware_add_rom_file(struct vm *vm, const char *name, const char *path, char *err,
+                          size_t errlen)
+{
+    if (!vm->fw) {
+        snprintf(err, errlen, "%s: no firmware to give it to", path);
+        return -EINVAL;
+    }
+    uint8_t *buf;
+    size_t len;
+    int r = firmware_read_file(path, "an option ROM", 512, FIRMWARE_OPTION_ROM_MAX, &buf, &len, err,
+                               errlen);
+    if (r < 0) {
+        return r;
     }
     if (buf[0] != 0x55 || buf[1] != 0xaa) { /* PCI 3.0 6.3.1: the ROM header signature */
         snprintf(err, errlen, "%s: no 55 AA option ROM signature", path);
         r = -EINVAL;
-        goto out;
-    }
-    if ((r = fw_cfg_add_file(&vm->fw->cfg, name, buf, (uint32_t)st.st_size)) < 0) {
+    } else if ((r = fw_cfg_add_file(&vm->fw->cfg, name, buf, (uint32_t)len)) < 0) {
         snprintf(err, errlen, "%s: cannot add it to fw_cfg: %s", path, strerror(-r));
     }
-out:
     free(buf);
-    close(fd);
     return r;
 }
 

@@ -102,6 +102,15 @@ void firmware_destroy(struct vm *vm);
 __attribute__((warn_unused_result)) int
 firmware_add_rom_file(struct vm *vm, const char *name, const char *path, char *err, size_t errlen);
 /*
+ * The whole of a regular file of min to max bytes into a malloc'd *buf (the caller frees it).
+ * 0, or -errno with one line in err that names the file ("not WHAT (min to max bytes)" when
+ * its type or size is wrong).
+ */
+__attribute__((warn_unused_result)) int firmware_read_file(const char *path, const char *what,
+                                                           uint64_t min, uint64_t max,
+                                                           uint8_t **buf, size_t *len, char *err,
+                                                           size_t errlen);
+/*
  * fw_cfg "bootorder": one Open Firmware device path per line, most preferred first, as
  * SeaBIOS matches them (e.g. "/pci@i0cf8/sata@1f,2/drive@1/disk@0" for AHCI port 1).
  */

@@ -10,11 +10,9 @@
 #include "vmm/firmware_kernel.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm/boot_internal.h"
@@ -153,51 +151,6 @@ int fw_kernel_publish(struct fw_cfg *f, const struct fw_kernel *k, const uint8_t
     return 0;
 }
 
-/* The whole file in a malloc'd buffer, at most max bytes. */
-static int slurp(const char *path, uint64_t max, uint8_t **buf, size_t *len, char *err,
-                 size_t errlen)
-{
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    int r = 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        (uint64_t)st.st_size > max) {
-        snprintf(err, errlen, "%s: not a regular file of 1 byte to %llu MiB", path,
-                 (unsigned long long)(max >> 20));
-        r = -EINVAL;
-        goto out;
-    }
-    size_t n = (size_t)st.st_size;
-    *buf = malloc(n);
-    if (!*buf) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        r = -ENOMEM;
-        goto out;
-    }
-    for (size_t got = 0; got < n;) {
-        ssize_t k = read(fd, *buf + got, n - got);
-        if (k <= 0) {
-            snprintf(err, errlen, "%s: read error", path);
-            free(*buf);
-            *buf = NULL;
-            r = -EIO;
-            goto out;
-        }
-        got += (size_t)k;
-    }
-    *len = n;
-out:
-    close(fd);
-    return r;
-}
-
 int firmware_add_kernel(struct vm *vm, const char *kernel, const char *initrd, const char *cmdline,
                         char *err, size_t errlen)
 {
@@ -212,8 +165,10 @@ int firmware_add_kernel(struct vm *vm, const char *kernel, const char *initrd, c
                  FW_KERNEL_ROM);
         return -ENOENT;
     }
-    if ((r = slurp(kernel, BOOT_KERNEL_MAX, &kbuf, &klen, err, errlen)) < 0 ||
-        (initrd && (r = slurp(initrd, FW_CFG_MAX_ITEM, &ibuf, &ilen, err, errlen)) < 0)) {
+    if ((r = firmware_read_file(kernel, "a regular file", 1, BOOT_KERNEL_MAX, &kbuf, &klen, err,
+                                errlen)) < 0 ||
+        (initrd && (r = firmware_read_file(initrd, "a regular file", 1, FW_CFG_MAX_ITEM, &ibuf,
+                                           &ilen, err, errlen)) < 0)) {
         goto out;
     }
     r = fw_kernel_prepare(kbuf, klen, ilen, cmdline ? strlen(cmdline) : 0,
