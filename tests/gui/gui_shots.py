@@ -87,6 +87,30 @@ def read_ppm(path):
     return w, h, data[pos + 1:pos + 1 + w * h * 3]
 
 
+def app_env(display, tmp, engine_bin, accessible=False):
+    """The environment the app runs in: DISPLAY on X11, GSettings in memory, XDG data,
+    config, cache and runtime directories made under tmp, DESKVM_VM = engine_bin. Without
+    accessible, the AT-SPI bridge is off and the session bus is dropped; with it, the
+    bridge is on and the test's own session bus (dbus-run-session) is kept."""
+    env = dict(os.environ)
+    drop = ("WAYLAND_DISPLAY", "NO_AT_BRIDGE", "GTK_A11Y") if accessible else \
+        ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
+    for k in drop:
+        env.pop(k, None)
+    env.update({
+        "DISPLAY": display, "GDK_BACKEND": "x11", "GSETTINGS_BACKEND": "memory",
+        "XDG_DATA_HOME": os.path.join(tmp, "data"),
+        "XDG_CONFIG_HOME": os.path.join(tmp, "config"),
+        "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
+        "XDG_RUNTIME_DIR": os.path.join(tmp, "run"), "DESKVM_VM": engine_bin,
+    })
+    if not accessible:
+        env.update({"NO_AT_BRIDGE": "1", "GTK_A11Y": "none"})
+    for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
+        os.makedirs(env[k], mode=0o700, exist_ok=True)
+    return env
+
+
 def count_pixels(path, pred, step=1):
     """How many pixels (every step-th) of the PPM at path satisfy pred((r, g, b))."""
     _, _, data = read_ppm(path)

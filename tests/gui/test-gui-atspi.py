@@ -41,7 +41,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gui_shots import (SKIP, Screens, echo_rows, find_window, focus,  # noqa: E402
+from gui_shots import (SKIP, Screens, app_env, echo_rows, find_window, focus,  # noqa: E402
                        green_in, guest_box, log, read_ppm, start_xvfb, wait_for)
 
 
@@ -398,18 +398,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="deskvm-gui-atspi-")
     app_proc = app = None
     try:
-        env = dict(os.environ)
-        for k in ("WAYLAND_DISPLAY", "NO_AT_BRIDGE", "GTK_A11Y"):
-            env.pop(k, None)
-        env.update({
-            "DISPLAY": display, "GDK_BACKEND": "x11", "GSETTINGS_BACKEND": "memory",
-            "XDG_DATA_HOME": os.path.join(tmp, "data"),
-            "XDG_CONFIG_HOME": os.path.join(tmp, "config"),
-            "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
-            "XDG_RUNTIME_DIR": os.path.join(tmp, "run"), "DESKVM_VM": engine_bin,
-        })
-        for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
-            os.makedirs(env[k], mode=0o700, exist_ok=True)
+        env = app_env(display, tmp, engine_bin, accessible=True)
         # The bus launcher and registry are D-Bus activated: they must know the display on
         # which the registry synthesizes input (XTest), or clicks and keys go nowhere.
         os.environ["DISPLAY"] = display

@@ -28,7 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gui_shots import SKIP, count_pixels, log, start_xvfb, wait_for  # noqa: E402
+from gui_shots import SKIP, app_env, count_pixels, log, start_xvfb, wait_for  # noqa: E402
 
 app_bin, engine_bin, artifacts = sys.argv[1], sys.argv[2], sys.argv[3]
 
@@ -136,19 +136,7 @@ def main():
     os.makedirs(artifacts, exist_ok=True)
     xvfb, display = start_xvfb("1280x1000")
     tmp = tempfile.mkdtemp(prefix="deskvm-gui-features-")
-    env = dict(os.environ)
-    for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
-        env.pop(k, None)
-    env.update({
-        "DISPLAY": display, "GDK_BACKEND": "x11", "NO_AT_BRIDGE": "1",
-        "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "data"),
-        "XDG_CONFIG_HOME": os.path.join(tmp, "config"),
-        "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
-        "XDG_RUNTIME_DIR": os.path.join(tmp, "run"), "DESKVM_VM": engine_bin,
-        "GTK_A11Y": "none",
-    })
-    for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
-        os.makedirs(env[k], mode=0o700, exist_ok=True)
+    env = app_env(display, tmp, engine_bin)
     s = Session(env, display)
     vms = os.path.join(env["XDG_DATA_HOME"], "deskvm", "vms")
     try:

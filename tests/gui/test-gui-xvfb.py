@@ -17,7 +17,8 @@ and snapshots.json names it; typing more, then Ctrl+Shift+R (snapshot-revert) mu
 echo rows back as they were at the snapshot. The demo VM has no disk, so no guest disk write is
 checked here (tests/integration/test-snapshot-tree.py checks the disks behind the same commands).
 The More menu (Alt+M) must open at the default width, and Delete (Alt+D, confirmed in its
-dialog) must leave query-snapshots empty. The first start must have made the "Demo" VM. Screenshots and dumps are kept in ARTIFACT_DIR.
+dialog) must leave query-snapshots empty. The first start must have made the "Demo" VM.
+Screenshots and dumps are kept in ARTIFACT_DIR.
 Exit 77 (skip) when Xvfb cannot start or /dev/kvm cannot be opened (docs/testing.md).
 """
 import json
@@ -30,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gui_shots import (SKIP, Screens, echo_rows, find_window, focus, green_in,  # noqa: E402
+from gui_shots import (SKIP, Screens, app_env, echo_rows, find_window, focus, green_in,  # noqa: E402
                        guest_box, log, px, qmp, read_ppm, start_xvfb, wait_for, xdo)
 
 app_bin, engine_bin, artifacts = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -56,19 +57,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="deskvm-gui-xvfb-")
     app = None
     try:
-        env = dict(os.environ)
-        for k in ("WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS"):
-            env.pop(k, None)
-        env.update({
-            "DISPLAY": display, "GDK_BACKEND": "x11", "NO_AT_BRIDGE": "1",
-            "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "data"),
-            "XDG_CONFIG_HOME": os.path.join(tmp, "config"),
-            "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
-            "XDG_RUNTIME_DIR": os.path.join(tmp, "run"), "DESKVM_VM": engine_bin,
-            "GTK_A11Y": "none",
-        })
-        for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
-            os.makedirs(env[k], mode=0o700, exist_ok=True)
+        env = app_env(display, tmp, engine_bin)
         app_log = open(os.path.join(artifacts, "deskvm-app.log"), "w")
         # Its own process group: the engines it spawns are in it too, so the cleanup below
         # kills them with the app (running VMs outlive the app by design, docs/gui.md).
