@@ -165,6 +165,23 @@ void ahci_machine_quiesce(struct ahci_machine *am)
     }
 }
 
+int ahci_machine_flush(struct ahci_machine *am)
+{
+    int ret = 0;
+    if (!am) {
+        return 0;
+    }
+    ahci_drain(&am->ahci);
+    for (unsigned i = 0; i < AHCI_PORTS; i++) {
+        struct block_image *img = am->ahci.ports[i].img;
+        int r = img && !block_readonly(img) ? block_flush(img) : 0;
+        if (r < 0 && ret == 0) {
+            ret = r;
+        }
+    }
+    return ret;
+}
+
 int ahci_machine_change_medium(struct ahci_machine *am, const char *path, bool force, char *err,
                                size_t errlen)
 {

@@ -37,6 +37,8 @@ __attribute__((warn_unused_result)) int ahci_machine_new(struct vm *vm,
                                                          size_t errlen);
 /* Complete the commands in flight: after the vCPUs are joined, before vm_destroy(). */
 void ahci_machine_quiesce(struct ahci_machine *am);
+/* Drain, then flush every writable SATA disk to its file (QMP 'stop'); 0 or -EIO. */
+int ahci_machine_flush(struct ahci_machine *am);
 /* After vm_destroy() (or on a failed start). NULL is fine. */
 void ahci_machine_free(struct ahci_machine *am);
 

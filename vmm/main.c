@@ -147,7 +147,11 @@ static int cmd_stop(void *opaque, json_t *args, json_t **ret, struct qmp_error *
         return -1;
     }
     vm_pause(&e->vm);
-    if (virtio_io_flush(&e->io) < 0) {
+    int r = virtio_io_flush(&e->io);
+    if (ahci_machine_flush(e->ahci) < 0) {
+        r = -EIO;
+    }
+    if (r < 0) {
         /* Paused all the same; the image keeps the error (block_last_error). */
         qmp_error_set(err, "GenericError", "the VM is paused but a disk failed to flush");
         return -1;

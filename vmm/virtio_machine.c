@@ -34,6 +34,7 @@ struct kick {
     unsigned q;
     int fd;
     bool watched;
+    bool pending; /* rung while the VM was not running: served by virtio_machine_resumed() */
 };
 
 /* A device the machine built from a spec and owns. */
@@ -118,9 +119,16 @@ static void on_kick(void *opaque, uint32_t events)
     struct kick *k = opaque;
     uint64_t n;
     (void)events;
-    if (read(k->fd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
-        virtio_pci_queue_kick(&k->f->vp, k->q); /* under the device lock, like every callback */
+    if (read(k->fd, &n, sizeof(n)) != (ssize_t)sizeof(n)) {
+        return;
     }
+    if (k->f->vm->state != VM_RUNNING) {
+        /* A doorbell the guest rang just before it was paused: a stopped VM starts no I/O
+         * (its disks must read the same until 'cont'), so serve it on resume. */
+        k->pending = true;
+        return;
+    }
+    virtio_pci_queue_kick(&k->f->vp, k->q); /* under the device lock, like every callback */
 }
 
 static void ioeventfds_set(struct vm_fn *f, uint64_t base, bool assign)
@@ -523,6 +531,20 @@ void virtio_machine_destroy(struct vm *vm)
     }
     free(m);
     vm->virtio = NULL;
+}
+
+void virtio_machine_resumed(struct vm *vm)
+{
+    struct virtio_machine *m = vm->virtio;
+    for (unsigned i = 0; m && i < m->n; i++) {
+        struct vm_fn *f = m->fns[i];
+        for (unsigned q = 0; q < f->vp.vdev->num_queues; q++) {
+            if (f->kicks[q].pending) {
+                f->kicks[q].pending = false;
+                virtio_pci_queue_kick(&f->vp, q);
+            }
+        }
+    }
 }
 
 void virtio_machine_kick_all(struct vm *vm)

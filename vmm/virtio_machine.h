@@ -64,6 +64,12 @@ struct virtio_pci *virtio_machine_add(struct vm *vm, struct virtio_dev *vdev, co
  */
 void virtio_machine_kick_all(struct vm *vm);
 
+/*
+ * The VM runs again: serve the doorbells rung while it was paused (their kicks were held back
+ * so that a paused VM starts no I/O). Device lock held; vm_resume() calls it.
+ */
+void virtio_machine_resumed(struct vm *vm);
+
 /* The eventfd behind queue q's doorbell of a function from virtio_machine_add, or -1. */
 int virtio_machine_doorbell_fd(const struct virtio_pci *vp, unsigned q);
 

@@ -18,6 +18,7 @@
 #include "vmm/firmware.h"
 #include "vmm/pc.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio_machine.h"
 #include "vmm/x86_cpu.h"
 
 /*
@@ -368,6 +369,7 @@ void vm_resume(struct vm *vm)
     pthread_mutex_lock(&vm->run_lock);
     set_state_locked(vm, VM_RUNNING);
     pthread_mutex_unlock(&vm->run_lock);
+    virtio_machine_resumed(vm);
 }
 
 int vm_reset(struct vm *vm, bool guest, const char *reason)
