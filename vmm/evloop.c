@@ -271,6 +271,7 @@ int evloop_run(struct evloop *loop)
     for (;;) {
         pthread_mutex_lock(&loop->qlock);
         bool stop = loop->stop;
+        loop->stop = false; /* the loop may be run again */
         pthread_mutex_unlock(&loop->qlock);
         if (stop) {
             break;

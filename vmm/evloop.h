@@ -27,7 +27,7 @@ int evloop_mod_fd(struct evloop *loop, int fd, uint32_t events);
 /* Safe to call from inside a callback, for any fd including the one being dispatched. */
 int evloop_del_fd(struct evloop *loop, int fd);
 
-/* Run until evloop_stop(); returns the value given to evloop_stop(). */
+/* Run until evloop_stop(); returns the value given to evloop_stop(). It may be run again. */
 int evloop_run(struct evloop *loop);
 /* Thread-safe; may be called from vCPU threads and signal context is NOT supported. */
 void evloop_stop(struct evloop *loop, int status);

@@ -160,17 +160,34 @@ static void test_generic_entry_and_doorbell(void **state)
     uint16_t one = 1;
     memcpy(ram + avail + 2, &one, 2);
 
-    /* KVM's ioeventfd would signal this eventfd; the event loop serves it. */
+    /* KVM's ioeventfd would signal this eventfd; the event loop serves it, but not while
+     * the VM is paused: the kick waits for the resume. */
     int kick = virtio_machine_doorbell_fd(vp, 0);
     assert_true(kick >= 0);
     assert_int_equal(virtio_machine_doorbell_fd(vp, 1), -1);
+    f->vm.state = VM_PAUSED;
     uint64_t n = 1;
     assert_int_equal(write(kick, &n, sizeof(n)), sizeof(n));
     assert_int_equal(evloop_call(f->vm.loop, stop_loop, f->vm.loop), 0);
     assert_int_equal(evloop_run(f->vm.loop), 0);
     uint16_t used_idx;
     memcpy(&used_idx, ram + used + 2, 2);
+    assert_int_equal(used_idx, 0);
+    f->vm.state = VM_RUNNING;
+    virtio_machine_resumed(&f->vm);
+    memcpy(&used_idx, ram + used + 2, 2);
     assert_int_equal(used_idx, 1);
+    virtio_machine_resumed(&f->vm); /* served once only */
+
+    /* Running: a second buffer is served by the kick itself. */
+    uint16_t two = 2, zero = 0;
+    memcpy(ram + avail + 4 + 2, &zero, 2); /* ring[1] = descriptor 0 again */
+    memcpy(ram + avail + 2, &two, 2);
+    assert_int_equal(write(kick, &n, sizeof(n)), sizeof(n));
+    assert_int_equal(evloop_call(f->vm.loop, stop_loop, f->vm.loop), 0);
+    assert_int_equal(evloop_run(f->vm.loop), 0);
+    memcpy(&used_idx, ram + used + 2, 2);
+    assert_int_equal(used_idx, 2);
 
     virtio_machine_destroy(&f->vm);
     assert_int_equal(f->vm.ndevices, f->base_devices);
