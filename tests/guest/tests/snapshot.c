@@ -106,11 +106,16 @@ void test_main(void)
     uint64_t count = 0;
     uint32_t last = irq_stats.count[vec];
     for (;;) {
-        uint64_t t0 = rdtsc();
+        uint64_t t0 = rdtsc(), spins = 0;
         while (irq_stats.count[vec] - last < TICKS_PER_COUNT) {
             cpu_relax();
-            /* 10 ticks take 0.1 s; 20 s of TSC (at any plausible rate) is a dead PIT. */
-            CHECK(rdtsc() - t0 < 80000000000ull, "the PIT stopped ticking after count %lu", count);
+            /* 10 ticks take 0.1 s; 20 s of TSC (at any plausible rate) is a dead PIT, but
+             * only if the guest ran meanwhile: the TSC goes on while the VM is paused (QMP
+             * 'stop', a save on a loaded host), so also ask for 300 M spins (1-12 s of
+             * running, whatever PAUSE costs). */
+            spins++;
+            CHECK(rdtsc() - t0 < 80000000000ull || spins < 300000000ull,
+                  "the PIT stopped ticking after count %lu", count);
         }
         last += TICKS_PER_COUNT;
         for (unsigned s = 0; s < NSLICES; s++) {
