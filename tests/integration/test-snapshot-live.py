@@ -56,7 +56,7 @@ def live_save(vm, c, path):
     c.events.clear()
     check(c.cmd("snapshot-save", {"file": path, "live": True}, timeout=120) == {},
           "live snapshot-save")
-    n_save = ts.last_count(vm)
+    n_save = ts.save_count(vm)
     check(c.status() == "running", "status after a live save")
     stops = [e for e in c.events if e.get("event") == "STOP"]
     resumes = [e for e in c.events if e.get("event") == "RESUME"]
