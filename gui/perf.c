@@ -3,8 +3,10 @@
  * Performance sampling (perf.h). The vCPU threads are found by name ("vcpuN", set by the
  * engine with pthread_setname_np), so the engine's own threads (event loop, I/O workers) do not
  * count as guest CPU time. Network bytes come from the engine (QMP query-netstats, docs/qmp.md)
- * because user-mode NAT traffic never reaches a host interface; the reply lands asynchronously
- * and is used by the next sample.
+ * because user-mode NAT traffic never reaches a host interface; disk bytes from the engine too
+ * (query-blockstats: what the guest read and wrote, page cache or not), with /proc/PID/io as the
+ * fallback for an engine without the command. The replies land asynchronously and are used by
+ * the next sample.
  */
 #include "gui/perf.h"
 
@@ -138,8 +140,10 @@ void dv_perf_rates(const struct dv_perf_sample *a, const struct dv_perf_sample *
                  (double)(ticks_per_second ? ticks_per_second : 100) / n * 100.0;
     out->cpu_percent = CLAMP(cpu, 0.0, 100.0);
     out->rss_mib = (double)b->rss_bytes / (1024.0 * 1024.0);
-    out->disk_read_bps = per_second(a->disk_read, b->disk_read, dt);
-    out->disk_write_bps = per_second(a->disk_write, b->disk_write, dt);
+    /* Two sources count different things: no rate across a switch from one to the other. */
+    double disk_dt = a->disk_from_engine == b->disk_from_engine ? dt : 0;
+    out->disk_read_bps = per_second(a->disk_read, b->disk_read, disk_dt);
+    out->disk_write_bps = per_second(a->disk_write, b->disk_write, disk_dt);
     gboolean net = a->have_net && b->have_net;
     out->net_rx_bps = net ? per_second(a->net_rx, b->net_rx, dt) : 0.0;
     out->net_tx_bps = net ? per_second(a->net_tx, b->net_tx, dt) : 0.0;
@@ -155,6 +159,8 @@ struct _DvPerfMonitor {
     struct dv_perf_sample prev;
     guint64 net_rx, net_tx; /* the latest query-netstats answer */
     gboolean have_net;
+    guint64 blk_rd, blk_wr; /* the latest query-blockstats answer */
+    gboolean have_blk;
     GCancellable *cancel;
     double series[DV_PERF_N_SERIES][DV_PERF_HISTORY];
     guint len;
@@ -169,6 +175,7 @@ static void reset_history(DvPerfMonitor *self)
 {
     self->have_prev = FALSE;
     self->have_net = FALSE;
+    self->have_blk = FALSE;
     self->len = 0;
     g_cancellable_cancel(self->cancel);
     g_object_unref(self->cancel);
@@ -199,6 +206,31 @@ static void netstats_done(GObject *src, GAsyncResult *res, gpointer data)
     self->net_rx = rx;
     self->net_tx = tx;
     self->have_net = TRUE;
+}
+
+static void blockstats_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
+    if (ret == NULL || !JSON_NODE_HOLDS_ARRAY(ret)) {
+        return; /* cancelled, or an engine without the command: /proc/PID/io stays */
+    }
+    DvPerfMonitor *self = data;
+    guint64 rd = 0, wr = 0;
+    JsonArray *a = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *n = json_array_get_element(a, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        JsonNode *st = o ? json_object_get_member(o, "stats") : NULL;
+        if (st && JSON_NODE_HOLDS_OBJECT(st)) {
+            JsonObject *so = json_node_get_object(st);
+            rd += (guint64)MAX(json_object_get_int_member_with_default(so, "rd_bytes", 0), 0);
+            wr += (guint64)MAX(json_object_get_int_member_with_default(so, "wr_bytes", 0), 0);
+        }
+    }
+    self->blk_rd = rd;
+    self->blk_wr = wr;
+    self->have_blk = TRUE;
 }
 
 static void push(DvPerfMonitor *self, const struct dv_perf_rates *r)
@@ -236,6 +268,11 @@ void dv_perf_monitor_sample(DvPerfMonitor *self)
     now.have_net = self->have_net;
     now.net_rx = self->net_rx;
     now.net_tx = self->net_tx;
+    if (self->have_blk) {
+        now.disk_read = self->blk_rd;
+        now.disk_write = self->blk_wr;
+        now.disk_from_engine = TRUE;
+    }
     if (self->have_prev) {
         struct dv_perf_rates r;
         long tck = sysconf(_SC_CLK_TCK);
@@ -248,6 +285,8 @@ void dv_perf_monitor_sample(DvPerfMonitor *self)
     DvQmpClient *qmp = dv_engine_get_qmp(engine);
     if (qmp != NULL) {
         dv_qmp_client_execute_async(qmp, "query-netstats", NULL, self->cancel, netstats_done, self);
+        dv_qmp_client_execute_async(qmp, "query-blockstats", NULL, self->cancel, blockstats_done,
+                                    self);
     }
 }
 

@@ -17,8 +17,9 @@ struct dv_perf_sample {
     guint64 vcpu_ticks; /* utime + stime of the vCPU threads, in clock ticks */
     guint nvcpus;       /* vCPU threads seen */
     guint64 rss_bytes;  /* resident set size */
-    guint64 disk_read;  /* bytes the engine read from / wrote to storage */
-    guint64 disk_write;
+    guint64 disk_read;  /* bytes read / written: the guest's disk I/O (query-blockstats) when */
+    guint64 disk_write; /* disk_from_engine, else the engine's storage I/O (/proc/PID/io) */
+    gboolean disk_from_engine;
     guint64 net_rx; /* bytes the guest's NICs received / sent */
     guint64 net_tx;
     gboolean have_net; /* query-netstats answered */

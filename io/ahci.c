@@ -261,6 +261,26 @@ static void finish(struct ahci_cmd *c, unsigned slot, uint8_t status, uint8_t er
 
 static void io_done(struct block_aio_req *req, int result);
 
+/* The statistics of a transfer that finished or could not start. */
+static void account(struct ahci_port *p, const struct ahci_io *io, bool ok)
+{
+    enum block_stats_kind k = BLOCK_STATS_UNMAP;
+    switch (io->req.op) {
+    case BLOCK_AIO_READ:
+        k = BLOCK_STATS_READ;
+        break;
+    case BLOCK_AIO_WRITE:
+        k = BLOCK_STATS_WRITE;
+        break;
+    case BLOCK_AIO_FLUSH:
+        k = BLOCK_STATS_FLUSH;
+        break;
+    default:
+        break;
+    }
+    block_stats_done(&p->stats, k, io->len, ok, io->start_ns);
+}
+
 /*
  * Send slot's transfer (len bytes through the PRDT at image offset off; len 0 for a flush)
  * to the block layer. true: it completes in io_done(). false: it could not start (c->bad for
@@ -285,8 +305,10 @@ static bool submit_io(struct ahci_cmd *c, unsigned slot, enum block_aio_op op, u
     io->len = len;
     io->req = (struct block_aio_req){
         .op = op, .off = off, .iov = io->iov, .iovcnt = io->niov, .done = io_done};
+    io->start_ns = block_stats_now();
     if (!p->aio || block_aio_submit(p->aio, &io->req) < 0) {
         p->io_errors++;
+        account(p, io, false);
         return false;
     }
     p->busy |= 1u << slot;
@@ -893,6 +915,7 @@ static void io_done(struct block_aio_req *req, int result)
         if (result < 0) {
             p->io_errors++;
         }
+        account(p, io, result >= 0);
         struct ahci_cmd c = {.p = p, .hdr_gpa = io->hdr_gpa, .xferred = result < 0 ? 0 : io->len};
         if (io->ncq) {
             p->sact &= ~(1u << slot);

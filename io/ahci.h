@@ -16,6 +16,7 @@
 
 #include "io/block.h"
 #include "io/block_aio.h"
+#include "io/block_stats.h"
 #include "io/pci.h"
 #include "vmm/bus.h"
 #include "vmm/device.h"
@@ -100,6 +101,7 @@ struct ahci_io {
     bool atapi;     /* a PACKET READ: an I/O error becomes sense 3/11h */
     bool cancelled; /* the port was stopped or reset: complete silently */
     uint64_t hdr_gpa, len;
+    uint64_t start_ns; /* for the statistics */
     struct iovec *iov;
     unsigned niov, cap;
 };
@@ -120,8 +122,9 @@ struct ahci_port {
     enum ahci_media_event media_event;
     bool tray_open, locked;
 
-    uint64_t errors;    /* commands failed for bad guest structures (addresses, lengths) */
-    uint64_t io_errors; /* commands failed by the image (the block layer's error) */
+    uint64_t errors;          /* commands failed for bad guest structures (addresses, lengths) */
+    uint64_t io_errors;       /* commands failed by the image (the block layer's error) */
+    struct block_stats stats; /* reads, writes and flushes (QMP query-blockstats) */
 
     /* Asynchronous I/O: the port's engine, which slots have a transfer in flight, and
      * whether one of those is a non-queued command (no other command starts meanwhile). */

@@ -38,6 +38,7 @@ struct virtio_blk_req {
     uint8_t *status; /* the last writable byte, in guest RAM */
     uint32_t type;
     uint64_t data_len;
+    uint64_t start_ns;                               /* for the statistics */
     struct blk_seg segs[VIRTIO_BLK_MAX_DISCARD_SEG]; /* copied out of guest memory */
     unsigned nseg, seg_i;
     bool then_flush; /* write-through for a driver that did not negotiate FLUSH */
@@ -77,6 +78,33 @@ static void notify_batches(struct virtio_blk *blk)
     }
 }
 
+/* The statistics of a finished request (GET_ID and unknown types are not I/O). */
+static void account(struct virtio_blk *blk, const struct virtio_blk_req *r, bool ok)
+{
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+        block_stats_done(&blk->stats, BLOCK_STATS_READ, r->data_len, ok, r->start_ns);
+        break;
+    case VIRTIO_BLK_T_OUT:
+        block_stats_done(&blk->stats, BLOCK_STATS_WRITE, r->data_len, ok, r->start_ns);
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        block_stats_done(&blk->stats, BLOCK_STATS_FLUSH, 0, ok, r->start_ns);
+        break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES: {
+        uint64_t bytes = 0;
+        for (unsigned i = 0; ok && i < r->nseg; i++) {
+            bytes += (uint64_t)r->segs[i].num * VIRTIO_BLK_SECTOR;
+        }
+        block_stats_done(&blk->stats, BLOCK_STATS_UNMAP, bytes, ok, r->start_ns);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 /* Status byte, used-ring entry (written bytes include the status byte), request freed. */
 static void complete(struct virtio_blk_req *r, uint8_t status, uint64_t data_written)
 {
@@ -88,6 +116,7 @@ static void complete(struct virtio_blk_req *r, uint8_t status, uint64_t data_wri
     }
     blk->reqs_done++;
     blk->reqs_failed += status != VIRTIO_BLK_S_OK;
+    account(blk, r, status == VIRTIO_BLK_S_OK);
     blk->inflight--;
     req_put(blk, r);
 }
@@ -214,6 +243,8 @@ static void handle(struct virtio_blk *blk, struct virtio_blk_req *r)
     memcpy(&type, hdr, 4);
     memcpy(&sector, hdr + 8, 8);
     r->type = le32toh(type);
+    r->data_len = 0;
+    r->start_ns = block_stats_now();
     sector = le64toh(sector);
     const struct iovec *last = &e->wr[e->wr_num - 1];
     r->status = (uint8_t *)last->iov_base + last->iov_len - 1;

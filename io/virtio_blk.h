@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "io/block.h"
+#include "io/block_stats.h"
 #include "io/block_aio.h"
 #include "io/virtio.h"
 
@@ -82,6 +83,7 @@ struct virtio_blk {
 
     /* Counters for tests and statistics. */
     uint64_t reqs_done, reqs_failed, batches;
+    struct block_stats stats; /* read/write/flush/unmap requests (QMP query-blockstats) */
 };
 
 /*

@@ -165,6 +165,12 @@ void ahci_machine_quiesce(struct ahci_machine *am)
     }
 }
 
+const struct ahci_port *ahci_machine_port(const struct ahci_machine *am, unsigned i)
+{
+    return am && i < AHCI_PORTS && am->ahci.ports[i].drive != AHCI_DRIVE_NONE ? &am->ahci.ports[i]
+                                                                              : NULL;
+}
+
 int ahci_machine_flush(struct ahci_machine *am)
 {
     int ret = 0;

@@ -37,6 +37,11 @@ __attribute__((warn_unused_result)) int ahci_machine_new(struct vm *vm,
                                                          size_t errlen);
 /* Complete the commands in flight: after the vCPUs are joined, before vm_destroy(). */
 void ahci_machine_quiesce(struct ahci_machine *am);
+/*
+ * Port i (SATA disks on ports 0.. in --disk order, then the CD-ROM), or NULL when it has no
+ * drive: for its statistics and image.
+ */
+const struct ahci_port *ahci_machine_port(const struct ahci_machine *am, unsigned i);
 /* Drain, then flush every writable SATA disk to its file (QMP 'stop'); 0 or -EIO. */
 int ahci_machine_flush(struct ahci_machine *am);
 /* After vm_destroy() (or on a failed start). NULL is fine. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "io/virtio_blk.h"
 #include "io/virtio_net.h"
 #include "vmm/chardev.h"
 #include "vmm/cli.h"
@@ -115,6 +116,61 @@ static int cmd_query_status(void *opaque, json_t *args, json_t **ret, struct qmp
     }
     *ret = json_pack("{s:b, s:b, s:s}", "running", e->vm.state == VM_RUNNING, "singlestep", 0,
                      "status", vm_state_name(e->vm.state));
+    return 0;
+}
+
+static json_t *blockstats_entry(const char *device, const char *bus, const struct block_image *img,
+                                const struct block_stats *st)
+{
+    return json_pack("{s:s, s:s, s:s?, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                     "s:I, s:I, s:I}}",
+                     "device", device, "bus", bus, "file", img ? block_path(img) : NULL, "stats",
+                     "rd_bytes", (json_int_t)st->bytes[BLOCK_STATS_READ], "wr_bytes",
+                     (json_int_t)st->bytes[BLOCK_STATS_WRITE], "unmap_bytes",
+                     (json_int_t)st->bytes[BLOCK_STATS_UNMAP], "rd_operations",
+                     (json_int_t)st->ops[BLOCK_STATS_READ], "wr_operations",
+                     (json_int_t)st->ops[BLOCK_STATS_WRITE], "flush_operations",
+                     (json_int_t)st->ops[BLOCK_STATS_FLUSH], "unmap_operations",
+                     (json_int_t)st->ops[BLOCK_STATS_UNMAP], "failed_rd_operations",
+                     (json_int_t)st->failed[BLOCK_STATS_READ], "failed_wr_operations",
+                     (json_int_t)st->failed[BLOCK_STATS_WRITE], "failed_flush_operations",
+                     (json_int_t)st->failed[BLOCK_STATS_FLUSH], "failed_unmap_operations",
+                     (json_int_t)st->failed[BLOCK_STATS_UNMAP], "rd_total_time_ns",
+                     (json_int_t)st->total_ns[BLOCK_STATS_READ], "wr_total_time_ns",
+                     (json_int_t)st->total_ns[BLOCK_STATS_WRITE], "flush_total_time_ns",
+                     (json_int_t)st->total_ns[BLOCK_STATS_FLUSH]);
+}
+
+/*
+ * Per-drive I/O counters since start, as the guest issued them (docs/qmp.md): "disk0".. in
+ * --disk order on either bus, then "cdrom0".
+ */
+static int cmd_query_blockstats(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
+{
+    struct engine *e = opaque;
+    if (qmp_arg_check_known(args, no_args, err) < 0) {
+        return -1;
+    }
+    json_t *list = json_array();
+    unsigned nvirtio = 0, port = 0;
+    char name[32];
+    for (unsigned i = 0; i < e->opt.ndisks; i++) {
+        snprintf(name, sizeof(name), "disk%u", i);
+        if (!e->opt.disks[i].sata && nvirtio < e->io.nblk) {
+            const struct virtio_blk *blk = e->io.blk[nvirtio++];
+            json_array_append_new(list, blockstats_entry(name, "virtio", blk->img, &blk->stats));
+        } else if (e->opt.disks[i].sata) {
+            const struct ahci_port *p = ahci_machine_port(e->ahci, port++);
+            if (p) {
+                json_array_append_new(list, blockstats_entry(name, "sata", p->img, &p->stats));
+            }
+        }
+    }
+    const struct ahci_port *cd = e->opt.cdrom ? ahci_machine_port(e->ahci, port) : NULL;
+    if (cd) {
+        json_array_append_new(list, blockstats_entry("cdrom0", "sata", cd->img, &cd->stats));
+    }
+    *ret = list;
     return 0;
 }
 
@@ -510,6 +566,7 @@ static const struct qmp_command engine_commands[] = {
     {"snapshot-load", cmd_snapshot_load},
     {"query-status", cmd_query_status},
     {"query-netstats", cmd_query_netstats},
+    {"query-blockstats", cmd_query_blockstats},
     {"stop", cmd_stop},
     {"cont", cmd_cont},
     {"system_reset", cmd_system_reset},

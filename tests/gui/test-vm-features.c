@@ -703,6 +703,13 @@ static void test_perf_rates(void **state)
     dv_perf_rates(&a, &b, 100, &r);
     assert_true(r.net_rx_bps == 0.0);
     assert_true(r.cpu_percent == 100.0);
+    /* Disk bytes from /proc then from query-blockstats: no rate across the switch, then one. */
+    b.disk_from_engine = TRUE;
+    dv_perf_rates(&a, &b, 100, &r);
+    assert_true(r.disk_read_bps == 0.0);
+    a.disk_from_engine = TRUE;
+    dv_perf_rates(&a, &b, 100, &r);
+    assert_true(fabs(r.disk_read_bps - 2048.0) < 0.01);
 }
 
 static void qmp_cb(GObject *src, GAsyncResult *res, gpointer data)

@@ -357,6 +357,8 @@ static void test_io_error(void **state)
     assert_int_equal((tfd >> 8) & 0xff, 0x04);
     assert_true(prd(f, 0, AHCI_PxIS) & AHCI_PxIS_TFES);
     assert_int_equal(f->a.ports[0].io_errors, 1);
+    assert_int_equal(f->a.ports[0].stats.failed[BLOCK_STATS_READ], 1);
+    assert_int_equal(f->a.ports[0].stats.bytes[BLOCK_STATS_READ], 0);
     assert_int_equal(get32(f->ram + CLB + 4), 0); /* nothing transferred */
     /* queued: the error comes with the Set Device Bits FIS */
     build_slot(f, 0, 0x60, 0, 1, false, &r, 1);
@@ -529,6 +531,15 @@ static void test_read_write(void **state)
     /* an unknown command aborts */
     build(f, 0xb0, 0, 0, 0, NULL, false, NULL, 0);
     assert_int_equal(issue(f, 0) & 1, 1);
+    /* the statistics: what reached the disk, not the commands refused before it */
+    const struct block_stats *st = &f->a.ports[0].stats;
+    assert_int_equal(st->ops[BLOCK_STATS_WRITE], 1);
+    assert_int_equal(st->bytes[BLOCK_STATS_WRITE], 1536);
+    assert_int_equal(st->ops[BLOCK_STATS_FLUSH], 1);
+    assert_int_equal(st->ops[BLOCK_STATS_READ], 2);
+    assert_int_equal(st->bytes[BLOCK_STATS_READ], 2048 + 512);
+    assert_int_equal(st->failed[BLOCK_STATS_READ] + st->failed[BLOCK_STATS_WRITE], 0);
+    assert_int_equal(f->a.ports[1].stats.ops[BLOCK_STATS_READ], 0);
 }
 
 static void test_bad_guest_structures(void **state)

@@ -325,6 +325,12 @@ static void test_write_read_pattern(void **state)
         assert_int_equal(f->ram[r.data[0] + 4096 + i], 0);
     }
     assert_int_equal(f->blk->reqs_failed, 0);
+    const struct block_stats *st = &f->blk->stats;
+    assert_int_equal(st->ops[BLOCK_STATS_WRITE], 2);
+    assert_int_equal(st->bytes[BLOCK_STATS_WRITE], 2 * 8192);
+    assert_int_equal(st->ops[BLOCK_STATS_READ], 3);
+    assert_int_equal(st->bytes[BLOCK_STATS_READ], 3 * 8192);
+    assert_int_equal(st->failed[BLOCK_STATS_READ] + st->failed[BLOCK_STATS_WRITE], 0);
     /* Which engine path carried it: all of raw goes to io_uring when it is in use (O_DIRECT
      * with unaligned buffers through the bounce); qcow2 allocating writes and unallocated
      * reads go to the pool, overwrites of allocated clusters to io_uring. */
@@ -478,6 +484,12 @@ static void test_write_zeroes_and_discard(void **state)
     memset(f->ram + b.data[0], 0, many[0]);
     assert_int_equal(do_req(f, &b, 1), VIRTIO_BLK_S_IOERR);
     assert_false(virtio_blk_vdev(f->blk)->status & VIRTIO_STATUS_NEEDS_RESET);
+    /* The statistics: 2 done (their bytes counted), 8 refused. */
+    const struct block_stats *st = &f->blk->stats;
+    assert_int_equal(st->ops[BLOCK_STATS_UNMAP], 10);
+    assert_int_equal(st->failed[BLOCK_STATS_UNMAP], 8);
+    assert_int_equal(st->bytes[BLOCK_STATS_UNMAP], (3 + 40 + 16 + 8) * 512);
+    assert_int_equal(st->ops[BLOCK_STATS_WRITE] + st->ops[BLOCK_STATS_READ], 0);
 }
 
 static void test_readonly(void **state)
@@ -547,6 +559,15 @@ static void test_bad_requests(void **state)
     /* Nothing above was a device error. */
     assert_false(virtio_blk_vdev(f->blk)->status & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(virtio_blk_vdev(f->blk)->error_count, 0);
+    /* The statistics count the refused reads and writes, not GET_ID nor unknown types. */
+    const struct block_stats *st = &f->blk->stats;
+    assert_int_equal(st->ops[BLOCK_STATS_READ], 5);
+    assert_int_equal(st->failed[BLOCK_STATS_READ], 4);
+    assert_int_equal(st->bytes[BLOCK_STATS_READ], 512);
+    assert_int_equal(st->ops[BLOCK_STATS_WRITE], 4);
+    assert_int_equal(st->failed[BLOCK_STATS_WRITE], 4);
+    assert_int_equal(st->bytes[BLOCK_STATS_WRITE], 0);
+    assert_int_equal(st->ops[BLOCK_STATS_FLUSH] + st->ops[BLOCK_STATS_UNMAP], 0);
 }
 
 /* No status byte or no whole header: nothing can be answered, the device needs a reset. */
