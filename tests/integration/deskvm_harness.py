@@ -6,6 +6,7 @@ Exit statuses of a test: 0 pass, 77 skip, 1 fail (meson's convention).
 """
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -26,8 +27,12 @@ def check(cond, msg):
 
 
 def free_port(first, last):
-    """The first TCP port in first..last that 127.0.0.1 can bind now (e.g. a VNC display)."""
-    for port in range(first, last + 1):
+    """A TCP port in first..last that 127.0.0.1 can bind now (e.g. a VNC display), tried in
+    random order: tests running in parallel that each took the lowest free port raced for it
+    ("Address already in use")."""
+    ports = list(range(first, last + 1))
+    random.shuffle(ports)
+    for port in ports:
         s = socket.socket()
         try:
             s.bind(("127.0.0.1", port))
