@@ -367,6 +367,7 @@ static void vnc_unwatch(void *opaque, int fd)
 
 static void refresh(struct display_machine *dm)
 {
+    vm_coalesced_flush(dm->vm); /* VGA window writes KVM queued (a halted vCPU may hold some) */
     dm->vga.clock_ns = vclock_now(evloop_clock(dm->vm->loop));
     display_refresh(&dm->display);
 }
@@ -481,6 +482,12 @@ static int place(struct display_machine *dm, char *err, size_t errlen)
         snprintf(err, errlen, "cannot place the VGA's legacy ports and window: %s", strerror(-r));
         return r;
     }
+    /*
+     * The VGA BIOS's font upload and screen clears, and planar drawing, are tens of
+     * thousands of single-byte writes to the window: KVM queues them instead of exiting for
+     * each (refresh() applies what is queued before it reads VRAM). Optional.
+     */
+    (void)vm_coalesce_mmio(vm, VGA_LEGACY_BASE, VGA_LEGACY_SIZE);
     pci_dev_set_ops(&vga->pci, &vga_pci_ops, dm);
     struct pci_bar_handler bars[PCI_NUM_BARS] = {0};
     bars[VGA_VRAM_BAR] = (struct pci_bar_handler){&vga_vram_ops, vga};

@@ -94,6 +94,11 @@ int kvm_sys_open(struct kvm_sys *kvm, const char *path, char *err, size_t errlen
         kvm->max_vcpus = 4; /* the API documents 4 when neither cap answers */
     }
     kvm->nr_memslots = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+    int page = ioctl(kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    long psize = sysconf(_SC_PAGESIZE);
+    /* Optional: without it every write to a coalesced zone is an ordinary MMIO exit. */
+    kvm->coalesced_mmio_page =
+        page > 0 && psize > 0 && (long)(page + 1) * psize <= kvm->vcpu_mmap_size ? page : 0;
     return 0;
 }
 

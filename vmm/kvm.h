@@ -13,6 +13,7 @@ struct kvm_sys {
     int vcpu_mmap_size;
     int max_vcpus;
     int nr_memslots;
+    int coalesced_mmio_page; /* page of the vCPU mapping with the coalesced-MMIO ring, 0: none */
 };
 
 /* Exit statuses of deskvm-vm (docs/exit-status.md). */

@@ -44,6 +44,16 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index, char *err, siz
         snprintf(err, errlen, "cannot map vCPU %u: %s", index, strerror(errno));
         return -errno;
     }
+    if (index == 0 && vm->kvm->coalesced_mmio_page > 0) {
+        /* One ring for the whole VM, in every vCPU's mapping: vCPU 0's is used. */
+        long psize = sysconf(_SC_PAGESIZE);
+        vm->coalesced_ring =
+            (struct kvm_coalesced_mmio_ring *)((uint8_t *)vcpu->run +
+                                               (size_t)vm->kvm->coalesced_mmio_page *
+                                                   (size_t)psize);
+        vm->coalesced_max = (unsigned)(((size_t)psize - sizeof(struct kvm_coalesced_mmio_ring)) /
+                                       sizeof(struct kvm_coalesced_mmio));
+    }
     struct kvm_cpuid2 *cpuid = x86_cpuid_for_vcpu(vm->cpuid, index, vm->ncpus);
     if (!cpuid || ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
         snprintf(err, errlen, "cannot set CPUID of vCPU %u: %s", index, strerror(errno));
@@ -72,6 +82,9 @@ void vcpu_destroy(struct vcpu *vcpu)
         return;
     }
     if (vcpu->run) {
+        if (vcpu->index == 0) {
+            vcpu->vm->coalesced_ring = NULL;
+        }
         munmap(vcpu->run, (size_t)vcpu->vm->kvm->vcpu_mmap_size);
         vcpu->run = NULL;
     }
@@ -283,6 +296,12 @@ static void *vcpu_thread(void *arg)
 
     while (wait_runnable(vcpu)) {
         int r = ioctl(vcpu->fd, KVM_RUN, 0);
+        if (vm_coalesced_pending(vcpu->vm)) {
+            /* Writes KVM queued come before whatever this exit is (a read, a port, a pause). */
+            pthread_mutex_lock(&vcpu->vm->dev_lock);
+            vm_coalesced_flush(vcpu->vm);
+            pthread_mutex_unlock(&vcpu->vm->dev_lock);
+        }
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 continue;

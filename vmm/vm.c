@@ -319,6 +319,39 @@ void vm_join(struct vm *vm)
     }
 }
 
+int vm_coalesce_mmio(struct vm *vm, uint64_t addr, uint64_t size)
+{
+    if (!vm->coalesced_ring) {
+        return -ENOTSUP;
+    }
+    struct kvm_coalesced_mmio_zone z = {.addr = addr, .size = (uint32_t)size};
+    return ioctl(vm->fd, KVM_REGISTER_COALESCED_MMIO, &z) < 0 ? -errno : 0;
+}
+
+void vm_coalesced_flush(struct vm *vm)
+{
+    struct kvm_coalesced_mmio_ring *r = vm->coalesced_ring;
+    if (!r) {
+        return;
+    }
+    /* KVM fills entries, then publishes them by moving last; we consume from first. */
+    uint32_t first = __atomic_load_n(&r->first, __ATOMIC_RELAXED);
+    while (first != __atomic_load_n(&r->last, __ATOMIC_ACQUIRE)) {
+        if (first >= vm->coalesced_max) {
+            break; /* not KVM's: the ring is ours to read only while it is sane */
+        }
+        struct kvm_coalesced_mmio *m = &r->coalesced_mmio[first];
+        uint32_t len = m->len <= sizeof(m->data) ? m->len : sizeof(m->data);
+        if (m->pio) {
+            bus_write(&vm->pio, m->phys_addr, m->data, len);
+        } else {
+            bus_write(&vm->mmio, m->phys_addr, m->data, len);
+        }
+        first = (first + 1) % vm->coalesced_max;
+        __atomic_store_n(&r->first, first, __ATOMIC_RELEASE);
+    }
+}
+
 /* Park every vCPU. Caller holds dev_lock; it is dropped while waiting (see vm.h). */
 static void park_all(struct vm *vm)
 {
@@ -339,6 +372,7 @@ static void park_all(struct vm *vm)
     }
     pthread_mutex_unlock(&vm->run_lock);
     pthread_mutex_lock(&vm->dev_lock);
+    vm_coalesced_flush(vm); /* a write queued by a vCPU that never exited since */
 }
 
 static void unpark_all(struct vm *vm)

@@ -100,6 +100,13 @@ struct vm {
     int exit_status;
     char error[1024]; /* why the VM stopped on an internal error */
 
+    /*
+     * KVM's ring of MMIO writes it queued instead of exiting (the zones of vm_coalesce_mmio),
+     * in vCPU 0's mapping; NULL without the capability. vm_coalesced_flush() applies them.
+     */
+    struct kvm_coalesced_mmio_ring *coalesced_ring;
+    unsigned coalesced_max;
+
     /* Initial irqchip/PIT state, restored on reset. */
     struct kvm_irqchip irqchip_init[3];
     struct kvm_pit_state2 pit_init;
@@ -112,6 +119,24 @@ void vm_destroy(struct vm *vm);
 
 /* Register a device for reset and snapshot. -ENOSPC when full. */
 __attribute__((warn_unused_result)) int vm_add_device(struct vm *vm, const struct device *dev);
+
+/*
+ * Let KVM queue the guest's MMIO writes to [addr, addr + size) in the coalesced ring instead
+ * of exiting for each (QEMU does this for the legacy VGA window): reads still exit. The bus
+ * handlers then see those writes late but in order: every vCPU exit, vm_pause()/vm_reset()
+ * and whoever reads the device's state from another thread (the display refresh) call
+ * vm_coalesced_flush() first. -ENOTSUP without the capability (nothing changes).
+ */
+int vm_coalesce_mmio(struct vm *vm, uint64_t addr, uint64_t size);
+/* Apply the queued writes in order through the MMIO bus. Device lock held. */
+void vm_coalesced_flush(struct vm *vm);
+/* Whether writes are queued (no lock; a hint for the vCPU loop). */
+static inline bool vm_coalesced_pending(const struct vm *vm)
+{
+    const struct kvm_coalesced_mmio_ring *r = vm->coalesced_ring;
+    return r && __atomic_load_n(&r->first, __ATOMIC_RELAXED) !=
+                    __atomic_load_n(&r->last, __ATOMIC_ACQUIRE);
+}
 
 /* Start vCPU threads, running or paused. */
 int vm_start(struct vm *vm, bool paused, char *err, size_t errlen);
