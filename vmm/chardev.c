@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vmm/evloop.h"
+#include "vmm/unix_socket.h"
 
 struct chardev_socket {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -269,55 +270,6 @@ static void socket_accept(void *opaque, uint32_t events)
     }
 }
 
-/*
- * Bind path, replacing a stale socket file left by a crashed engine. A path that is not a
- * socket, or a socket somebody still listens on, is never removed.
- */
-static int bind_path(int fd, const struct sockaddr_un *addr, char *err, size_t errlen)
-{
-    if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0) {
-        return 0;
-    }
-    int e = errno;
-    if (e != EADDRINUSE) {
-        snprintf(err, errlen, "bind %s: %s", addr->sun_path, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    if (lstat(addr->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "%s exists and is not a socket", addr->sun_path);
-        return -EEXIST;
-    }
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (probe < 0) {
-        e = errno;
-        snprintf(err, errlen, "socket: %s", strerror(e));
-        return -e;
-    }
-    int rc = connect(probe, (const struct sockaddr *)addr, sizeof(*addr));
-    e = errno;
-    close(probe);
-    if (rc == 0 || e == EAGAIN) { /* EAGAIN: alive, its backlog is full */
-        snprintf(err, errlen, "%s is in use by a running server", addr->sun_path);
-        return -EADDRINUSE;
-    }
-    if (e != ECONNREFUSED) {
-        snprintf(err, errlen, "probing %s: %s", addr->sun_path, strerror(e));
-        return -e;
-    }
-    if (unlink(addr->sun_path) < 0 && errno != ENOENT) {
-        e = errno;
-        snprintf(err, errlen, "removing stale %s: %s", addr->sun_path, strerror(e));
-        return -e;
-    }
-    if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
-        e = errno;
-        snprintf(err, errlen, "bind %s: %s", addr->sun_path, strerror(e));
-        return -e;
-    }
-    return 0;
-}
-
 static int socket_open(struct chardev *chr, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -342,7 +294,7 @@ static int socket_open(struct chardev *chr, const char *path, char *err, size_t 
         snprintf(err, errlen, "socket: %s", strerror(-r));
         goto fail;
     }
-    if ((r = bind_path(s->listen_fd, &addr, err, errlen)) < 0) {
+    if ((r = unix_socket_bind(s->listen_fd, &addr, err, errlen)) < 0) {
         goto fail;
     }
     struct stat st;
