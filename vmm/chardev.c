@@ -91,22 +91,6 @@ static void update_watch(struct chardev *chr)
     }
 }
 
-static void deliver(struct chardev *chr)
-{
-    while (chr->in_len && chr->input) {
-        size_t took = chr->input(chr->input_opaque, chr->in_buf + chr->in_off, chr->in_len);
-        if (took > chr->in_len) {
-            took = chr->in_len;
-        }
-        if (took == 0) {
-            break;
-        }
-        chr->in_off += took;
-        chr->in_len -= took;
-    }
-    update_watch(chr);
-}
-
 /* One read into the empty input buffer: > 0 bytes, 0 end of input, -EAGAIN nothing now. */
 static ssize_t read_input(struct chardev *chr)
 {
@@ -119,12 +103,42 @@ static ssize_t read_input(struct chardev *chr)
     return n;
 }
 
+static void deliver(struct chardev *chr)
+{
+    for (;;) {
+        while (chr->in_len && chr->input) {
+            size_t took = chr->input(chr->input_opaque, chr->in_buf + chr->in_off, chr->in_len);
+            if (took > chr->in_len) {
+                took = chr->in_len;
+            }
+            if (took == 0) {
+                break;
+            }
+            chr->in_off += took;
+            chr->in_len -= took;
+        }
+        if (chr->in_len || !chr->in_hup) {
+            break;
+        }
+        /* stdin hung up while we paused: what is left is read without epoll, then EOF. */
+        if (read_input(chr) <= 0) {
+            chr->in_hup = false;
+            chr->in_eof = true;
+        }
+    }
+    update_watch(chr);
+}
+
 static void stdio_readable(void *opaque, uint32_t events)
 {
     struct chardev *chr = opaque;
-    (void)events;
     if (chr->in_len) {
-        return; /* paused: only an error or hang-up can bring us here */
+        /* Paused, so only a hang-up (or error) brings us here, and it would again at once:
+         * stop watching; deliver() reads the rest when the consumer has room. */
+        evloop_del_fd(chr->loop, chr->in_fd);
+        chr->in_watched = false;
+        chr->in_hup = true;
+        return;
     }
     ssize_t n = read_input(chr);
     if (n == 0) {
@@ -231,6 +245,8 @@ static void client_event(void *opaque, uint32_t events)
         return;
     }
     if (events & (EPOLLHUP | EPOLLERR) || s->client_broken) {
+        /* Gone while input was paused: what it sent and we did not read yet is dropped (keeping
+         * it would hold the console from the next client until the guest reads). */
         client_close(chr);
     }
 }

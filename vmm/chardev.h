@@ -38,8 +38,9 @@ struct chardev {
     struct evloop *loop;
     chardev_input_fn input;
     void *input_opaque;
-    bool in_watched;                     /* in_fd is on the loop (stdio) */
+    bool in_watched;                     /* in_fd is on the loop */
     uint32_t in_events;                  /* the events in_fd is watched for */
+    bool in_hup;                         /* stdin hung up while paused: drain it without epoll */
     bool in_eof;                         /* stdio input ended: no more ever */
     uint8_t in_buf[CHARDEV_INPUT_CHUNK]; /* read, not yet taken by the consumer */
     size_t in_off, in_len;

@@ -2,7 +2,8 @@
 /*
  * The unix:PATH character back-end on a real event loop and real sockets: history ring
  * wraparound and replay, clients attaching, leaving and coming back, a second client refused
- * while one is attached, output that never waits for a client, input with back-pressure, bad paths.
+ * while one is attached, output that never waits for a client, input with back-pressure, bad
+ * paths; and stdio input ending while it is paused.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -356,6 +357,52 @@ static void test_socket_file(void **state)
     assert_int_equal(chardev_open(&other, "tcp:1", err, sizeof(err)), -EINVAL);
 }
 
+static uint64_t cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* stdio as before: input with back-pressure, then end of file. A pipe whose writer closes
+ * while input is paused is read to its end once the consumer has room (no busy loop on the
+ * hang-up meanwhile), then it is EOF for good. */
+static void test_stdio_eof_while_paused(void **state)
+{
+    struct fixture *f = *state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int saved = dup(STDIN_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+    close(p[0]);
+    struct chardev chr;
+    char err[256] = "";
+    assert_int_equal(chardev_open(&chr, "stdio", err, sizeof(err)), 0);
+    chr.out_fd = -1; /* keep the test's stdout clean */
+    assert_int_equal(chardev_attach(&chr, f->loop, consume, f), 0);
+    f->room = 2;
+    assert_int_equal(write(p[1], "hello", 5), 5);
+    close(p[1]);
+    pump(f, 10);
+    assert_int_equal(f->ngot, 2);
+    /* Paused and hung up: the loop sleeps (a busy loop burns about the whole 200 ms). */
+    uint64_t cpu0 = cpu_ms();
+    pump(f, 200);
+    assert_true(cpu_ms() - cpu0 < 20);
+    assert_int_equal(f->ngot, 2);
+    assert_false(chr.in_eof);
+    f->room = SIZE_MAX;
+    chardev_input_resume(&chr);
+    assert_int_equal(f->ngot, 5);
+    assert_memory_equal(f->got, "hello", 5);
+    assert_true(chr.in_eof);
+    pump(f, 10);
+    chardev_close(&chr);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -364,6 +411,7 @@ int main(void)
         T(test_history_wraps_and_replays), T(test_attach_detach_reattach),
         T(test_second_client_refused),     T(test_output_never_blocks),
         T(test_input_back_pressure),       T(test_socket_file),
+        T(test_stdio_eof_while_paused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
