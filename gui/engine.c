@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * deskvm-vm supervision. The engine starts its QMP server some time after exec, so the
- * connection is retried every 100 ms while the process lives. COM1 is the slave side of a pty
- * (the engine puts its stdin in raw mode when it is a tty); this object always drains the master
- * so a guest printing with no console open never blocks on a full pty buffer.
+ * connection is retried every 100 ms while the process lives. COM1 is a unix socket the engine
+ * listens on (`--serial unix:PATH`, docs/serial-socket.md), connected the same way: the socket
+ * outlives this app, so a later run re-attaches to it and is sent the recent output again. The
+ * engine never waits for us; this object reads whatever comes and keeps a scrollback.
  */
 #include "gui/engine.h"
 
@@ -18,14 +19,19 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #define SCROLLBACK_MAX (256 * 1024)
 #define CONNECT_RETRY_MS 100
 #define CONNECT_TIMEOUT_MS 20000
+#define SERIAL_RETRY_SLOW_MS 1000 /* past the connect timeout, or refused (another client) */
+#define REPLAY_QUIET_MS 300       /* re-attached: the history has come once the socket is quiet */
+/* The engine's history is 64 KiB of guest output: at most twice that after \n -> \r\n. */
+#define SEEN_MAX (128 * 1024)
 #define LOG_TAIL_LINES 20
 
 /* deskvm-vm's exit statuses (docs/exit-status.md). */
@@ -37,8 +43,15 @@ struct _DvEngine {
     GSubprocess *proc;
     char *qmp_path;
     char *log_path;
-    int pty_master;
-    guint pty_watch;
+    char *serial_path; /* COM1's socket; NULL for an engine an older app started on a pty */
+    int serial_fd;
+    guint serial_watch;
+    guint serial_retry;
+    gboolean serial_got; /* this connection brought bytes (else it was refused) */
+    gboolean serial_had; /* an earlier connection brought bytes */
+    GBytes *seen;        /* re-attached: output the console showed before, not yet matched */
+    GByteArray *replay;  /* output held back until its overlap with seen is known */
+    guint replay_timer;
     GByteArray *scrollback;
     DvQmpClient *qmp;
     GCancellable *cancel;
@@ -105,7 +118,9 @@ static void dv_engine_dispose(GObject *obj)
     DvEngine *self = DV_ENGINE(obj);
     g_cancellable_cancel(self->cancel);
     g_clear_handle_id(&self->retry_source, g_source_remove);
-    g_clear_handle_id(&self->pty_watch, g_source_remove);
+    g_clear_handle_id(&self->serial_watch, g_source_remove);
+    g_clear_handle_id(&self->serial_retry, g_source_remove);
+    g_clear_handle_id(&self->replay_timer, g_source_remove);
     g_clear_handle_id(&self->pidfd_watch, g_source_remove);
     g_clear_handle_id(&self->grace_source, g_source_remove);
     if (self->qmp != NULL) {
@@ -130,13 +145,16 @@ static void dv_engine_dispose(GObject *obj)
 static void dv_engine_finalize(GObject *obj)
 {
     DvEngine *self = DV_ENGINE(obj);
-    if (self->pty_master >= 0) {
-        close(self->pty_master);
+    if (self->serial_fd >= 0) {
+        close(self->serial_fd);
     }
     if (self->pidfd >= 0) {
         close(self->pidfd);
     }
     g_byte_array_unref(self->scrollback);
+    g_clear_pointer(&self->seen, g_bytes_unref);
+    g_clear_pointer(&self->replay, g_byte_array_unref);
+    g_free(self->serial_path);
     g_object_unref(self->cancel);
     g_free(self->qmp_path);
     g_free(self->log_path);
@@ -161,75 +179,198 @@ static void dv_engine_class_init(DvEngineClass *klass)
 
 static void dv_engine_init(DvEngine *self)
 {
-    self->pty_master = -1;
+    self->serial_fd = -1;
     self->pidfd = -1;
     self->scrollback = g_byte_array_new();
     self->cancel = g_cancellable_new();
 }
 
-/* A pty pair; the slave is raw except for output newline translation (\n -> \r\n for the
- * terminal), and without ISIG so Ctrl+C reaches the guest as a byte. */
-static gboolean open_pty(int *master, int *slave, GError **error)
+/* ---- COM1 over the engine's socket ------------------------------------------------------ */
+
+static void serial_connect(DvEngine *self);
+
+static gboolean serial_connect_source(gpointer data)
 {
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    char name[128];
-    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
-        int e = errno;
-        if (m >= 0) {
-            close(m);
-        }
-        g_set_error(error, DV_ERROR, DV_ERROR_ENGINE,
-                    "Cannot create a pty for the serial console: %s", g_strerror(e));
-        return FALSE;
-    }
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s < 0) {
-        int e = errno;
-        close(m);
-        g_set_error(error, DV_ERROR, DV_ERROR_ENGINE, "Cannot open %s: %s", name, g_strerror(e));
-        return FALSE;
-    }
-    struct termios tio;
-    if (tcgetattr(s, &tio) == 0) {
-        cfmakeraw(&tio);
-        tio.c_oflag |= OPOST | ONLCR;
-        tcsetattr(s, TCSANOW, &tio);
-    }
-    g_unix_set_fd_nonblocking(m, TRUE, NULL);
-    *master = m;
-    *slave = s;
-    return TRUE;
+    DvEngine *self = data;
+    self->serial_retry = 0;
+    serial_connect(self);
+    return G_SOURCE_REMOVE;
 }
 
-/* One read from the pty master: > 0 bytes passed on, 0 nothing now, < 0 the engine's side
- * is closed (EIO). */
-static ssize_t read_pty_once(DvEngine *self)
+static void serial_retry_later(DvEngine *self, guint ms)
+{
+    if (!self->exited && !self->detached && self->serial_retry == 0) {
+        self->serial_retry = g_timeout_add(ms, serial_connect_source, self);
+    }
+}
+
+/* Output to the console, the scrollback and "serial-output" (the transcript). */
+static void serial_emit(DvEngine *self, const guint8 *data, gsize len)
+{
+    if (len == 0) {
+        return;
+    }
+    g_byte_array_append(self->scrollback, data, (guint)len);
+    if (self->scrollback->len > SCROLLBACK_MAX) {
+        g_byte_array_remove_range(self->scrollback, 0, self->scrollback->len - SCROLLBACK_MAX);
+    }
+    g_autoptr(GBytes) bytes = g_bytes_new(data, len);
+    g_signal_emit(self, signals[SIG_SERIAL], 0, bytes);
+}
+
+gsize dv_engine_replay_overlap(const guint8 *seen, gsize seen_len, const guint8 *replay,
+                               gsize replay_len)
+{
+    /* KMP: the failure function of replay, then replay's automaton run over seen; the state at
+     * the end is the longest prefix of replay that ends seen. */
+    gsize m = MIN(replay_len, seen_len);
+    if (m == 0) {
+        return 0;
+    }
+    g_autofree gsize *fail = g_new(gsize, m);
+    fail[0] = 0;
+    for (gsize i = 1, k = 0; i < m; i++) {
+        while (k > 0 && replay[i] != replay[k]) {
+            k = fail[k - 1];
+        }
+        if (replay[i] == replay[k]) {
+            k++;
+        }
+        fail[i] = k;
+    }
+    gsize k = 0;
+    for (gsize i = seen_len - m; i < seen_len; i++) {
+        while (k > 0 && (k == m || seen[i] != replay[k])) {
+            k = fail[k - 1];
+        }
+        if (seen[i] == replay[k]) {
+            k++;
+        }
+    }
+    return k;
+}
+
+/* Re-attached: the engine's history has come (or stopped coming). What the app already showed
+ * (the end of serial.log) is not shown twice. */
+static void replay_finish(DvEngine *self)
+{
+    g_clear_handle_id(&self->replay_timer, g_source_remove);
+    if (self->seen == NULL) {
+        return;
+    }
+    gsize seen_len;
+    const guint8 *seen = g_bytes_get_data(self->seen, &seen_len);
+    gsize skip = dv_engine_replay_overlap(seen, seen_len, self->replay->data, self->replay->len);
+    g_autoptr(GByteArray) replay = g_steal_pointer(&self->replay);
+    g_clear_pointer(&self->seen, g_bytes_unref);
+    serial_emit(self, replay->data + skip, replay->len - skip);
+}
+
+static gboolean replay_quiet(gpointer data)
+{
+    DvEngine *self = data;
+    self->replay_timer = 0;
+    replay_finish(self);
+    return G_SOURCE_REMOVE;
+}
+
+/* Bytes from the guest, with the newline translation a terminal's ONLCR did for the pty this
+ * replaced: VTE needs \r\n to return to the first column. */
+static void serial_received(DvEngine *self, const guint8 *buf, gsize n)
+{
+    guint8 out[8192];
+    gsize len = 0;
+    for (gsize i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            out[len++] = '\r';
+        }
+        out[len++] = buf[i];
+    }
+    if (self->seen == NULL) {
+        serial_emit(self, out, len);
+        return;
+    }
+    g_byte_array_append(self->replay, out, (guint)len);
+    g_clear_handle_id(&self->replay_timer, g_source_remove);
+    if (self->replay->len >= g_bytes_get_size(self->seen)) {
+        replay_finish(self); /* the overlap cannot be longer than what was seen */
+    } else {
+        self->replay_timer = g_timeout_add(REPLAY_QUIET_MS, replay_quiet, self);
+    }
+}
+
+/* One read from the socket: > 0 bytes passed on, 0 nothing now, < 0 closed. */
+static gssize serial_read_once(DvEngine *self)
 {
     guint8 buf[4096];
-    ssize_t n = read(self->pty_master, buf, sizeof(buf));
+    ssize_t n = read(self->serial_fd, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return 0;
     }
     if (n <= 0) {
         return -1;
     }
-    g_byte_array_append(self->scrollback, buf, (guint)n);
-    if (self->scrollback->len > SCROLLBACK_MAX) {
-        g_byte_array_remove_range(self->scrollback, 0, self->scrollback->len - SCROLLBACK_MAX);
-    }
-    g_autoptr(GBytes) bytes = g_bytes_new(buf, (gsize)n);
-    g_signal_emit(self, signals[SIG_SERIAL], 0, bytes);
+    self->serial_got = self->serial_had = TRUE;
+    serial_received(self, buf, (gsize)n);
     return n;
 }
 
-static gboolean pty_readable(gint fd, GIOCondition cond, gpointer data)
+static void serial_close(DvEngine *self)
+{
+    g_clear_handle_id(&self->serial_watch, g_source_remove);
+    if (self->serial_fd >= 0) {
+        close(self->serial_fd);
+        self->serial_fd = -1;
+    }
+}
+
+static gboolean serial_readable(gint fd, GIOCondition cond, gpointer data)
 {
     DvEngine *self = data;
-    if (read_pty_once(self) < 0) {
-        self->pty_watch = 0;
-        return G_SOURCE_REMOVE;
+    if (serial_read_once(self) >= 0) {
+        return G_SOURCE_CONTINUE;
     }
-    return G_SOURCE_CONTINUE;
+    /* Closed: the engine is exiting, or it refused us because another client holds the
+     * console (then nothing came). Either way try again while the process lives. */
+    self->serial_watch = 0;
+    gboolean refused = !self->serial_got;
+    serial_close(self);
+    serial_retry_later(self, refused ? SERIAL_RETRY_SLOW_MS : CONNECT_RETRY_MS);
+    return G_SOURCE_REMOVE;
+}
+
+static void serial_connect(DvEngine *self)
+{
+    if (self->exited || self->detached || self->serial_path == NULL || self->serial_fd >= 0) {
+        return;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = -1;
+    if (strlen(self->serial_path) < sizeof(sa.sun_path)) {
+        memcpy(sa.sun_path, self->serial_path, strlen(self->serial_path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        self->serial_fd = fd;
+        self->serial_got = FALSE;
+        if (self->serial_had && self->seen == NULL) {
+            /* Connected again: the engine starts over with its history, which the console
+             * mostly has already. */
+            guint n = MIN(self->scrollback->len, SEEN_MAX);
+            self->seen = g_bytes_new(self->scrollback->data + self->scrollback->len - n, n);
+            self->replay = g_byte_array_new();
+        }
+        self->serial_watch =
+            g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, serial_readable, self);
+        return;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    /* Not listening yet (or any more): retry while the process lives, slower after a while. */
+    serial_retry_later(self, g_get_monotonic_time() < self->connect_deadline
+                                 ? CONNECT_RETRY_MS
+                                 : SERIAL_RETRY_SLOW_MS);
 }
 
 /* The last lines of the engine's stderr, for the crash message. */
@@ -246,21 +387,23 @@ static char *log_tail(const char *path)
     return g_strjoinv("\n", lines + first);
 }
 
-/* The guest's last words before the engine exited are still in the pty: pass them on. */
-static void drain_pty(DvEngine *self)
+/* The guest's last words before the engine exited are still in the socket: pass them on. */
+static void drain_serial(DvEngine *self)
 {
-    if (self->pty_watch == 0) {
-        return;
+    if (self->serial_fd >= 0) {
+        while (serial_read_once(self) > 0) {
+        }
     }
-    while (read_pty_once(self) > 0) {
-    }
+    serial_close(self);
+    g_clear_handle_id(&self->serial_retry, g_source_remove);
+    replay_finish(self);
 }
 
 /* The end of the process, spawned or adopted: drop the connection and say how it ended. */
 static void engine_ended(DvEngine *self, gboolean crashed, const char *message)
 {
     self->exited = TRUE;
-    drain_pty(self);
+    drain_serial(self);
     g_clear_handle_id(&self->retry_source, g_source_remove);
     if (self->qmp != NULL) {
         g_signal_handlers_disconnect_by_data(self->qmp, self);
@@ -433,15 +576,11 @@ static gboolean try_connect_source(gpointer data)
 }
 
 DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const char *qmp_path,
-                          const char *log_path, GError **error)
+                          const char *serial_path, const char *log_path, GError **error)
 {
-    int master, slave;
-    if (!open_pty(&master, &slave, error)) {
-        return NULL;
-    }
-    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
-    g_subprocess_launcher_take_stdin_fd(launcher, slave);
-    g_subprocess_launcher_take_stdout_fd(launcher, dup(slave));
+    /* stdin is /dev/null; with COM1 on a socket nothing is written to stdout. */
+    g_autoptr(GSubprocessLauncher) launcher =
+        g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
     g_subprocess_launcher_set_stderr_file_path(launcher, log_path);
     GPtrArray *argv = g_ptr_array_new();
     g_ptr_array_add(argv, (gpointer)binary);
@@ -454,7 +593,6 @@ DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const cha
         g_subprocess_launcher_spawnv(launcher, (const char *const *)argv->pdata, &local);
     g_ptr_array_free(argv, TRUE);
     if (proc == NULL) {
-        close(master);
         g_set_error(error, DV_ERROR, DV_ERROR_ENGINE, "Cannot start the engine %s: %s", binary,
                     local->message);
         g_error_free(local);
@@ -462,15 +600,15 @@ DvEngine *dv_engine_spawn(const char *binary, const char *const *args, const cha
     }
     DvEngine *self = g_object_new(DV_TYPE_ENGINE, NULL);
     self->proc = proc;
-    self->pty_master = master;
     self->qmp_path = g_strdup(qmp_path);
+    self->serial_path = g_strdup(serial_path);
     self->log_path = g_strdup(log_path);
-    self->pty_watch = g_unix_fd_add(master, G_IO_IN | G_IO_HUP | G_IO_ERR, pty_readable, self);
     self->connect_deadline = g_get_monotonic_time() + CONNECT_TIMEOUT_MS * 1000;
     const char *id = g_subprocess_get_identifier(proc);
     self->pid = id != NULL ? (GPid)atoi(id) : 0;
     g_subprocess_wait_async(proc, self->cancel, process_exited, g_object_ref(self));
     self->retry_source = g_timeout_add(CONNECT_RETRY_MS, try_connect_source, self);
+    serial_retry_later(self, CONNECT_RETRY_MS);
     return self;
 }
 
@@ -496,7 +634,28 @@ gboolean dv_engine_cmdline_matches(const char *cmdline, gsize len, const char *q
     return FALSE;
 }
 
-DvEngine *dv_engine_adopt(GPid pid, const char *qmp_path, const char *log_path, GError **error)
+char *dv_engine_cmdline_serial_socket(const char *cmdline, gsize len)
+{
+    if (cmdline == NULL || len == 0 || cmdline[len - 1] != '\0') {
+        return NULL;
+    }
+    const char *prev = NULL, *value = NULL;
+    for (const char *a = cmdline; a < cmdline + len; a += strlen(a) + 1) {
+        if (prev != NULL && g_str_equal(prev, "--serial")) {
+            value = a;
+        } else if (g_str_has_prefix(a, "--serial=")) {
+            value = a + strlen("--serial=");
+        }
+        prev = a;
+    }
+    /* The last --serial wins, as in the engine's option parser. */
+    return value != NULL && g_str_has_prefix(value, "unix:") && value[5] != '\0'
+               ? g_strdup(value + 5)
+               : NULL;
+}
+
+DvEngine *dv_engine_adopt(GPid pid, const char *qmp_path, const char *log_path, GBytes *seen,
+                          GError **error)
 {
     /* The pidfd first, the command line second: once the pidfd is open the pid cannot be
      * reused by another process, so what the command line says stays true. */
@@ -521,12 +680,29 @@ DvEngine *dv_engine_adopt(GPid pid, const char *qmp_path, const char *log_path, 
     self->pidfd = pidfd;
     self->qmp_path = g_strdup(qmp_path);
     self->log_path = g_strdup(log_path);
-    static const char note[] = "[deskvm: re-attached to a VM started by an earlier run of the app; "
-                               "its serial output before now is not available]\r\n";
-    g_byte_array_append(self->scrollback, (const guint8 *)note, sizeof(note) - 1);
+    self->serial_path = dv_engine_cmdline_serial_socket(cmdline, len);
+    if (self->serial_path == NULL) {
+        /* Started by an app from before the console socket: COM1 was that app's pty. */
+        static const char note[] = "[deskvm: re-attached to a VM started by an earlier run of "
+                                   "the app; its serial console is not available]\r\n";
+        g_byte_array_append(self->scrollback, (const guint8 *)note, sizeof(note) - 1);
+    } else if (seen != NULL && g_bytes_get_size(seen) > 0) {
+        /* The console shows what it showed before at once; the engine's history, when it
+         * comes, adds only what is new (replay_finish). */
+        gsize n;
+        const guint8 *p = g_bytes_get_data(seen, &n);
+        if (n > SEEN_MAX) {
+            p += n - SEEN_MAX;
+            n = SEEN_MAX;
+        }
+        g_byte_array_append(self->scrollback, p, (guint)n);
+        self->seen = g_bytes_new(p, n);
+        self->replay = g_byte_array_new();
+    }
     self->pidfd_watch = g_unix_fd_add(pidfd, G_IO_IN, adopted_exited, self);
     self->connect_deadline = g_get_monotonic_time() + CONNECT_TIMEOUT_MS * 1000;
     try_connect(self);
+    serial_connect(self);
     return self;
 }
 
@@ -543,6 +719,10 @@ gboolean dv_engine_is_adopted(DvEngine *self)
 void dv_engine_detach(DvEngine *self)
 {
     self->detached = TRUE;
+    /* The console is one client at a time: free it for the next run of the app now, even if
+     * this object lives on a while (an asynchronous wait holds it). */
+    serial_close(self);
+    g_clear_handle_id(&self->serial_retry, g_source_remove);
 }
 
 static void command_done(GObject *src, GAsyncResult *res, gpointer data)
@@ -602,17 +782,17 @@ DvQmpClient *dv_engine_get_qmp(DvEngine *self)
 
 void dv_engine_serial_write(DvEngine *self, const void *data, gsize len)
 {
-    if (self->exited || self->pty_master < 0) {
+    if (self->exited || self->serial_fd < 0) {
         return;
     }
     const guint8 *p = data;
     while (len > 0) {
-        ssize_t n = write(self->pty_master, p, len);
+        ssize_t n = send(self->serial_fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            return; /* the pty is full (the guest is not reading): drop the keystrokes */
+            return; /* the socket is full (the guest is not reading): drop the keystrokes */
         }
         p += n;
         len -= (gsize)n;

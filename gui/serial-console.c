@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Serial console: VTE fed from the engine's "serial-output" (the engine object owns the pty
- * and a scrollback, so switching VMs or opening the page late loses nothing), and VTE's
- * "commit" (typed text, already encoded) written back to the guest's COM1.
+ * Serial console: VTE fed from the engine's "serial-output" (the engine object owns the
+ * console socket and a scrollback, so switching VMs or opening the page late loses nothing),
+ * and VTE's "commit" (typed text, already encoded, Ctrl+C as the byte 0x03) written back to the
+ * guest's COM1.
  */
 #include "gui/serial-console.h"
 

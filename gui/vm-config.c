@@ -642,7 +642,8 @@ static void add2(GPtrArray *argv, const char *opt, const char *val)
 }
 
 GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_path,
-                               const char *snapshot_dir, const char *const *active)
+                               const char *serial_path, const char *snapshot_dir,
+                               const char *const *active)
 {
     if (active != NULL && g_strv_length((GStrv)active) != cfg->disks->len) {
         active = NULL; /* disks were added or removed: the engine reports the mismatch */
@@ -714,7 +715,9 @@ GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_p
     }
     g_ptr_array_add(b, g_strdup("--qmp"));
     g_ptr_array_add(b, g_strconcat("unix:", qmp_path, NULL));
-    add2(b, "--serial", "stdio");
+    g_ptr_array_add(b, g_strdup("--serial"));
+    g_ptr_array_add(b, serial_path != NULL ? g_strconcat("unix:", serial_path, NULL)
+                                           : g_strdup("null"));
     if (snapshot_dir != NULL) {
         add2(b, "--snapshot-dir", snapshot_dir);
     }

@@ -87,13 +87,15 @@ char *dv_vm_config_to_xml(const struct dv_vm_config *cfg);
  * method is one deskvm runs, and every kernel, initrd and disk file exists. */
 gboolean dv_vm_config_check_runnable(const struct dv_vm_config *cfg, GError **error);
 
-/* deskvm-vm arguments (without argv[0]) for @cfg with QMP on @qmp_path and COM1 on stdio; the
- * snapshot tree in @snapshot_dir (--snapshot-dir, NULL: none). @active (NULL: none) lists the
- * engine's active image of each disk from that tree's index (dv_snapshot_active_disks); when
- * it has one entry per disk, each disk starts on it (an overlay the tree made, so qcow2): the
- * configured image is frozen once a snapshot holds it. */
+/* deskvm-vm arguments (without argv[0]) for @cfg with QMP on @qmp_path and COM1 on a socket the
+ * engine listens on at @serial_path (NULL: COM1 goes nowhere); the snapshot tree in @snapshot_dir
+ * (--snapshot-dir, NULL: none). @active (NULL: none) lists the engine's active image of each disk
+ * from that tree's index (dv_snapshot_active_disks); when it has one entry per disk, each disk
+ * starts on it (an overlay the tree made, so qcow2): the configured image is frozen once a snapshot
+ * holds it. */
 GStrv dv_vm_config_engine_args(const struct dv_vm_config *cfg, const char *qmp_path,
-                               const char *snapshot_dir, const char *const *active);
+                               const char *serial_path, const char *snapshot_dir,
+                               const char *const *active);
 
 G_END_DECLS
 

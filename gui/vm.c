@@ -345,6 +345,30 @@ static void attach_engine(DvVm *self, DvEngine *engine)
     g_signal_connect(engine, "serial-output", G_CALLBACK(on_serial), self);
 }
 
+/* The end of serial.log, as much as the engine's replayed history could repeat: 64 KiB of
+ * guest output, doubled by the \n -> \r\n translation at worst. NULL when there is none. */
+static GBytes *transcript_tail(const char *path)
+{
+    enum { TAIL_MAX = 128 * 1024 };
+    FILE *f = fopen(path, "rbe");
+    if (f == NULL) {
+        return NULL;
+    }
+    GBytes *tail = NULL;
+    if (fseeko(f, 0, SEEK_END) == 0) {
+        off_t size = ftello(f);
+        off_t from = size > TAIL_MAX ? size - TAIL_MAX : 0;
+        if (size > 0 && fseeko(f, from, SEEK_SET) == 0) {
+            gsize want = (gsize)(size - from);
+            guint8 *buf = g_malloc(want);
+            gsize got = fread(buf, 1, want, f);
+            tail = g_bytes_new_take(buf, got);
+        }
+    }
+    fclose(f);
+    return tail;
+}
+
 gboolean dv_vm_adopt(DvVm *self)
 {
     if (self->engine != NULL || self->config == NULL || self->config->uuid == NULL) {
@@ -359,15 +383,19 @@ gboolean dv_vm_adopt(DvVm *self)
     gint64 pid = g_ascii_strtoll(text, &end, 10);
     g_autofree char *qmp = runtime_path(self, ".qmp");
     g_autofree char *log = g_build_filename(self->dir, "engine.log", NULL);
+    g_autofree char *transcript = g_build_filename(self->dir, "serial.log", NULL);
+    g_autoptr(GBytes) seen = transcript_tail(transcript);
     DvEngine *engine = NULL;
     if (end != text && pid > 0 && pid <= G_MAXINT) {
-        engine = dv_engine_adopt((GPid)pid, qmp, log, NULL);
+        engine = dv_engine_adopt((GPid)pid, qmp, log, seen, NULL);
     }
     if (engine == NULL) {
         g_unlink(pidfile); /* stale: that engine is gone (or the pid is someone else's now) */
         return FALSE;
     }
     attach_engine(self, engine);
+    /* The same run goes on: its transcript too (the engine's replay adds only what is new). */
+    self->transcript = fopen(transcript, "ae");
     g_free(self->display_path);
     self->display_path = runtime_path(self, ".display");
     set_error(self, NULL);
@@ -413,6 +441,9 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_autofree char *sock_name =
         g_strdup_printf("%s.qmp", self->config->uuid ? self->config->uuid : self->name);
     g_autofree char *qmp = g_build_filename(rdir, sock_name, NULL);
+    g_autofree char *serial_name =
+        g_strdup_printf("%s.serial", self->config->uuid ? self->config->uuid : self->name);
+    g_autofree char *serial = g_build_filename(rdir, serial_name, NULL);
     g_autofree char *log = g_build_filename(self->dir, "engine.log", NULL);
     g_autofree char *binary = dv_engine_find_binary();
     /* The snapshot tree lives in the VM's directory; once it holds a snapshot, the disks run
@@ -431,7 +462,7 @@ gboolean dv_vm_start(DvVm *self, GError **error)
         return FALSE;
     }
     g_auto(GStrv) config_args =
-        dv_vm_config_engine_args(self->config, qmp, snapdir, (const char *const *)active);
+        dv_vm_config_engine_args(self->config, qmp, serial, snapdir, (const char *const *)active);
     /* Every VM gets the VGA and the local display channel the Screen page connects to. */
     g_autofree char *display_name =
         g_strdup_printf("%s.display", self->config->uuid ? self->config->uuid : self->name);
@@ -443,7 +474,7 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_autofree char *channel = g_strconcat("unix:", self->display_path, NULL);
     g_strv_builder_add(argb, channel);
     g_auto(GStrv) args = g_strv_builder_end(argb);
-    DvEngine *engine = dv_engine_spawn(binary, (const char *const *)args, qmp, log, error);
+    DvEngine *engine = dv_engine_spawn(binary, (const char *const *)args, qmp, serial, log, error);
     if (engine == NULL) {
         return FALSE;
     }

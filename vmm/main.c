@@ -623,19 +623,15 @@ int main(int argc, char **argv)
         return EXIT_NO_KVM;
     }
     e.sigfd = -1;
-    r = chardev_open(&e.serial, e.opt.serial);
+    r = chardev_open(&e.serial, e.opt.serial, err, sizeof(err));
     if (r < 0) {
-        if (r == -EINVAL) {
-            fprintf(stderr, "deskvm-vm: --serial %s: expected stdio, null or file:PATH\n",
-                    e.opt.serial);
-        } else {
-            fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, strerror(-r));
-        }
+        fprintf(stderr, "deskvm-vm: --serial %s: %s\n", e.opt.serial, err);
         return EXIT_FAILURE_;
     }
     e.loop = evloop_new(&e.vm.dev_lock);
     if (!e.loop) {
         fprintf(stderr, "deskvm-vm: cannot create the event loop\n");
+        chardev_close(&e.serial);
         return EXIT_FAILURE_;
     }
     struct vm_config cfg = {
@@ -655,6 +651,7 @@ int main(int argc, char **argv)
         if (snprintf(vars_path, sizeof(vars_path), "%s.vars.fd", e.opt.disks[0].file) >=
             (int)sizeof(vars_path)) {
             fprintf(stderr, "deskvm-vm: --disk %s: path too long\n", e.opt.disks[0].file);
+            chardev_close(&e.serial); /* removes a unix: socket file */
             return EXIT_FAILURE_;
         }
         cfg.firmware_vars = vars_path;
@@ -662,6 +659,7 @@ int main(int argc, char **argv)
     if (e.opt.restore) {
         if (vm_snapshot_read_config(e.opt.restore, &restore_cfg, err, sizeof(err)) < 0) {
             fprintf(stderr, "deskvm-vm: --restore %s: %s\n", e.opt.restore, err);
+            chardev_close(&e.serial); /* removes a unix: socket file */
             return EXIT_FAILURE_;
         }
         cfg.mem_size = restore_cfg.mem_size;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "io/acpi_pm.h"
@@ -43,10 +42,7 @@ struct pc {
     struct debug_exit dbg;
     struct chardev *serial;
     struct vtimer *serial_retry;
-    bool serial_watched;
-    uint8_t pending[64]; /* read from the back-end, not yet taken by the UART */
-    size_t npending;
-    bool serial_eof;
+    bool serial_attached;
 };
 
 static void on_reset_line(void *opaque)
@@ -96,51 +92,21 @@ static void on_debug_exit(void *opaque, int status)
     vm_request_shutdown(pc->vm, true, "guest-shutdown", status);
 }
 
-static void serial_feed(struct pc *pc);
+/* Input from the back-end: what the receive FIFO has room for; retry the rest soon. */
+static size_t serial_input(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct pc *pc = opaque;
+    size_t took = uart_receive(&pc->com1, buf, len);
+    if (took < len) {
+        vtimer_mod(pc->serial_retry, vclock_now(evloop_clock(pc->vm->loop)) + SERIAL_RETRY_NS);
+    }
+    return took;
+}
 
 static void serial_retry(void *opaque)
 {
-    serial_feed(opaque);
-}
-
-static void serial_watch(struct pc *pc, bool on)
-{
-    if (pc->serial_watched == on || pc->serial_eof) {
-        return;
-    }
-    evloop_mod_fd(pc->vm->loop, pc->serial->in_fd, on ? EPOLLIN : 0);
-    pc->serial_watched = on;
-}
-
-/* Move pending input into the UART; stop reading the back-end while the FIFO is full. */
-static void serial_feed(struct pc *pc)
-{
-    size_t took = uart_receive(&pc->com1, pc->pending, pc->npending);
-    memmove(pc->pending, pc->pending + took, pc->npending - took);
-    pc->npending -= took;
-    if (pc->npending) {
-        serial_watch(pc, false);
-        vtimer_mod(pc->serial_retry, vclock_now(evloop_clock(pc->vm->loop)) + SERIAL_RETRY_NS);
-    } else {
-        serial_watch(pc, true);
-    }
-}
-
-static void serial_readable(void *opaque, uint32_t events)
-{
     struct pc *pc = opaque;
-    ssize_t n =
-        read(pc->serial->in_fd, pc->pending + pc->npending, sizeof(pc->pending) - pc->npending);
-    if (n <= 0) {
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            /* End of input (e.g. stdin is /dev/null): the guest simply gets no more. */
-            evloop_del_fd(pc->vm->loop, pc->serial->in_fd);
-            pc->serial_eof = true;
-        }
-        return;
-    }
-    pc->npending += (size_t)n;
-    serial_feed(pc);
+    chardev_input_resume(pc->serial);
 }
 
 static int add(struct vm *vm, struct bus *bus, uint64_t base, uint64_t len,
@@ -253,15 +219,17 @@ int pc_devices_init(struct vm *vm, char *err, size_t errlen)
         return r;
     }
 
-    if (pc->serial && pc->serial->in_fd >= 0) {
+    if (pc->serial) {
         pc->serial_retry = vtimer_new(clock, serial_retry, pc);
-        if (!pc->serial_retry ||
-            evloop_add_fd(vm->loop, pc->serial->in_fd, EPOLLIN, serial_readable, pc) < 0) {
-            /* Not fatal: e.g. stdin is a regular file epoll cannot watch. */
-            pc->serial_eof = true;
-        } else {
-            pc->serial_watched = true;
+        if (!pc->serial_retry) {
+            snprintf(err, errlen, "out of memory");
+            return -ENOMEM;
         }
+        if ((r = chardev_attach(pc->serial, vm->loop, serial_input, pc)) < 0) {
+            snprintf(err, errlen, "cannot watch the serial port's back-end: %s", strerror(-r));
+            return r;
+        }
+        pc->serial_attached = true;
     }
     return 0;
 }
@@ -272,8 +240,8 @@ void pc_devices_destroy(struct vm *vm)
     if (!pc) {
         return;
     }
-    if (pc->serial_watched || (pc->serial && pc->serial->in_fd >= 0 && !pc->serial_eof)) {
-        evloop_del_fd(vm->loop, pc->serial->in_fd);
+    if (pc->serial_attached) {
+        chardev_detach(pc->serial);
     }
     vtimer_free(pc->serial_retry);
     virtio_machine_destroy(vm); /* detaches its functions: before the PCI machine goes */

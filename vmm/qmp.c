@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "vmm/evloop.h"
+#include "vmm/unix_socket.h"
 
 /* A request larger than this without completing is refused and dropped. */
 #define QMP_MAX_MSG (1u << 20)
@@ -846,51 +847,6 @@ static void server_accept(void *opaque, uint32_t events)
     }
 }
 
-/*
- * Bind path, replacing a stale socket file left by a crashed engine. A path that is not a
- * socket, or a socket somebody still listens on, is never removed.
- */
-static int bind_path(int fd, const struct sockaddr_un *addr, char *err, size_t errlen)
-{
-    if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0) {
-        return 0;
-    }
-    if (errno != EADDRINUSE) {
-        snprintf(err, errlen, "qmp: bind %s: %s", addr->sun_path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (lstat(addr->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "qmp: %s exists and is not a socket", addr->sun_path);
-        return -1;
-    }
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (probe < 0) {
-        snprintf(err, errlen, "qmp: socket: %s", strerror(errno));
-        return -1;
-    }
-    int rc = connect(probe, (const struct sockaddr *)addr, sizeof(*addr));
-    int connect_errno = errno;
-    close(probe);
-    if (rc == 0 || connect_errno == EAGAIN) { /* EAGAIN: alive, its backlog is full */
-        snprintf(err, errlen, "qmp: %s is in use by a running server", addr->sun_path);
-        return -1;
-    }
-    if (connect_errno != ECONNREFUSED) {
-        snprintf(err, errlen, "qmp: probing %s: %s", addr->sun_path, strerror(connect_errno));
-        return -1;
-    }
-    if (unlink(addr->sun_path) < 0 && errno != ENOENT) {
-        snprintf(err, errlen, "qmp: removing stale %s: %s", addr->sun_path, strerror(errno));
-        return -1;
-    }
-    if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
-        snprintf(err, errlen, "qmp: bind %s: %s", addr->sun_path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 struct qmp_server *qmp_server_new(struct evloop *loop, const char *path,
                                   const struct qmp_command *cmds, size_t ncmds, void *opaque,
                                   char *err, size_t errlen)
@@ -918,7 +874,9 @@ struct qmp_server *qmp_server_new(struct evloop *loop, const char *path,
         snprintf(err, errlen, "qmp: socket: %s", strerror(errno));
         goto fail;
     }
-    if (bind_path(srv->fd, &addr, err, errlen) < 0) {
+    char why[512];
+    if (unix_socket_bind(srv->fd, &addr, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "qmp: %s", why);
         goto fail;
     }
     struct stat st;

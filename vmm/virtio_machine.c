@@ -25,7 +25,6 @@
 #include "vmm/vm.h"
 
 #define STATE_MAX (VIRTIO_QUEUES_MAX + 4)
-#define CONSOLE_INPUT_CHUNK 256
 
 struct vm_fn;
 
@@ -45,10 +44,7 @@ struct owned {
         struct virtio_console con;
     } u;
     struct chardev chr;
-    bool chr_open;
-    bool in_watched, in_eof;
-    uint8_t pending[CONSOLE_INPUT_CHUNK]; /* console input not yet taken by the guest */
-    size_t npending, pending_off;
+    bool chr_open, chr_attached;
 };
 
 struct vm_fn {
@@ -94,11 +90,12 @@ int virtio_spec_parse(const char *arg, struct virtio_spec *out, char *err, size_
         if (out->kind == VIRTIO_SPEC_CONSOLE && len > 8 && !strncmp(p, "chardev=", 8)) {
             const char *v = p + 8;
             size_t vlen = len - 8;
-            bool ok = (vlen == 5 && !strncmp(v, "stdio", 5)) ||
-                      (vlen == 4 && !strncmp(v, "null", 4)) ||
-                      (vlen > 5 && !strncmp(v, "file:", 5));
+            bool ok =
+                (vlen == 5 && !strncmp(v, "stdio", 5)) || (vlen == 4 && !strncmp(v, "null", 4)) ||
+                (vlen > 5 && !strncmp(v, "file:", 5)) || (vlen > 5 && !strncmp(v, "unix:", 5));
             if (!ok || vlen >= sizeof(out->chardev)) {
-                snprintf(err, errlen, "--device %s: chardev must be stdio, null or file:PATH", arg);
+                snprintf(err, errlen,
+                         "--device %s: chardev must be stdio, null, file:PATH or unix:PATH", arg);
                 return -EINVAL;
             }
             memcpy(out->chardev, v, vlen);
@@ -351,60 +348,31 @@ int virtio_machine_doorbell_fd(const struct virtio_pci *vp, unsigned q)
 
 /* ---- Devices from specs ------------------------------------------------------------------ */
 
-static void console_feed(struct owned *o, struct vm *vm);
-
-static void console_readable(void *opaque, uint32_t events)
+/* Console input: what the guest has posted buffers for; the rest once it posts more. */
+static size_t console_input(void *opaque, const uint8_t *buf, size_t len)
 {
-    struct vm_fn *f = opaque;
-    struct owned *o = f->owned;
-    (void)events;
-    if (o->npending == 0) {
-        ssize_t n = read(o->chr.in_fd, o->pending, sizeof(o->pending));
-        if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                evloop_del_fd(f->vm->loop, o->chr.in_fd);
-                o->in_watched = false;
-                o->in_eof = true;
-            }
-            return;
-        }
-        o->npending = (size_t)n;
-        o->pending_off = 0;
-    }
-    console_feed(o, f->vm);
-}
-
-/* Give the guest what it has room for; stop reading until it posts more buffers. */
-static void console_feed(struct owned *o, struct vm *vm)
-{
-    size_t n = virtio_console_receive(&o->u.con, 0, o->pending + o->pending_off, o->npending);
-    o->pending_off += n;
-    o->npending -= n;
-    bool want = o->npending == 0;
-    if (!o->in_eof && want != o->in_watched) {
-        evloop_mod_fd(vm->loop, o->chr.in_fd, want ? EPOLLIN : 0);
-        o->in_watched = want;
-    }
+    struct owned *o = opaque;
+    return virtio_console_receive(&o->u.con, 0, buf, len);
 }
 
 static void console_rx_ready(void *opaque, unsigned port)
 {
-    struct vm_fn *f = opaque;
-    struct owned *o = f->owned;
-    if (port == 0 && o->npending) {
-        console_feed(o, f->vm);
+    struct owned *o = opaque;
+    if (port == 0) {
+        chardev_input_resume(&o->chr);
     }
 }
 
-static int open_chardev(struct owned *o, const char *spec, bool stdin_taken)
+static int open_chardev(struct owned *o, const char *spec, bool stdin_taken, char *err,
+                        size_t errlen)
 {
     if (!strcmp(spec, "stdio") && stdin_taken) {
         /* The serial port owns stdin (and the terminal mode): share stdout only. */
-        int r = chardev_open(&o->chr, "null");
+        int r = chardev_open(&o->chr, "null", err, errlen);
         o->chr.out_fd = STDOUT_FILENO;
         return r;
     }
-    return chardev_open(&o->chr, spec);
+    return chardev_open(&o->chr, spec, err, errlen);
 }
 
 static int add_spec(struct vm *vm, const struct virtio_spec *s, bool stdin_taken, char *err,
@@ -433,9 +401,10 @@ static int add_spec(struct vm *vm, const struct virtio_spec *s, bool stdin_taken
         nstate = virtio_rng_state_sections(&o->u.rng, state, STATE_MAX);
     } else {
         name = "virtio-console-pci";
-        r = open_chardev(o, s->chardev, stdin_taken);
+        char why[256] = "";
+        r = open_chardev(o, s->chardev, stdin_taken, why, sizeof(why));
         if (r < 0) {
-            snprintf(err, errlen, "virtio-console chardev=%s: %s", s->chardev, strerror(-r));
+            snprintf(err, errlen, "virtio-console chardev=%s: %s", s->chardev, why);
             free(o);
             return r;
         }
@@ -466,15 +435,15 @@ static int add_spec(struct vm *vm, const struct virtio_spec *s, bool stdin_taken
     if (s->kind == VIRTIO_SPEC_CONSOLE) {
         /* The back-end is there from the start: the driver hears PORT_OPEN after PORT_READY. */
         (void)virtio_console_set_host_open(&o->u.con, 0, true);
-        if (o->chr.in_fd >= 0) {
-            o->u.con.rx_ready = console_rx_ready;
-            o->u.con.rx_ready_opaque = f;
-            if (evloop_add_fd(vm->loop, o->chr.in_fd, EPOLLIN, console_readable, f) == 0) {
-                o->in_watched = true;
-            } else {
-                o->in_eof = true; /* e.g. a regular file on stdin: output still works */
-            }
+        o->u.con.rx_ready = console_rx_ready;
+        o->u.con.rx_ready_opaque = o;
+        r = chardev_attach(&o->chr, vm->loop, console_input, o);
+        if (r < 0) {
+            /* The function stays (the machine has no way back); it just gets no input. */
+            snprintf(err, errlen, "virtio-console chardev=%s: %s", s->chardev, strerror(-r));
+            return r;
         }
+        o->chr_attached = true;
     }
     return 0;
 }
@@ -499,7 +468,7 @@ int virtio_machine_add_specs(struct vm *vm, const char *const *args, unsigned n,
     return 0;
 }
 
-static void owned_free(struct vm *vm, struct owned *o)
+static void owned_free(struct owned *o)
 {
     if (!o) {
         return;
@@ -507,8 +476,8 @@ static void owned_free(struct vm *vm, struct owned *o)
     if (o->kind == VIRTIO_SPEC_RNG) {
         virtio_rng_destroy(&o->u.rng);
     } else {
-        if (o->in_watched || (o->chr.in_fd >= 0 && !o->in_eof)) {
-            evloop_del_fd(vm->loop, o->chr.in_fd);
+        if (o->chr_attached) {
+            chardev_detach(&o->chr);
         }
         virtio_console_destroy(&o->u.con);
     }
@@ -527,7 +496,7 @@ void virtio_machine_destroy(struct vm *vm)
     for (unsigned i = m->n; i-- > 0;) {
         struct owned *o = m->fns[i]->owned;
         fn_free(m->fns[i]);
-        owned_free(vm, o);
+        owned_free(o);
     }
     free(m);
     vm->virtio = NULL;

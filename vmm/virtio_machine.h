@@ -28,12 +28,13 @@ enum virtio_spec_kind {
 /* One `--device` argument, parsed. */
 struct virtio_spec {
     enum virtio_spec_kind kind;
-    char chardev[VIRTIO_SPEC_CHARDEV_MAX]; /* console: stdio (default), null, file:PATH */
+    char
+        chardev[VIRTIO_SPEC_CHARDEV_MAX]; /* console: stdio (default), null, file:PATH, unix:PATH */
 };
 
 /*
- * "virtio-rng" or "virtio-console[,chardev=stdio|null|file:PATH]". Returns 0, or -EINVAL with
- * one line in err; -ENOENT when the device name is not one of these (another part of the
+ * "virtio-rng" or "virtio-console[,chardev=stdio|null|file:PATH|unix:PATH]". Returns 0, or -EINVAL
+ * with one line in err; -ENOENT when the device name is not one of these (another part of the
  * engine may know it).
  */
 int virtio_spec_parse(const char *arg, struct virtio_spec *out, char *err, size_t errlen);

@@ -51,6 +51,40 @@ static gboolean wait_state(DvVm *vm, DvVmState want, int ms)
     return dv_vm_get_state(vm) == want;
 }
 
+/* Run the main loop until the VM's serial scrollback holds @text. */
+static gboolean wait_serial(DvVm *vm, const char *text, int ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+    for (;;) {
+        g_autoptr(GBytes) b = dv_engine_get_serial_scrollback(dv_vm_get_engine(vm));
+        gsize n;
+        const void *p = g_bytes_get_data(b, &n);
+        if (memmem(p, n, text, strlen(text)) != NULL) {
+            return TRUE;
+        }
+        if (g_get_monotonic_time() >= end) {
+            return FALSE;
+        }
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+}
+
+/* How often @text occurs in @path. */
+static guint count_in_file(const char *path, const char *text)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    guint n = 0;
+    if (g_file_get_contents(path, &data, &len, NULL)) {
+        for (const char *p = data; (p = memmem(p, len - (gsize)(p - data), text, strlen(text)));
+             p++) {
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Run the main loop until an asynchronous callback has stored a result in *slot. */
 static void wait_set(gpointer *slot, int ms)
 {
@@ -89,6 +123,52 @@ static void test_cmdline_matches(void **state)
     assert_false(dv_engine_cmdline_matches(as_value, sizeof(as_value) - 1, qmp));
     assert_false(dv_engine_cmdline_matches(unterminated, sizeof(unterminated), qmp));
     assert_false(dv_engine_cmdline_matches("", 0, qmp));
+}
+
+/* COM1's socket on an engine's command line: the last --serial, only when it is unix:. */
+static void test_cmdline_serial_socket(void **state)
+{
+    static const char sock[] = "deskvm-vm\0--qmp\0unix:/q\0--serial\0unix:/run/u/a.serial\0";
+    static const char eq[] = "deskvm-vm\0--serial=unix:/run/u/b.serial\0";
+    static const char pty[] = "deskvm-vm\0--qmp\0unix:/q\0--serial\0stdio\0";
+    static const char last[] = "deskvm-vm\0--serial\0unix:/a\0--serial\0null\0";
+    static const char none[] = "deskvm-vm\0--qmp\0unix:/q\0";
+    static const char empty[] = "deskvm-vm\0--serial\0unix:\0";
+    g_autofree char *a = dv_engine_cmdline_serial_socket(sock, sizeof(sock) - 1);
+    assert_string_equal(a, "/run/u/a.serial");
+    g_autofree char *b = dv_engine_cmdline_serial_socket(eq, sizeof(eq) - 1);
+    assert_string_equal(b, "/run/u/b.serial");
+    assert_null(dv_engine_cmdline_serial_socket(pty, sizeof(pty) - 1));
+    assert_null(dv_engine_cmdline_serial_socket(last, sizeof(last) - 1));
+    assert_null(dv_engine_cmdline_serial_socket(none, sizeof(none) - 1));
+    assert_null(dv_engine_cmdline_serial_socket(empty, sizeof(empty) - 1));
+    assert_null(dv_engine_cmdline_serial_socket(sock, sizeof(sock) - 2)); /* unterminated */
+}
+
+static gsize overlap(const char *seen, const char *replay)
+{
+    return dv_engine_replay_overlap((const guint8 *)seen, strlen(seen), (const guint8 *)replay,
+                                    strlen(replay));
+}
+
+/* The part of a replayed history the console already showed: the longest start of the replay
+ * that ends what was seen. */
+static void test_replay_overlap(void **state)
+{
+    assert_int_equal(overlap("banner\r\n12:00", "banner\r\n12:00\r12:01"), 13);
+    assert_int_equal(overlap("old stuff banner", "banner and more"), 6);
+    assert_int_equal(overlap("abc", "xyz"), 0);
+    assert_int_equal(overlap("", "xyz"), 0);
+    assert_int_equal(overlap("abc", ""), 0);
+    /* Repetitive output: the longest match wins, not the first. */
+    assert_int_equal(overlap("\r01\r01\r01", "\r01\r01\r01\r02"), 9);
+    assert_int_equal(overlap("aaaa", "aaaaaa"), 4);
+    assert_int_equal(overlap("xaaaa", "aab"), 2);
+    /* Only a start of the replay counts, not a match inside it. */
+    assert_int_equal(overlap("hello", "ohello"), 1);
+    /* A replay shorter than what was seen, wholly at its end. */
+    assert_int_equal(overlap("0123456789", "789"), 3);
+    assert_int_equal(overlap("0123456789", "678"), 0);
 }
 
 static DvVm *make_demo(DvLibrary *lib, const char *name)
@@ -138,7 +218,8 @@ static void test_adopt_stale(void **state)
 
 /* The app ends while a VM runs (its objects go, the engine is detached as at quit, or simply
  * left behind as after SIGKILL): the next library adopts the engine, sees it running, reaches
- * it over QMP and can force it off; the pid file goes with the engine. */
+ * it over QMP and its serial console (the scrollback and serial.log go on where they were,
+ * nothing repeated) and can force it off; the pid file goes with the engine. */
 static void test_adopt_real_engine(void **state)
 {
     if (!kvm_usable()) {
@@ -158,6 +239,9 @@ static void test_adopt_real_engine(void **state)
         pid = dv_engine_get_pid(dv_vm_get_engine(vm));
         assert_true(pid > 0);
         assert_true(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+        assert_true(wait_serial(vm, "deskvm demo guest", 20000));
+        dv_engine_serial_write(dv_vm_get_engine(vm), "abc", 3);
+        assert_true(wait_serial(vm, "abc", 10000));
         dv_library_detach_all(first);
     }                                  /* the first "app" is gone */
     assert_int_equal(kill(pid, 0), 0); /* the engine runs on */
@@ -171,6 +255,14 @@ static void test_adopt_real_engine(void **state)
     assert_int_equal(dv_engine_get_pid(dv_vm_get_engine(vm)), pid);
     assert_non_null(dv_vm_get_display_path(vm));
     assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    /* The console shows the earlier output at once and works both ways again. */
+    assert_true(wait_serial(vm, "abc", 0));
+    dv_engine_serial_write(dv_vm_get_engine(vm), "xyz", 3);
+    assert_true(wait_serial(vm, "xyz", 10000));
+    g_autofree char *transcript = g_build_filename(dv_vm_get_dir(vm), "serial.log", NULL);
+    assert_int_equal(count_in_file(transcript, "deskvm demo guest"), 1);
+    assert_int_equal(count_in_file(transcript, "abc"), 1);
+    assert_int_equal(count_in_file(transcript, "xyz"), 1);
     /* Commands reach it: pause and resume over the new QMP connection. */
     assert_true(dv_vm_pause(vm, NULL));
     assert_true(wait_state(vm, DV_VM_PAUSED, 10000));
@@ -415,7 +507,7 @@ static void test_settings_save(void **state)
     assert_int_equal(r->vnc_port, 5907);
     assert_string_equal(r->vnc_listen, "127.0.0.2");
     assert_string_equal(r->vnc_password, "pw");
-    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q", NULL, NULL);
+    g_auto(GStrv) args = dv_vm_config_engine_args(r, "/q", "/s", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     g_autofree char *want_disk = g_strdup_printf("--disk file=%s,format=%s,bus=sata", disk, fmt);
     assert_non_null(strstr(joined, want_disk));
@@ -510,7 +602,7 @@ static void expect_new_vm_invalid(const struct dv_new_vm *m, DvLibrary *lib, con
 
 static char *args_of(DvVm *vm)
 {
-    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q", NULL, NULL);
+    g_auto(GStrv) args = dv_vm_config_engine_args(dv_vm_get_config(vm), "/q", "/s", NULL, NULL);
     return g_strjoinv(" ", args);
 }
 
@@ -1111,6 +1203,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         /* re-adoption */
         cmocka_unit_test(test_cmdline_matches),
+        cmocka_unit_test(test_cmdline_serial_socket),
+        cmocka_unit_test(test_replay_overlap),
         cmocka_unit_test(test_adopt_stale),
         cmocka_unit_test(test_adopt_real_engine),
         cmocka_unit_test(test_adopt_end),

@@ -109,24 +109,24 @@ static void test_xml_round_trip(void **state)
     assert_string_equal(n0->type, "user");
     assert_string_equal(n0->mac, "52:54:00:12:34:56");
 
-    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/run/x.qmp", "/vm/snapshots", NULL);
+    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/run/x.qmp", "/s", "/vm/snapshots", NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     assert_string_equal(joined, "--memory 512M --cpus 2 --kernel /boot/vmlinuz --initrd "
                                 "/boot/initrd.img --append console=ttyS0 quiet --disk "
                                 "file=/images/a,,b.qcow2,format=qcow2 --disk "
                                 "file=/images/ro.img,format=raw,readonly=on --net "
                                 "user,mac=52:54:00:12:34:56 --display vga --qmp "
-                                "unix:/run/x.qmp --serial stdio --snapshot-dir /vm/snapshots");
+                                "unix:/run/x.qmp --serial unix:/s --snapshot-dir /vm/snapshots");
     /* With a snapshot tree the writable disk runs on its active overlay (qcow2); a list that
      * does not match the disks is ignored (the engine then reports the mismatch). */
     const char *const active[] = {"/vm/snapshots/disk0-3.qcow2", "/images/ro.img", NULL};
-    g_auto(GStrv) moved = dv_vm_config_engine_args(back, "/q", "/vm/s", active);
+    g_auto(GStrv) moved = dv_vm_config_engine_args(back, "/q", "/s", "/vm/s", active);
     g_autofree char *mjoined = g_strjoinv(" ", moved);
     assert_non_null(strstr(mjoined, "--disk file=/vm/snapshots/disk0-3.qcow2,format=qcow2 --disk "
                                     "file=/images/ro.img,format=raw,readonly=on --net"));
-    assert_true(g_str_has_suffix(mjoined, "--serial stdio --snapshot-dir /vm/s"));
+    assert_true(g_str_has_suffix(mjoined, "--serial unix:/s --snapshot-dir /vm/s"));
     const char *const short_list[] = {"/vm/snapshots/disk0-3.qcow2", NULL};
-    g_auto(GStrv) kept = dv_vm_config_engine_args(back, "/q", "/vm/s", short_list);
+    g_auto(GStrv) kept = dv_vm_config_engine_args(back, "/q", "/s", "/vm/s", short_list);
     g_autofree char *kjoined = g_strjoinv(" ", kept);
     assert_non_null(strstr(kjoined, "--disk file=/images/a,,b.qcow2,format=qcow2 --disk"));
     dv_vm_config_free(back);
@@ -152,11 +152,11 @@ static void test_xml_from_libvirt(void **state)
     /* The CD-ROM is the engine's AHCI CD-ROM drive, not a disk. */
     assert_int_equal(cfg->disks->len, 0);
     assert_string_equal(cfg->cdrom, "/iso/d.iso");
-    g_auto(GStrv) args = dv_vm_config_engine_args(cfg, "/q", NULL, NULL);
+    g_auto(GStrv) args = dv_vm_config_engine_args(cfg, "/q", "/s", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     assert_string_equal(joined, "--memory 1024M --cpus 4 --cdrom /iso/d.iso --kernel /k --net "
                                 "tap,ifname=tap3,mac=52:54:00:aa:bb:cc --display vga --qmp "
-                                "unix:/q --serial stdio");
+                                "unix:/q --serial unix:/s");
     dv_vm_config_free(cfg);
 }
 
@@ -171,10 +171,10 @@ static void test_demo_config(void **state)
     assert_true(back->demo);
     assert_null(back->kernel);
     assert_true(dv_vm_config_check_runnable(back, NULL));
-    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/q", NULL, NULL);
+    g_auto(GStrv) args = dv_vm_config_engine_args(back, "/q", "/s", NULL, NULL);
     g_autofree char *joined = g_strjoinv(" ", args);
     assert_string_equal(joined, "--memory 256M --cpus 1 --display vga --qmp unix:/q --serial "
-                                "stdio");
+                                "unix:/s");
     /* Without the demo mark, a kernel or firmware='bios' there is nothing to boot. */
     back->demo = false;
     g_autoptr(GError) e = NULL;
@@ -1059,7 +1059,8 @@ static gboolean wait_text(GString *s, const char *text, int ms)
     return strstr(s->str, text) != NULL;
 }
 
-/* The real engine on its demo guest: state over QMP, serial both ways, force off. */
+/* The real engine on its demo guest: state over QMP, serial both ways (its console socket),
+ * force off. */
 static void test_real_engine(void **state)
 {
     const char *engine = g_getenv("DESKVM_VM");
@@ -1085,6 +1086,12 @@ static void test_real_engine(void **state)
     assert_true(wait_text(serial, "deskvm demo guest", 20000));
     dv_engine_serial_write(dv_vm_get_engine(vm), "xyz", 3);
     assert_true(wait_text(serial, "xyz", 10000));
+    /* Bytes go both ways untouched but for \n -> \r\n towards the terminal (what a pty's
+     * ONLCR did): the guest echoes Enter as \n, and Ctrl+C is a byte for the guest. */
+    dv_engine_serial_write(dv_vm_get_engine(vm), "k\r", 2);
+    assert_true(wait_text(serial, "k\r\n", 10000));
+    dv_engine_serial_write(dv_vm_get_engine(vm), "\x03", 1);
+    assert_true(wait_text(serial, "\x03", 10000));
     assert_true(dv_vm_pause(vm, NULL));
     assert_true(wait_state(vm, DV_VM_PAUSED, 10000));
     assert_false(dv_vm_pause(vm, &e)); /* already paused */

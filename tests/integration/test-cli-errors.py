@@ -52,6 +52,7 @@ def main():
     off, filesz = elf_first_load(elf)
     empty = make("empty", b"")
     text = make("notes.txt", b"this is not a kernel\n" * 10)
+    plain = make("plain-file", b"not a socket\n")
     trunc100 = make("trunc100.elf", elf_bytes[:100])
     # A bzImage header (setup_sects 4, "HdrS", boot protocol 2.04, loaded high) too old for
     # the firmware path.
@@ -130,12 +131,21 @@ def main():
         ("--serial in a missing directory", ["--serial", "file:/nonexistent-dir/x"], 1,
          ["/nonexistent-dir/x", "No such file"], True),
         ("--serial nonsense", ["--serial", "bogus"], 1, ["--serial bogus", "file:"], True),
+        ("--serial unix: path too long", ["--serial", "unix:/tmp/" + "x" * 120], 1,
+         ["--serial unix:/tmp/xxx", "too long", "107"], True),
+        ("--serial unix: in a missing directory", ["--serial", "unix:/nonexistent-dir/s"], 1,
+         ["/nonexistent-dir/s", "No such file"], True),
+        ("--serial unix: on a regular file", ["--serial", "unix:" + plain], 1,
+         [plain, "not a socket"], True),
         ("--device unknown", ["--device", "virtio-gpu"], 1, ["virtio-gpu", "unknown device"],
          False),
         ("--device bad chardev", ["--device", "virtio-console,chardev=tcp:1"], 1,
          ["chardev=tcp:1", "file:PATH"], False),
         ("--device console file in a missing directory",
          ["--device", "virtio-console,chardev=file:/nonexistent-dir/c"], 1,
+         ["/nonexistent-dir/c", "No such file"], True),
+        ("--device console socket in a missing directory",
+         ["--device", "virtio-console,chardev=unix:/nonexistent-dir/c"], 1,
          ["/nonexistent-dir/c", "No such file"], True),
     ]
     if os.geteuid() != 0:

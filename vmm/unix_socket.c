@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unix stream sockets the engine listens on: binding over a stale socket file. A socket file
+ * outlives a killed engine; the next engine on that path probes it (connect) and replaces it
+ * only when nobody answers.
+ */
+#include "vmm/unix_socket.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int unix_socket_bind(int fd, const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+    if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0) {
+        return 0;
+    }
+    int e = errno;
+    if (e != EADDRINUSE) {
+        snprintf(err, errlen, "bind %s: %s", addr->sun_path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    if (lstat(addr->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket", addr->sun_path);
+        return -EEXIST;
+    }
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
+        e = errno;
+        snprintf(err, errlen, "socket: %s", strerror(e));
+        return -e;
+    }
+    int rc = connect(probe, (const struct sockaddr *)addr, sizeof(*addr));
+    e = errno;
+    close(probe);
+    if (rc == 0 || e == EAGAIN) { /* EAGAIN: alive, its backlog is full */
+        snprintf(err, errlen, "%s is in use by a running server", addr->sun_path);
+        return -EADDRINUSE;
+    }
+    if (e != ECONNREFUSED) {
+        snprintf(err, errlen, "probing %s: %s", addr->sun_path, strerror(e));
+        return -e;
+    }
+    if (unlink(addr->sun_path) < 0 && errno != ENOENT) {
+        e = errno;
+        snprintf(err, errlen, "removing stale %s: %s", addr->sun_path, strerror(e));
+        return -e;
+    }
+    if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0) {
+        e = errno;
+        snprintf(err, errlen, "bind %s: %s", addr->sun_path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
