@@ -182,55 +182,56 @@ static void reset_history(DvPerfMonitor *self)
     self->cancel = g_cancellable_new();
 }
 
-static void netstats_done(GObject *src, GAsyncResult *res, gpointer data)
+/*
+ * Sum two non-negative integer members over the objects of a QMP array answer (taken from
+ * each object's member "inner" when inner is not NULL); FALSE when it is not an array.
+ */
+static gboolean sum_members(JsonNode *ret, const char *inner, const char *ka, const char *kb,
+                            guint64 *a, guint64 *b)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
-    if (ret == NULL) {
-        return; /* cancelled (the monitor moved on) or an engine without the command */
-    }
-    DvPerfMonitor *self = data;
     if (!JSON_NODE_HOLDS_ARRAY(ret)) {
-        return;
+        return FALSE;
     }
-    guint64 rx = 0, tx = 0;
-    JsonArray *a = json_node_get_array(ret);
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        if (JSON_NODE_HOLDS_OBJECT(n)) {
+    *a = *b = 0;
+    JsonArray *arr = json_node_get_array(ret);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+        JsonNode *n = json_array_get_element(arr, i);
+        if (n && inner && JSON_NODE_HOLDS_OBJECT(n)) {
+            n = json_object_get_member(json_node_get_object(n), inner);
+        }
+        if (n && JSON_NODE_HOLDS_OBJECT(n)) {
             JsonObject *o = json_node_get_object(n);
-            rx += (guint64)MAX(json_object_get_int_member_with_default(o, "rx-bytes", 0), 0);
-            tx += (guint64)MAX(json_object_get_int_member_with_default(o, "tx-bytes", 0), 0);
+            *a += (guint64)MAX(json_object_get_int_member_with_default(o, ka, 0), 0);
+            *b += (guint64)MAX(json_object_get_int_member_with_default(o, kb, 0), 0);
         }
     }
-    self->net_rx = rx;
-    self->net_tx = tx;
-    self->have_net = TRUE;
+    return TRUE;
 }
 
-static void blockstats_done(GObject *src, GAsyncResult *res, gpointer data)
+/* query-netstats answered (NULL when cancelled: the monitor moved on, or no such command). */
+static void netstats_done(GObject *src, GAsyncResult *res, gpointer data)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, &error);
-    if (ret == NULL || !JSON_NODE_HOLDS_ARRAY(ret)) {
-        return; /* cancelled, or an engine without the command: /proc/PID/io stays */
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, NULL);
+    if (ret == NULL) {
+        return; /* the monitor may be gone */
     }
     DvPerfMonitor *self = data;
-    guint64 rd = 0, wr = 0;
-    JsonArray *a = json_node_get_array(ret);
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        JsonNode *st = o ? json_object_get_member(o, "stats") : NULL;
-        if (st && JSON_NODE_HOLDS_OBJECT(st)) {
-            JsonObject *so = json_node_get_object(st);
-            rd += (guint64)MAX(json_object_get_int_member_with_default(so, "rd_bytes", 0), 0);
-            wr += (guint64)MAX(json_object_get_int_member_with_default(so, "wr_bytes", 0), 0);
-        }
+    if (sum_members(ret, NULL, "rx-bytes", "tx-bytes", &self->net_rx, &self->net_tx)) {
+        self->have_net = TRUE;
     }
-    self->blk_rd = rd;
-    self->blk_wr = wr;
-    self->have_blk = TRUE;
+}
+
+/* query-blockstats answered; without it (an older engine) /proc/PID/io stays the source. */
+static void blockstats_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(JsonNode) ret = dv_qmp_client_execute_finish(DV_QMP_CLIENT(src), res, NULL);
+    if (ret == NULL) {
+        return;
+    }
+    DvPerfMonitor *self = data;
+    if (sum_members(ret, "stats", "rd_bytes", "wr_bytes", &self->blk_rd, &self->blk_wr)) {
+        self->have_blk = TRUE;
+    }
 }
 
 static void push(DvPerfMonitor *self, const struct dv_perf_rates *r)
