@@ -58,8 +58,8 @@ static gboolean wait_serial(DvVm *vm, const char *text, int ms)
     for (;;) {
         g_autoptr(GBytes) b = dv_engine_get_serial_scrollback(dv_vm_get_engine(vm));
         gsize n;
-        const void *p = g_bytes_get_data(b, &n);
-        if (memmem(p, n, text, strlen(text)) != NULL) {
+        const void *p = g_bytes_get_data(b, &n); /* NULL while nothing came yet */
+        if (p != NULL && memmem(p, n, text, strlen(text)) != NULL) {
             return TRUE;
         }
         if (g_get_monotonic_time() >= end) {
