@@ -170,7 +170,8 @@ static void on_state(DvVm *vm, GParamSpec *pspec, gpointer data)
 }
 
 /* A failure the VM reports while the operation owns the engine: no QMP connection after the
- * start, or a quit the engine did not take. The engine is forced off. */
+ * start (that is the operation's error), or a quit the engine did not take (the delete's own
+ * answer already came). Either way the engine is forced off. */
 static void on_vm_error(DvVm *vm, GError *error, gpointer data)
 {
     GTask *task = data;
@@ -178,8 +179,10 @@ static void on_vm_error(DvVm *vm, GError *error, gpointer data)
     if (o->phase == PHASE_COMMAND || engine_gone(vm)) {
         return; /* the command's own answer carries its failure; a crash comes as a state */
     }
-    keep_error(o, g_error_copy(error));
-    o->phase = PHASE_ENDING;
+    if (o->phase == PHASE_STARTING) {
+        keep_error(o, g_error_copy(error));
+        o->phase = PHASE_ENDING;
+    }
     dv_vm_force_off(vm, NULL);
 }
 

@@ -1374,6 +1374,33 @@ static void test_snapshot_stopped_real_engine(void **state)
     assert_int_equal(dv_vm_get_state(vm), DV_VM_RUNNING);
     assert_true(dv_vm_force_off(vm, NULL));
     assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+
+    /* An engine that ends at start (its kernel is not a kernel): the VM is Crashed, with no
+     * engine, and the operation's error says so. */
+    g_autofree char *not_kernel = make_file("snapstopped-not-a-kernel.bin", 8192);
+    struct dv_vm_config *bad = dv_vm_config_new();
+    bad->name = g_strdup("snapdies");
+    bad->kernel = g_strdup(not_kernel);
+    bad->memory_mib = 64;
+    DvVm *dies = dv_library_create(lib, bad, NULL);
+    dv_vm_config_free(bad);
+    assert_non_null(dies);
+    g_autoptr(DvSnapshotStore) dies_store = dv_snapshot_store_new(dv_vm_get_dir(dies));
+    g_autoptr(GPtrArray) fake = parse("[" QS("1", "null", "a", "1", "null") "]", NULL, NULL);
+    assert_non_null(fake);
+    res = NULL;
+    dv_snapshot_revert_stopped_async(dies, dies_store, g_ptr_array_index(fake, 0), NULL,
+                                     keep_result, &res);
+    wait_set((gpointer *)&res, 30000);
+    assert_false(dv_snapshot_revert_stopped_finish(dies, res, &e));
+    g_object_unref(res);
+    /* The engine checks the kernel before it serves QMP: its own message comes back. */
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_ENGINE));
+    assert_non_null(strstr(e->message, "not a PVH ELF"));
+    g_clear_error(&e);
+    assert_int_equal(dv_vm_get_state(dies), DV_VM_CRASHED);
+    assert_null(dv_vm_get_engine(dies));
+    assert_false(dv_snapshot_stopped_is_busy(dies));
 }
 
 int main(void)
