@@ -3,12 +3,14 @@
  * The "Snapshots" page (see snapshot-page.h): a tree view of DvSnapshotStore, which does the
  * work. The store follows the selected VM: while its engine runs, the tree is the engine's
  * answer to query-snapshots and take, revert and delete go to the engine; while it is stopped,
- * the tree is read from the engine's snapshots.json, revert and (non-legacy) delete are greyed
- * out (the engine does both: it swaps disk overlays and merges images), and a legacy snapshot
- * can still be deleted.
+ * the tree is read from the engine's snapshots.json, and revert and delete of a tree snapshot
+ * start the engine paused for the command (DvSnapshotStopped: the engine swaps disk overlays
+ * and merges images); a revert leaves the VM Paused at the snapshot, a delete quits it again.
+ * A legacy snapshot is deleted without an engine.
  */
 #include "gui/snapshot-page.h"
 
+#include "gui/snapshot-stopped.h"
 #include "gui/snapshot-tree.h"
 #include "gui/snapshots.h"
 
@@ -22,6 +24,7 @@ struct _DvSnapshotPage {
     GtkTreeView *view;
     GtkWidget *take, *revert, *remove;
     GtkLabel *status;
+    gboolean disposed; /* a stopped-VM operation that ends later finds the widgets gone */
 };
 
 enum { SIG_ERROR, N_SIGNALS };
@@ -84,27 +87,41 @@ static DvSnapshot *revert_target(DvSnapshotPage *self)
     return s;
 }
 
+/* No engine runs: a tree snapshot's revert or delete starts one paused (snapshot-stopped.h). */
+static gboolean is_stopped(DvSnapshotPage *self)
+{
+    return self->vm != NULL && !dv_vm_is_active(self->vm) &&
+           (dv_vm_get_state(self->vm) == DV_VM_STOPPED ||
+            dv_vm_get_state(self->vm) == DV_VM_CRASHED);
+}
+
 static void update(DvSnapshotPage *self)
 {
-    gboolean busy = self->store && dv_snapshot_store_is_busy(self->store);
+    gboolean busy = self->store && (dv_snapshot_store_is_busy(self->store) ||
+                                    dv_snapshot_stopped_is_busy(self->vm));
     gboolean live = is_live(self);
+    gboolean stopped = is_stopped(self);
     guint n = self->store ? g_list_model_get_n_items(dv_snapshot_store_get_model(self->store)) : 0;
     g_autoptr(DvSnapshot) sel = selected(self);
+    g_autoptr(DvSnapshot) target = n > 0 ? revert_target(self) : NULL;
+    gboolean tree_target = target != NULL && !dv_snapshot_is_legacy(target);
     gtk_widget_set_sensitive(self->take, live && !busy);
-    gtk_widget_set_sensitive(self->revert, live && !busy && n > 0);
+    gtk_widget_set_sensitive(self->revert, !busy && n > 0 && (live || (stopped && tree_target)));
     gtk_widget_set_tooltip_text(self->revert,
-                                live ? "Put the VM back to the selected snapshot (Ctrl+Shift+R)"
-                                     : "Start the VM to revert: the engine puts memory and disks "
-                                       "back together");
-    gboolean can_delete = sel != NULL && !busy && (live || dv_snapshot_is_legacy(sel));
+                                !stopped ? "Put the VM back to the selected snapshot (Ctrl+Shift+R)"
+                                : target != NULL && !tree_target
+                                    ? "Start the VM to revert to a legacy snapshot"
+                                    : "Start the VM paused at this snapshot (Ctrl+Shift+R)");
+    gboolean can_delete = sel != NULL && !busy && (live || dv_snapshot_is_legacy(sel) || stopped);
     gtk_widget_set_sensitive(self->remove, self->store && can_delete);
-    gtk_widget_set_tooltip_text(self->remove, sel != NULL && !live && !dv_snapshot_is_legacy(sel)
-                                                  ? "Start the VM to delete: the engine merges the "
-                                                    "snapshot's disk image"
-                                                  : "Delete the selected snapshot");
+    gtk_widget_set_tooltip_text(self->remove,
+                                sel != NULL && stopped && !dv_snapshot_is_legacy(sel)
+                                    ? "Delete the selected snapshot: the engine starts paused to "
+                                      "merge its disk image, then stops"
+                                    : "Delete the selected snapshot");
     const char *text = self->vm == NULL ? "No VM selected"
                        : busy           ? "Working…"
-                       : !live          ? "Start the VM to take or revert snapshots"
+                       : !live          ? "Start the VM to take snapshots"
                        : n == 0         ? "No snapshots yet"
                                         : "";
     gtk_label_set_text(self->status, text);
@@ -299,14 +316,34 @@ static void reverted(GObject *src, GAsyncResult *res, gpointer data)
     finished(data, dv_snapshot_store_revert_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
 }
 
+/* The end of a revert or delete of a stopped VM. It is not cancelled when the page moves to
+ * another VM (the engine is never left half-way, and its error still reaches the info bar), so
+ * the page holds a reference; the buttons come back whichever VM the page now shows. */
+static void stopped_finished(DvSnapshotPage *self, gboolean ok, GError *error)
+{
+    if (!self->disposed) {
+        finished(self, ok, error);
+    }
+    g_object_unref(self);
+}
+
+static void reverted_stopped(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    stopped_finished(data, dv_snapshot_revert_stopped_finish(DV_VM(src), res, &error), error);
+}
+
 void dv_snapshot_page_revert(DvSnapshotPage *self)
 {
     if (!gtk_widget_get_sensitive(self->revert)) {
         return;
     }
     g_autoptr(DvSnapshot) s = revert_target(self);
-    if (s != NULL) {
+    if (s != NULL && is_live(self)) {
         dv_snapshot_store_revert_async(self->store, qmp(self), s, self->cancel, reverted, self);
+    } else if (s != NULL && is_stopped(self)) {
+        dv_snapshot_revert_stopped_async(self->vm, self->store, s, NULL, reverted_stopped,
+                                         g_object_ref(self));
     }
     update(self);
 }
@@ -317,11 +354,22 @@ static void deleted(GObject *src, GAsyncResult *res, gpointer data)
     finished(data, dv_snapshot_store_delete_finish(DV_SNAPSHOT_STORE(src), res, &error), error);
 }
 
+static void deleted_stopped(GObject *src, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    stopped_finished(data, dv_snapshot_delete_stopped_finish(DV_VM(src), res, &error), error);
+}
+
 static void delete_response(GtkDialog *dialog, int response, gpointer data)
 {
     DvSnapshotPage *self = data;
     DvSnapshot *s = g_object_get_data(G_OBJECT(dialog), "snapshot");
-    if (response == GTK_RESPONSE_ACCEPT && self->store != NULL) {
+    if (response != GTK_RESPONSE_ACCEPT || self->store == NULL) {
+        /* cancelled, or the page moved on */
+    } else if (!dv_snapshot_is_legacy(s) && is_stopped(self)) {
+        dv_snapshot_delete_stopped_async(self->vm, self->store, s, NULL, deleted_stopped,
+                                         g_object_ref(self));
+    } else {
         dv_snapshot_store_delete_async(self->store, qmp(self), s, self->cancel, deleted, self);
     }
     gtk_widget_destroy(GTK_WIDGET(dialog));
@@ -351,8 +399,10 @@ static void on_delete(GtkButton *b, gpointer data)
                                           "Delete the snapshot “%s”?", dv_snapshot_get_name(s));
     gtk_message_dialog_format_secondary_text(
         GTK_MESSAGE_DIALOG(d), "%s",
-        dv_snapshot_is_legacy(s)
-            ? "Its checkpoint file and picture are removed."
+        dv_snapshot_is_legacy(s) ? "Its checkpoint file and picture are removed."
+        : is_stopped(self)
+            ? "Its children keep their state; its disk image is merged into its child's. The "
+              "engine starts paused to merge, then stops again."
             : "Its children keep their state; its disk image is merged into its child's. The "
               "VM is paused while the engine merges.");
     gtk_dialog_add_buttons(GTK_DIALOG(d), "_Cancel", GTK_RESPONSE_CANCEL, "_Delete",
@@ -373,6 +423,7 @@ static void on_selected(GtkTreeSelection *sel, gpointer data)
 static void dv_snapshot_page_dispose(GObject *obj)
 {
     DvSnapshotPage *self = DV_SNAPSHOT_PAGE(obj);
+    self->disposed = TRUE;
     g_cancellable_cancel(self->cancel);
     g_clear_object(&self->cancel);
     if (self->store != NULL) {

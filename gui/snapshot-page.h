@@ -14,8 +14,9 @@ G_DECLARE_FINAL_TYPE(DvSnapshotPage, dv_snapshot_page, DV, SNAPSHOT_PAGE, GtkBox
 
 GtkWidget *dv_snapshot_page_new(void);
 /* The window's actions (win.snapshot-take, win.snapshot-revert) call these. Take opens the
- * dialog; revert puts the VM back to the selected snapshot (the newest when none is). Errors
- * are reported by the "error" signal (GError *). */
+ * dialog; revert puts the VM back to the selected snapshot (the newest when none is); on a
+ * stopped VM it starts the engine paused at that snapshot (snapshot-stopped.h). Errors are
+ * reported by the "error" signal (GError *). */
 void dv_snapshot_page_take(DvSnapshotPage *self);
 void dv_snapshot_page_revert(DvSnapshotPage *self);
 

@@ -422,7 +422,7 @@ static char *runtime_dir(GError **error)
     return dir;
 }
 
-gboolean dv_vm_start(DvVm *self, GError **error)
+static gboolean start(DvVm *self, gboolean paused, GError **error)
 {
     if (self->engine != NULL || self->state == DV_VM_STARTING) {
         g_set_error(error, DV_ERROR, DV_ERROR_BUSY, "%s is already running", self->name);
@@ -473,6 +473,9 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     g_strv_builder_add(argb, "--display-channel");
     g_autofree char *channel = g_strconcat("unix:", self->display_path, NULL);
     g_strv_builder_add(argb, channel);
+    if (paused) {
+        g_strv_builder_add(argb, "--paused"); /* the vCPUs wait for QMP "cont" */
+    }
     g_auto(GStrv) args = g_strv_builder_end(argb);
     DvEngine *engine = dv_engine_spawn(binary, (const char *const *)args, qmp, serial, log, error);
     if (engine == NULL) {
@@ -492,6 +495,16 @@ gboolean dv_vm_start(DvVm *self, GError **error)
     set_error(self, NULL);
     set_state(self, DV_VM_STARTING);
     return TRUE;
+}
+
+gboolean dv_vm_start(DvVm *self, GError **error)
+{
+    return start(self, FALSE, error);
+}
+
+gboolean dv_vm_start_paused(DvVm *self, GError **error)
+{
+    return start(self, TRUE, error);
 }
 
 static gboolean require(DvVm *self, gboolean ok, const char *action, GError **error)

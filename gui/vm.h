@@ -50,6 +50,10 @@ gboolean dv_vm_is_active(DvVm *self);
  * happen later (a command the engine refuses, a crash) are reported by the "error" signal
  * (GError *) and, for a crash, by the state. */
 gboolean dv_vm_start(DvVm *self, GError **error);
+/* Start the engine with its vCPUs stopped (deskvm-vm --paused): the VM turns PAUSED once QMP
+ * answers, and runs only after dv_vm_resume. For work done before the guest runs (a revert
+ * of a stopped VM, docs/gui.md "Stopped VM."). */
+gboolean dv_vm_start_paused(DvVm *self, GError **error);
 gboolean dv_vm_pause(DvVm *self, GError **error);
 gboolean dv_vm_resume(DvVm *self, GError **error);
 gboolean dv_vm_shutdown(DvVm *self, GError **error);

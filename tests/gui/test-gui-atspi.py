@@ -26,7 +26,9 @@ The good path: New… → demo guest → Create; Start; "hello" typed into the s
 comes back in the terminal's accessible text; the Screen page shows the guest (window
 screenshot vs QMP screendump); a click grabs the keyboard and "abc" echoes on the guest screen;
 Take Snapshot… with a name and description; "xyz" typed; Revert brings the screen back as it was
-at the snapshot; Force off. Screenshots, dumps and the app's log stay in ARTIFACT_DIR.
+at the snapshot; Force off; Revert while stopped: the VM is Paused with the snapshot's screen;
+Force off; Delete while stopped: the VM is Stopped again, no snapshot left. Screenshots, dumps
+and the app's log stay in ARTIFACT_DIR.
 Exit 77 (skip) without /dev/kvm, Xvfb, dbus-run-session or the Atspi GObject bindings.
 """
 import hashlib
@@ -583,6 +585,62 @@ def main():
 
         press(find(frame, "push button", "Force off"))
         wait_for(lambda: row_state(frame, "atspidemo") == "Stopped", 15, "atspidemo Stopped")
+
+        # Revert while stopped (docs/gui.md "Stopped VM."): the engine starts paused, reverts,
+        # and the VM is left Paused with the snapshot's screen; the tree is read from
+        # snapshots.json meanwhile.
+        show_page(frame, "Snapshots")
+        snaps = find(frame, "tree table", "Snapshots")
+        cell = find(snaps, "table cell", pattern=r"^atspi-snap \(current\)\n.*\nafter abc$",
+                    timeout=30)
+        row = snaps.get_row_at_index(cell.get_index_in_parent())
+        if not (snaps.is_row_selected(row) or snaps.add_row_selection(row)):
+            raise SystemExit("FAIL: could not select the snapshot's row %d" % row)
+        revert = find(frame, "push button", "Revert")
+        wait_for(lambda: has_state(revert, Atspi.StateType.ENABLED), 10,
+                 "Revert enabled for the stopped VM")
+        tip = revert.get_description()
+        if tip and "paused" not in tip:
+            raise SystemExit("FAIL: Revert's tooltip on a stopped VM: %r" % tip)
+        press(revert)
+        wait_for(lambda: row_state(frame, "atspidemo") == "Paused", 30,
+                 "atspidemo Paused at the snapshot")
+        wait_for(lambda: echo_rows(scr.dump("reverted-stopped")) == at_snapshot, 30,
+                 "the guest screen as it was at the snapshot, after a revert while stopped")
+        if info_bar_text(frame):
+            raise SystemExit("FAIL: an error after the revert while stopped: %r" %
+                             info_bar_text(frame))
+        show_page(frame, "Screen")
+        wait_for(lambda: scr.matches("atspi-screen-reverted-stopped"), 10,
+                 "the window to show the snapshot's screen of the paused VM")
+        log("revert while stopped seen (Revert's tooltip: %r)" % tip)
+        press(find(frame, "push button", "Force off"))
+        wait_for(lambda: row_state(frame, "atspidemo") == "Stopped", 15, "atspidemo Stopped")
+
+        # Delete while stopped, confirmed in its dialog: the engine starts paused, merges, quits;
+        # the VM is Stopped again and neither snapshots.json nor the page lists the snapshot.
+        show_page(frame, "Snapshots")
+        cell = find(snaps, "table cell", pattern=r"^atspi-snap \(current\)\n", timeout=30)
+        row = snaps.get_row_at_index(cell.get_index_in_parent())
+        if not (snaps.is_row_selected(row) or snaps.add_row_selection(row)):
+            raise SystemExit("FAIL: could not select the snapshot's row %d" % row)
+        remove = find(frame, "push button", "Delete")
+        wait_for(lambda: has_state(remove, Atspi.StateType.ENABLED), 10,
+                 "Delete enabled for the stopped VM")
+        press(remove)
+        confirm = find(app, "alert")  # GtkMessageDialog: its accessible name is "Question"
+        find(confirm, "label", pattern=r"^Delete the snapshot .atspi-snap.\?$")
+        press(find(confirm, "push button", "Delete"))
+
+        def deleted_while_stopped():
+            index = json.load(open(os.path.join(vm_dir, "snapshots", "snapshots.json")))
+            return (index["snapshots"] == [] and row_state(frame, "atspidemo") == "Stopped" and
+                    not find_all(snaps, "table cell", pattern=r"^atspi-snap"))
+        wait_for(deleted_while_stopped, 30, "the snapshot deleted while stopped, the VM Stopped")
+        if info_bar_text(frame):
+            raise SystemExit("FAIL: an error after the delete while stopped: %r" %
+                             info_bar_text(frame))
+        log("delete while stopped seen")
         if app_proc.poll() is not None:
             raise SystemExit("FAIL: the app exited (status %s)" % app_proc.returncode)
         # The prepared VMs' files are still as they were written (none was ever started).

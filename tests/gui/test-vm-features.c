@@ -16,6 +16,7 @@
 #include "gui/library.h"
 #include "gui/new-vm.h"
 #include "gui/perf.h"
+#include "gui/snapshot-stopped.h"
 #include "gui/snapshot-tree.h"
 #include "gui/vm-settings.h"
 
@@ -1190,6 +1191,218 @@ static void test_snapshot_real_engine(void **state)
     assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
 }
 
+/* The snapshot with @id in @m (a new reference), or NULL. */
+static DvSnapshot *find_snapshot(GListModel *m, const char *id)
+{
+    for (guint i = 0; i < g_list_model_get_n_items(m); i++) {
+        DvSnapshot *s = g_list_model_get_item(m, i);
+        if (g_str_equal(dv_snapshot_get_id(s), id)) {
+            return s;
+        }
+        g_object_unref(s);
+    }
+    return NULL;
+}
+
+/* query-snapshots of the running engine: the id of the entry marked current, or NULL. */
+static char *engine_current(DvVm *vm)
+{
+    g_autoptr(JsonNode) list = qmp_sync(vm, "query-snapshots");
+    assert_true(JSON_NODE_HOLDS_ARRAY(list));
+    JsonArray *a = json_node_get_array(list);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        if (json_object_get_boolean_member_with_default(o, "current", FALSE)) {
+            return g_strdup(json_object_get_string_member(o, "id"));
+        }
+    }
+    return NULL;
+}
+
+/* Take snapshot @name of the running @vm through @store. */
+static DvSnapshot *take_snapshot(DvSnapshotStore *store, DvVm *vm, const char *name)
+{
+    GAsyncResult *res = NULL;
+    g_autoptr(GError) e = NULL;
+    dv_snapshot_store_take_async(store, dv_engine_get_qmp(dv_vm_get_engine(vm)), name, "", NULL,
+                                 keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    DvSnapshot *s = dv_snapshot_store_take_finish(store, res, &e);
+    g_object_unref(res);
+    assert_null(e);
+    assert_non_null(s);
+    return s;
+}
+
+/* Revert and delete while the VM is stopped (docs/gui.md "Stopped VM."): the engine starts
+ * paused (--paused), a revert leaves the VM Paused at the snapshot, a delete quits the engine
+ * again and snapshots.json no longer lists the snapshot; a refusal ends with the VM Stopped and
+ * the engine's error. */
+static void test_snapshot_stopped_real_engine(void **state)
+{
+    if (!kvm_usable() || !have_program("qemu-img")) {
+        skip();
+    }
+    g_autofree char *root = lib_root("snapstopped");
+    g_autoptr(DvLibrary) lib = dv_library_new(root);
+    assert_true(dv_library_load(lib, NULL));
+    g_autofree char *base = g_build_filename(tmp_root, "snapstopped-base.qcow2", NULL);
+    assert_true(dv_disk_image_create(base, "qcow2", 16 << 20, NULL));
+    struct dv_vm_config *cfg = dv_vm_config_new();
+    cfg->name = g_strdup("snapstopped");
+    cfg->demo = true;
+    cfg->memory_mib = 64;
+    dv_vm_config_add_disk(cfg, base, "qcow2", false);
+    DvVm *vm = dv_library_create(lib, cfg, NULL);
+    dv_vm_config_free(cfg);
+    assert_non_null(vm);
+    g_autoptr(GError) e = NULL;
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    g_autofree char *cmd = engine_cmdline(vm);
+    assert_null(strstr(cmd, "--paused"));
+    g_autoptr(DvSnapshotStore) store = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(store, NULL));
+    g_autoptr(DvSnapshot) one = take_snapshot(store, vm, "one");
+    g_autoptr(DvSnapshot) two = take_snapshot(store, vm, "two");
+    g_autoptr(DvSnapshot) three = take_snapshot(store, vm, "three");
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+
+    /* Revert to "one" while stopped: the store is the one a stopped VM's page has. */
+    g_autoptr(DvSnapshotStore) offline = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(offline, &e));
+    GListModel *m = dv_snapshot_store_get_model(offline);
+    assert_int_equal(g_list_model_get_n_items(m), 3);
+    g_autoptr(DvSnapshot) one_off = find_snapshot(m, dv_snapshot_get_id(one));
+    assert_false(dv_snapshot_is_current(one_off));
+    GAsyncResult *res = NULL;
+    dv_snapshot_revert_stopped_async(vm, offline, one_off, NULL, keep_result, &res);
+    assert_true(dv_snapshot_stopped_is_busy(vm));
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_STARTING);
+    /* A second operation meanwhile is refused. */
+    GAsyncResult *res2 = NULL;
+    dv_snapshot_delete_stopped_async(vm, offline, one_off, NULL, keep_result, &res2);
+    wait_set((gpointer *)&res2, 10000);
+    assert_false(dv_snapshot_delete_stopped_finish(vm, res2, &e));
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
+    g_clear_error(&e);
+    g_object_unref(res2);
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_revert_stopped_finish(vm, res, &e));
+    g_object_unref(res);
+    assert_null(e);
+    assert_false(dv_snapshot_stopped_is_busy(vm));
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_PAUSED);
+    g_autofree char *cmd_paused = engine_cmdline(vm);
+    assert_non_null(strstr(cmd_paused, " --paused"));
+    g_autofree char *current = engine_current(vm);
+    assert_string_equal(current, dv_snapshot_get_id(one));
+    g_autoptr(DvSnapshot) one_now = find_snapshot(m, dv_snapshot_get_id(one));
+    assert_true(dv_snapshot_is_current(one_now));
+    /* It stays paused at the snapshot until resumed. */
+    g_autoptr(JsonNode) status = qmp_sync(vm, "query-status");
+    assert_string_equal(json_object_get_string_member(json_node_get_object(status), "status"),
+                        "paused");
+    assert_true(dv_vm_resume(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 10000));
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+
+    /* Delete "two" while stopped: started paused, merged, quit; the index no longer has it. */
+    assert_true(dv_snapshot_store_load(offline, &e));
+    g_autoptr(DvSnapshot) two_off = find_snapshot(m, dv_snapshot_get_id(two));
+    assert_non_null(two_off);
+    res = NULL;
+    dv_snapshot_delete_stopped_async(vm, offline, two_off, NULL, keep_result, &res);
+    assert_true(dv_snapshot_stopped_is_busy(vm));
+    wait_set((gpointer *)&res, 60000);
+    assert_true(dv_snapshot_delete_stopped_finish(vm, res, &e));
+    g_object_unref(res);
+    assert_null(e);
+    assert_false(dv_snapshot_stopped_is_busy(vm));
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_STOPPED);
+    assert_null(dv_vm_get_engine(vm));
+    assert_null(dv_vm_get_error(vm));
+    assert_int_equal(g_list_model_get_n_items(m), 2);
+    g_autoptr(DvSnapshot) gone = find_snapshot(m, dv_snapshot_get_id(two));
+    assert_null(gone);
+    g_autoptr(DvSnapshotStore) fresh = dv_snapshot_store_new(dv_vm_get_dir(vm));
+    assert_true(dv_snapshot_store_load(fresh, &e));
+    GListModel *fm = dv_snapshot_store_get_model(fresh);
+    assert_int_equal(g_list_model_get_n_items(fm), 2);
+    g_autoptr(DvSnapshot) gone2 = find_snapshot(fm, dv_snapshot_get_id(two));
+    assert_null(gone2);
+    g_autoptr(DvSnapshot) three_off = find_snapshot(fm, dv_snapshot_get_id(three));
+    assert_non_null(three_off);
+    assert_string_equal(dv_snapshot_get_parent(three_off), dv_snapshot_get_id(one));
+
+    /* Refusals: the engine's error comes back and the VM is Stopped again. "two" is gone. */
+    res = NULL;
+    dv_snapshot_revert_stopped_async(vm, offline, two_off, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_false(dv_snapshot_revert_stopped_finish(vm, res, &e));
+    g_object_unref(res);
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_QMP));
+    assert_non_null(strstr(e->message, "Snapshot not reverted"));
+    g_clear_error(&e);
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_STOPPED);
+    assert_null(dv_vm_get_engine(vm));
+    assert_false(dv_snapshot_stopped_is_busy(vm));
+    res = NULL;
+    dv_snapshot_delete_stopped_async(vm, offline, two_off, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 60000);
+    assert_false(dv_snapshot_delete_stopped_finish(vm, res, &e));
+    g_object_unref(res);
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_QMP));
+    assert_non_null(strstr(e->message, "Snapshot not deleted"));
+    g_clear_error(&e);
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_STOPPED);
+    assert_null(dv_vm_get_engine(vm));
+    assert_int_equal(g_list_model_get_n_items(m), 2);
+
+    /* A running VM is refused, and nothing is started twice. */
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    res = NULL;
+    dv_snapshot_revert_stopped_async(vm, offline, three_off, NULL, keep_result, &res);
+    wait_set((gpointer *)&res, 10000);
+    assert_false(dv_snapshot_revert_stopped_finish(vm, res, &e));
+    g_object_unref(res);
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_BUSY));
+    g_clear_error(&e);
+    assert_int_equal(dv_vm_get_state(vm), DV_VM_RUNNING);
+    assert_true(dv_vm_force_off(vm, NULL));
+    assert_true(wait_state(vm, DV_VM_STOPPED, 10000));
+
+    /* An engine that ends at start (its kernel is not a kernel): the VM is Crashed, with no
+     * engine, and the operation's error says so. */
+    g_autofree char *not_kernel = make_file("snapstopped-not-a-kernel.bin", 8192);
+    struct dv_vm_config *bad = dv_vm_config_new();
+    bad->name = g_strdup("snapdies");
+    bad->kernel = g_strdup(not_kernel);
+    bad->memory_mib = 64;
+    DvVm *dies = dv_library_create(lib, bad, NULL);
+    dv_vm_config_free(bad);
+    assert_non_null(dies);
+    g_autoptr(DvSnapshotStore) dies_store = dv_snapshot_store_new(dv_vm_get_dir(dies));
+    g_autoptr(GPtrArray) fake = parse("[" QS("1", "null", "a", "1", "null") "]", NULL, NULL);
+    assert_non_null(fake);
+    res = NULL;
+    dv_snapshot_revert_stopped_async(dies, dies_store, g_ptr_array_index(fake, 0), NULL,
+                                     keep_result, &res);
+    wait_set((gpointer *)&res, 30000);
+    assert_false(dv_snapshot_revert_stopped_finish(dies, res, &e));
+    g_object_unref(res);
+    /* The engine checks the kernel before it serves QMP: its own message comes back. */
+    assert_true(g_error_matches(e, DV_ERROR, DV_ERROR_ENGINE));
+    assert_non_null(strstr(e->message, "not a PVH ELF"));
+    g_clear_error(&e);
+    assert_int_equal(dv_vm_get_state(dies), DV_VM_CRASHED);
+    assert_null(dv_vm_get_engine(dies));
+    assert_false(dv_snapshot_stopped_is_busy(dies));
+}
+
 int main(void)
 {
     tmp_root = g_dir_make_tmp("deskvm-gui-features-XXXXXX", NULL);
@@ -1223,6 +1436,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_parse_tree),
         cmocka_unit_test(test_snapshot_tree_model),
         cmocka_unit_test(test_snapshot_real_engine),
+        cmocka_unit_test(test_snapshot_stopped_real_engine),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmp_root);
