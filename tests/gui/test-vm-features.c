@@ -1083,6 +1083,26 @@ static char *engine_cmdline(DvVm *vm)
     return text;
 }
 
+/* A running demo VM NAME in lib with one fresh 16 MiB qcow2 disk (the snapshot tree's tests). */
+static DvVm *start_qcow2_demo(DvLibrary *lib, const char *name)
+{
+    g_autofree char *file = g_strconcat(name, "-base.qcow2", NULL);
+    g_autofree char *base = g_build_filename(tmp_root, file, NULL);
+    assert_true(dv_disk_image_create(base, "qcow2", 16 << 20, NULL));
+    struct dv_vm_config *cfg = dv_vm_config_new();
+    cfg->name = g_strdup(name);
+    cfg->demo = true;
+    cfg->memory_mib = 64;
+    dv_vm_config_add_disk(cfg, base, "qcow2", false);
+    DvVm *vm = dv_library_create(lib, cfg, NULL);
+    dv_vm_config_free(cfg);
+    assert_non_null(vm);
+    g_autoptr(GError) e = NULL;
+    assert_true(dv_vm_start(vm, &e));
+    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
+    return vm;
+}
+
 /* The real engine behind the store: take two snapshots of a VM with a qcow2 disk, revert,
  * delete; stopped, the tree comes from snapshots.json; started again, the disk is the active
  * overlay and the engine lists the same tree. */
@@ -1094,19 +1114,8 @@ static void test_snapshot_real_engine(void **state)
     g_autofree char *root = lib_root("snaptree");
     g_autoptr(DvLibrary) lib = dv_library_new(root);
     assert_true(dv_library_load(lib, NULL));
-    g_autofree char *base = g_build_filename(tmp_root, "snaptree-base.qcow2", NULL);
-    assert_true(dv_disk_image_create(base, "qcow2", 16 << 20, NULL));
-    struct dv_vm_config *cfg = dv_vm_config_new();
-    cfg->name = g_strdup("snaptree");
-    cfg->demo = true;
-    cfg->memory_mib = 64;
-    dv_vm_config_add_disk(cfg, base, "qcow2", false);
-    DvVm *vm = dv_library_create(lib, cfg, NULL);
-    dv_vm_config_free(cfg);
-    assert_non_null(vm);
+    DvVm *vm = start_qcow2_demo(lib, "snaptree");
     g_autoptr(GError) e = NULL;
-    assert_true(dv_vm_start(vm, &e));
-    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
     g_autofree char *snapdir = g_build_filename(dv_vm_get_dir(vm), "snapshots", NULL);
     g_autofree char *cmd = engine_cmdline(vm);
     g_autofree char *want_dir = g_strconcat("--snapshot-dir ", snapdir, NULL);
@@ -1246,19 +1255,8 @@ static void test_snapshot_stopped_real_engine(void **state)
     g_autofree char *root = lib_root("snapstopped");
     g_autoptr(DvLibrary) lib = dv_library_new(root);
     assert_true(dv_library_load(lib, NULL));
-    g_autofree char *base = g_build_filename(tmp_root, "snapstopped-base.qcow2", NULL);
-    assert_true(dv_disk_image_create(base, "qcow2", 16 << 20, NULL));
-    struct dv_vm_config *cfg = dv_vm_config_new();
-    cfg->name = g_strdup("snapstopped");
-    cfg->demo = true;
-    cfg->memory_mib = 64;
-    dv_vm_config_add_disk(cfg, base, "qcow2", false);
-    DvVm *vm = dv_library_create(lib, cfg, NULL);
-    dv_vm_config_free(cfg);
-    assert_non_null(vm);
+    DvVm *vm = start_qcow2_demo(lib, "snapstopped");
     g_autoptr(GError) e = NULL;
-    assert_true(dv_vm_start(vm, &e));
-    assert_true(wait_state(vm, DV_VM_RUNNING, 20000));
     g_autofree char *cmd = engine_cmdline(vm);
     assert_null(strstr(cmd, "--paused"));
     g_autoptr(DvSnapshotStore) store = dv_snapshot_store_new(dv_vm_get_dir(vm));
