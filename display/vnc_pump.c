@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "vmm/clock.h"
 
 #define PUMP_READ_CHUNK (256u << 10) /* bytes taken from the server per read */
 #define PUMP_IN_SIZE 4096            /* client-to-server bytes held at most */
@@ -38,13 +39,6 @@ struct vnc_pump {
     atomic_bool finished; /* set by the thread at its end and by vnc_pump_release(): the
                              second one frees */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool would_block(ssize_t n)
 {
@@ -148,8 +142,8 @@ static bool pump_step(struct vnc_pump *p, short net_ev, short pair_ev, uint64_t 
     if (p->out_off == p->out_len) {
         *stalled_since = 0;
     } else if (!*stalled_since) {
-        *stalled_since = now_ns();
-    } else if (now_ns() - *stalled_since > p->stall_ns) {
+        *stalled_since = host_now_ns();
+    } else if (host_now_ns() - *stalled_since > p->stall_ns) {
         return false; /* stalled: dropped */
     }
     return true;

@@ -305,7 +305,7 @@ static bool submit_io(struct ahci_cmd *c, unsigned slot, enum block_aio_op op, u
     io->len = len;
     io->req = (struct block_aio_req){
         .op = op, .off = off, .iov = io->iov, .iovcnt = io->niov, .done = io_done};
-    io->start_ns = block_stats_now();
+    io->start_ns = host_now_ns();
     if (!p->aio || block_aio_submit(p->aio, &io->req) < 0) {
         p->io_errors++;
         account(p, io, false);

@@ -9,7 +9,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
+
+#include "vmm/clock.h"
 
 enum block_stats_kind {
     BLOCK_STATS_READ,
@@ -26,14 +27,7 @@ struct block_stats {
     uint64_t total_ns[BLOCK_STATS_KINDS];
 };
 
-/* A request's start time, for block_stats_done(). */
-static inline uint64_t block_stats_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
+/* A request finished that started at start_ns (host_now_ns()). */
 static inline void block_stats_done(struct block_stats *s, enum block_stats_kind k, uint64_t bytes,
                                     bool ok, uint64_t start_ns)
 {
@@ -43,7 +37,7 @@ static inline void block_stats_done(struct block_stats *s, enum block_stats_kind
     } else {
         s->failed[k]++;
     }
-    uint64_t now = block_stats_now();
+    uint64_t now = host_now_ns();
     s->total_ns[k] += now > start_ns ? now - start_ns : 0;
 }
 

@@ -10,8 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "vmm/clock.h"
 #include "vmm/device.h"
 
 #define LOG_INTERVAL_NS 1000000000ll
@@ -195,13 +195,6 @@ void virtio_dev_notify_queue(struct virtio_dev *dev, unsigned q)
     }
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 void virtio_dev_set_error(struct virtio_dev *dev, const char *fmt, ...)
 {
     bool first = !(dev->status & VIRTIO_STATUS_NEEDS_RESET);
@@ -209,7 +202,7 @@ void virtio_dev_set_error(struct virtio_dev *dev, const char *fmt, ...)
     dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 
     /* A hostile guest can fault in a loop: one line per second per device is enough. */
-    int64_t t = now_ns();
+    int64_t t = (int64_t)host_now_ns();
     if (dev->quiet) {
         dev->log_suppressed++;
     } else if (t - dev->log_last_ns >= LOG_INTERVAL_NS) {

@@ -244,7 +244,7 @@ static void handle(struct virtio_blk *blk, struct virtio_blk_req *r)
     memcpy(&sector, hdr + 8, 8);
     r->type = le32toh(type);
     r->data_len = 0;
-    r->start_ns = block_stats_now();
+    r->start_ns = host_now_ns();
     sector = le64toh(sector);
     const struct iovec *last = &e->wr[e->wr_num - 1];
     r->status = (uint8_t *)last->iov_base + last->iov_len - 1;

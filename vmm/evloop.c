@@ -50,9 +50,7 @@ struct evloop {
 
 static uint64_t mono_now(struct vclock *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return host_now_ns();
 }
 
 static int64_t real_now(struct vclock *c)
