@@ -16,8 +16,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -25,10 +23,7 @@
 #include "vmm/unix_socket.h"
 
 struct chardev_socket {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    dev_t dev; /* the socket file we created: only that one is removed at close */
-    ino_t ino;
-    int listen_fd;
+    struct unix_listener listen; /* the socket file, removed at close if still ours */
     int client_fd;
     bool client_broken; /* a send failed: the client goes when the loop sees it hang up */
     uint64_t head;      /* output bytes ever written */
@@ -262,7 +257,7 @@ static void socket_accept(void *opaque, uint32_t events)
     struct chardev_socket *s = chr->sock;
     (void)events;
     for (;;) {
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(s->listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             return; /* EAGAIN, or a client that left before we took it */
         }
@@ -288,64 +283,28 @@ static void socket_accept(void *opaque, uint32_t events)
 
 static int socket_open(struct chardev *chr, const char *path, char *err, size_t errlen)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof(addr.sun_path)) {
-        snprintf(err, errlen, "socket path %s (1 to %zu bytes)", len ? "too long" : "empty",
-                 sizeof(addr.sun_path) - 1);
-        return -ENAMETOOLONG;
-    }
-    memcpy(addr.sun_path, path, len + 1);
     struct chardev_socket *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    memcpy(s->path, path, len + 1);
     s->client_fd = -1;
-    s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int r;
-    if (s->listen_fd < 0) {
-        r = -errno;
-        snprintf(err, errlen, "socket: %s", strerror(-r));
-        goto fail;
-    }
-    if ((r = unix_socket_bind(s->listen_fd, &addr, err, errlen)) < 0) {
-        goto fail;
-    }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        s->dev = st.st_dev;
-        s->ino = st.st_ino;
-    }
-    /* The console is the guest's keyboard: owner only. Nobody can connect before listen(). */
-    if (chmod(path, 0600) < 0 || listen(s->listen_fd, 4) < 0) {
-        r = -errno;
-        snprintf(err, errlen, "%s: %s", path, strerror(-r));
-        unlink(path);
-        goto fail;
+    /* The console is the guest's keyboard: owner only (unix_listener_open). */
+    int r = unix_listener_open(&s->listen, path, 4, err, errlen);
+    if (r < 0) {
+        free(s);
+        return r;
     }
     chr->sock = s;
     chr->write = socket_writer;
     return 0;
-fail:
-    if (s->listen_fd >= 0) {
-        close(s->listen_fd);
-    }
-    free(s);
-    return r;
 }
 
 static void socket_close(struct chardev *chr)
 {
-    struct chardev_socket *s = chr->sock;
-    struct stat st;
-    /* Remove the file only if it is still ours (not a later engine's). */
-    if (lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino) {
-        unlink(s->path);
-    }
-    close(s->listen_fd);
-    free(s);
+    /* Removes the file only if it is still ours (not a later engine's). */
+    unix_listener_close(&chr->sock->listen);
+    free(chr->sock);
     chr->sock = NULL;
 }
 
@@ -400,7 +359,7 @@ int chardev_attach(struct chardev *chr, struct evloop *loop, chardev_input_fn fn
     chr->input = fn;
     chr->input_opaque = opaque;
     if (chr->sock) {
-        return evloop_add_fd(loop, chr->sock->listen_fd, EPOLLIN, socket_accept, chr);
+        return evloop_add_fd(loop, chr->sock->listen.fd, EPOLLIN, socket_accept, chr);
     }
     if (chr->in_fd >= 0 && !chr->in_eof) {
         if (evloop_add_fd(loop, chr->in_fd, EPOLLIN, stdio_readable, chr) == 0) {
@@ -425,7 +384,7 @@ void chardev_detach(struct chardev *chr)
     }
     if (chr->sock) {
         client_close(chr);
-        evloop_del_fd(chr->loop, chr->sock->listen_fd);
+        evloop_del_fd(chr->loop, chr->sock->listen.fd);
     } else if (chr->in_watched) {
         evloop_del_fd(chr->loop, chr->in_fd);
         chr->in_watched = false;

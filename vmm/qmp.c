@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -629,10 +628,7 @@ struct qmp_client {
 
 struct qmp_server {
     struct evloop *loop;
-    int fd;
-    char *path;
-    dev_t dev; /* identity of the socket file we created, so free unlinks only ours */
-    ino_t ino;
+    struct unix_listener sock;
     const struct qmp_command *cmds;
     size_t ncmds;
     void *opaque;
@@ -812,7 +808,7 @@ static void server_accept(void *opaque, uint32_t events)
 {
     struct qmp_server *srv = opaque;
     for (;;) {
-        int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(srv->sock.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             return; /* EAGAIN, or a client gone before accept: nothing to do either way */
         }
@@ -851,60 +847,32 @@ struct qmp_server *qmp_server_new(struct evloop *loop, const char *path,
                                   const struct qmp_command *cmds, size_t ncmds, void *opaque,
                                   char *err, size_t errlen)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        snprintf(err, errlen, "qmp: socket path too long (%zu bytes max): %s",
-                 sizeof(addr.sun_path) - 1, path);
-        return NULL;
-    }
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-
     struct qmp_server *srv = calloc(1, sizeof(*srv));
-    if (!srv || !(srv->path = strdup(path))) {
+    if (!srv) {
         snprintf(err, errlen, "qmp: out of memory");
-        free(srv);
         return NULL;
     }
     srv->loop = loop;
     srv->cmds = cmds;
     srv->ncmds = ncmds;
     srv->opaque = opaque;
-    srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (srv->fd < 0) {
-        snprintf(err, errlen, "qmp: socket: %s", strerror(errno));
-        goto fail;
-    }
+    /* The socket controls the VM: owner only (unix_listener_open). */
     char why[512];
-    if (unix_socket_bind(srv->fd, &addr, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "qmp: %s", why);
-        goto fail;
+    int r = unix_listener_open(&srv->sock, path, 16, why, sizeof(why));
+    if (r < 0) {
+        snprintf(err, errlen, "qmp: %s%s%s", why, r == -ENAMETOOLONG ? ": " : "",
+                 r == -ENAMETOOLONG ? path : "");
+        free(srv);
+        return NULL;
     }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        srv->dev = st.st_dev;
-        srv->ino = st.st_ino;
-    }
-    /* The socket controls the VM: owner only. Nobody can connect before listen(). */
-    if (chmod(path, 0600) < 0 || listen(srv->fd, 16) < 0) {
-        snprintf(err, errlen, "qmp: listen %s: %s", path, strerror(errno));
-        unlink(path);
-        goto fail;
-    }
-    int rc = evloop_add_fd(loop, srv->fd, EPOLLIN, server_accept, srv);
+    int rc = evloop_add_fd(loop, srv->sock.fd, EPOLLIN, server_accept, srv);
     if (rc < 0) {
         snprintf(err, errlen, "qmp: event loop: %s", strerror(-rc));
-        unlink(path);
-        goto fail;
+        unix_listener_close(&srv->sock);
+        free(srv);
+        return NULL;
     }
     return srv;
-
-fail:
-    if (srv->fd >= 0) {
-        close(srv->fd);
-    }
-    free(srv->path);
-    free(srv);
-    return NULL;
 }
 
 void qmp_server_free(struct qmp_server *srv)
@@ -919,14 +887,9 @@ void qmp_server_free(struct qmp_server *srv)
         }
         client_close(srv->clients);
     }
-    evloop_del_fd(srv->loop, srv->fd);
-    close(srv->fd);
-    /* Unlink only the file we created: another server may have taken the path since. */
-    struct stat st;
-    if (lstat(srv->path, &st) == 0 && st.st_dev == srv->dev && st.st_ino == srv->ino) {
-        unlink(srv->path);
-    }
-    free(srv->path);
+    evloop_del_fd(srv->loop, srv->sock.fd);
+    /* Unlinks only the file we created: another server may have taken the path since. */
+    unix_listener_close(&srv->sock);
     free(srv);
 }
 
