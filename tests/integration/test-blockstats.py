@@ -18,13 +18,13 @@ argument is refused.
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deskvm_harness import Engine, check, main, require_kvm, skip, wait_for  # noqa: E402
+from snaptree_helpers import qemu_img  # noqa: E402
 
 OPS_RE = re.compile(r"blk-crash: ops=(\d+)\r?\n")
 
@@ -50,8 +50,8 @@ def run():
         sata = os.path.join(tmp, "sata.raw")
         idle = os.path.join(tmp, "idle.raw")
         iso = os.path.join(tmp, "cd.iso")
-        check(subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", busy, "32M"]).returncode
-              == 0, "qemu-img create")
+        check(qemu_img("create", "-q", "-f", "qcow2", busy, "32M").returncode == 0,
+              "qemu-img create")
         for path, size in ((sata, 8 << 20), (idle, 8 << 20), (iso, 1 << 20)):
             with open(path, "wb") as f:
                 f.truncate(size)
