@@ -143,7 +143,7 @@ static json_t *blockstats_entry(const char *device, const char *bus, const struc
 
 /*
  * Per-drive I/O counters since start, as the guest issued them (docs/qmp.md): "disk0".. in
- * --disk order on either bus, then "cdrom0".
+ * --disk order on either bus, then "cd0".
  */
 static int cmd_query_blockstats(void *opaque, json_t *args, json_t **ret, struct qmp_error *err)
 {
@@ -168,7 +168,7 @@ static int cmd_query_blockstats(void *opaque, json_t *args, json_t **ret, struct
     }
     const struct ahci_port *cd = e->opt.cdrom ? ahci_machine_port(e->ahci, port) : NULL;
     if (cd) {
-        json_array_append_new(list, blockstats_entry("cdrom0", "sata", cd->img, &cd->stats));
+        json_array_append_new(list, blockstats_entry("cd0", "sata", cd->img, &cd->stats));
     }
     *ret = list;
     return 0;

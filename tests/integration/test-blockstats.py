@@ -7,7 +7,7 @@ an idle second virtio disk and a CD-ROM beside it.
 
 usage: test-blockstats.py DESKVM_VM VIRTIO_BLK_BENCH_ELF
 
-Proves: one entry per drive, named disk0.. in --disk order on either bus then cdrom0, with
+Proves: one entry per drive, named disk0.. in --disk order on either bus then cd0 (the name eject uses), with
 its bus and image; the busy disk's counters agree with what the guest did (at least as many
 completions as the guest counted, 4 KiB to 128 KiB a write and 4 KiB to 1 MiB an unmap
 (less where a request meets the disk's end), flushes and
@@ -69,7 +69,7 @@ def run():
             q1 = c.cmd("query-blockstats")
             names = [(d["device"], d["bus"], d.get("file")) for d in q1]
             check(names == [("disk0", "virtio", busy), ("disk1", "sata", sata),
-                            ("disk2", "virtio", idle), ("cdrom0", "sata", iso)],
+                            ("disk2", "virtio", idle), ("cd0", "sata", iso)],
                   "drives: %r" % names)
             s = q1[0]["stats"]
             n = guest_ops(vm)
